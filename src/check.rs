@@ -1,0 +1,186 @@
+//! `access-audit check-config` and `access-audit rules`.
+
+use std::fmt::Write as _;
+
+use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
+use crate::config::{Config, Selection, SourceConfig};
+use crate::exit::ExitStatus;
+use crate::model::SourceKind;
+use crate::rules::{RuleSettings, RULES};
+use crate::sources::{self, Endpoint, PageRequest};
+use crate::{ConfigPath, Error};
+
+pub async fn check_config(args: &CheckConfigArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+    let config = Config::load(config_path.path())?;
+    let secrets = config.resolve_secrets(config.email.enabled)?;
+    let mut out = String::new();
+    let file = config_path.path().display();
+    let _ = writeln!(out, "{file}: valid.\n");
+    let r = &config.report;
+    let formats: Vec<&str> = r.formats.iter().map(|f| match f {
+        crate::config::Format::Html => "html",
+        crate::config::Format::Csv => "csv",
+        crate::config::Format::Json => "json",
+    }).collect();
+    let _ = writeln!(out, "Report   \"{}\" → {}/ ({})", r.title, r.output_dir.display(), formats.join(", "));
+    let _ = writeln!(out, "         exit 3 on failing findings of severity {} and above", r.fail_on);
+    let dir_state = if r.output_dir.is_dir() {
+        match sources::evidence::probe_writable(&r.output_dir) {
+            Ok(()) => "exists, writable".to_string(),
+            Err(e) => format!("NOT WRITABLE: {e}"),
+        }
+    } else {
+        "will be created".to_string()
+    };
+    let _ = writeln!(out, "         output directory {dir_state}\n");
+    if config.sources.is_empty() {
+        let _ = writeln!(out, "Sources  none configured: `run` needs at least one [[sources]] entry");
+    }
+    for s in &config.sources {
+        describe_source(&mut out, s);
+    }
+    let _ = writeln!(out, "\nRules");
+    describe_rules(&mut out, &config.rules);
+    let e = &config.email;
+    if e.enabled {
+        let _ = writeln!(
+            out,
+            "\nEmail    enabled: from {} to {} via {} (set)",
+            e.from.as_deref().unwrap_or("?"),
+            e.to.join(", "),
+            e.smtp_url.as_ref().map_or_else(|| "?".into(), |s| s.describe())
+        );
+    } else {
+        let _ = writeln!(out, "\nEmail    disabled");
+    }
+    print!("{out}");
+
+    if !args.connect {
+        return Ok(ExitStatus::Clean);
+    }
+    println!("\nConnecting (one request per source)");
+    let mut all_ok = true;
+    for s in &config.sources {
+        let Some(secret) = secrets.sources.get(&s.spec.name) else { continue };
+        let verdict = connect(s, secret).await;
+        all_ok &= verdict.starts_with("ok");
+        println!("  {:<16} {verdict}", s.spec.name);
+    }
+    Ok(if all_ok { ExitStatus::Clean } else { ExitStatus::Fatal })
+}
+
+fn describe_source(out: &mut String, s: &SourceConfig) {
+    let spec = &s.spec;
+    let secret = s.secret.as_ref().map_or_else(String::new, |r| format!("{} (set)", r.describe()));
+    let _ = writeln!(out, "Source   {} ({}, {})", spec.name, spec.kind, spec.base_url);
+    let _ = writeln!(out, "         credentials from {secret}");
+    match spec.kind {
+        SourceKind::Sentry => {
+            let orgs = match spec.organizations() {
+                Selection::All => "all the token can see (discovered at run time)".to_string(),
+                list => list.to_string(),
+            };
+            let _ = writeln!(out, "         organizations: {orgs}");
+            if !spec.projects.is_empty() {
+                let _ = writeln!(out, "         only members with access to projects: {}", spec.projects.join(", "));
+            }
+        }
+        SourceKind::Sentdm => {
+            let profiles = match spec.profiles() {
+                Selection::All => "the organization and every child profile (discovered at run time)".to_string(),
+                Selection::List(l) if l.is_empty() => "the organization only".to_string(),
+                list => format!("the organization and profiles {list}"),
+            };
+            let _ = writeln!(out, "         scopes: {profiles}");
+            let _ = writeln!(out, "         invitations expire after {} days", spec.invite_ttl_days());
+        }
+    }
+    let f = &s.fetch;
+    let pace = f.requests_per_minute.map_or_else(|| "server headers only".to_string(), |r| format!("{r}/min, burst {}", f.burst));
+    let _ = writeln!(
+        out,
+        "         {} scopes at a time, pacing {pace}, timeout {}s, {} attempts per request",
+        f.concurrency,
+        f.request_timeout.as_secs(),
+        f.max_attempts
+    );
+}
+
+fn describe_rules(out: &mut String, settings: &RuleSettings) {
+    let active = settings.active();
+    for info in RULES {
+        let state = match active.iter().find(|a| a.id == info.id) {
+            Some(a) => a.severity.to_string(),
+            None => "disabled".to_string(),
+        };
+        let params = match info.id {
+            "stale_login" => format!(
+                "max_inactive_days = {}, grace_days = {}",
+                settings.stale_login.max_inactive_days.0, settings.stale_login.grace_days.0
+            ),
+            "pending_invite" => format!("max_pending_days = {}", settings.pending_invite.max_pending_days.0),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {:<20} {:<9} {params}", info.id, state);
+    }
+}
+
+/// One authenticated request, and what its answer means for the user.
+async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
+    let fetcher = match sources::live_fetcher(s, secret, None) {
+        Ok(f) => f,
+        Err(e) => return format!("FAILED: {e}"),
+    };
+    let base = &s.spec.base_url;
+    let (endpoint, url) = match (s.spec.kind, s.spec.organizations()) {
+        (SourceKind::Sentry, Selection::List(orgs)) if !orgs.is_empty() => {
+            (Endpoint::SentryMembers, format!("{base}/api/0/organizations/{}/members/?per_page=1", orgs[0]))
+        }
+        (SourceKind::Sentry, _) => (Endpoint::SentryOrganizations, format!("{base}/api/0/organizations/?per_page=1")),
+        (SourceKind::Sentdm, _) => (Endpoint::SentdmMe, format!("{base}/v3/me")),
+    };
+    let url = match url::Url::parse(&url) {
+        Ok(u) => u,
+        Err(e) => return format!("FAILED: bad URL {url}: {e}"),
+    };
+    let req = PageRequest { scope: "_connect", endpoint, url: url.clone(), headers: Vec::new() };
+    match fetcher.get(&s.spec.name, &req).await {
+        Err(e) => format!("FAILED: no answer from {base}: {}", e.0),
+        Ok(a) if a.is_success() => format!("ok (GET {} answered {})", url.path(), a.status),
+        Ok(a) => {
+            let what = match (s.spec.kind, a.status) {
+                (_, 401) => "bad credentials",
+                (SourceKind::Sentry, 403) => "missing scope member:read (or the token's user is not in the organization)",
+                (SourceKind::Sentdm, 403) => "the key's owner lacks the developer role",
+                (_, 404) => "not found (check base_url and the organization slug)",
+                _ => "unexpected answer",
+            };
+            format!("FAILED: {what}: HTTP {} from GET {}", a.status, url.path())
+        }
+    }
+}
+
+pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
+    match args.format {
+        RulesFormat::Json => {
+            let rules: Vec<serde_json::Value> = RULES
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id, "default_severity": r.default_severity, "checks": r.checks, "references": r.references,
+                    })
+                })
+                .collect();
+            let text = serde_json::to_string_pretty(&rules).map_err(|e| Error::Fatal(e.to_string()))?;
+            println!("{text}");
+        }
+        RulesFormat::Text => {
+            for r in RULES {
+                println!("{:<20} {}", r.id, r.default_severity);
+                println!("    {}", r.checks);
+                println!("    references: {}\n", r.references.join(", "));
+            }
+        }
+    }
+    Ok(ExitStatus::Clean)
+}

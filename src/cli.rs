@@ -1,0 +1,154 @@
+//! Command-line definitions (CONTRACT section 1). Defaults live in the config layer, not here,
+//! so that an option the user did not give never overrides the config file.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Format;
+use crate::model::FailOn;
+
+/// Where the config file path came from: the default path may be absent (replay runs without
+/// one), a path the user named must exist.
+pub const DEFAULT_CONFIG: &str = "access-audit.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "access-audit",
+    version,
+    about = "Who still has access, and should they? Access reviews of Sentry and Sent.dm with reports and evidence.",
+    after_help = "Exit codes: 0 clean, 1 fatal (config, secret, output), 2 usage, 3 failing findings, \
+                  4 incomplete run, 5 email delivery failed."
+)]
+pub struct Cli {
+    /// Config file [default: ./access-audit.toml]
+    #[arg(long, global = true, env = "ACCESS_AUDIT_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log output (-q warnings and errors only, -qq errors only)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// Log format on stderr; auto = json when stderr is not a terminal
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+    Auto,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch every account, evaluate the rules, write the reports (and email them)
+    Run(RunArgs),
+    /// Validate the config, resolve every secret, print the plan
+    CheckConfig(CheckConfigArgs),
+    /// List every rule: id, default severity, what it checks, compliance references
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Evaluate every rule as of this instant (RFC 3339) [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
+    pub as_of: Option<DateTime<Utc>>,
+
+    /// Output directory (overrides report.output_dir)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Reports to write, comma-separated: html,csv,json (overrides report.formats)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+    pub format: Option<Vec<Format>>,
+
+    /// Send the email (overrides email.enabled)
+    #[arg(long, conflicts_with = "no_email")]
+    pub email: bool,
+
+    /// Do not send the email (overrides email.enabled)
+    #[arg(long)]
+    pub no_email: bool,
+
+    /// Lowest severity of a failing finding that makes the run exit 3: info|low|medium|high|critical|none
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
+    pub fail_on: Option<FailOn>,
+
+    /// No progress bar, even on a terminal
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Keep every API answer, byte for byte, with a manifest, in this (new or empty) directory
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub evidence: Option<PathBuf>,
+
+    /// Run from an evidence archive instead of the network; the config file becomes optional
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckConfigArgs {
+    /// Also make one authenticated request per source
+    #[arg(long)]
+    pub connect: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RulesArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+    crate::timestamp::parse_as_of(s)
+}
+
+fn parse_fail_on(s: &str) -> Result<FailOn, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_options_parse() {
+        let cli = Cli::try_parse_from([
+            "access-audit", "run", "--as-of", "2026-11-01T00:00:00+01:00", "--format", "json,csv", "--fail-on", "none",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        assert_eq!(args.as_of.unwrap().to_rfc3339(), "2026-10-31T23:00:00+00:00");
+        assert_eq!(args.format.unwrap(), vec![Format::Json, Format::Csv]);
+        assert_eq!(args.fail_on, Some(FailOn::None));
+        assert!(Cli::try_parse_from(["access-audit", "run", "--format", "pdf"]).is_err());
+        assert!(Cli::try_parse_from(["access-audit", "run", "--email", "--no-email"]).is_err());
+        assert!(Cli::try_parse_from(["access-audit", "run", "--as-of", "yesterday"]).is_err());
+    }
+}

@@ -1,0 +1,731 @@
+//! The config file (CONTRACT section 3): schema, validation, and where secrets come from.
+//!
+//! Reading happens in two steps. The TOML is deserialized into raw structs whose value types
+//! validate themselves (so a bad value is reported with its key and line), then the raw structs
+//! are checked as a whole (unique names, keys that belong to the other source type, …) and turned
+//! into [`Config`]. Secrets are only *named* here; [`Config::resolve_secrets`] reads them.
+
+mod locate;
+mod secret;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use locate::KeySegment;
+pub use secret::SecretRef;
+use values::{AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug};
+
+use crate::model::{FailOn, Severity, SourceKind};
+use crate::rules::RuleSettings;
+
+/// A config problem, located as precisely as we can: file, key, line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "invalid config {}", file.display())?,
+            None => f.write_str("invalid config")?,
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", key `{key}`")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Report formats (`report.formats`, `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Html, Format::Csv, Format::Json];
+
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "html" => Ok(Format::Html),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(format!("unknown report format `{other}`: expected html, csv or json")),
+        }
+    }
+}
+
+/// What `[email] attach` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attachment {
+    /// report.html
+    Html,
+    /// findings.csv
+    Csv,
+    /// accounts.csv
+    Accounts,
+    /// report.json
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    pub title: String,
+    pub output_dir: PathBuf,
+    pub formats: Vec<Format>,
+    pub fail_on: FailOn,
+}
+
+/// "all", or an explicit list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    List(Vec<String>),
+}
+
+impl Serialize for Selection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Selection::All => s.serialize_str("all"),
+            Selection::List(items) => items.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Selection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(Selection::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!("`{w}`: expected \"all\" or a list"))),
+            Raw::List(items) => Ok(Selection::List(items)),
+        }
+    }
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selection::All => f.write_str("all"),
+            Selection::List(items) if items.is_empty() => f.write_str("none"),
+            Selection::List(items) => f.write_str(&items.join(", ")),
+        }
+    }
+}
+
+/// What a source audits. Also what the evidence manifest records, so replay needs no config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    #[serde(rename = "type")]
+    pub kind: SourceKind,
+    pub name: String,
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Selection>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Selection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_ttl_days: Option<u32>,
+}
+
+impl SourceSpec {
+    /// Sentry: the organizations to audit (`"all"` = discover). Missing means all.
+    pub fn organizations(&self) -> &Selection {
+        self.organizations.as_ref().unwrap_or(&Selection::All)
+    }
+
+    /// Sent.dm: the profiles to audit besides the organization. Missing means all.
+    pub fn profiles(&self) -> &Selection {
+        self.profiles.as_ref().unwrap_or(&Selection::All)
+    }
+
+    /// Sent.dm: days after which an invitation has expired.
+    pub fn invite_ttl_days(&self) -> u32 {
+        self.invite_ttl_days.unwrap_or(DEFAULT_INVITE_TTL_DAYS)
+    }
+}
+
+pub const DEFAULT_INVITE_TTL_DAYS: u32 = 7;
+
+/// How hard a source may be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Scopes fetched at once.
+    pub concurrency: usize,
+    /// Client-side pacing; `None` = only what the server's headers ask for.
+    pub requests_per_minute: Option<u32>,
+    pub burst: u32,
+    pub request_timeout: Duration,
+    /// Attempts per request, first one included.
+    pub max_attempts: u32,
+}
+
+impl FetchSettings {
+    pub fn defaults_for(kind: SourceKind) -> FetchSettings {
+        match kind {
+            // Sentry's limits are per caller and endpoint and announced in headers; a few
+            // organizations at a time is polite and fast.
+            SourceKind::Sentry => FetchSettings {
+                concurrency: 4,
+                requests_per_minute: None,
+                burst: 1,
+                request_timeout: Duration::from_secs(30),
+                max_attempts: 5,
+            },
+            // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
+            SourceKind::Sentdm => FetchSettings {
+                concurrency: 4,
+                requests_per_minute: Some(200),
+                burst: 50,
+                request_timeout: Duration::from_secs(30),
+                max_attempts: 5,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub spec: SourceSpec,
+    /// `None` only when replaying, where no request is made.
+    pub secret: Option<SecretRef>,
+    /// The config key that names the secret, for error messages.
+    pub secret_key: String,
+    pub index: usize,
+    pub fetch: FetchSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub enabled: bool,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub smtp_url: Option<SecretRef>,
+    pub attach: Vec<Attachment>,
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; `None` when built from defaults.
+    pub file: Option<PathBuf>,
+    /// SHA-256 of the file's bytes, for the report's run metadata.
+    pub digest: Option<String>,
+    pub report: ReportConfig,
+    pub rules: RuleSettings,
+    pub sources: Vec<SourceConfig>,
+    pub email: EmailConfig,
+}
+
+/// Secrets read for a run, by source name.
+pub struct Secrets {
+    pub sources: BTreeMap<String, SecretString>,
+    pub smtp_url: Option<SecretString>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw schema
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    report: RawReport,
+    rules: RuleSettings,
+    sources: Vec<RawSource>,
+    email: RawEmail,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReport {
+    title: String,
+    output_dir: PathBuf,
+    formats: Vec<Format>,
+    fail_on: FailOn,
+}
+
+impl Default for RawReport {
+    fn default() -> Self {
+        RawReport {
+            title: "Access audit".into(),
+            output_dir: PathBuf::from("reports"),
+            formats: Format::ALL.to_vec(),
+            fail_on: FailOn::Severity(Severity::Low),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    #[serde(rename = "type")]
+    kind: SourceKind,
+    name: Option<String>,
+    base_url: Option<BaseUrl>,
+    // Sentry
+    token_env: Option<EnvVarName>,
+    token_file: Option<PathBuf>,
+    organizations: Option<AllOr<Slug>>,
+    projects: Option<Vec<ProjectId>>,
+    // Sent.dm
+    api_key_env: Option<EnvVarName>,
+    api_key_file: Option<PathBuf>,
+    profiles: Option<AllOr<ProfileId>>,
+    invite_ttl_days: Option<Days>,
+    // Both
+    concurrency: Option<u32>,
+    requests_per_minute: Option<u32>,
+    burst: Option<u32>,
+    request_timeout: Option<HumanDuration>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmail {
+    enabled: bool,
+    from: Option<String>,
+    to: Vec<String>,
+    smtp_url_env: Option<EnvVarName>,
+    smtp_url_file: Option<PathBuf>,
+    attach: Option<Vec<Attachment>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            key: None,
+            line: None,
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "file not found; pass --config PATH or set ACCESS_AUDIT_CONFIG (examples/access-audit.toml is a start)"
+                        .to_string()
+                }
+                _ => format!("cannot read the file: {e}"),
+            },
+        })?;
+        Config::parse(&text, Some(path))
+    }
+
+    /// Parse and validate config text; `file` is only used in error messages.
+    pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let err_at = |path: Vec<KeySegment>, message: String| ConfigError {
+            file: file.map(Path::to_path_buf),
+            line: locate::line_of_path(text, &path),
+            key: Some(locate::render_path(&path)),
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
+            file: file.map(Path::to_path_buf),
+            key: None,
+            line: e.span().map(|s| locate::line_of_offset(text, s.start)),
+            message: format!("TOML syntax error: {}", e.message().trim()),
+        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = path_segments(e.path());
+            let inner = e.inner();
+            let line = inner
+                .span()
+                .map(|s| locate::line_of_offset(text, s.start))
+                .or_else(|| locate::line_of_path(text, &path));
+            ConfigError {
+                file: file.map(Path::to_path_buf),
+                key: (!path.is_empty()).then(|| locate::render_path(&path)),
+                line,
+                message: inner.message().trim().to_string(),
+            }
+        })?;
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        Config::validate(raw, err_at, file, Some(digest))
+    }
+
+    /// The config used when none is given (replay without `--config`).
+    pub fn defaults() -> Config {
+        let never = |_: Vec<KeySegment>, m: String| ConfigError { file: None, key: None, line: None, message: m };
+        // The default raw config has no sources and validates trivially.
+        match Config::validate(RawConfig::default(), never, None, None) {
+            Ok(c) => c,
+            Err(e) => unreachable!("default config is valid: {e}"),
+        }
+    }
+
+    fn validate(
+        raw: RawConfig,
+        err_at: impl Fn(Vec<KeySegment>, String) -> ConfigError,
+        file: Option<&Path>,
+        digest: Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let key = |parts: &[&str]| parts.iter().map(|p| KeySegment::Key((*p).to_string())).collect::<Vec<_>>();
+        let src_key = |i: usize, k: &str| {
+            vec![KeySegment::Key("sources".into()), KeySegment::Index(i), KeySegment::Key(k.to_string())]
+        };
+
+        // [report]
+        if raw.report.title.trim().is_empty() {
+            return Err(err_at(key(&["report", "title"]), "the title is empty".into()));
+        }
+        if raw.report.output_dir.as_os_str().is_empty() {
+            return Err(err_at(key(&["report", "output_dir"]), "the output directory is empty".into()));
+        }
+        let mut formats = raw.report.formats.clone();
+        formats.sort();
+        formats.dedup();
+        if formats.is_empty() {
+            return Err(err_at(
+                key(&["report", "formats"]),
+                "no report format selected: expected one or more of \"html\", \"csv\", \"json\"".into(),
+            ));
+        }
+
+        // [[sources]]
+        let mut sources = Vec::new();
+        let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, s) in raw.sources.into_iter().enumerate() {
+            let kind = s.kind;
+            let name = s.name.clone().unwrap_or_else(|| kind.as_str().to_string());
+            if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') || name.len() > 100 {
+                return Err(err_at(
+                    src_key(i, "name"),
+                    format!("`{name}` is not a usable source name: expected a short label without `/`, such as \"sentry-eu\""),
+                ));
+            }
+            if let Some(first) = seen_names.insert(name.clone(), i) {
+                return Err(err_at(
+                    src_key(i, "name"),
+                    format!(
+                        "source name `{name}` is already used by sources[{first}]; every source needs its own `name` \
+                         (it defaults to the type)"
+                    ),
+                ));
+            }
+            let foreign = |k: &str| {
+                err_at(
+                    src_key(i, k),
+                    format!(
+                        "`{k}` belongs to type = \"{}\" sources; this source is type = \"{kind}\"",
+                        match kind {
+                            SourceKind::Sentry => "sentdm",
+                            SourceKind::Sentdm => "sentry",
+                        }
+                    ),
+                )
+            };
+            let (secret_env, secret_file, env_key, file_key) = match kind {
+                SourceKind::Sentry => {
+                    if s.api_key_env.is_some() {
+                        return Err(foreign("api_key_env"));
+                    }
+                    if s.api_key_file.is_some() {
+                        return Err(foreign("api_key_file"));
+                    }
+                    if s.profiles.is_some() {
+                        return Err(foreign("profiles"));
+                    }
+                    if s.invite_ttl_days.is_some() {
+                        return Err(foreign("invite_ttl_days"));
+                    }
+                    (s.token_env.clone(), s.token_file.clone(), "token_env", "token_file")
+                }
+                SourceKind::Sentdm => {
+                    if s.token_env.is_some() {
+                        return Err(foreign("token_env"));
+                    }
+                    if s.token_file.is_some() {
+                        return Err(foreign("token_file"));
+                    }
+                    if s.organizations.is_some() {
+                        return Err(foreign("organizations"));
+                    }
+                    if s.projects.is_some() {
+                        return Err(foreign("projects"));
+                    }
+                    (s.api_key_env.clone(), s.api_key_file.clone(), "api_key_env", "api_key_file")
+                }
+            };
+            let (secret, secret_key) = match (secret_env, secret_file) {
+                (Some(env), None) => (SecretRef::Env(env.0), env_key),
+                (None, Some(path)) => (SecretRef::File(path), file_key),
+                (Some(_), Some(_)) => {
+                    return Err(err_at(
+                        src_key(i, file_key),
+                        format!("set either `{env_key}` or `{file_key}`, not both"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(err_at(
+                        vec![KeySegment::Key("sources".into()), KeySegment::Index(i)],
+                        format!(
+                            "missing `{env_key}` (the environment variable that holds the {}) or `{file_key}` \
+                             (a file that holds it)",
+                            match kind {
+                                SourceKind::Sentry => "Sentry auth token",
+                                SourceKind::Sentdm => "Sent.dm API key",
+                            }
+                        ),
+                    ));
+                }
+            };
+            let default_base = match kind {
+                SourceKind::Sentry => "https://sentry.io",
+                SourceKind::Sentdm => "https://api.sent.dm",
+            };
+            let base_url = s.base_url.as_ref().map_or_else(|| default_base.to_string(), |b| b.trimmed().to_string());
+
+            let mut spec = SourceSpec {
+                kind,
+                name: name.clone(),
+                base_url,
+                organizations: None,
+                projects: Vec::new(),
+                profiles: None,
+                invite_ttl_days: None,
+            };
+            match kind {
+                SourceKind::Sentry => {
+                    let orgs = match s.organizations {
+                        None => {
+                            return Err(err_at(
+                                vec![KeySegment::Key("sources".into()), KeySegment::Index(i)],
+                                "missing `organizations`: expected a list of organization slugs, or \"all\" for \
+                                 every organization the token can see"
+                                    .into(),
+                            ));
+                        }
+                        Some(AllOr::All) => Selection::All,
+                        Some(AllOr::List(list)) if list.is_empty() => {
+                            return Err(err_at(
+                                src_key(i, "organizations"),
+                                "the list is empty: name at least one organization slug, or use \"all\"".into(),
+                            ));
+                        }
+                        Some(AllOr::List(list)) => Selection::List(dedup(list.into_iter().map(|s| s.0))),
+                    };
+                    spec.organizations = Some(orgs);
+                    if let Some(projects) = s.projects {
+                        if projects.is_empty() {
+                            return Err(err_at(
+                                src_key(i, "projects"),
+                                "the list is empty: remove the key to audit every member, or name project ids".into(),
+                            ));
+                        }
+                        spec.projects = dedup(projects.into_iter().map(|p| p.0));
+                    }
+                }
+                SourceKind::Sentdm => {
+                    spec.profiles = Some(match s.profiles {
+                        None | Some(AllOr::All) => Selection::All,
+                        Some(AllOr::List(list)) => Selection::List(dedup(list.into_iter().map(|p: ProfileId| p.0))),
+                    });
+                    spec.invite_ttl_days = Some(s.invite_ttl_days.map_or(DEFAULT_INVITE_TTL_DAYS, |d| d.0));
+                }
+            }
+
+            let mut fetch = FetchSettings::defaults_for(kind);
+            if let Some(c) = s.concurrency {
+                if !(1..=64).contains(&c) {
+                    return Err(err_at(src_key(i, "concurrency"), format!("{c}: expected a number from 1 to 64")));
+                }
+                fetch.concurrency = c as usize;
+            }
+            if let Some(rpm) = s.requests_per_minute {
+                if rpm == 0 {
+                    return Err(err_at(
+                        src_key(i, "requests_per_minute"),
+                        "0: expected a positive number of requests per minute".into(),
+                    ));
+                }
+                fetch.requests_per_minute = Some(rpm);
+            }
+            if let Some(b) = s.burst {
+                if b == 0 {
+                    return Err(err_at(src_key(i, "burst"), "0: expected a positive burst size".into()));
+                }
+                fetch.burst = b;
+            }
+            if let Some(t) = s.request_timeout {
+                fetch.request_timeout = t.0;
+            }
+            if let Some(m) = s.max_attempts {
+                if !(1..=20).contains(&m) {
+                    return Err(err_at(src_key(i, "max_attempts"), format!("{m}: expected a number from 1 to 20")));
+                }
+                fetch.max_attempts = m;
+            }
+            sources.push(SourceConfig { spec, secret: Some(secret), secret_key: secret_key.into(), index: i, fetch });
+        }
+
+        // [email]
+        let e = raw.email;
+        let smtp_url = match (e.smtp_url_env, e.smtp_url_file) {
+            (Some(env), None) => Some(SecretRef::Env(env.0)),
+            (None, Some(p)) => Some(SecretRef::File(p)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(err_at(key(&["email", "smtp_url_file"]), "set either `smtp_url_env` or `smtp_url_file`, not both".into()));
+            }
+        };
+        if let Some(from) = &e.from {
+            if !looks_like_mailbox(from) {
+                return Err(err_at(
+                    key(&["email", "from"]),
+                    format!("`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""),
+                ));
+            }
+        }
+        for (i, to) in e.to.iter().enumerate() {
+            if !looks_like_mailbox(to) {
+                return Err(err_at(
+                    vec![KeySegment::Key("email".into()), KeySegment::Key("to".into()), KeySegment::Index(i)],
+                    format!("`{to}` is not an email address"),
+                ));
+            }
+        }
+        let email = EmailConfig {
+            enabled: e.enabled,
+            from: e.from,
+            to: e.to,
+            smtp_url,
+            attach: e.attach.unwrap_or_else(|| vec![Attachment::Html, Attachment::Csv]),
+        };
+        if email.enabled {
+            email.check_complete().map_err(|(k, m)| err_at(key(&["email", k]), m))?;
+        }
+
+        Ok(Config {
+            file: file.map(Path::to_path_buf),
+            digest,
+            report: ReportConfig {
+                title: raw.report.title,
+                output_dir: raw.report.output_dir,
+                formats,
+                fail_on: raw.report.fail_on,
+            },
+            rules: raw.rules,
+            sources,
+            email,
+        })
+    }
+
+    /// An error located at a key of this config file (for checks made after loading).
+    pub fn error_at(&self, path: &[&str], message: String) -> ConfigError {
+        let segs: Vec<KeySegment> = path
+            .iter()
+            .map(|p| p.parse::<usize>().map_or_else(|_| KeySegment::Key((*p).to_string()), KeySegment::Index))
+            .collect();
+        let line = self
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|text| locate::line_of_path(&text, &segs));
+        ConfigError { file: self.file.clone(), key: Some(locate::render_path(&segs)), line, message }
+    }
+
+    /// Read every secret the run needs. Called before any request is made.
+    pub fn resolve_secrets(&self, email_enabled: bool) -> Result<Secrets, ConfigError> {
+        let mut sources = BTreeMap::new();
+        for s in &self.sources {
+            let Some(secret) = &s.secret else { continue };
+            let value = secret
+                .resolve()
+                .map_err(|m| self.error_at(&["sources", &s.index.to_string(), &s.secret_key], m))?;
+            sources.insert(s.spec.name.clone(), value);
+        }
+        let smtp_url = if email_enabled {
+            let secret = self
+                .email
+                .smtp_url
+                .as_ref()
+                .ok_or_else(|| self.error_at(&["email"], "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into()))?;
+            let key = match secret {
+                SecretRef::Env(_) => "smtp_url_env",
+                SecretRef::File(_) => "smtp_url_file",
+            };
+            Some(secret.resolve().map_err(|m| self.error_at(&["email", key], m))?)
+        } else {
+            None
+        };
+        Ok(Secrets { sources, smtp_url })
+    }
+}
+
+impl EmailConfig {
+    /// What must be set for email to be sent: `(key, message)` of the first thing missing.
+    pub fn check_complete(&self) -> Result<(), (&'static str, String)> {
+        if self.from.is_none() {
+            return Err(("from", "email is enabled but `from` is not set".into()));
+        }
+        if self.to.is_empty() {
+            return Err(("to", "email is enabled but `to` lists no recipient".into()));
+        }
+        if self.smtp_url.is_none() {
+            return Err(("smtp_url_env", "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into()));
+        }
+        Ok(())
+    }
+}
+
+fn looks_like_mailbox(s: &str) -> bool {
+    let addr = match (s.rfind('<'), s.ends_with('>')) {
+        (Some(start), true) => &s[start + 1..s.len() - 1],
+        _ => s,
+    };
+    let mut parts = addr.trim().splitn(2, '@');
+    matches!((parts.next(), parts.next()), (Some(l), Some(d)) if !l.is_empty() && d.contains('.') && !d.contains(char::is_whitespace) && !l.contains(char::is_whitespace))
+}
+
+fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|seg| match seg {
+            Segment::Map { key } => Some(KeySegment::Key(key.clone())),
+            Segment::Seq { index } => Some(KeySegment::Index(*index)),
+            Segment::Enum { variant } => Some(KeySegment::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,278 @@
+//! Value types that validate themselves while the TOML is read, so a bad value is reported with
+//! its key and line by the deserializer itself.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use url::Url;
+
+use crate::model::FailOn;
+
+/// A whole number of days, at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Days(pub u32);
+
+impl<'de> Deserialize<'de> for Days {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if n < 1 || n > 36_500 {
+            return Err(de::Error::custom(format!(
+                "{n} is not a valid number of days: expected a whole number from 1 to 36500"
+            )));
+        }
+        Ok(Days(n as u32))
+    }
+}
+
+/// A whole number of days that may be 0 (a grace period can be switched off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DaysOrZero(pub u32);
+
+impl<'de> Deserialize<'de> for DaysOrZero {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if !(0..=36_500).contains(&n) {
+            return Err(de::Error::custom(format!(
+                "{n} is not a valid number of days: expected a whole number from 0 to 36500"
+            )));
+        }
+        Ok(DaysOrZero(n as u32))
+    }
+}
+
+impl<'de> Deserialize<'de> for FailOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// The name of an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVarName(pub String);
+
+impl<'de> Deserialize<'de> for EnvVarName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let valid = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(de::Error::custom(format!(
+                "`{s}` is not an environment variable name: expected letters, digits and `_`, such as SENTRY_AUTH_TOKEN \
+                 (the file names the variable; the secret itself never goes in the file)"
+            )));
+        }
+        Ok(EnvVarName(s))
+    }
+}
+
+/// An API base URL: `https://…`, or `http://…` to a loopback host only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(pub Url);
+
+impl BaseUrl {
+    pub fn parse(s: &str) -> Result<BaseUrl, String> {
+        let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&url) => {}
+            "http" => {
+                return Err(format!(
+                    "`{s}` uses plain http:// to a host that is not loopback; tokens would cross the network \
+                     unencrypted: use https://"
+                ));
+            }
+            other => return Err(format!("`{s}` has scheme `{other}`: expected https://")),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "the base URL must not carry credentials; name the token's environment variable instead"
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("`{s}` has a query or fragment: expected a bare base URL such as https://sentry.io"));
+        }
+        Ok(BaseUrl(url))
+    }
+
+    /// The base with any trailing `/` removed, ready to have `/api/0/…` appended.
+    pub fn trimmed(&self) -> &str {
+        self.0.as_str().trim_end_matches('/')
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.trimmed())
+    }
+}
+
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        BaseUrl::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// Either the word `"all"` or a list of names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllOr<T> {
+    All,
+    List(Vec<T>),
+}
+
+struct AllOrVisitor<T>(std::marker::PhantomData<T>, &'static str);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for AllOrVisitor<T> {
+    type Value = AllOr<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"all\" or a list of {}", self.1)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v == "all" {
+            Ok(AllOr::All)
+        } else {
+            Err(E::custom(format!("`{v}` is not allowed here: expected \"all\" or a list of {}", self.1)))
+        }
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(AllOr::List(items))
+    }
+}
+
+/// A Sentry organization slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slug(pub String);
+
+impl<'de> Deserialize<'de> for Slug {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let valid = !s.is_empty()
+            && s.len() <= 100
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && !s.starts_with('_');
+        if !valid {
+            return Err(de::Error::custom(format!(
+                "`{s}` is not a Sentry organization slug: expected lower-case letters, digits and `-`, as in the org's URL"
+            )));
+        }
+        Ok(Slug(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for AllOr<Slug> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AllOrVisitor(std::marker::PhantomData, "organization slugs"))
+    }
+}
+
+/// A Sent.dm profile UUID in its hyphenated form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileId(pub String);
+
+pub fn is_hyphenated_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl<'de> Deserialize<'de> for ProfileId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !is_hyphenated_uuid(&s) {
+            return Err(de::Error::custom(format!(
+                "`{s}` is not a profile UUID: expected the form 660e8400-e29b-41d4-a716-446655440001"
+            )));
+        }
+        Ok(ProfileId(s.to_ascii_lowercase()))
+    }
+}
+
+impl<'de> Deserialize<'de> for AllOr<ProfileId> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AllOrVisitor(std::marker::PhantomData, "profile UUIDs"))
+    }
+}
+
+/// A Sentry project id: digits, written as a string or an integer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectId(pub String);
+
+impl<'de> Deserialize<'de> for ProjectId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Str(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::Int(n) => n.to_string(),
+            Raw::Str(s) => s,
+        };
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
+            return Err(de::Error::custom(format!(
+                "`{s}` is not a Sentry project id: expected the numeric id, such as \"123456\""
+            )));
+        }
+        Ok(ProjectId(s))
+    }
+}
+
+/// A duration written the human way: `"30s"`, `"2m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub std::time::Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let dur = humantime::parse_duration(&s)
+            .map_err(|e| de::Error::custom(format!("`{s}` is not a duration such as \"30s\" or \"2m\" ({e})")))?;
+        if dur.is_zero() {
+            return Err(de::Error::custom("a duration of zero is not allowed"));
+        }
+        Ok(HumanDuration(dur))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert!(BaseUrl::parse("https://sentry.io").is_ok());
+        assert!(BaseUrl::parse("http://127.0.0.1:8080").is_ok());
+        assert!(BaseUrl::parse("http://localhost:1").is_ok());
+        assert!(BaseUrl::parse("http://[::1]:9").is_ok());
+        assert!(BaseUrl::parse("http://sentry.example.com").unwrap_err().contains("https"));
+        assert!(BaseUrl::parse("ftp://x").is_err());
+        assert!(BaseUrl::parse("https://u:p@x").is_err());
+        assert_eq!(BaseUrl::parse("https://sentry.io/").unwrap().trimmed(), "https://sentry.io");
+        assert_eq!(BaseUrl::parse("https://x.test/sentry/").unwrap().trimmed(), "https://x.test/sentry");
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_hyphenated_uuid("660e8400-e29b-41d4-a716-446655440001"));
+        assert!(!is_hyphenated_uuid("660e8400e29b41d4a716446655440001"));
+        assert!(!is_hyphenated_uuid("660e8400-e29b-41d4-a716-44665544000g"));
+    }
+}

@@ -1,0 +1,51 @@
+//! Exit codes (CONTRACT section 2). Scripts and cron jobs depend on these numbers.
+
+/// When several apply, the first in this order wins: 1, 5, 4, 3, 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// Run complete, no unsuppressed failing finding at or above `fail_on`.
+    Clean = 0,
+    /// Invalid config, missing secret, unwritable output: no report was produced.
+    Fatal = 1,
+    /// Command-line usage error.
+    Usage = 2,
+    /// Run complete, failing findings at or above `fail_on`.
+    Failing = 3,
+    /// At least one scope could not be fetched completely; reports were written, marked incomplete.
+    Incomplete = 4,
+    /// Reports were written but email delivery failed.
+    EmailFailed = 5,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The outcome of a run that wrote its reports.
+    pub fn for_run(email_failed: bool, incomplete: bool, failing: bool) -> ExitStatus {
+        if email_failed {
+            ExitStatus::EmailFailed
+        } else if incomplete {
+            ExitStatus::Incomplete
+        } else if failing {
+            ExitStatus::Failing
+        } else {
+            ExitStatus::Clean
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_5_4_3_0() {
+        assert_eq!(ExitStatus::for_run(true, true, true).code(), 5);
+        assert_eq!(ExitStatus::for_run(false, true, true).code(), 4);
+        assert_eq!(ExitStatus::for_run(false, false, true).code(), 3);
+        assert_eq!(ExitStatus::for_run(false, false, false).code(), 0);
+    }
+}

@@ -1,0 +1,323 @@
+//! The one HTTP client every source uses: timeouts, retries with backoff and jitter, the
+//! servers' rate-limit headers, and client-side pacing.
+//!
+//! It knows nothing of the APIs' bodies beyond "is this JSON?": it returns the final answer
+//! (a status and the raw body), and the source modules decide what that answer means.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::StatusCode;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::config::FetchSettings;
+
+/// Longest we wait before retrying, whatever a server asks for.
+pub const MAX_SINGLE_WAIT: Duration = Duration::from_secs(60);
+/// First backoff step; doubled on each retry.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+/// A final answer from a server.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+    /// The `Link` response header (Sentry pagination).
+    pub link: Option<String>,
+    /// `X-Request-Id`, when the server sent one.
+    pub request_id: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+    /// How many attempts were retried before this answer.
+    pub retries: u32,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// No answer came at all: the connection failed or timed out on every attempt.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message} (after {attempts} attempts)")]
+pub struct NoAnswer {
+    pub message: String,
+    pub attempts: u32,
+}
+
+/// A client bound to one source: its pacing, its retry budget, its credentials.
+pub struct SourceClient {
+    client: reqwest::Client,
+    settings: FetchSettings,
+    auth: HeaderMap,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Set when a server says "no more until …" (rate-limit reset); every task of the source waits.
+    paused_until: Arc<Mutex<Option<Instant>>>,
+    backoff_base: Duration,
+}
+
+impl SourceClient {
+    /// `auth` holds the credential headers; they are marked sensitive so no debug output shows them.
+    pub fn new(settings: FetchSettings, mut auth: HeaderMap) -> Result<SourceClient, String> {
+        for value in auth.values_mut() {
+            value.set_sensitive(true);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let limiter = settings.requests_per_minute.and_then(NonZeroU32::new).map(|rpm| {
+            let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst))
+        });
+        Ok(SourceClient {
+            client,
+            settings,
+            auth,
+            limiter,
+            paused_until: Arc::new(Mutex::new(None)),
+            backoff_base: BACKOFF_BASE,
+        })
+    }
+
+    /// Shorter backoff, for tests that exercise many retries.
+    pub fn with_backoff_base(mut self, base: Duration) -> SourceClient {
+        self.backoff_base = base;
+        self
+    }
+
+    /// GET `url`, retrying what is worth retrying. `expect_json`: a 2xx whose body is not JSON
+    /// (truncated, an HTML error page from a proxy) is retried too.
+    pub async fn get(&self, url: &Url, extra: &[(HeaderName, HeaderValue)], expect_json: bool) -> Result<Answer, NoAnswer> {
+        let max_attempts = self.settings.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.wait_turn().await;
+            let mut req = self.client.get(url.clone()).headers(self.auth.clone());
+            for (k, v) in extra {
+                req = req.header(k, v);
+            }
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(body) => Ok((status, headers, body)),
+                        Err(e) => Err(describe_reqwest_error(&e)),
+                    }
+                }
+                Err(e) => Err(describe_reqwest_error(&e)),
+            };
+            let last = attempt >= max_attempts;
+            match outcome {
+                Err(message) => {
+                    if last {
+                        return Err(NoAnswer { message, attempts: attempt });
+                    }
+                    let wait = self.backoff(attempt);
+                    tracing::warn!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %message, "request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Ok((status, headers, body)) => {
+                    self.note_rate_limit_headers(&headers).await;
+                    let retry_reason = retry_reason(status, &body, expect_json);
+                    if let (Some(reason), false) = (retry_reason, last) {
+                        let wait = server_requested_wait(status, &headers, Utc::now())
+                            .unwrap_or_else(|| self.backoff(attempt))
+                            .min(MAX_SINGLE_WAIT);
+                        if status == StatusCode::TOO_MANY_REQUESTS {
+                            self.pause_all(wait).await;
+                        }
+                        tracing::warn!(url = %url, status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, reason, "retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Ok(Answer {
+                        status: status.as_u16(),
+                        link: header_str(&headers, "link"),
+                        request_id: header_str(&headers, "x-request-id"),
+                        body,
+                        fetched_at: Utc::now(),
+                        retries: attempt - 1,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn wait_turn(&self) {
+        let until = *self.paused_until.lock().await;
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    async fn pause_all(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut guard = self.paused_until.lock().await;
+        if guard.is_none_or(|current| current < until) {
+            *guard = Some(until);
+        }
+    }
+
+    /// When a server says the window is spent (`Remaining: 0`), hold every request until it resets.
+    async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
+        let remaining = header_u64(headers, "x-sentry-rate-limit-remaining").or_else(|| header_u64(headers, "x-ratelimit-remaining"));
+        if remaining == Some(0) {
+            if let Some(wait) = reset_wait(headers, Utc::now()) {
+                self.pause_all(wait.min(MAX_SINGLE_WAIT)).await;
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter: base × 2^(attempt-1), scaled by a random 50–100 %.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.backoff_base.saturating_mul(1u32 << (attempt - 1).min(16));
+        let jitter = rand::random_range(0.5..=1.0);
+        exp.mul_f64(jitter).min(MAX_SINGLE_WAIT)
+    }
+}
+
+/// Why an answer should be retried, or `None` if it is final.
+fn retry_reason(status: StatusCode, body: &[u8], expect_json: bool) -> Option<&'static str> {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Some("rate limited");
+    }
+    if status == StatusCode::REQUEST_TIMEOUT {
+        return Some("request timeout");
+    }
+    if status.is_server_error() {
+        return Some("server error");
+    }
+    if status.is_success() && expect_json && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        return Some("body is not valid JSON");
+    }
+    None
+}
+
+/// The wait a server asked for: `Retry-After` (seconds or an HTTP date), else the rate-limit
+/// reset headers on a 429 (Sentry sends no Retry-After, only `X-Sentry-Rate-Limit-Reset`).
+pub fn server_requested_wait(status: StatusCode, headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    if let Some(raw) = header_str(headers, "retry-after") {
+        if let Ok(secs) = raw.trim().parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(when) = DateTime::parse_from_rfc2822(raw.trim()) {
+            return Some((when.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO));
+        }
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return reset_wait(headers, now);
+    }
+    None
+}
+
+/// Time until the rate-limit window resets, from `X-Sentry-Rate-Limit-Reset` or `X-RateLimit-Reset`
+/// (epoch seconds), plus a little so we arrive after the reset rather than on it.
+fn reset_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let reset = header_u64(headers, "x-sentry-rate-limit-reset").or_else(|| header_u64(headers, "x-ratelimit-reset"))?;
+    let reset = DateTime::<Utc>::from_timestamp(i64::try_from(reset).ok()?, 0)?;
+    let wait = (reset - now).to_std().unwrap_or(Duration::ZERO);
+    Some(wait + Duration::from_millis(250))
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    header_str(headers, name).and_then(|s| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)
+}
+
+/// A transport error in words, with its cause chain (reqwest's top line alone says little).
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "request failed"
+    };
+    let mut msg = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    let mut seen = Vec::new();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !seen.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+            seen.push(text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_and_date() {
+        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let h = headers(&[("retry-after", "7")]);
+        assert_eq!(server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now), Some(Duration::from_secs(7)));
+        let h = headers(&[("retry-after", "Sun, 01 Nov 2026 00:00:03 GMT")]);
+        assert_eq!(server_requested_wait(StatusCode::SERVICE_UNAVAILABLE, &h, now), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn sentry_and_sentdm_reset_headers_on_429_only() {
+        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let epoch = now.timestamp() + 2;
+        let h = headers(&[("x-sentry-rate-limit-reset", &epoch.to_string())]);
+        assert_eq!(
+            server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
+            Some(Duration::from_millis(2250))
+        );
+        assert_eq!(server_requested_wait(StatusCode::BAD_GATEWAY, &h, now), None);
+        let h = headers(&[("x-ratelimit-reset", &epoch.to_string())]);
+        assert_eq!(
+            server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
+            Some(Duration::from_millis(2250))
+        );
+        // A reset in the past means "now".
+        let h = headers(&[("x-ratelimit-reset", "1")]);
+        assert_eq!(server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn what_is_retried() {
+        assert!(retry_reason(StatusCode::TOO_MANY_REQUESTS, b"\"slow down\"", true).is_some());
+        assert!(retry_reason(StatusCode::BAD_GATEWAY, b"<html>", true).is_some());
+        assert!(retry_reason(StatusCode::REQUEST_TIMEOUT, b"", true).is_some());
+        assert!(retry_reason(StatusCode::OK, b"[{\"id\":", true).is_some());
+        assert!(retry_reason(StatusCode::OK, b"[]", true).is_none());
+        for final_status in [StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST] {
+            assert!(retry_reason(final_status, b"{}", true).is_none(), "{final_status}");
+        }
+    }
+}

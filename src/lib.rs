@@ -1,0 +1,63 @@
+//! access-audit: who still has access, and should they?
+//!
+//! The pipeline, stage by stage: [`config`] → [`sources`] (raw pages → [`model::Account`]s) →
+//! [`rules`] ([`model::Finding`]s) → [`report`] (JSON, CSV, HTML) → delivery. Each stage takes
+//! plain data from the one before and returns plain data to the next.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod http;
+pub mod logging;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod sources;
+pub mod timestamp;
+
+use std::path::PathBuf;
+
+pub use exit::ExitStatus;
+
+/// A failure that stops the run before any report is written (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// The config path the user named, or the default one.
+#[derive(Debug, Clone)]
+pub enum ConfigPath {
+    Explicit(PathBuf),
+    Default(PathBuf),
+}
+
+impl ConfigPath {
+    pub fn from_cli(path: Option<PathBuf>) -> ConfigPath {
+        match path {
+            Some(p) => ConfigPath::Explicit(p),
+            None => ConfigPath::Default(PathBuf::from(cli::DEFAULT_CONFIG)),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            ConfigPath::Explicit(p) | ConfigPath::Default(p) => p,
+        }
+    }
+}
+
+/// Run a parsed command line. `Err` is fatal (exit 1); everything else maps to its exit status.
+pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
+    let config_path = ConfigPath::from_cli(cli.config);
+    match cli.command {
+        cli::Command::Run(args) => run::run(&args, &config_path).await,
+        cli::Command::CheckConfig(args) => check::check_config(&args, &config_path).await,
+        cli::Command::Rules(args) => check::list_rules(&args),
+    }
+}

@@ -1,0 +1,294 @@
+//! The report model (CONTRACT section 6) and the writers that render it: one file per format,
+//! each written atomically.
+
+mod csv;
+mod html;
+mod json;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::config::Format;
+use crate::model::{format_time, Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind};
+use crate::rules::{ActiveRule, RULES};
+
+pub const REPORT_JSON: &str = "report.json";
+pub const REPORT_HTML: &str = "report.html";
+pub const FINDINGS_CSV: &str = "findings.csv";
+pub const ACCOUNTS_CSV: &str = "accounts.csv";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool { name: env!("CARGO_PKG_NAME").to_string(), version: env!("CARGO_PKG_VERSION").to_string() }
+    }
+}
+
+/// Counts keyed by name, serialised as a JSON object in a meaningful (not alphabetical) order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(pub Vec<(String, usize)>);
+
+impl Counts {
+    pub fn get(&self, key: &str) -> usize {
+        self.0.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
+    }
+}
+
+impl Serialize for Counts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub accounts: usize,
+    pub findings: usize,
+    /// Findings with outcome `fail` that are not suppressed.
+    pub failing: usize,
+    pub manual: usize,
+    pub suppressed: usize,
+    pub scopes: usize,
+    pub scopes_failed: usize,
+    /// Failing findings per enabled rule (0 included).
+    pub by_rule: Counts,
+    /// Failing findings per severity, most severe first (0 included).
+    pub by_severity: Counts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeEntry {
+    pub source: SourceKind,
+    pub source_name: String,
+    pub scope: String,
+    pub status: ScopeStatus,
+    pub accounts: usize,
+    pub error: Option<ScopeError>,
+}
+
+/// Where this report's inputs came from, for whoever has to trust it later.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunMeta {
+    pub fail_on: String,
+    pub rules: Vec<RuleMeta>,
+    pub config_sha256: Option<String>,
+    /// SHA-256 of the evidence manifest written (`--evidence`) or replayed (`--replay`).
+    pub evidence_manifest_sha256: Option<String>,
+    pub evidence_dir: Option<String>,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub title: String,
+    pub generated_at: String,
+    pub as_of: String,
+    pub complete: bool,
+    pub summary: Summary,
+    pub scopes: Vec<ScopeEntry>,
+    pub findings: Vec<Finding>,
+    pub accounts: Vec<Account>,
+    pub run: RunMeta,
+}
+
+/// Everything the report is built from.
+pub struct ReportInput {
+    pub title: String,
+    pub as_of: DateTime<Utc>,
+    pub generated_at: DateTime<Utc>,
+    pub results: Vec<ScopeResult>,
+    pub findings: Vec<Finding>,
+    pub rules: Vec<ActiveRule>,
+    pub fail_on: FailOn,
+    /// Set when the run stopped early (deadline, signal) even if every fetched scope is whole.
+    pub interrupted: bool,
+    pub config_sha256: Option<String>,
+    pub evidence_manifest_sha256: Option<String>,
+    pub evidence_dir: Option<String>,
+    pub replayed: bool,
+}
+
+impl Report {
+    pub fn build(input: ReportInput) -> Report {
+        let mut scopes = Vec::with_capacity(input.results.len());
+        let mut accounts = Vec::new();
+        for r in input.results {
+            let (status, count, error) = match r.outcome {
+                Ok(list) => {
+                    let n = list.len();
+                    accounts.extend(list);
+                    (ScopeStatus::Ok, n, None)
+                }
+                Err(e) => (ScopeStatus::Failed, 0, Some(e)),
+            };
+            scopes.push(ScopeEntry { source: r.source, source_name: r.source_name, scope: r.scope, status, accounts: count, error });
+        }
+        let mut findings = input.findings;
+        let rule_rank: HashMap<&str, usize> = RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.outcome.cmp(&b.outcome))
+                .then_with(|| rule_rank.get(a.rule).cmp(&rule_rank.get(b.rule)))
+                .then_with(|| a.source_name.cmp(&b.source_name))
+                .then_with(|| a.scope.cmp(&b.scope))
+                .then_with(|| a.email.cmp(&b.email))
+                .then_with(|| a.account_id.cmp(&b.account_id))
+        });
+
+        let counts_failing = |f: &&Finding| f.outcome == Outcome::Fail && !f.suppressed;
+        let by_rule = Counts(
+            input.rules.iter().map(|r| (r.id.to_string(), findings.iter().filter(counts_failing).filter(|f| f.rule == r.id).count())).collect(),
+        );
+        let by_severity = Counts(
+            Severity::ALL
+                .iter()
+                .rev()
+                .map(|s| (s.as_str().to_string(), findings.iter().filter(counts_failing).filter(|f| f.severity == *s).count()))
+                .collect(),
+        );
+        let scopes_failed = scopes.iter().filter(|s| s.status == ScopeStatus::Failed).count();
+        let summary = Summary {
+            accounts: accounts.len(),
+            findings: findings.len(),
+            failing: findings.iter().filter(counts_failing).count(),
+            manual: findings.iter().filter(|f| f.outcome == Outcome::Manual && !f.suppressed).count(),
+            suppressed: findings.iter().filter(|f| f.suppressed).count(),
+            scopes: scopes.len(),
+            scopes_failed,
+            by_rule,
+            by_severity,
+        };
+        Report {
+            schema_version: 1,
+            tool: Tool::current(),
+            title: input.title,
+            generated_at: format_time(&input.generated_at),
+            as_of: format_time(&input.as_of),
+            complete: scopes_failed == 0 && !input.interrupted,
+            summary,
+            scopes,
+            findings,
+            accounts,
+            run: RunMeta {
+                fail_on: input.fail_on.to_string(),
+                rules: input.rules.iter().map(|r| RuleMeta { id: r.id, severity: r.severity }).collect(),
+                config_sha256: input.config_sha256,
+                evidence_manifest_sha256: input.evidence_manifest_sha256,
+                evidence_dir: input.evidence_dir,
+                replayed: input.replayed,
+            },
+        }
+    }
+
+    /// Unsuppressed failing findings at or above `fail_on`.
+    pub fn failing_at_or_above(&self, fail_on: FailOn) -> usize {
+        match fail_on {
+            FailOn::None => 0,
+            FailOn::Severity(min) => self
+                .findings
+                .iter()
+                .filter(|f| f.outcome == Outcome::Fail && !f.suppressed && f.severity >= min)
+                .count(),
+        }
+    }
+
+    /// One line for people: "12 failing findings across 5 scopes — 1 scope could not be audited".
+    pub fn verdict(&self) -> String {
+        let s = &self.summary;
+        let mut v = format!(
+            "{} failing finding{} across {} scope{}",
+            s.failing,
+            plural(s.failing),
+            s.scopes,
+            plural(s.scopes)
+        );
+        if s.manual > 0 {
+            v.push_str(&format!(", {} to verify by hand", s.manual));
+        }
+        if s.scopes_failed > 0 {
+            v.push_str(&format!(
+                " — {} scope{} could not be audited",
+                s.scopes_failed,
+                if s.scopes_failed == 1 { "" } else { "s" }
+            ));
+        } else if !self.complete {
+            v.push_str(" — the run was stopped before it finished");
+        }
+        v
+    }
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Write the selected formats into `dir`. Returns the files written.
+pub fn write_all(report: &Report, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for format in formats {
+        match format {
+            Format::Json => {
+                let path = dir.join(REPORT_JSON);
+                json::write(report, &path)?;
+                written.push(path);
+            }
+            Format::Csv => {
+                let path = dir.join(FINDINGS_CSV);
+                csv::write_findings(&report.findings, &path)?;
+                written.push(path);
+                let path = dir.join(ACCOUNTS_CSV);
+                csv::write_accounts(&report.accounts, &path)?;
+                written.push(path);
+            }
+            Format::Html => {
+                let path = dir.join(REPORT_HTML);
+                html::write(report, &path)?;
+                written.push(path);
+            }
+        }
+    }
+    Ok(written)
+}
+
+pub use html::render as render_html;
+
+/// Write through a temporary file in the same directory, renamed into place when complete.
+fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn std::io::Write) -> Result<(), String>) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".access-audit-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    fill(&mut out)?;
+    out.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let tmp = out.into_inner().map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
+    tmp.as_file().sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! `access-audit run`: config → fetch every scope → rules → reports → (email) → exit status.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::cli::RunArgs;
+use crate::config::{Config, FetchSettings, SourceConfig};
+use crate::exit::ExitStatus;
+use crate::model::{FailOn, ScopeResult};
+use crate::report::{self, Report, ReportInput};
+use crate::rules;
+use crate::sources::evidence::{probe_writable, EvidenceRecorder};
+use crate::sources::replay::ReplayArchive;
+use crate::sources::{self, Fetcher, SourceContext};
+use crate::{ConfigPath, Error};
+
+/// The config after command-line overrides: what this run will do.
+struct Plan {
+    config: Config,
+    sources: Vec<SourceConfig>,
+    output_dir: PathBuf,
+    formats: Vec<crate::config::Format>,
+    fail_on: FailOn,
+    email: bool,
+}
+
+fn plan(args: &RunArgs, config_path: &ConfigPath, archive: Option<&ReplayArchive>) -> Result<Plan, Error> {
+    let config = match (archive, config_path) {
+        // Replay needs no config: the sources come from the manifest, rules take defaults.
+        (Some(_), ConfigPath::Default(p)) if !p.exists() => Config::defaults(),
+        _ => Config::load(config_path.path())?,
+    };
+    let sources = match archive {
+        Some(a) => a
+            .manifest
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| SourceConfig {
+                spec: spec.clone(),
+                secret: None,
+                secret_key: String::new(),
+                index,
+                fetch: FetchSettings::defaults_for(spec.kind),
+            })
+            .collect(),
+        None => config.sources.clone(),
+    };
+    if sources.is_empty() {
+        return Err(match archive {
+            Some(_) => Error::Fatal("the evidence manifest lists no sources".into()),
+            None => config.error_at(&["sources"], "no [[sources]] configured: add a Sentry or Sent.dm source".into()).into(),
+        });
+    }
+    let email = if args.email {
+        true
+    } else if args.no_email {
+        false
+    } else {
+        config.email.enabled
+    };
+    if email {
+        config.email.check_complete().map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
+    }
+    Ok(Plan {
+        output_dir: args.out.clone().unwrap_or_else(|| config.report.output_dir.clone()),
+        formats: args.format.clone().map_or_else(|| config.report.formats.clone(), |mut f| {
+            f.sort();
+            f.dedup();
+            f
+        }),
+        fail_on: args.fail_on.unwrap_or(config.report.fail_on),
+        email,
+        sources,
+        config,
+    })
+}
+
+pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    let archive = match &args.replay {
+        Some(dir) => Some(Arc::new(ReplayArchive::load(dir).map_err(Error::Fatal)?)),
+        None => None,
+    };
+    let plan = plan(args, config_path, archive.as_deref())?;
+
+    // Everything that can fail for the operator's reasons fails here, before any request.
+    let secrets = plan.config.resolve_secrets(plan.email)?;
+    std::fs::create_dir_all(&plan.output_dir)
+        .map_err(|e| Error::Fatal(format!("cannot create output directory {}: {e}", plan.output_dir.display())))?;
+    probe_writable(&plan.output_dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
+    let recorder = match &args.evidence {
+        Some(dir) => Some(Arc::new(EvidenceRecorder::create(dir).map_err(Error::Fatal)?)),
+        None => None,
+    };
+    if let Some(a) = &archive {
+        warn_if_stale(a, as_of);
+    }
+
+    let mut fetches = Vec::new();
+    for source in &plan.sources {
+        let fetcher = match &archive {
+            Some(a) => Fetcher::Replay(Arc::clone(a)),
+            None => {
+                let secret = secrets.sources.get(&source.spec.name).ok_or_else(|| {
+                    Error::Fatal(format!("internal: no secret resolved for source {}", source.spec.name))
+                })?;
+                sources::live_fetcher(source, secret, recorder.clone()).map_err(Error::Fatal)?
+            }
+        };
+        fetches.push(sources::fetch_source(SourceContext {
+            spec: &source.spec,
+            concurrency: source.fetch.concurrency,
+            fetcher,
+            as_of,
+        }));
+    }
+    let results: Vec<ScopeResult> = futures::future::join_all(fetches).await.into_iter().flatten().collect();
+
+    let evidence_manifest_sha256 = match (&recorder, &archive) {
+        (Some(rec), _) => Some(
+            rec.finish(plan.sources.iter().map(|s| s.spec.clone()).collect())
+                .map_err(|e| Error::Fatal(format!("cannot finish the evidence archive: {e}")))?,
+        ),
+        (None, Some(a)) => Some(a.manifest_sha256.clone()),
+        (None, None) => None,
+    };
+
+    let mut findings = Vec::new();
+    for r in &results {
+        if let Ok(accounts) = &r.outcome {
+            findings.extend(rules::evaluate(accounts, as_of, &plan.config.rules));
+        }
+    }
+    for r in &results {
+        if let Err(e) = &r.outcome {
+            tracing::error!(source = %r.source_name, scope = %r.scope, error = %e, "scope failed; its accounts are not in the report");
+        }
+    }
+
+    let report = Report::build(ReportInput {
+        title: plan.config.report.title.clone(),
+        as_of,
+        generated_at: Utc::now(),
+        results,
+        findings,
+        rules: plan.config.rules.active(),
+        fail_on: plan.fail_on,
+        interrupted: false,
+        config_sha256: plan.config.digest.clone(),
+        evidence_manifest_sha256,
+        evidence_dir: args.evidence.as_ref().or(args.replay.as_ref()).map(|p| p.display().to_string()),
+        replayed: archive.is_some(),
+    });
+    let written = report::write_all(&report, &plan.output_dir, &plan.formats)
+        .map_err(|e| Error::Fatal(format!("{e}; no complete report was produced")))?;
+
+    let failing = report.failing_at_or_above(plan.fail_on);
+    tracing::info!(
+        accounts = report.summary.accounts,
+        findings = report.summary.findings,
+        failing = report.summary.failing,
+        manual = report.summary.manual,
+        scopes = report.summary.scopes,
+        scopes_failed = report.summary.scopes_failed,
+        complete = report.complete,
+        output_dir = %plan.output_dir.display(),
+        files = written.len(),
+        "{}",
+        report.verdict()
+    );
+
+    let email_failed = if plan.email {
+        tracing::error!("email is enabled, but this version of access-audit cannot send email yet; nothing was sent (the reports are on disk)");
+        true
+    } else {
+        false
+    };
+    Ok(ExitStatus::for_run(email_failed, !report.complete, failing > 0))
+}
+
+/// Replaying old evidence "as of now" ages every account by the archive's age; say so.
+fn warn_if_stale(archive: &ReplayArchive, as_of: chrono::DateTime<Utc>) {
+    if let Some(finished) = crate::timestamp::parse_timestamp(&archive.manifest.finished_at) {
+        let age = as_of - finished;
+        if age > chrono::TimeDelta::days(1) {
+            tracing::warn!(
+                recorded = %archive.manifest.finished_at,
+                as_of = %crate::model::format_time(&as_of),
+                "the archive was recorded {} days before --as-of; ages are measured from --as-of \
+                 (pass --as-of {} to evaluate as the original run did)",
+                age.num_days(),
+                archive.manifest.finished_at
+            );
+        }
+    }
+}

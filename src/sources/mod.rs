@@ -1,0 +1,170 @@
+//! Sources: one module per API. Each turns its configured scopes into raw pages (through a
+//! [`Fetcher`], live or replayed) and its raw pages into [`Account`](crate::model::Account)s.
+
+pub mod evidence;
+pub mod lenient;
+pub mod link;
+pub mod replay;
+pub mod sentdm;
+pub mod sentry;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::{SourceConfig, SourceSpec};
+use crate::http::{Answer, SourceClient};
+use crate::model::{ScopeError, ScopeResult, SourceKind};
+use evidence::{EvidenceRecorder, RecordKey};
+use replay::{ReplayArchive, Replayed};
+
+/// The endpoints we call, named as in the evidence manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SentryOrganizations,
+    SentryMembers,
+    SentryUsers,
+    SentdmMe,
+    SentdmSenderProfiles,
+    SentdmProfiles,
+    SentdmUsers,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::SentryOrganizations => "sentry.organizations",
+            Endpoint::SentryMembers => "sentry.members",
+            Endpoint::SentryUsers => "sentry.users",
+            Endpoint::SentdmMe => "sentdm.me",
+            Endpoint::SentdmSenderProfiles => "sentdm.sender_profiles",
+            Endpoint::SentdmProfiles => "sentdm.profiles",
+            Endpoint::SentdmUsers => "sentdm.users",
+        }
+    }
+}
+
+/// Scope name under which discovery requests (listing organizations or profiles) are recorded
+/// and, when they fail, reported.
+pub const SENTRY_DISCOVERY_SCOPE: &str = "_organizations";
+pub const SENTDM_DISCOVERY_SCOPE: &str = "_profiles";
+
+/// One request, as the sources describe it.
+pub struct PageRequest<'a> {
+    pub scope: &'a str,
+    pub endpoint: Endpoint,
+    pub url: Url,
+    /// Extra, non-secret headers (Sent.dm's `x-profile-id`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Where pages come from: the network (optionally recording evidence), or an archive.
+pub enum Fetcher {
+    Live { client: SourceClient, recorder: Option<Arc<EvidenceRecorder>> },
+    Replay(Arc<ReplayArchive>),
+}
+
+/// Why a page could not be had at all (no HTTP answer to interpret).
+#[derive(Debug, Clone)]
+pub struct NoPage(pub String);
+
+impl From<NoPage> for ScopeError {
+    fn from(e: NoPage) -> ScopeError {
+        ScopeError { http_status: None, code: None, message: e.0, request_id: None }
+    }
+}
+
+impl Fetcher {
+    pub async fn get(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
+        match self {
+            Fetcher::Live { client, recorder } => {
+                let result = client.get(&req.url, &req.headers, true).await;
+                if let Some(recorder) = recorder {
+                    let key = RecordKey {
+                        source_name,
+                        scope: req.scope,
+                        endpoint: req.endpoint.as_str(),
+                        url: req.url.as_str(),
+                    };
+                    let (answer, fetched_at) = match &result {
+                        Ok(a) => (Ok(a), a.fetched_at),
+                        Err(e) => (Err(e.to_string()), Utc::now()),
+                    };
+                    let answer = answer.as_ref().map(|a| *a).map_err(String::as_str);
+                    // An answer we cannot keep as evidence must not be used: the archive would
+                    // no longer prove the report.
+                    recorder.record(&key, answer, fetched_at).map_err(NoPage)?;
+                }
+                result.map_err(|e| NoPage(e.to_string()))
+            }
+            Fetcher::Replay(archive) => {
+                match archive.answer(source_name, req.scope, req.endpoint.as_str(), req.url.as_str()) {
+                    Replayed::Answer(a) => Ok(a),
+                    Replayed::NoAnswer(msg) | Replayed::Missing(msg) => Err(NoPage(msg)),
+                }
+            }
+        }
+    }
+}
+
+/// Everything a source module needs to fetch and normalise.
+pub struct SourceContext<'a> {
+    pub spec: &'a SourceSpec,
+    pub concurrency: usize,
+    pub fetcher: Fetcher,
+    pub as_of: DateTime<Utc>,
+}
+
+/// Fetch one source's every scope. Never fails as a whole: failures are per scope.
+pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
+    let started = std::time::Instant::now();
+    let results = match ctx.spec.kind {
+        SourceKind::Sentry => sentry::fetch(&ctx).await,
+        SourceKind::Sentdm => sentdm::fetch(&ctx).await,
+    };
+    let accounts: usize = results.iter().map(|r| r.outcome.as_ref().map_or(0, Vec::len)).sum();
+    let failed = results.iter().filter(|r| r.outcome.is_err()).count();
+    tracing::info!(
+        source = %ctx.spec.name,
+        scopes = results.len(),
+        failed,
+        accounts,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "source fetched"
+    );
+    results
+}
+
+/// Build the live fetcher for a configured source.
+pub fn live_fetcher(
+    source: &SourceConfig,
+    secret: &secrecy::SecretString,
+    recorder: Option<Arc<EvidenceRecorder>>,
+) -> Result<Fetcher, String> {
+    use secrecy::ExposeSecret;
+    let mut auth = reqwest::header::HeaderMap::new();
+    let (name, value) = match source.spec.kind {
+        SourceKind::Sentry => ("authorization", format!("Bearer {}", secret.expose_secret())),
+        SourceKind::Sentdm => ("x-api-key", secret.expose_secret().to_string()),
+    };
+    let value = HeaderValue::from_str(&value).map_err(|_| {
+        format!("the secret of source `{}` contains characters that cannot be sent in an HTTP header", source.spec.name)
+    })?;
+    auth.insert(HeaderName::from_static(name), value);
+    let client = SourceClient::new(source.fetch.clone(), auth)?;
+    Ok(Fetcher::Live { client, recorder })
+}
+
+/// A short, printable excerpt of a body that is not what we expected (an HTML error page, …).
+pub fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let squeezed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = squeezed.chars().take(160).collect();
+    if squeezed.chars().count() > 160 {
+        out.push('…');
+    }
+    out
+}

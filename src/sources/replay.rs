@@ -1,0 +1,123 @@
+//! Replay: answer the sources' requests from an evidence archive instead of the network, so the
+//! same fetch loops and parsers run on exactly what was recorded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::evidence::{Manifest, ResponseRecord, MANIFEST_FILE};
+use crate::http::Answer;
+use crate::timestamp::parse_timestamp;
+
+/// A loaded, verified archive.
+pub struct ReplayArchive {
+    pub manifest: Manifest,
+    /// SHA-256 of `manifest.json`, for the report's run metadata.
+    pub manifest_sha256: String,
+    dir: PathBuf,
+    /// Per (source name, scope): the recorded answers in request order, and which are used.
+    by_scope: HashMap<(String, String), Mutex<Vec<(ResponseRecord, bool)>>>,
+}
+
+/// What a replayed request gets.
+pub enum Replayed {
+    Answer(Answer),
+    /// The live run got no answer; the recorded reason.
+    NoAnswer(String),
+    /// Nothing in the archive matches this request.
+    Missing(String),
+}
+
+impl ReplayArchive {
+    /// Read `DIR/manifest.json` and check every body against its recorded size and SHA-256.
+    /// A file that does not match is a fatal error: evidence that was altered proves nothing.
+    pub fn load(dir: &Path) -> Result<ReplayArchive, String> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let bytes = std::fs::read(&manifest_path).map_err(|e| {
+            format!("cannot read {}: {e} (--replay takes a directory written by --evidence)", manifest_path.display())
+        })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not an access-audit evidence manifest: {e}", manifest_path.display()))?;
+        if manifest.schema_version != 1 {
+            return Err(format!(
+                "{} has schema_version {}; this version of access-audit reads schema_version 1",
+                manifest_path.display(),
+                manifest.schema_version
+            ));
+        }
+        let mut by_scope: HashMap<(String, String), Vec<(ResponseRecord, bool)>> = HashMap::new();
+        for (i, r) in manifest.responses.iter().enumerate() {
+            if let Some(file) = &r.file {
+                verify_file(dir, file, r).map_err(|e| format!("evidence archive {}: responses[{i}]: {e}", dir.display()))?;
+            } else if r.error.is_none() {
+                return Err(format!(
+                    "evidence archive {}: responses[{i}] has neither a file nor an error",
+                    dir.display()
+                ));
+            }
+            by_scope.entry((r.source_name.clone(), r.scope.clone())).or_default().push((r.clone(), false));
+        }
+        Ok(ReplayArchive {
+            manifest_sha256: hex::encode(Sha256::digest(&bytes)),
+            manifest,
+            dir: dir.to_path_buf(),
+            by_scope: by_scope.into_iter().map(|(k, v)| (k, Mutex::new(v))).collect(),
+        })
+    }
+
+    /// The recorded answer to the first not-yet-replayed request of this scope with this
+    /// endpoint and URL.
+    pub fn answer(&self, source_name: &str, scope: &str, endpoint: &str, url: &str) -> Replayed {
+        let missing = || {
+            Replayed::Missing(format!(
+                "the evidence archive holds no {endpoint} answer for GET {url} (source {source_name}, scope {scope})"
+            ))
+        };
+        let Some(entries) = self.by_scope.get(&(source_name.to_string(), scope.to_string())) else {
+            return missing();
+        };
+        let Ok(mut entries) = entries.lock() else { return missing() };
+        let Some((record, used)) = entries.iter_mut().find(|(r, used)| !*used && r.endpoint == endpoint && r.url == url)
+        else {
+            return missing();
+        };
+        *used = true;
+        let record = record.clone();
+        drop(entries);
+        let Some(file) = &record.file else {
+            return Replayed::NoAnswer(record.error.unwrap_or_else(|| "no answer was recorded".into()));
+        };
+        let body = match std::fs::read(self.dir.join(file)) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return Replayed::Missing(format!("cannot read evidence file {file}: {e}")),
+        };
+        Replayed::Answer(Answer {
+            status: record.status.unwrap_or(0),
+            body,
+            link: record.link,
+            request_id: record.request_id,
+            fetched_at: parse_timestamp(&record.fetched_at).unwrap_or_default(),
+            retries: 0,
+        })
+    }
+}
+
+fn verify_file(dir: &Path, file: &str, r: &ResponseRecord) -> Result<(), String> {
+    let rel = Path::new(file);
+    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(format!("file `{file}` is outside the archive"));
+    }
+    let body = std::fs::read(dir.join(rel)).map_err(|e| format!("cannot read {file}: {e}"))?;
+    if body.len() as u64 != r.bytes {
+        return Err(format!("{file} has {} bytes, the manifest says {}: the archive was altered", body.len(), r.bytes));
+    }
+    let actual = hex::encode(Sha256::digest(&body));
+    match &r.sha256 {
+        Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(()),
+        Some(expected) => Err(format!("{file} has SHA-256 {actual}, the manifest says {expected}: the archive was altered")),
+        None => Err(format!("{file} has no sha256 in the manifest")),
+    }
+}

@@ -1,0 +1,430 @@
+//! Sent.dm v3: `GET /v3/users` once per scope — the organization itself, and each child profile
+//! through the organization key plus `x-profile-id`. Profiles come from `GET /v3/sender-profiles`
+//! (page-numbered), or `GET /v3/profiles` where that endpoint is not there yet.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+use url::Url;
+
+use super::lenient::{opt_bool, opt_object, opt_string};
+use super::{body_excerpt, Endpoint, PageRequest, SourceContext, SENTDM_DISCOVERY_SCOPE};
+use crate::config::values::is_hyphenated_uuid;
+use crate::config::{Selection, SourceSpec};
+use crate::http::Answer;
+use crate::model::{status, Account, ScopeError, ScopeResult, SourceKind};
+use crate::timestamp::{older_than_days, parse_timestamp};
+
+/// The scope name of the organization's own user list.
+pub const ORGANIZATION_SCOPE: &str = "organization";
+const PAGE_SIZE: &str = "100";
+/// A ceiling on page loops, in case `has_more` never turns false.
+const MAX_PAGES: u32 = 1_000;
+
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    #[serde(default, deserialize_with = "opt_bool")]
+    success: Option<bool>,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
+    #[serde(default, deserialize_with = "opt_object")]
+    error: Option<ApiError>,
+    #[serde(default, deserialize_with = "opt_object")]
+    meta: Option<Meta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    #[serde(default, deserialize_with = "opt_string")]
+    code: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Meta {
+    #[serde(default, deserialize_with = "opt_string")]
+    request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pagination {
+    #[serde(default, deserialize_with = "opt_bool")]
+    has_more: Option<bool>,
+    #[serde(default, deserialize_with = "opt_string")]
+    total_count: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UsersData {
+    users: Option<Vec<SentUser>>,
+    #[serde(default, deserialize_with = "opt_object")]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentUser {
+    #[serde(default, deserialize_with = "opt_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    role: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    invited_at: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    last_login_at: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    created_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SenderProfilesData {
+    sender_profiles: Option<Vec<ProfileItem>>,
+    #[serde(default, deserialize_with = "opt_object")]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfilesData {
+    profiles: Option<Vec<ProfileItem>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileItem {
+    #[serde(default, deserialize_with = "opt_string")]
+    id: Option<String>,
+}
+
+pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
+    let spec = ctx.spec;
+    let mut results = Vec::new();
+    let mut scopes = vec![ORGANIZATION_SCOPE.to_string()];
+    match spec.profiles() {
+        Selection::List(ids) => scopes.extend(ids.iter().cloned()),
+        Selection::All => match discover_profiles(ctx).await {
+            Ok(ids) => scopes.extend(ids),
+            Err(e) => {
+                // The organization itself can still be audited; the missing profile list is
+                // reported as a failed scope so the run is marked incomplete.
+                tracing::error!(source = %spec.name, error = %e, "cannot list the organization's profiles");
+                results.push(scope_result(spec, SENTDM_DISCOVERY_SCOPE, Err(e)));
+            }
+        },
+    }
+    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(scopes.iter().enumerate())
+        .map(|(i, scope)| async move { (i, scope_result(spec, scope, fetch_users(ctx, scope).await)) })
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    fetched.sort_by_key(|(i, _)| *i);
+    results.extend(fetched.into_iter().map(|(_, r)| r));
+    results
+}
+
+fn scope_result(spec: &SourceSpec, scope: &str, outcome: Result<Vec<Account>, ScopeError>) -> ScopeResult {
+    ScopeResult { source: SourceKind::Sentdm, source_name: spec.name.clone(), scope: scope.to_string(), outcome }
+}
+
+fn endpoint_url(base: &str, path: &str) -> Result<Url, ScopeError> {
+    Url::parse(&format!("{base}/v3/{path}")).map_err(|e| local_error(format!("bad base URL {base}: {e}")))
+}
+
+fn local_error(message: String) -> ScopeError {
+    ScopeError { http_status: None, code: None, message, request_id: None }
+}
+
+async fn get(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, url: Url, profile: Option<&str>) -> Result<Answer, ScopeError> {
+    let mut headers = Vec::new();
+    if let Some(p) = profile {
+        let value = HeaderValue::from_str(p).map_err(|_| local_error(format!("profile id `{p}` cannot be sent")))?;
+        headers.push((HeaderName::from_static("x-profile-id"), value));
+    }
+    let req = PageRequest { scope, endpoint, url, headers };
+    Ok(ctx.fetcher.get(&ctx.spec.name, &req).await?)
+}
+
+/// Decode an envelope, turning an error answer (or `success: false`) into a scope error.
+fn open<T: for<'de> Deserialize<'de>>(a: &Answer, what: &str) -> Result<T, ScopeError> {
+    let parsed: Result<Envelope<T>, _> = serde_json::from_slice(&a.body);
+    let request_id = |env_meta: Option<&Meta>| {
+        env_meta.and_then(|m| m.request_id.clone()).or_else(|| a.request_id.clone())
+    };
+    match parsed {
+        Ok(env) if a.is_success() && env.success != Some(false) => match env.data {
+            Some(data) => Ok(data),
+            None => Err(ScopeError {
+                http_status: Some(a.status),
+                code: None,
+                message: format!("the answer has no `data` where the {what} should be"),
+                request_id: request_id(env.meta.as_ref()),
+            }),
+        },
+        Ok(env) => {
+            let code = env.error.as_ref().and_then(|e| e.code.clone());
+            let message = env.error.as_ref().and_then(|e| e.message.clone()).unwrap_or_else(|| "no message".into());
+            Err(ScopeError {
+                http_status: Some(a.status),
+                message: format!("{message}{}", hint(a.status, code.as_deref())),
+                code,
+                request_id: request_id(env.meta.as_ref()),
+            })
+        }
+        Err(e) => {
+            let message = if a.body.is_empty() {
+                "empty body".to_string()
+            } else if a.is_success() {
+                format!("the {what} is not a Sent.dm envelope: {e} (body starts: {})", body_excerpt(&a.body))
+            } else {
+                format!("unexpected body: {}", body_excerpt(&a.body))
+            };
+            Err(ScopeError {
+                http_status: Some(a.status),
+                code: None,
+                message: format!("{message}{}", hint(a.status, None)),
+                request_id: a.request_id.clone(),
+            })
+        }
+    }
+}
+
+fn hint(status: u16, code: Option<&str>) -> &'static str {
+    match (status, code) {
+        (401, _) => " (the API key is missing, invalid, expired or revoked)",
+        (403, Some("AUTH_004")) | (403, None) => {
+            " (the key's owner needs the developer role or higher in this organization or profile)"
+        }
+        (404, _) => " (no such organization or profile for this key)",
+        _ => "",
+    }
+}
+
+/// Every child profile id: `/v3/sender-profiles` page by page, or `/v3/profiles` when the
+/// former answers 404 (older API deployments).
+async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
+    let base = &ctx.spec.base_url;
+    let mut ids: Vec<String> = Vec::new();
+    let mut page = 1u32;
+    loop {
+        let mut url = endpoint_url(base, "sender-profiles")?;
+        url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("page_size", PAGE_SIZE);
+        let answer = get(ctx, SENTDM_DISCOVERY_SCOPE, Endpoint::SentdmSenderProfiles, url, None).await?;
+        if page == 1 && answer.status == 404 {
+            tracing::info!(source = %ctx.spec.name, "/v3/sender-profiles answered 404; listing /v3/profiles instead");
+            let url = endpoint_url(base, "profiles")?;
+            let answer = get(ctx, SENTDM_DISCOVERY_SCOPE, Endpoint::SentdmProfiles, url, None).await?;
+            let data: ProfilesData = open(&answer, "profile list")?;
+            let items = data.profiles.ok_or_else(|| missing_list(&answer, "data.profiles"))?;
+            add_profile_ids(&mut ids, items)?;
+            break;
+        }
+        let data: SenderProfilesData = open(&answer, "sender profile list")?;
+        let items = data.sender_profiles.ok_or_else(|| missing_list(&answer, "data.sender_profiles"))?;
+        let empty = items.is_empty();
+        add_profile_ids(&mut ids, items)?;
+        let has_more = data.pagination.and_then(|p| p.has_more).unwrap_or(false);
+        if !has_more || empty {
+            break;
+        }
+        page += 1;
+        if page > MAX_PAGES {
+            return Err(local_error(format!("more than {MAX_PAGES} pages of profiles; stopped to avoid an endless loop")));
+        }
+    }
+    tracing::info!(source = %ctx.spec.name, profiles = ids.len(), "profiles discovered");
+    Ok(ids)
+}
+
+fn add_profile_ids(ids: &mut Vec<String>, items: Vec<ProfileItem>) -> Result<(), ScopeError> {
+    for item in items {
+        match item.id {
+            Some(id) if is_hyphenated_uuid(&id) => {
+                let id = id.to_ascii_lowercase();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            other => {
+                return Err(local_error(format!("the profile list contains a profile without a usable id ({other:?})")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing_list(a: &Answer, field: &str) -> ScopeError {
+    ScopeError {
+        http_status: Some(a.status),
+        code: None,
+        message: format!("the answer has no `{field}` list (body starts: {})", body_excerpt(&a.body)),
+        request_id: a.request_id.clone(),
+    }
+}
+
+/// `GET /v3/users` for one scope. The endpoint does not page today; should it ever say
+/// `has_more`, we ask for further pages and stop when one brings nothing new.
+async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account>, ScopeError> {
+    let spec = ctx.spec;
+    let profile = (scope != ORGANIZATION_SCOPE).then_some(scope);
+    let mut accounts = Vec::new();
+    let mut seen = HashSet::new();
+    let mut page = 1u32;
+    let mut total_count: Option<u64> = None;
+    let mut retries = 0;
+    loop {
+        let mut url = endpoint_url(&spec.base_url, "users")?;
+        if page > 1 {
+            url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("page_size", PAGE_SIZE);
+        }
+        let answer = get(ctx, scope, Endpoint::SentdmUsers, url, profile).await?;
+        retries += answer.retries;
+        let data: UsersData = open(&answer, "user list")?;
+        let users = data.users.ok_or_else(|| missing_list(&answer, "data.users"))?;
+        let mut new = 0;
+        for u in users {
+            let account = normalise(spec, scope, u, ctx.as_of);
+            if seen.insert(account.account_id.clone()) {
+                accounts.push(account);
+                new += 1;
+            }
+        }
+        let pagination = data.pagination;
+        if let Some(t) = pagination.as_ref().and_then(|p| p.total_count.as_deref()).and_then(|t| t.parse().ok()) {
+            total_count = Some(t);
+        }
+        let has_more = pagination.and_then(|p| p.has_more).unwrap_or(false);
+        if !has_more {
+            break;
+        }
+        if new == 0 {
+            tracing::warn!(source = %spec.name, scope, page, "the user list says has_more but the next page brought no new user");
+            break;
+        }
+        page += 1;
+        if page > MAX_PAGES {
+            return Err(local_error(format!("more than {MAX_PAGES} pages of users; stopped to avoid an endless loop")));
+        }
+    }
+    if let Some(total) = total_count {
+        if (accounts.len() as u64) < total {
+            return Err(local_error(format!(
+                "the API reports {total} users but only {} could be fetched; the list is incomplete",
+                accounts.len()
+            )));
+        }
+    }
+    tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries, "scope fetched");
+    Ok(accounts)
+}
+
+fn time(raw: Option<&str>) -> Option<DateTime<Utc>> {
+    raw.and_then(parse_timestamp)
+}
+
+fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) -> Account {
+    let role = u.role.map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty());
+    let privileged = role.as_deref().is_some_and(|r| matches!(r, "owner" | "admin"));
+    let invited_at = time(u.invited_at.as_deref());
+    let api_status = u.status.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into());
+    // Sent.dm invitations expire after invite_ttl_days, but the API keeps saying `invited`.
+    let status = match invited_at {
+        Some(t) if api_status == status::INVITED && older_than_days(t, as_of, spec.invite_ttl_days()) => {
+            status::EXPIRED.to_string()
+        }
+        _ => api_status,
+    };
+    let last_login_at = time(u.last_login_at.as_deref());
+    let account_id = u
+        .id
+        .clone()
+        .or_else(|| u.email.as_ref().map(|e| format!("email:{e}")))
+        .unwrap_or_else(|| "unknown".to_string());
+    Account {
+        source: SourceKind::Sentdm,
+        source_name: spec.name.clone(),
+        scope: scope.to_string(),
+        account_id,
+        user_id: u.id,
+        email: u.email,
+        name: u.name,
+        role,
+        privileged,
+        status,
+        mfa: None,
+        last_login_at,
+        last_active_at: None,
+        last_seen_at: last_login_at,
+        invited_at,
+        created_at: time(u.created_at.as_deref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use chrono::TimeZone;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: Bytes::from(body.to_string()), link: None, request_id: Some("hdr-id".into()), fetched_at: Utc::now(), retries: 0 }
+    }
+
+    fn spec() -> SourceSpec {
+        SourceSpec {
+            kind: SourceKind::Sentdm,
+            name: "sentdm".into(),
+            base_url: "https://api.sent.dm".into(),
+            organizations: None,
+            projects: vec![],
+            profiles: Some(Selection::All),
+            invite_ttl_days: Some(7),
+        }
+    }
+
+    #[test]
+    fn envelope_errors_keep_code_and_request_id() {
+        let body = r#"{"success":false,"data":null,"error":{"code":"AUTH_004","message":"You do not have access to this organization or profile","details":null,"doc_url":"x"},"meta":{"request_id":"req_7X9zKp2jDw"}}"#;
+        let e = open::<UsersData>(&answer(403, body), "user list").unwrap_err();
+        assert_eq!(e.http_status, Some(403));
+        assert_eq!(e.code.as_deref(), Some("AUTH_004"));
+        assert_eq!(e.request_id.as_deref(), Some("req_7X9zKp2jDw"));
+        assert!(e.message.starts_with("You do not have access"));
+        let e = open::<UsersData>(&answer(401, ""), "user list").unwrap_err();
+        assert_eq!((e.http_status, e.request_id.as_deref()), (Some(401), Some("hdr-id")));
+        assert!(e.message.starts_with("empty body"));
+    }
+
+    #[test]
+    fn invited_past_ttl_is_expired_and_roles_are_open() {
+        let as_of = Utc.with_ymd_and_hms(2026, 3, 20, 0, 0, 0).unwrap();
+        let body = r#"{"success":true,"data":{"users":[
+            {"id":"u1","email":"a@x","name":"A","role":"Admin","status":"active","invited_at":"2025-09-11T21:50:49.7725221+00:00","last_login_at":"2026-03-11T19:50:49.7725233+00:00","created_at":"2025-09-11T21:50:49.7725237+00:00"},
+            {"id":"u2","email":"b@x","role":"developer","status":"invited","invited_at":"2026-03-09T21:50:49.7725246+00:00","last_login_at":null},
+            {"id":"u3","email":"c@x","role":"developer","status":"invited","invited_at":"2026-03-14T00:00:00+00:00"},
+            {"id":"u4","email":"d@x","role":"Auditor","status":"SUSPENDED"}
+        ]},"error":null,"meta":{"request_id":"r"}}"#;
+        let data: UsersData = open(&answer(200, body), "user list").unwrap();
+        let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&spec(), "organization", u, as_of)).collect();
+        assert_eq!((accounts[0].role.as_deref(), accounts[0].privileged, accounts[0].mfa), (Some("admin"), true, None));
+        assert_eq!(accounts[0].last_seen_at, accounts[0].last_login_at);
+        assert_eq!(accounts[1].status, "expired");
+        assert_eq!(accounts[2].status, "invited");
+        assert_eq!((accounts[3].status.as_str(), accounts[3].role.as_deref(), accounts[3].privileged), ("suspended", Some("auditor"), false));
+    }
+
+    #[test]
+    fn missing_users_list_is_an_error_not_an_empty_scope() {
+        let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":{}}"#), "user list")
+            .and_then(|d| d.users.ok_or_else(|| local_error("missing".into())));
+        assert!(e.is_err());
+        let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":null}"#), "user list").unwrap_err();
+        assert!(e.message.contains("no `data`"));
+    }
+}

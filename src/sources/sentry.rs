@@ -1,0 +1,408 @@
+//! Sentry: `GET /api/0/organizations/{slug}/members/` (cursor-paginated; joined members and
+//! pending invites) per organization, `/users/?project=…` when the audit is limited to projects,
+//! and `GET /api/0/organizations/` to discover organizations for `organizations = "all"`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use super::lenient::{opt_bool, opt_object, opt_string};
+use super::link::next_cursor;
+use super::{body_excerpt, Endpoint, PageRequest, SourceContext, SENTRY_DISCOVERY_SCOPE};
+use crate::config::{Selection, SourceSpec};
+use crate::http::Answer;
+use crate::model::{later_of, status, Account, ScopeError, ScopeResult, SourceKind};
+use crate::timestamp::parse_timestamp;
+
+/// Sentry's maximum page size. Constant across pages: the cursor encodes it.
+const PER_PAGE: &str = "100";
+/// A ceiling that no real organization reaches (10 million members), so a server that keeps
+/// answering `results="true"` cannot keep us looping for ever.
+const MAX_PAGES: usize = 100_000;
+
+/// A member as `/members/` and `/users/` return it. Every field is optional and lenient.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    #[serde(default, deserialize_with = "opt_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "opt_object")]
+    user: Option<User>,
+    #[serde(default, deserialize_with = "opt_string")]
+    org_role: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    role: Option<String>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pending: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    expired: Option<bool>,
+    #[serde(default, deserialize_with = "opt_string")]
+    date_created: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct User {
+    #[serde(default, deserialize_with = "opt_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
+    #[serde(default, rename = "has2fa", deserialize_with = "opt_bool")]
+    has2fa: Option<bool>,
+    #[serde(default, deserialize_with = "opt_string")]
+    last_login: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    last_active: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Organization {
+    #[serde(default, deserialize_with = "opt_string")]
+    slug: Option<String>,
+}
+
+/// Sentry's error body: `{"detail": "…"}`, `{"detail": {"code", "message"}}`, `{"detail": ["…"]}`,
+/// or (the rate limiter) a bare JSON string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ErrorBody {
+    Detail { detail: Detail },
+    Bare(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Detail {
+    Text(String),
+    Object {
+        #[serde(default, deserialize_with = "opt_string")]
+        code: Option<String>,
+        #[serde(default, deserialize_with = "opt_string")]
+        message: Option<String>,
+    },
+    List(Vec<serde_json::Value>),
+}
+
+pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
+    let spec = ctx.spec;
+    let mut results = Vec::new();
+    let orgs: Vec<String> = match spec.organizations() {
+        Selection::List(orgs) => orgs.clone(),
+        Selection::All => match discover_organizations(ctx).await {
+            Ok(orgs) => orgs,
+            Err(e) => {
+                tracing::error!(source = %spec.name, error = %e, "cannot list the token's organizations");
+                results.push(scope_result(spec, SENTRY_DISCOVERY_SCOPE, Err(e)));
+                return results;
+            }
+        },
+    };
+    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(orgs.iter().enumerate())
+        .map(|(i, org)| async move { (i, scope_result(spec, org, fetch_org(ctx, org).await)) })
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    fetched.sort_by_key(|(i, _)| *i);
+    results.extend(fetched.into_iter().map(|(_, r)| r));
+    results
+}
+
+fn scope_result(spec: &SourceSpec, scope: &str, outcome: Result<Vec<Account>, ScopeError>) -> ScopeResult {
+    ScopeResult { source: SourceKind::Sentry, source_name: spec.name.clone(), scope: scope.to_string(), outcome }
+}
+
+/// `{base}/api/0/organizations/[{slug}/{tail}/]`
+fn org_url(base: &str, slug: Option<&str>, tail: Option<&str>) -> Result<Url, ScopeError> {
+    let mut url = Url::parse(&format!("{base}/")).map_err(|e| local_error(format!("bad base URL {base}: {e}")))?;
+    {
+        let mut segs = url.path_segments_mut().map_err(|_| local_error(format!("bad base URL {base}")))?;
+        segs.pop_if_empty().extend(["api", "0", "organizations"]);
+        if let Some(slug) = slug {
+            segs.push(slug);
+        }
+        if let Some(tail) = tail {
+            segs.push(tail);
+        }
+        segs.push("");
+    }
+    Ok(url)
+}
+
+fn local_error(message: String) -> ScopeError {
+    ScopeError { http_status: None, code: None, message, request_id: None }
+}
+
+/// Follow `rel="next"` cursors from `first`, rebuilding every URL on our own base.
+async fn fetch_pages(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, first: Url) -> Result<Vec<Answer>, ScopeError> {
+    let mut pages = Vec::new();
+    let mut seen_cursors = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = first.clone();
+        if let Some(c) = &cursor {
+            url.query_pairs_mut().append_pair("cursor", c);
+        }
+        let req = PageRequest { scope, endpoint, url, headers: Vec::new() };
+        let answer = ctx.fetcher.get(&ctx.spec.name, &req).await.map_err(|e| {
+            let mut err = ScopeError::from(e);
+            err.message = format!("page {} of {}: {}", pages.len() + 1, endpoint.as_str(), err.message);
+            err
+        })?;
+        if !answer.is_success() {
+            let mut err = error_from_answer(&answer);
+            if !pages.is_empty() {
+                err.message = format!("page {} of {}: {}", pages.len() + 1, endpoint.as_str(), err.message);
+            }
+            return Err(err);
+        }
+        let next = answer.link.as_deref().and_then(next_cursor);
+        pages.push(answer);
+        match next {
+            None => return Ok(pages),
+            Some(c) if !seen_cursors.insert(c.clone()) => {
+                return Err(local_error(format!(
+                    "the server returned cursor {c} twice; pagination would never end, so the list cannot be trusted"
+                )));
+            }
+            Some(_) if pages.len() >= MAX_PAGES => {
+                return Err(local_error(format!("more than {MAX_PAGES} pages; stopped to avoid an endless loop")));
+            }
+            Some(c) => cursor = Some(c),
+        }
+    }
+}
+
+async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
+    let mut url = org_url(&ctx.spec.base_url, None, None)?;
+    url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+    let pages = fetch_pages(ctx, SENTRY_DISCOVERY_SCOPE, Endpoint::SentryOrganizations, url).await?;
+    let mut slugs = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let orgs: Vec<Organization> = serde_json::from_slice(&page.body).map_err(|e| malformed(page, i, "organization list", &e))?;
+        for org in orgs {
+            match org.slug {
+                Some(slug) if is_safe_slug(&slug) => {
+                    if !slugs.contains(&slug) {
+                        slugs.push(slug);
+                    }
+                }
+                other => {
+                    return Err(local_error(format!(
+                        "the organization list contains an organization without a usable slug ({other:?})"
+                    )));
+                }
+            }
+        }
+    }
+    tracing::info!(source = %ctx.spec.name, organizations = slugs.len(), "organizations discovered");
+    Ok(slugs)
+}
+
+fn is_safe_slug(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with(['.', '_']) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, ScopeError> {
+    let spec = ctx.spec;
+    let pages = if spec.projects.is_empty() {
+        let mut url = org_url(&spec.base_url, Some(org), Some("members"))?;
+        url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+        fetch_pages(ctx, org, Endpoint::SentryMembers, url).await?
+    } else {
+        // The seed endpoint: everyone with access to the listed projects, in one unpaginated answer.
+        let mut url = org_url(&spec.base_url, Some(org), Some("users"))?;
+        {
+            let mut q = url.query_pairs_mut();
+            for p in &spec.projects {
+                q.append_pair("project", p);
+            }
+        }
+        fetch_pages(ctx, org, Endpoint::SentryUsers, url).await?
+    };
+    let accounts = parse_pages(&spec.name, org, &pages)?;
+    tracing::info!(source = %spec.name, scope = org, pages = pages.len(), accounts = accounts.len(),
+        retries = pages.iter().map(|p| p.retries).sum::<u32>(), "scope fetched");
+    Ok(accounts)
+}
+
+/// Raw pages in, accounts out. Members seen on an earlier page are not repeated (offset
+/// pagination can return a row twice when the list changes under it).
+fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Account>, ScopeError> {
+    let mut accounts = Vec::new();
+    let mut seen = HashSet::new();
+    let mut bad_times = 0usize;
+    for (i, page) in pages.iter().enumerate() {
+        let members: Vec<Member> = serde_json::from_slice(&page.body).map_err(|e| malformed(page, i, "member list", &e))?;
+        for m in members {
+            let account = normalise(source_name, org, m, &mut bad_times);
+            if seen.insert(account.account_id.clone()) {
+                accounts.push(account);
+            }
+        }
+    }
+    if bad_times > 0 {
+        tracing::warn!(source = source_name, scope = org, count = bad_times, "timestamps that could not be read were treated as unknown");
+    }
+    Ok(accounts)
+}
+
+fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
+    let raw = raw?;
+    let t = parse_timestamp(raw);
+    if t.is_none() && !raw.trim().is_empty() {
+        *bad += 1;
+    }
+    t
+}
+
+fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> Account {
+    let user = m.user;
+    let pending = m.pending.unwrap_or(user.is_none());
+    let status = match (pending, m.expired.unwrap_or(false)) {
+        (false, _) => status::ACTIVE,
+        (true, false) => status::INVITED,
+        (true, true) => status::EXPIRED,
+    };
+    let role = m.org_role.or(m.role).map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty());
+    let privileged = role.as_deref().is_some_and(|r| matches!(r, "owner" | "manager" | "admin"));
+    let created_at = time(m.date_created.as_deref(), bad_times);
+    let (user_id, mfa, last_login_at, last_active_at, user_email, user_name) = match user {
+        Some(u) => (
+            u.id,
+            u.has2fa,
+            time(u.last_login.as_deref(), bad_times),
+            time(u.last_active.as_deref(), bad_times),
+            u.email,
+            u.name,
+        ),
+        None => (None, None, None, None, None, None),
+    };
+    let email = m.email.filter(|e| !e.is_empty()).or(user_email);
+    let account_id = m
+        .id
+        .clone()
+        .or_else(|| user_id.as_ref().map(|u| format!("user:{u}")))
+        .or_else(|| email.as_ref().map(|e| format!("email:{e}")))
+        .unwrap_or_else(|| "unknown".to_string());
+    Account {
+        source: SourceKind::Sentry,
+        source_name: source_name.to_string(),
+        scope: org.to_string(),
+        account_id,
+        user_id,
+        email,
+        name: m.name.filter(|n| !n.is_empty()).or(user_name),
+        role,
+        privileged,
+        status: status.to_string(),
+        mfa,
+        last_login_at,
+        last_active_at,
+        last_seen_at: later_of(last_login_at, last_active_at),
+        invited_at: if pending { created_at } else { None },
+        created_at,
+    }
+}
+
+fn malformed(page: &Answer, index: usize, what: &str, e: &serde_json::Error) -> ScopeError {
+    ScopeError {
+        http_status: Some(page.status),
+        code: None,
+        message: format!("page {} is not a {what}: {e} (body starts: {})", index + 1, body_excerpt(&page.body)),
+        request_id: page.request_id.clone(),
+    }
+}
+
+/// Turn a non-2xx answer into a scope error with everything the server told us.
+pub fn error_from_answer(a: &Answer) -> ScopeError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&a.body) {
+        Ok(ErrorBody::Detail { detail: Detail::Text(t) }) => (None, t),
+        Ok(ErrorBody::Detail { detail: Detail::Object { code, message } }) => {
+            (code, message.unwrap_or_else(|| "no message".into()))
+        }
+        Ok(ErrorBody::Detail { detail: Detail::List(items) }) => (
+            None,
+            items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect::<Vec<_>>().join("; "),
+        ),
+        Ok(ErrorBody::Bare(s)) => (None, s),
+        Err(_) if a.body.is_empty() => (None, "empty body".into()),
+        Err(_) => (None, format!("unexpected body: {}", body_excerpt(&a.body))),
+    };
+    let hint = match a.status {
+        401 => " (the token is invalid, expired, or its user was deactivated)",
+        403 => " (the token lacks the member:read scope, or its user is not in this organization)",
+        404 => " (no such organization, or it lives in another region)",
+        _ => "",
+    };
+    ScopeError { http_status: Some(a.status), code, message: format!("{message}{hint}"), request_id: a.request_id.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: Bytes::from(body.to_string()), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 }
+    }
+
+    #[test]
+    fn normalises_members_invites_and_old_servers() {
+        let body = r#"[
+          {"id":"1","email":"a@x.io","name":"A","user":{"id":"10","has2fa":false,"lastLogin":"2026-01-01T00:00:00Z","lastActive":"2026-02-01T00:00:00.5Z"},
+           "orgRole":"Owner","role":"member","pending":false,"expired":false,"flags":{"sso:linked":true,"new:flag":true},"dateCreated":"2020-01-01T00:00:00Z"},
+          {"id":"2","email":"b@x.io","name":"b@x.io","user":null,"orgRole":"member","pending":true,"expired":false,"dateCreated":"2026-10-01T00:00:00Z"},
+          {"id":"3","email":"c@x.io","user":null,"role":"admin","pending":true,"expired":true,"dateCreated":"2026-01-01T00:00:00Z"},
+          {"id":"4","email":"d@x.io","user":{"id":"40","emails":[{"email":"d@x.io"}],"has2fa":"maybe","lastLogin":"not a date"},"role":"manager","pending":false},
+          {"id":"1","email":"dup@x.io","user":{"id":"10"}}
+        ]"#;
+        let accounts = parse_pages("sentry", "acme", &[answer(200, body)]).unwrap();
+        assert_eq!(accounts.len(), 4, "duplicate member id 1 is dropped");
+        let a = &accounts[0];
+        assert_eq!((a.role.as_deref(), a.privileged, a.status.as_str(), a.mfa), (Some("owner"), true, "active", Some(false)));
+        assert_eq!(a.last_seen_at, a.last_active_at);
+        assert_eq!(a.invited_at, None);
+        assert_eq!(a.user_id.as_deref(), Some("10"));
+        let b = &accounts[1];
+        assert_eq!((b.status.as_str(), b.mfa, b.user_id.as_deref()), ("invited", None, None));
+        assert!(b.invited_at.is_some());
+        assert_eq!(accounts[2].status, "expired");
+        assert_eq!(accounts[2].role.as_deref(), Some("admin"));
+        let d = &accounts[3];
+        assert_eq!((d.mfa, d.last_login_at, d.privileged), (None, None, true));
+    }
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        let e = error_from_answer(&answer(403, r#"{"detail":"You do not have permission to perform this action."}"#));
+        assert_eq!(e.http_status, Some(403));
+        assert!(e.message.starts_with("You do not have permission"));
+        let e = error_from_answer(&answer(401, r#"{"detail":{"code":"sso-required","message":"Must login via SSO","extra":{}}}"#));
+        assert_eq!((e.code.as_deref(), e.message.starts_with("Must login via SSO")), (Some("sso-required"), true));
+        let e = error_from_answer(&answer(400, r#"{"detail":["The name cannot be blank."]}"#));
+        assert_eq!(e.message, "The name cannot be blank.");
+        let e = error_from_answer(&answer(429, r#""You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds""#));
+        assert!(e.message.starts_with("You are attempting"));
+        let e = error_from_answer(&answer(502, "<html><body>Bad Gateway</body></html>"));
+        assert!(e.message.contains("Bad Gateway"));
+        let e = error_from_answer(&answer(500, ""));
+        assert_eq!(e.message, "empty body");
+    }
+
+    #[test]
+    fn urls_are_built_on_our_base() {
+        let u = org_url("https://sentry.example.com/sentry", Some("acme"), Some("members")).unwrap();
+        assert_eq!(u.as_str(), "https://sentry.example.com/sentry/api/0/organizations/acme/members/");
+        let u = org_url("https://sentry.io", None, None).unwrap();
+        assert_eq!(u.as_str(), "https://sentry.io/api/0/organizations/");
+    }
+}
