@@ -6,24 +6,41 @@ use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
 use crate::config::{Config, Selection, SourceConfig};
 use crate::exit::ExitStatus;
 use crate::model::SourceKind;
-use crate::rules::{RuleSettings, RULES};
+use crate::rules::{RULES, RuleSettings};
 use crate::sources::{self, Endpoint, PageRequest};
 use crate::{ConfigPath, Error};
 
-pub async fn check_config(args: &CheckConfigArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+pub async fn check_config(
+    args: &CheckConfigArgs,
+    config_path: &ConfigPath,
+) -> Result<ExitStatus, Error> {
     let config = Config::load(config_path.path())?;
     let secrets = config.resolve_secrets(config.email.enabled)?;
     let mut out = String::new();
     let file = config_path.path().display();
     let _ = writeln!(out, "{file}: valid.\n");
     let r = &config.report;
-    let formats: Vec<&str> = r.formats.iter().map(|f| match f {
-        crate::config::Format::Html => "html",
-        crate::config::Format::Csv => "csv",
-        crate::config::Format::Json => "json",
-    }).collect();
-    let _ = writeln!(out, "Report   \"{}\" → {}/ ({})", r.title, r.output_dir.display(), formats.join(", "));
-    let _ = writeln!(out, "         exit 3 on failing findings of severity {} and above", r.fail_on);
+    let formats: Vec<&str> = r
+        .formats
+        .iter()
+        .map(|f| match f {
+            crate::config::Format::Html => "html",
+            crate::config::Format::Csv => "csv",
+            crate::config::Format::Json => "json",
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Report   \"{}\" → {}/ ({})",
+        r.title,
+        r.output_dir.display(),
+        formats.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "         exit 3 on failing findings of severity {} and above",
+        r.fail_on
+    );
     let dir_state = if r.output_dir.is_dir() {
         match sources::evidence::probe_writable(&r.output_dir) {
             Ok(()) => "exists, writable".to_string(),
@@ -34,7 +51,10 @@ pub async fn check_config(args: &CheckConfigArgs, config_path: &ConfigPath) -> R
     };
     let _ = writeln!(out, "         output directory {dir_state}\n");
     if config.sources.is_empty() {
-        let _ = writeln!(out, "Sources  none configured: `run` needs at least one [[sources]] entry");
+        let _ = writeln!(
+            out,
+            "Sources  none configured: `run` needs at least one [[sources]] entry"
+        );
     }
     for s in &config.sources {
         describe_source(&mut out, s);
@@ -48,7 +68,9 @@ pub async fn check_config(args: &CheckConfigArgs, config_path: &ConfigPath) -> R
             "\nEmail    enabled: from {} to {} via {} (set)",
             e.from.as_deref().unwrap_or("?"),
             e.to.join(", "),
-            e.smtp_url.as_ref().map_or_else(|| "?".into(), |s| s.describe())
+            e.smtp_url
+                .as_ref()
+                .map_or_else(|| "?".into(), |s| s.describe())
         );
     } else {
         let _ = writeln!(out, "\nEmail    disabled");
@@ -61,18 +83,31 @@ pub async fn check_config(args: &CheckConfigArgs, config_path: &ConfigPath) -> R
     println!("\nConnecting (one request per source)");
     let mut all_ok = true;
     for s in &config.sources {
-        let Some(secret) = secrets.sources.get(&s.spec.name) else { continue };
+        let Some(secret) = secrets.sources.get(&s.spec.name) else {
+            continue;
+        };
         let verdict = connect(s, secret).await;
         all_ok &= verdict.starts_with("ok");
         println!("  {:<16} {verdict}", s.spec.name);
     }
-    Ok(if all_ok { ExitStatus::Clean } else { ExitStatus::Fatal })
+    Ok(if all_ok {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Fatal
+    })
 }
 
 fn describe_source(out: &mut String, s: &SourceConfig) {
     let spec = &s.spec;
-    let secret = s.secret.as_ref().map_or_else(String::new, |r| format!("{} (set)", r.describe()));
-    let _ = writeln!(out, "Source   {} ({}, {})", spec.name, spec.kind, spec.base_url);
+    let secret = s
+        .secret
+        .as_ref()
+        .map_or_else(String::new, |r| format!("{} (set)", r.describe()));
+    let _ = writeln!(
+        out,
+        "Source   {} ({}, {})",
+        spec.name, spec.kind, spec.base_url
+    );
     let _ = writeln!(out, "         credentials from {secret}");
     match spec.kind {
         SourceKind::Sentry => {
@@ -82,21 +117,34 @@ fn describe_source(out: &mut String, s: &SourceConfig) {
             };
             let _ = writeln!(out, "         organizations: {orgs}");
             if !spec.projects.is_empty() {
-                let _ = writeln!(out, "         only members with access to projects: {}", spec.projects.join(", "));
+                let _ = writeln!(
+                    out,
+                    "         only members with access to projects: {}",
+                    spec.projects.join(", ")
+                );
             }
         }
         SourceKind::Sentdm => {
             let profiles = match spec.profiles() {
-                Selection::All => "the organization and every child profile (discovered at run time)".to_string(),
+                Selection::All => {
+                    "the organization and every child profile (discovered at run time)".to_string()
+                }
                 Selection::List(l) if l.is_empty() => "the organization only".to_string(),
                 list => format!("the organization and profiles {list}"),
             };
             let _ = writeln!(out, "         scopes: {profiles}");
-            let _ = writeln!(out, "         invitations expire after {} days", spec.invite_ttl_days());
+            let _ = writeln!(
+                out,
+                "         invitations expire after {} days",
+                spec.invite_ttl_days()
+            );
         }
     }
     let f = &s.fetch;
-    let pace = f.requests_per_minute.map_or_else(|| "server headers only".to_string(), |r| format!("{r}/min, burst {}", f.burst));
+    let pace = f.requests_per_minute.map_or_else(
+        || "server headers only".to_string(),
+        |r| format!("{r}/min, burst {}", f.burst),
+    );
     let _ = writeln!(
         out,
         "         {} scopes at a time, pacing {pace}, timeout {}s, {} attempts per request",
@@ -118,7 +166,10 @@ fn describe_rules(out: &mut String, settings: &RuleSettings) {
                 "max_inactive_days = {}, grace_days = {}",
                 settings.stale_login.max_inactive_days.0, settings.stale_login.grace_days.0
             ),
-            "pending_invite" => format!("max_pending_days = {}", settings.pending_invite.max_pending_days.0),
+            "pending_invite" => format!(
+                "max_pending_days = {}",
+                settings.pending_invite.max_pending_days.0
+            ),
             _ => String::new(),
         };
         let _ = writeln!(out, "  {:<20} {:<9} {params}", info.id, state);
@@ -133,24 +184,35 @@ async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
     };
     let base = &s.spec.base_url;
     let (endpoint, url) = match (s.spec.kind, s.spec.organizations()) {
-        (SourceKind::Sentry, Selection::List(orgs)) if !orgs.is_empty() => {
-            (Endpoint::SentryMembers, format!("{base}/api/0/organizations/{}/members/?per_page=1", orgs[0]))
-        }
-        (SourceKind::Sentry, _) => (Endpoint::SentryOrganizations, format!("{base}/api/0/organizations/?per_page=1")),
+        (SourceKind::Sentry, Selection::List(orgs)) if !orgs.is_empty() => (
+            Endpoint::SentryMembers,
+            format!("{base}/api/0/organizations/{}/members/?per_page=1", orgs[0]),
+        ),
+        (SourceKind::Sentry, _) => (
+            Endpoint::SentryOrganizations,
+            format!("{base}/api/0/organizations/?per_page=1"),
+        ),
         (SourceKind::Sentdm, _) => (Endpoint::SentdmMe, format!("{base}/v3/me")),
     };
     let url = match url::Url::parse(&url) {
         Ok(u) => u,
         Err(e) => return format!("FAILED: bad URL {url}: {e}"),
     };
-    let req = PageRequest { scope: "_connect", endpoint, url: url.clone(), headers: Vec::new() };
+    let req = PageRequest {
+        scope: "_connect",
+        endpoint,
+        url: url.clone(),
+        headers: Vec::new(),
+    };
     match fetcher.get(&s.spec.name, &req).await {
         Err(e) => format!("FAILED: no answer from {base}: {}", e.0),
         Ok(a) if a.is_success() => format!("ok (GET {} answered {})", url.path(), a.status),
         Ok(a) => {
             let what = match (s.spec.kind, a.status) {
                 (_, 401) => "bad credentials",
-                (SourceKind::Sentry, 403) => "missing scope member:read (or the token's user is not in the organization)",
+                (SourceKind::Sentry, 403) => {
+                    "missing scope member:read (or the token's user is not in the organization)"
+                }
                 (SourceKind::Sentdm, 403) => "the key's owner lacks the developer role",
                 (_, 404) => "not found (check base_url and the organization slug)",
                 _ => "unexpected answer",
@@ -171,7 +233,8 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
                     })
                 })
                 .collect();
-            let text = serde_json::to_string_pretty(&rules).map_err(|e| Error::Fatal(e.to_string()))?;
+            let text =
+                serde_json::to_string_pretty(&rules).map_err(|e| Error::Fatal(e.to_string()))?;
             println!("{text}");
         }
         RulesFormat::Text => {

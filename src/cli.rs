@@ -140,11 +140,23 @@ mod tests {
     #[test]
     fn run_options_parse() {
         let cli = Cli::try_parse_from([
-            "access-audit", "run", "--as-of", "2026-11-01T00:00:00+01:00", "--format", "json,csv", "--fail-on", "none",
+            "access-audit",
+            "run",
+            "--as-of",
+            "2026-11-01T00:00:00+01:00",
+            "--format",
+            "json,csv",
+            "--fail-on",
+            "none",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else { panic!("not run") };
-        assert_eq!(args.as_of.unwrap().to_rfc3339(), "2026-10-31T23:00:00+00:00");
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            args.as_of.unwrap().to_rfc3339(),
+            "2026-10-31T23:00:00+00:00"
+        );
         assert_eq!(args.format.unwrap(), vec![Format::Json, Format::Csv]);
         assert_eq!(args.fail_on, Some(FailOn::None));
         assert!(Cli::try_parse_from(["access-audit", "run", "--format", "pdf"]).is_err());

@@ -11,8 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
@@ -75,10 +75,13 @@ impl SourceClient {
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let limiter = settings.requests_per_minute.and_then(NonZeroU32::new).map(|rpm| {
-            let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst))
-        });
+        let limiter = settings
+            .requests_per_minute
+            .and_then(NonZeroU32::new)
+            .map(|rpm| {
+                let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
+                RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst))
+            });
         Ok(SourceClient {
             client,
             settings,
@@ -97,7 +100,12 @@ impl SourceClient {
 
     /// GET `url`, retrying what is worth retrying. `expect_json`: a 2xx whose body is not JSON
     /// (truncated, an HTML error page from a proxy) is retried too.
-    pub async fn get(&self, url: &Url, extra: &[(HeaderName, HeaderValue)], expect_json: bool) -> Result<Answer, NoAnswer> {
+    pub async fn get(
+        &self,
+        url: &Url,
+        extra: &[(HeaderName, HeaderValue)],
+        expect_json: bool,
+    ) -> Result<Answer, NoAnswer> {
         let max_attempts = self.settings.max_attempts.max(1);
         let mut attempt = 0;
         loop {
@@ -122,7 +130,10 @@ impl SourceClient {
             match outcome {
                 Err(message) => {
                     if last {
-                        return Err(NoAnswer { message, attempts: attempt });
+                        return Err(NoAnswer {
+                            message,
+                            attempts: attempt,
+                        });
                     }
                     let wait = self.backoff(attempt);
                     tracing::warn!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %message, "request failed; retrying");
@@ -175,7 +186,8 @@ impl SourceClient {
 
     /// When a server says the window is spent (`Remaining: 0`), hold every request until it resets.
     async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
-        let remaining = header_u64(headers, "x-sentry-rate-limit-remaining").or_else(|| header_u64(headers, "x-ratelimit-remaining"));
+        let remaining = header_u64(headers, "x-sentry-rate-limit-remaining")
+            .or_else(|| header_u64(headers, "x-ratelimit-remaining"));
         if remaining == Some(0) {
             if let Some(wait) = reset_wait(headers, Utc::now()) {
                 self.pause_all(wait.min(MAX_SINGLE_WAIT)).await;
@@ -185,7 +197,9 @@ impl SourceClient {
 
     /// Exponential backoff with jitter: base × 2^(attempt-1), scaled by a random 50–100 %.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_base.saturating_mul(1u32 << (attempt - 1).min(16));
+        let exp = self
+            .backoff_base
+            .saturating_mul(1u32 << (attempt - 1).min(16));
         let jitter = rand::random_range(0.5..=1.0);
         exp.mul_f64(jitter).min(MAX_SINGLE_WAIT)
     }
@@ -202,7 +216,10 @@ fn retry_reason(status: StatusCode, body: &[u8], expect_json: bool) -> Option<&'
     if status.is_server_error() {
         return Some("server error");
     }
-    if status.is_success() && expect_json && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+    if status.is_success()
+        && expect_json
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
+    {
         return Some("body is not valid JSON");
     }
     None
@@ -210,13 +227,21 @@ fn retry_reason(status: StatusCode, body: &[u8], expect_json: bool) -> Option<&'
 
 /// The wait a server asked for: `Retry-After` (seconds or an HTTP date), else the rate-limit
 /// reset headers on a 429 (Sentry sends no Retry-After, only `X-Sentry-Rate-Limit-Reset`).
-pub fn server_requested_wait(status: StatusCode, headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+pub fn server_requested_wait(
+    status: StatusCode,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
     if let Some(raw) = header_str(headers, "retry-after") {
         if let Ok(secs) = raw.trim().parse::<u64>() {
             return Some(Duration::from_secs(secs));
         }
         if let Ok(when) = DateTime::parse_from_rfc2822(raw.trim()) {
-            return Some((when.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO));
+            return Some(
+                (when.with_timezone(&Utc) - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO),
+            );
         }
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -228,18 +253,25 @@ pub fn server_requested_wait(status: StatusCode, headers: &HeaderMap, now: DateT
 /// Time until the rate-limit window resets, from `X-Sentry-Rate-Limit-Reset` or `X-RateLimit-Reset`
 /// (epoch seconds), plus a little so we arrive after the reset rather than on it.
 fn reset_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let reset = header_u64(headers, "x-sentry-rate-limit-reset").or_else(|| header_u64(headers, "x-ratelimit-reset"))?;
+    let reset = header_u64(headers, "x-sentry-rate-limit-reset")
+        .or_else(|| header_u64(headers, "x-ratelimit-reset"))?;
     let reset = DateTime::<Utc>::from_timestamp(i64::try_from(reset).ok()?, 0)?;
     let wait = (reset - now).to_std().unwrap_or(Duration::ZERO);
     Some(wait + Duration::from_millis(250))
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    header_str(headers, name).and_then(|s| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)
+    header_str(headers, name)
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .map(|f| f as u64)
 }
 
 /// A transport error in words, with its cause chain (reqwest's top line alone says little).
@@ -282,23 +314,36 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_date() {
-        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let h = headers(&[("retry-after", "7")]);
-        assert_eq!(server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
+            Some(Duration::from_secs(7))
+        );
         let h = headers(&[("retry-after", "Sun, 01 Nov 2026 00:00:03 GMT")]);
-        assert_eq!(server_requested_wait(StatusCode::SERVICE_UNAVAILABLE, &h, now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            server_requested_wait(StatusCode::SERVICE_UNAVAILABLE, &h, now),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
     fn sentry_and_sentdm_reset_headers_on_429_only() {
-        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let epoch = now.timestamp() + 2;
         let h = headers(&[("x-sentry-rate-limit-reset", &epoch.to_string())]);
         assert_eq!(
             server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
             Some(Duration::from_millis(2250))
         );
-        assert_eq!(server_requested_wait(StatusCode::BAD_GATEWAY, &h, now), None);
+        assert_eq!(
+            server_requested_wait(StatusCode::BAD_GATEWAY, &h, now),
+            None
+        );
         let h = headers(&[("x-ratelimit-reset", &epoch.to_string())]);
         assert_eq!(
             server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
@@ -306,7 +351,10 @@ mod tests {
         );
         // A reset in the past means "now".
         let h = headers(&[("x-ratelimit-reset", "1")]);
-        assert_eq!(server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now), Some(Duration::from_millis(250)));
+        assert_eq!(
+            server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[test]
@@ -316,8 +364,16 @@ mod tests {
         assert!(retry_reason(StatusCode::REQUEST_TIMEOUT, b"", true).is_some());
         assert!(retry_reason(StatusCode::OK, b"[{\"id\":", true).is_some());
         assert!(retry_reason(StatusCode::OK, b"[]", true).is_none());
-        for final_status in [StatusCode::FORBIDDEN, StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST] {
-            assert!(retry_reason(final_status, b"{}", true).is_none(), "{final_status}");
+        for final_status in [
+            StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
+        ] {
+            assert!(
+                retry_reason(final_status, b"{}", true).is_none(),
+                "{final_status}"
+            );
         }
     }
 }

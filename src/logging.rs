@@ -23,11 +23,21 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if json {
-        builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).with_target(false).try_init()
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .try_init()
     };
     // A second init (tests) is harmless.
     drop(result);

@@ -90,7 +90,7 @@ pub fn later_of(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<Da
 }
 
 /// Finding severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -132,7 +132,17 @@ impl FromStr for Severity {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown severity `{s}`: expected one of info, low, medium, high, critical"))
+            .ok_or_else(|| {
+                format!("unknown severity `{s}`: expected one of info, low, medium, high, critical")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    /// Case-insensitive, like `fail_on`: `"High"` and `"high"` are the same severity.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::exit::ExitStatus;
 use crate::model::{FailOn, ScopeResult};
 use crate::report::{self, Report, ReportInput};
 use crate::rules;
-use crate::sources::evidence::{probe_writable, EvidenceRecorder};
+use crate::sources::evidence::{EvidenceRecorder, probe_writable};
 use crate::sources::replay::ReplayArchive;
 use crate::sources::{self, Fetcher, SourceContext};
 use crate::{ConfigPath, Error};
@@ -26,7 +26,11 @@ struct Plan {
     email: bool,
 }
 
-fn plan(args: &RunArgs, config_path: &ConfigPath, archive: Option<&ReplayArchive>) -> Result<Plan, Error> {
+fn plan(
+    args: &RunArgs,
+    config_path: &ConfigPath,
+    archive: Option<&ReplayArchive>,
+) -> Result<Plan, Error> {
     let config = match (archive, config_path) {
         // Replay needs no config: the sources come from the manifest, rules take defaults.
         (Some(_), ConfigPath::Default(p)) if !p.exists() => Config::defaults(),
@@ -51,7 +55,12 @@ fn plan(args: &RunArgs, config_path: &ConfigPath, archive: Option<&ReplayArchive
     if sources.is_empty() {
         return Err(match archive {
             Some(_) => Error::Fatal("the evidence manifest lists no sources".into()),
-            None => config.error_at(&["sources"], "no [[sources]] configured: add a Sentry or Sent.dm source".into()).into(),
+            None => config
+                .error_at(
+                    &["sources"],
+                    "no [[sources]] configured: add a Sentry or Sent.dm source".into(),
+                )
+                .into(),
         });
     }
     let email = if args.email {
@@ -62,15 +71,24 @@ fn plan(args: &RunArgs, config_path: &ConfigPath, archive: Option<&ReplayArchive
         config.email.enabled
     };
     if email {
-        config.email.check_complete().map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
+        config
+            .email
+            .check_complete()
+            .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
     }
     Ok(Plan {
-        output_dir: args.out.clone().unwrap_or_else(|| config.report.output_dir.clone()),
-        formats: args.format.clone().map_or_else(|| config.report.formats.clone(), |mut f| {
-            f.sort();
-            f.dedup();
-            f
-        }),
+        output_dir: args
+            .out
+            .clone()
+            .unwrap_or_else(|| config.report.output_dir.clone()),
+        formats: args.format.clone().map_or_else(
+            || config.report.formats.clone(),
+            |mut f| {
+                f.sort();
+                f.dedup();
+                f
+            },
+        ),
         fail_on: args.fail_on.unwrap_or(config.report.fail_on),
         email,
         sources,
@@ -88,11 +106,17 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
 
     // Everything that can fail for the operator's reasons fails here, before any request.
     let secrets = plan.config.resolve_secrets(plan.email)?;
-    std::fs::create_dir_all(&plan.output_dir)
-        .map_err(|e| Error::Fatal(format!("cannot create output directory {}: {e}", plan.output_dir.display())))?;
+    std::fs::create_dir_all(&plan.output_dir).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot create output directory {}: {e}",
+            plan.output_dir.display()
+        ))
+    })?;
     probe_writable(&plan.output_dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
     let recorder = match &args.evidence {
-        Some(dir) => Some(Arc::new(EvidenceRecorder::create(dir).map_err(Error::Fatal)?)),
+        Some(dir) => Some(Arc::new(
+            EvidenceRecorder::create(dir).map_err(Error::Fatal)?,
+        )),
         None => None,
     };
     if let Some(a) = &archive {
@@ -105,7 +129,10 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             Some(a) => Fetcher::Replay(Arc::clone(a)),
             None => {
                 let secret = secrets.sources.get(&source.spec.name).ok_or_else(|| {
-                    Error::Fatal(format!("internal: no secret resolved for source {}", source.spec.name))
+                    Error::Fatal(format!(
+                        "internal: no secret resolved for source {}",
+                        source.spec.name
+                    ))
                 })?;
                 sources::live_fetcher(source, secret, recorder.clone()).map_err(Error::Fatal)?
             }
@@ -117,7 +144,11 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             as_of,
         }));
     }
-    let results: Vec<ScopeResult> = futures::future::join_all(fetches).await.into_iter().flatten().collect();
+    let results: Vec<ScopeResult> = futures::future::join_all(fetches)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
 
     let evidence_manifest_sha256 = match (&recorder, &archive) {
         (Some(rec), _) => Some(
@@ -151,7 +182,11 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         interrupted: false,
         config_sha256: plan.config.digest.clone(),
         evidence_manifest_sha256,
-        evidence_dir: args.evidence.as_ref().or(args.replay.as_ref()).map(|p| p.display().to_string()),
+        evidence_dir: args
+            .evidence
+            .as_ref()
+            .or(args.replay.as_ref())
+            .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
     });
     let written = report::write_all(&report, &plan.output_dir, &plan.formats)
@@ -173,12 +208,18 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
     );
 
     let email_failed = if plan.email {
-        tracing::error!("email is enabled, but this version of access-audit cannot send email yet; nothing was sent (the reports are on disk)");
+        tracing::error!(
+            "email is enabled, but this version of access-audit cannot send email yet; nothing was sent (the reports are on disk)"
+        );
         true
     } else {
         false
     };
-    Ok(ExitStatus::for_run(email_failed, !report.complete, failing > 0))
+    Ok(ExitStatus::for_run(
+        email_failed,
+        !report.complete,
+        failing > 0,
+    ))
 }
 
 /// Replaying old evidence "as of now" ages every account by the archive's age; say so.

@@ -28,7 +28,9 @@ pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
 pub fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{raw}` is not an RFC 3339 instant such as 2026-11-01T00:00:00Z ({e})"))
+        .map_err(|e| {
+            format!("`{raw}` is not an RFC 3339 instant such as 2026-11-01T00:00:00Z ({e})")
+        })
 }
 
 /// "Older than N days": strictly more than N × 24 h before `as_of` (CONTRACT section 5).
@@ -60,7 +62,11 @@ mod tests {
         let whole = parse_timestamp("2019-05-09T18:06:01Z").unwrap();
         assert_eq!(whole, Utc.with_ymd_and_hms(2019, 5, 9, 18, 6, 1).unwrap());
         let nine = parse_timestamp("2019-05-09T18:06:01.123456789-02:30").unwrap();
-        assert_eq!(nine, Utc.with_ymd_and_hms(2019, 5, 9, 20, 36, 1).unwrap() + TimeDelta::nanoseconds(123_456_789));
+        assert_eq!(
+            nine,
+            Utc.with_ymd_and_hms(2019, 5, 9, 20, 36, 1).unwrap()
+                + TimeDelta::nanoseconds(123_456_789)
+        );
         let naive = parse_timestamp("2019-05-09T18:06:01.5").unwrap();
         assert_eq!(naive.timestamp_subsec_millis(), 500);
     }
@@ -77,7 +83,11 @@ mod tests {
         let as_of = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let exactly = as_of - TimeDelta::days(90);
         assert!(!older_than_days(exactly, as_of, 90));
-        assert!(older_than_days(exactly - TimeDelta::nanoseconds(1), as_of, 90));
+        assert!(older_than_days(
+            exactly - TimeDelta::nanoseconds(1),
+            as_of,
+            90
+        ));
         assert!(!older_than_days(exactly + TimeDelta::hours(1), as_of, 90));
         assert!(older_than_days(exactly - TimeDelta::hours(1), as_of, 90));
     }

@@ -77,7 +77,11 @@ async fn organization_and_paginated_profiles_with_one_forbidden() {
         &server,
         Some(P2),
         403,
-        sentdm_error("AUTH_004", "You do not have access to this organization or profile", "req_denied_p2"),
+        sentdm_error(
+            "AUTH_004",
+            "You do not have access to this organization or profile",
+            "req_denied_p2",
+        ),
     )
     .await;
     mount_sentdm_users(
@@ -92,7 +96,15 @@ async fn organization_and_paginated_profiles_with_one_forbidden() {
     let cfg = write_config(dir.path(), &config(&server.uri(), r#""all""#));
     let out = dir.path().join("out");
     bin()
-        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF, "--out", out.to_str().unwrap()])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(4);
     server.verify().await;
@@ -112,25 +124,67 @@ async fn organization_and_paginated_profiles_with_one_forbidden() {
     assert_eq!(err["http_status"], 403);
     assert_eq!(err["code"], "AUTH_004");
     assert_eq!(err["request_id"], "req_denied_p2");
-    assert!(err["message"].as_str().unwrap().starts_with("You do not have access to this organization or profile"));
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You do not have access to this organization or profile")
+    );
 
     assert_eq!(
         finding_keys(&report),
         vec![
-            ("admin_without_2fa".into(), "organization".into(), "u-admin".into(), "manual".into()),
-            ("expired_membership".into(), P1.into(), "u-old-invite".into(), "fail".into()),
-            ("stale_login".into(), P3.into(), "u-never".into(), "fail".into()),
-            ("stale_login".into(), "organization".into(), "u-stale".into(), "fail".into()),
+            (
+                "admin_without_2fa".into(),
+                "organization".into(),
+                "u-admin".into(),
+                "manual".into()
+            ),
+            (
+                "expired_membership".into(),
+                P1.into(),
+                "u-old-invite".into(),
+                "fail".into()
+            ),
+            (
+                "stale_login".into(),
+                P3.into(),
+                "u-never".into(),
+                "fail".into()
+            ),
+            (
+                "stale_login".into(),
+                "organization".into(),
+                "u-stale".into(),
+                "fail".into()
+            ),
         ]
     );
-    let manual = report["findings"].as_array().unwrap().iter().find(|f| f["outcome"] == "manual").unwrap();
-    assert_eq!(manual["detail"], "2FA status is not exposed by this source; verify by hand");
+    let manual = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["outcome"] == "manual")
+        .unwrap();
+    assert_eq!(
+        manual["detail"],
+        "2FA status is not exposed by this source; verify by hand"
+    );
     assert_eq!(report["summary"]["manual"], 1);
     assert_eq!(report["summary"]["failing"], 3);
     let accounts = report["accounts"].as_array().unwrap();
-    let odd = accounts.iter().find(|a| a["account_id"] == "u-odd").unwrap();
-    assert_eq!((odd["status"].as_str(), odd["role"].as_str()), (Some("suspended"), Some("auditor")));
-    let admin = accounts.iter().find(|a| a["account_id"] == "u-admin").unwrap();
+    let odd = accounts
+        .iter()
+        .find(|a| a["account_id"] == "u-odd")
+        .unwrap();
+    assert_eq!(
+        (odd["status"].as_str(), odd["role"].as_str()),
+        (Some("suspended"), Some("auditor"))
+    );
+    let admin = accounts
+        .iter()
+        .find(|a| a["account_id"] == "u-admin")
+        .unwrap();
     assert_eq!(admin["last_login_at"], "2026-10-30T19:50:49.772523300Z");
     assert_eq!(admin["mfa"], serde_json::Value::Null);
     assert_eq!(admin["source"], "sentdm");
@@ -141,13 +195,19 @@ async fn falls_back_to_profiles_endpoint_on_404() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v3/sender-profiles"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(sentdm_error("RESOURCE_001", "Not found", "req_404")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(sentdm_error(
+            "RESOURCE_001",
+            "Not found",
+            "req_404",
+        )))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v3/profiles"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sentdm_ok(json!({"profiles": [{"id": P1, "status": "approved"}]}))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(sentdm_ok(
+            json!({"profiles": [{"id": P1, "status": "approved"}]}),
+        )))
         .expect(1)
         .mount(&server)
         .await;
@@ -163,14 +223,25 @@ async fn falls_back_to_profiles_endpoint_on_404() {
     let cfg = write_config(dir.path(), &config(&server.uri(), r#""all""#));
     let out = dir.path().join("out");
     bin()
-        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF, "--out", out.to_str().unwrap()])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(0);
     server.verify().await;
     let report = read_json(&out.join("report.json"));
     assert_eq!(
         scopes(&report),
-        vec![("sent".into(), "organization".into(), "ok".into(), 0), ("sent".into(), P1.into(), "ok".into(), 1)]
+        vec![
+            ("sent".into(), "organization".into(), "ok".into(), 0),
+            ("sent".into(), P1.into(), "ok".into(), 1)
+        ]
     );
     assert_eq!(report["complete"], true);
 }
@@ -178,21 +249,50 @@ async fn falls_back_to_profiles_endpoint_on_404() {
 #[tokio::test(flavor = "multi_thread")]
 async fn listed_profiles_skip_discovery_and_empty_list_is_organization_only() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/v3/sender-profiles")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v3/sender-profiles"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
     mount_sentdm_users(&server, None, 200, sentdm_ok(json!({"users": []}))).await;
     mount_sentdm_users(&server, Some(P2), 200, sentdm_ok(json!({"users": []}))).await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &config(&server.uri(), &format!("[\"{}\"]", P2.to_uppercase())));
-    bin().args(["--config", cfg.to_str().unwrap(), "run", "--out", dir.path().join("o").to_str().unwrap()]).assert().code(0);
+    let cfg = write_config(
+        dir.path(),
+        &config(&server.uri(), &format!("[\"{}\"]", P2.to_uppercase())),
+    );
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .assert()
+        .code(0);
     server.verify().await;
 
     let server = MockServer::start().await;
     mount_sentdm_users(&server, None, 200, sentdm_ok(json!({"users": []}))).await;
     let cfg = write_config(dir.path(), &config(&server.uri(), "[]"));
-    bin().args(["--config", cfg.to_str().unwrap(), "run", "--out", dir.path().join("o2").to_str().unwrap()]).assert().code(0);
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--out",
+            dir.path().join("o2").to_str().unwrap(),
+        ])
+        .assert()
+        .code(0);
     server.verify().await;
     let report = read_json(&dir.path().join("o2/report.json"));
-    assert_eq!(scopes(&report), vec![("sent".into(), "organization".into(), "ok".into(), 0)]);
+    assert_eq!(
+        scopes(&report),
+        vec![("sent".into(), "organization".into(), "ok".into(), 0)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -208,12 +308,29 @@ async fn failed_profile_discovery_is_a_failed_scope_and_the_organization_is_stil
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &config(&server.uri(), r#""all""#));
     let out = dir.path().join("out");
-    bin().args(["--config", cfg.to_str().unwrap(), "run", "--out", out.to_str().unwrap()]).assert().code(4);
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
     let report = read_json(&out.join("report.json"));
     assert_eq!(
         scopes(&report),
-        vec![("sent".into(), "_profiles".into(), "failed".into(), 0), ("sent".into(), "organization".into(), "ok".into(), 0)]
+        vec![
+            ("sent".into(), "_profiles".into(), "failed".into(), 0),
+            ("sent".into(), "organization".into(), "ok".into(), 0)
+        ]
     );
     assert_eq!(report["scopes"][0]["error"]["http_status"], 401);
-    assert!(report["scopes"][0]["error"]["message"].as_str().unwrap().starts_with("empty body"));
+    assert!(
+        report["scopes"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("empty body")
+    );
 }

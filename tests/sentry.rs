@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -57,18 +57,33 @@ async fn multi_page_org_with_foreign_link_host() {
     let cfg = write_config(dir.path(), &config(&server.uri(), r#"["acme"]"#, ""));
     let out = dir.path().join("out");
     bin()
-        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF, "--out", out.to_str().unwrap()])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(3);
     server.verify().await;
 
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["complete"], true);
-    assert_eq!(scopes(&report), vec![("sentry".into(), "acme".into(), "ok".into(), 233)]);
+    assert_eq!(
+        scopes(&report),
+        vec![("sentry".into(), "acme".into(), "ok".into(), 233)]
+    );
     assert_eq!(report["summary"]["accounts"], 233);
     let keys = finding_keys(&report);
     let ids = |rule: &str| -> Vec<String> {
-        let mut v: Vec<String> = keys.iter().filter(|k| k.0 == rule).map(|k| k.2.clone()).collect();
+        let mut v: Vec<String> = keys
+            .iter()
+            .filter(|k| k.0 == rule)
+            .map(|k| k.2.clone())
+            .collect();
         v.sort_by_key(|s| s.parse::<u32>().unwrap_or(0));
         v
     };
@@ -82,18 +97,44 @@ async fn multi_page_org_with_foreign_link_host() {
     assert_eq!(report["summary"]["by_rule"]["stale_login"], 24);
     assert_eq!(report["summary"]["by_severity"]["high"], 1);
 
-    let never = report["findings"].as_array().unwrap().iter().find(|f| f["account_id"] == "7").unwrap();
-    assert_eq!(never["detail"], "never logged in; account created 2024-01-01, 1035 days before 2026-11-01 (grace 14 days)");
-    let stale10 = report["findings"].as_array().unwrap().iter().find(|f| f["account_id"] == "10").unwrap();
-    assert_eq!(stale10["detail"], "last seen 2026-01-01, 303 days before 2026-11-01 (limit 90 days)");
+    let never = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["account_id"] == "7")
+        .unwrap();
+    assert_eq!(
+        never["detail"],
+        "never logged in; account created 2024-01-01, 1035 days before 2026-11-01 (grace 14 days)"
+    );
+    let stale10 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["account_id"] == "10")
+        .unwrap();
+    assert_eq!(
+        stale10["detail"],
+        "last seen 2026-01-01, 303 days before 2026-11-01 (limit 90 days)"
+    );
     assert_eq!(stale10["last_seen_at"], "2026-01-01T00:00:00.123456Z");
 
-    let owner = report["accounts"].as_array().unwrap().iter().find(|a| a["account_id"] == "1").unwrap();
+    let owner = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "1")
+        .unwrap();
     assert_eq!(owner["role"], "owner");
     assert_eq!(owner["privileged"], true);
     assert_eq!(owner["mfa"], false);
     assert_eq!(owner["user_id"], "100001");
-    let invite = report["accounts"].as_array().unwrap().iter().find(|a| a["account_id"] == "901").unwrap();
+    let invite = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "901")
+        .unwrap();
     assert_eq!(invite["status"], "invited");
     assert_eq!(invite["invited_at"], "2026-10-01T00:00:00Z");
     assert_eq!(invite["mfa"], Value::Null);
@@ -117,7 +158,9 @@ async fn all_organizations_are_discovered_and_a_missing_one_fails_the_run() {
     let org_link = |next: Option<&str>| {
         let base = "https://sentry.io/api/0/organizations/?per_page=100";
         match next {
-            Some(c) => format!("<{base}&cursor={c}>; rel=\"next\"; results=\"true\"; cursor=\"{c}\""),
+            Some(c) => {
+                format!("<{base}&cursor={c}>; rel=\"next\"; results=\"true\"; cursor=\"{c}\"")
+            }
             None => format!("<{base}&cursor=x>; rel=\"next\"; results=\"false\"; cursor=\"x\""),
         }
     };
@@ -126,7 +169,9 @@ async fn all_organizations_are_discovered_and_a_missing_one_fails_the_run() {
         .and(query_param_is_missing("cursor"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!([{"slug": "alpha", "name": "Alpha"}, {"slug": "beta", "name": "Beta"}]))
+                .set_body_json(
+                    json!([{"slug": "alpha", "name": "Alpha"}, {"slug": "beta", "name": "Beta"}]),
+                )
                 .insert_header("link", org_link(Some("100:1:0")).as_str()),
         )
         .expect(1)
@@ -143,16 +188,32 @@ async fn all_organizations_are_discovered_and_a_missing_one_fails_the_run() {
         .expect(1)
         .mount(&server)
         .await;
-    mount_sentry_org(&server, "alpha", vec![vec![sentry_member(1, "owner", true, Some("2026-10-30T00:00:00Z"))]]).await;
+    mount_sentry_org(
+        &server,
+        "alpha",
+        vec![vec![sentry_member(
+            1,
+            "owner",
+            true,
+            Some("2026-10-30T00:00:00Z"),
+        )]],
+    )
+    .await;
     mount_sentry_org(
         &server,
         "beta",
-        vec![vec![sentry_member(2, "member", true, Some("2026-10-30T00:00:00Z")), sentry_member(3, "member", false, Some("2026-10-30T00:00:00Z"))]],
+        vec![vec![
+            sentry_member(2, "member", true, Some("2026-10-30T00:00:00Z")),
+            sentry_member(3, "member", false, Some("2026-10-30T00:00:00Z")),
+        ]],
     )
     .await;
     Mock::given(method("GET"))
         .and(path("/api/0/organizations/gamma/members/"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "The requested resource does not exist"})))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"detail": "The requested resource does not exist"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -161,7 +222,15 @@ async fn all_organizations_are_discovered_and_a_missing_one_fails_the_run() {
     let cfg = write_config(dir.path(), &config(&server.uri(), r#""all""#, ""));
     let out = dir.path().join("out");
     bin()
-        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF, "--out", out.to_str().unwrap()])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(4);
     server.verify().await;
@@ -177,9 +246,18 @@ async fn all_organizations_are_discovered_and_a_missing_one_fails_the_run() {
     );
     let gamma = &report["scopes"][2]["error"];
     assert_eq!(gamma["http_status"], 404);
-    assert!(gamma["message"].as_str().unwrap().starts_with("The requested resource does not exist"));
+    assert!(
+        gamma["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The requested resource does not exist")
+    );
     assert_eq!(report["summary"]["scopes_failed"], 1);
-    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("INCOMPLETE RUN"));
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains("INCOMPLETE RUN")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,26 +276,64 @@ async fn project_filtered_audit_uses_the_users_endpoint() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET")).and(path("/api/0/organizations/acme/members/")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/0/organizations/acme/members/"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &config(&server.uri(), r#"["acme"]"#, r#"projects = ["123456", "789"]"#));
+    let cfg = write_config(
+        dir.path(),
+        &config(
+            &server.uri(),
+            r#"["acme"]"#,
+            r#"projects = ["123456", "789"]"#,
+        ),
+    );
     let out = dir.path().join("out");
     bin()
-        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF, "--out", out.to_str().unwrap(), "--format", "json"])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
         .assert()
         .code(3);
     server.verify().await;
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests[0].url.query(), Some("project=123456&project=789"));
     let report = read_json(&out.join("report.json"));
-    assert_eq!(scopes(&report), vec![("sentry".into(), "acme".into(), "ok".into(), 2)]);
+    assert_eq!(
+        scopes(&report),
+        vec![("sentry".into(), "acme".into(), "ok".into(), 2)]
+    );
     assert_eq!(
         finding_keys(&report),
         vec![
-            ("admin_without_2fa".into(), "acme".into(), "11".into(), "fail".into()),
-            ("stale_login".into(), "acme".into(), "12".into(), "fail".into()),
+            (
+                "admin_without_2fa".into(),
+                "acme".into(),
+                "11".into(),
+                "fail".into()
+            ),
+            (
+                "stale_login".into(),
+                "acme".into(),
+                "12".into(),
+                "fail".into()
+            ),
         ]
     );
-    assert!(!out.join("report.html").exists(), "--format json writes only report.json");
+    assert!(
+        !out.join("report.html").exists(),
+        "--format json writes only report.json"
+    );
 }

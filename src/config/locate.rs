@@ -29,7 +29,11 @@ pub fn render_path(path: &[KeySegment]) -> String {
 /// 1-based line number of a byte offset.
 pub fn line_of_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// The line where the deepest existing part of `path` is written, if the document parses.
@@ -41,7 +45,9 @@ pub fn line_of_path(text: &str, path: &[KeySegment]) -> Option<usize> {
     for seg in path {
         match (seg, value) {
             (KeySegment::Key(k), None) => {
-                let Some((key, v)) = find_key(table, k) else { break };
+                let Some((key, v)) = find_key(table, k) else {
+                    break;
+                };
                 best = Some(key.span().start);
                 value = Some(v.get_ref());
                 if let DeValue::Table(t) = v.get_ref() {
@@ -51,7 +57,9 @@ pub fn line_of_path(text: &str, path: &[KeySegment]) -> Option<usize> {
             }
             (KeySegment::Key(k), Some(DeValue::Table(t))) => {
                 table = t;
-                let Some((key, v)) = find_key(table, k) else { break };
+                let Some((key, v)) = find_key(table, k) else {
+                    break;
+                };
                 best = Some(key.span().start);
                 value = Some(v.get_ref());
             }
@@ -72,7 +80,10 @@ pub fn line_of_path(text: &str, path: &[KeySegment]) -> Option<usize> {
     best.map(|offset| line_of_offset(text, offset))
 }
 
-type Entry<'a, 'i> = (&'a toml::Spanned<toml::de::DeString<'i>>, &'a toml::Spanned<DeValue<'i>>);
+type Entry<'a, 'i> = (
+    &'a toml::Spanned<toml::de::DeString<'i>>,
+    &'a toml::Spanned<DeValue<'i>>,
+);
 
 fn find_key<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<Entry<'a, 'i>> {
     table.iter().find(|(key, _)| key.get_ref().as_ref() == name)
@@ -87,14 +98,30 @@ mod tests {
         let text = "[report]\ntitle = \"x\"\n\n[[sources]]\ntype = \"sentry\"\n\n[[sources]]\ntype = \"sentdm\"\nprofiles = [\"a\",\n \"b\"]\n";
         let path = |segs: &[&str]| -> Vec<KeySegment> {
             segs.iter()
-                .map(|s| s.parse::<usize>().map(KeySegment::Index).unwrap_or_else(|_| KeySegment::Key(s.to_string())))
+                .map(|s| {
+                    s.parse::<usize>()
+                        .map(KeySegment::Index)
+                        .unwrap_or_else(|_| KeySegment::Key(s.to_string()))
+                })
                 .collect()
         };
         assert_eq!(line_of_path(text, &path(&["report", "title"])), Some(2));
-        assert_eq!(line_of_path(text, &path(&["sources", "1", "type"])), Some(8));
-        assert_eq!(line_of_path(text, &path(&["sources", "1", "profiles", "1"])), Some(10));
-        assert_eq!(line_of_path(text, &path(&["sources", "0", "missing"])), Some(4));
+        assert_eq!(
+            line_of_path(text, &path(&["sources", "1", "type"])),
+            Some(8)
+        );
+        assert_eq!(
+            line_of_path(text, &path(&["sources", "1", "profiles", "1"])),
+            Some(10)
+        );
+        assert_eq!(
+            line_of_path(text, &path(&["sources", "0", "missing"])),
+            Some(4)
+        );
         assert_eq!(line_of_path(text, &path(&["nothing"])), None);
-        assert_eq!(render_path(&path(&["sources", "1", "profiles", "1"])), "sources[1].profiles[1]");
+        assert_eq!(
+            render_path(&path(&["sources", "1", "profiles", "1"])),
+            "sources[1].profiles[1]"
+        );
     }
 }

@@ -69,7 +69,9 @@ impl Format {
             "html" => Ok(Format::Html),
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
-            other => Err(format!("unknown report format `{other}`: expected html, csv or json")),
+            other => Err(format!(
+                "unknown report format `{other}`: expected html, csv or json"
+            )),
         }
     }
 }
@@ -122,7 +124,9 @@ impl<'de> Deserialize<'de> for Selection {
         }
         match Raw::deserialize(d)? {
             Raw::Word(w) if w == "all" => Ok(Selection::All),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!("`{w}`: expected \"all\" or a list"))),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "`{w}`: expected \"all\" or a list"
+            ))),
             Raw::List(items) => Ok(Selection::List(items)),
         }
     }
@@ -238,6 +242,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// SHA-256 of the file's bytes, for the report's run metadata.
     pub digest: Option<String>,
+    /// The file's text, to locate keys in errors found after loading (secrets, email).
+    text: Option<String>,
     pub report: ReportConfig,
     pub rules: RuleSettings,
     pub sources: Vec<SourceConfig>,
@@ -368,12 +374,19 @@ impl Config {
             }
         })?;
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        Config::validate(raw, err_at, file, Some(digest))
+        let mut config = Config::validate(raw, err_at, file, Some(digest))?;
+        config.text = Some(text.to_string());
+        Ok(config)
     }
 
     /// The config used when none is given (replay without `--config`).
     pub fn defaults() -> Config {
-        let never = |_: Vec<KeySegment>, m: String| ConfigError { file: None, key: None, line: None, message: m };
+        let never = |_: Vec<KeySegment>, m: String| ConfigError {
+            file: None,
+            key: None,
+            line: None,
+            message: m,
+        };
         // The default raw config has no sources and validates trivially.
         match Config::validate(RawConfig::default(), never, None, None) {
             Ok(c) => c,
@@ -387,17 +400,32 @@ impl Config {
         file: Option<&Path>,
         digest: Option<String>,
     ) -> Result<Config, ConfigError> {
-        let key = |parts: &[&str]| parts.iter().map(|p| KeySegment::Key((*p).to_string())).collect::<Vec<_>>();
+        let key = |parts: &[&str]| {
+            parts
+                .iter()
+                .map(|p| KeySegment::Key((*p).to_string()))
+                .collect::<Vec<_>>()
+        };
         let src_key = |i: usize, k: &str| {
-            vec![KeySegment::Key("sources".into()), KeySegment::Index(i), KeySegment::Key(k.to_string())]
+            vec![
+                KeySegment::Key("sources".into()),
+                KeySegment::Index(i),
+                KeySegment::Key(k.to_string()),
+            ]
         };
 
         // [report]
         if raw.report.title.trim().is_empty() {
-            return Err(err_at(key(&["report", "title"]), "the title is empty".into()));
+            return Err(err_at(
+                key(&["report", "title"]),
+                "the title is empty".into(),
+            ));
         }
         if raw.report.output_dir.as_os_str().is_empty() {
-            return Err(err_at(key(&["report", "output_dir"]), "the output directory is empty".into()));
+            return Err(err_at(
+                key(&["report", "output_dir"]),
+                "the output directory is empty".into(),
+            ));
         }
         let mut formats = raw.report.formats.clone();
         formats.sort();
@@ -405,7 +433,8 @@ impl Config {
         if formats.is_empty() {
             return Err(err_at(
                 key(&["report", "formats"]),
-                "no report format selected: expected one or more of \"html\", \"csv\", \"json\"".into(),
+                "no report format selected: expected one or more of \"html\", \"csv\", \"json\""
+                    .into(),
             ));
         }
 
@@ -415,10 +444,16 @@ impl Config {
         for (i, s) in raw.sources.into_iter().enumerate() {
             let kind = s.kind;
             let name = s.name.clone().unwrap_or_else(|| kind.as_str().to_string());
-            if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') || name.len() > 100 {
+            if name.trim().is_empty()
+                || name.contains(['/', '\\'])
+                || name.starts_with('.')
+                || name.len() > 100
+            {
                 return Err(err_at(
                     src_key(i, "name"),
-                    format!("`{name}` is not a usable source name: expected a short label without `/`, such as \"sentry-eu\""),
+                    format!(
+                        "`{name}` is not a usable source name: expected a short label without `/`, such as \"sentry-eu\""
+                    ),
                 ));
             }
             if let Some(first) = seen_names.insert(name.clone(), i) {
@@ -456,7 +491,12 @@ impl Config {
                     if s.invite_ttl_days.is_some() {
                         return Err(foreign("invite_ttl_days"));
                     }
-                    (s.token_env.clone(), s.token_file.clone(), "token_env", "token_file")
+                    (
+                        s.token_env.clone(),
+                        s.token_file.clone(),
+                        "token_env",
+                        "token_file",
+                    )
                 }
                 SourceKind::Sentdm => {
                     if s.token_env.is_some() {
@@ -471,7 +511,12 @@ impl Config {
                     if s.projects.is_some() {
                         return Err(foreign("projects"));
                     }
-                    (s.api_key_env.clone(), s.api_key_file.clone(), "api_key_env", "api_key_file")
+                    (
+                        s.api_key_env.clone(),
+                        s.api_key_file.clone(),
+                        "api_key_env",
+                        "api_key_file",
+                    )
                 }
             };
             let (secret, secret_key) = match (secret_env, secret_file) {
@@ -501,7 +546,10 @@ impl Config {
                 SourceKind::Sentry => "https://sentry.io",
                 SourceKind::Sentdm => "https://api.sent.dm",
             };
-            let base_url = s.base_url.as_ref().map_or_else(|| default_base.to_string(), |b| b.trimmed().to_string());
+            let base_url = s
+                .base_url
+                .as_ref()
+                .map_or_else(|| default_base.to_string(), |b| b.trimmed().to_string());
 
             let mut spec = SourceSpec {
                 kind,
@@ -530,7 +578,9 @@ impl Config {
                                 "the list is empty: name at least one organization slug, or use \"all\"".into(),
                             ));
                         }
-                        Some(AllOr::List(list)) => Selection::List(dedup(list.into_iter().map(|s| s.0))),
+                        Some(AllOr::List(list)) => {
+                            Selection::List(dedup(list.into_iter().map(|s| s.0)))
+                        }
                     };
                     spec.organizations = Some(orgs);
                     if let Some(projects) = s.projects {
@@ -546,16 +596,22 @@ impl Config {
                 SourceKind::Sentdm => {
                     spec.profiles = Some(match s.profiles {
                         None | Some(AllOr::All) => Selection::All,
-                        Some(AllOr::List(list)) => Selection::List(dedup(list.into_iter().map(|p: ProfileId| p.0))),
+                        Some(AllOr::List(list)) => {
+                            Selection::List(dedup(list.into_iter().map(|p: ProfileId| p.0)))
+                        }
                     });
-                    spec.invite_ttl_days = Some(s.invite_ttl_days.map_or(DEFAULT_INVITE_TTL_DAYS, |d| d.0));
+                    spec.invite_ttl_days =
+                        Some(s.invite_ttl_days.map_or(DEFAULT_INVITE_TTL_DAYS, |d| d.0));
                 }
             }
 
             let mut fetch = FetchSettings::defaults_for(kind);
             if let Some(c) = s.concurrency {
                 if !(1..=64).contains(&c) {
-                    return Err(err_at(src_key(i, "concurrency"), format!("{c}: expected a number from 1 to 64")));
+                    return Err(err_at(
+                        src_key(i, "concurrency"),
+                        format!("{c}: expected a number from 1 to 64"),
+                    ));
                 }
                 fetch.concurrency = c as usize;
             }
@@ -570,7 +626,10 @@ impl Config {
             }
             if let Some(b) = s.burst {
                 if b == 0 {
-                    return Err(err_at(src_key(i, "burst"), "0: expected a positive burst size".into()));
+                    return Err(err_at(
+                        src_key(i, "burst"),
+                        "0: expected a positive burst size".into(),
+                    ));
                 }
                 fetch.burst = b;
             }
@@ -579,11 +638,20 @@ impl Config {
             }
             if let Some(m) = s.max_attempts {
                 if !(1..=20).contains(&m) {
-                    return Err(err_at(src_key(i, "max_attempts"), format!("{m}: expected a number from 1 to 20")));
+                    return Err(err_at(
+                        src_key(i, "max_attempts"),
+                        format!("{m}: expected a number from 1 to 20"),
+                    ));
                 }
                 fetch.max_attempts = m;
             }
-            sources.push(SourceConfig { spec, secret: Some(secret), secret_key: secret_key.into(), index: i, fetch });
+            sources.push(SourceConfig {
+                spec,
+                secret: Some(secret),
+                secret_key: secret_key.into(),
+                index: i,
+                fetch,
+            });
         }
 
         // [email]
@@ -593,21 +661,30 @@ impl Config {
             (None, Some(p)) => Some(SecretRef::File(p)),
             (None, None) => None,
             (Some(_), Some(_)) => {
-                return Err(err_at(key(&["email", "smtp_url_file"]), "set either `smtp_url_env` or `smtp_url_file`, not both".into()));
+                return Err(err_at(
+                    key(&["email", "smtp_url_file"]),
+                    "set either `smtp_url_env` or `smtp_url_file`, not both".into(),
+                ));
             }
         };
         if let Some(from) = &e.from {
             if !looks_like_mailbox(from) {
                 return Err(err_at(
                     key(&["email", "from"]),
-                    format!("`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""),
+                    format!(
+                        "`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""
+                    ),
                 ));
             }
         }
         for (i, to) in e.to.iter().enumerate() {
             if !looks_like_mailbox(to) {
                 return Err(err_at(
-                    vec![KeySegment::Key("email".into()), KeySegment::Key("to".into()), KeySegment::Index(i)],
+                    vec![
+                        KeySegment::Key("email".into()),
+                        KeySegment::Key("to".into()),
+                        KeySegment::Index(i),
+                    ],
                     format!("`{to}` is not an email address"),
                 ));
             }
@@ -617,15 +694,20 @@ impl Config {
             from: e.from,
             to: e.to,
             smtp_url,
-            attach: e.attach.unwrap_or_else(|| vec![Attachment::Html, Attachment::Csv]),
+            attach: e
+                .attach
+                .unwrap_or_else(|| vec![Attachment::Html, Attachment::Csv]),
         };
         if email.enabled {
-            email.check_complete().map_err(|(k, m)| err_at(key(&["email", k]), m))?;
+            email
+                .check_complete()
+                .map_err(|(k, m)| err_at(key(&["email", k]), m))?;
         }
 
         Ok(Config {
             file: file.map(Path::to_path_buf),
             digest,
+            text: None,
             report: ReportConfig {
                 title: raw.report.title,
                 output_dir: raw.report.output_dir,
@@ -642,14 +724,21 @@ impl Config {
     pub fn error_at(&self, path: &[&str], message: String) -> ConfigError {
         let segs: Vec<KeySegment> = path
             .iter()
-            .map(|p| p.parse::<usize>().map_or_else(|_| KeySegment::Key((*p).to_string()), KeySegment::Index))
+            .map(|p| {
+                p.parse::<usize>()
+                    .map_or_else(|_| KeySegment::Key((*p).to_string()), KeySegment::Index)
+            })
             .collect();
         let line = self
-            .file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .and_then(|text| locate::line_of_path(&text, &segs));
-        ConfigError { file: self.file.clone(), key: Some(locate::render_path(&segs)), line, message }
+            .text
+            .as_deref()
+            .and_then(|text| locate::line_of_path(text, &segs));
+        ConfigError {
+            file: self.file.clone(),
+            key: Some(locate::render_path(&segs)),
+            line,
+            message,
+        }
     }
 
     /// Read every secret the run needs. Called before any request is made.
@@ -663,16 +752,21 @@ impl Config {
             sources.insert(s.spec.name.clone(), value);
         }
         let smtp_url = if email_enabled {
-            let secret = self
-                .email
-                .smtp_url
-                .as_ref()
-                .ok_or_else(|| self.error_at(&["email"], "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into()))?;
+            let secret = self.email.smtp_url.as_ref().ok_or_else(|| {
+                self.error_at(
+                    &["email"],
+                    "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into(),
+                )
+            })?;
             let key = match secret {
                 SecretRef::Env(_) => "smtp_url_env",
                 SecretRef::File(_) => "smtp_url_file",
             };
-            Some(secret.resolve().map_err(|m| self.error_at(&["email", key], m))?)
+            Some(
+                secret
+                    .resolve()
+                    .map_err(|m| self.error_at(&["email", key], m))?,
+            )
         } else {
             None
         };
@@ -690,7 +784,10 @@ impl EmailConfig {
             return Err(("to", "email is enabled but `to` lists no recipient".into()));
         }
         if self.smtp_url.is_none() {
-            return Err(("smtp_url_env", "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into()));
+            return Err((
+                "smtp_url_env",
+                "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into(),
+            ));
         }
         Ok(())
     }

@@ -26,7 +26,9 @@ impl SecretRef {
         let value = match self {
             SecretRef::Env(name) => match std::env::var(name) {
                 Ok(v) => v,
-                Err(std::env::VarError::NotPresent) => return Err(format!("environment variable {name} is not set")),
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(format!("environment variable {name} is not set"));
+                }
                 Err(std::env::VarError::NotUnicode(_)) => {
                     return Err(format!("environment variable {name} is not valid UTF-8"));
                 }
@@ -57,14 +59,26 @@ mod tests {
         assert_eq!(secret.expose_secret(), "s3cr3t-value");
         assert!(!format!("{secret:?}").contains("s3cr3t"));
         std::fs::write(&path, "\n").unwrap();
-        assert!(SecretRef::File(path).resolve().unwrap_err().contains("is empty"));
+        assert!(
+            SecretRef::File(path)
+                .resolve()
+                .unwrap_err()
+                .contains("is empty")
+        );
     }
 
     #[test]
     fn missing_sources_are_named() {
-        let err = SecretRef::Env("ACCESS_AUDIT_TEST_SURELY_UNSET_VAR".into()).resolve().unwrap_err();
-        assert_eq!(err, "environment variable ACCESS_AUDIT_TEST_SURELY_UNSET_VAR is not set");
-        let err = SecretRef::File("/nonexistent/token".into()).resolve().unwrap_err();
+        let err = SecretRef::Env("ACCESS_AUDIT_TEST_SURELY_UNSET_VAR".into())
+            .resolve()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "environment variable ACCESS_AUDIT_TEST_SURELY_UNSET_VAR is not set"
+        );
+        let err = SecretRef::File("/nonexistent/token".into())
+            .resolve()
+            .unwrap_err();
         assert!(err.starts_with("cannot read secret file /nonexistent/token"));
     }
 }

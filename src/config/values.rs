@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use url::Url;
 
 use crate::model::FailOn;
@@ -13,31 +13,49 @@ use crate::model::FailOn;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Days(pub u32);
 
-impl<'de> Deserialize<'de> for Days {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        if n < 1 || n > 36_500 {
-            return Err(de::Error::custom(format!(
-                "{n} is not a valid number of days: expected a whole number from 1 to 36500"
-            )));
-        }
-        Ok(Days(n as u32))
-    }
-}
-
 /// A whole number of days that may be 0 (a grace period can be switched off).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DaysOrZero(pub u32);
 
+const MAX_DAYS: i64 = 36_500;
+
+/// Reads a whole number of days from `min` up, with a message that says so for any other type.
+struct DaysVisitor {
+    min: i64,
+}
+
+impl<'de> Visitor<'de> for DaysVisitor {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number of days from {} to {MAX_DAYS}", self.min)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<u32, E> {
+        if (self.min..=MAX_DAYS).contains(&n) {
+            u32::try_from(n).map_err(E::custom)
+        } else {
+            Err(E::custom(format!(
+                "{n} is not a valid number of days: expected a whole number from {} to {MAX_DAYS}",
+                self.min
+            )))
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<u32, E> {
+        self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+impl<'de> Deserialize<'de> for Days {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_i64(DaysVisitor { min: 1 }).map(Days)
+    }
+}
+
 impl<'de> Deserialize<'de> for DaysOrZero {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        if !(0..=36_500).contains(&n) {
-            return Err(de::Error::custom(format!(
-                "{n} is not a valid number of days: expected a whole number from 0 to 36500"
-            )));
-        }
-        Ok(DaysOrZero(n as u32))
+        d.deserialize_i64(DaysVisitor { min: 0 }).map(DaysOrZero)
     }
 }
 
@@ -55,7 +73,10 @@ pub struct EnvVarName(pub String);
 impl<'de> Deserialize<'de> for EnvVarName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let valid = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = s
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(de::Error::custom(format!(
@@ -86,12 +107,15 @@ impl BaseUrl {
             other => return Err(format!("`{s}` has scheme `{other}`: expected https://")),
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(format!(
+            return Err(
                 "the base URL must not carry credentials; name the token's environment variable instead"
-            ));
+                    .to_string(),
+            );
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("`{s}` has a query or fragment: expected a bare base URL such as https://sentry.io"));
+            return Err(format!(
+                "`{s}` has a query or fragment: expected a bare base URL such as https://sentry.io"
+            ));
         }
         Ok(BaseUrl(url))
     }
@@ -144,7 +168,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for AllOrVisitor<T> {
         if v == "all" {
             Ok(AllOr::All)
         } else {
-            Err(E::custom(format!("`{v}` is not allowed here: expected \"all\" or a list of {}", self.1)))
+            Err(E::custom(format!(
+                "`{v}` is not allowed here: expected \"all\" or a list of {}",
+                self.1
+            )))
         }
     }
 
@@ -166,7 +193,8 @@ impl<'de> Deserialize<'de> for Slug {
         let s = String::deserialize(d)?;
         let valid = !s.is_empty()
             && s.len() <= 100
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
             && !s.starts_with('_');
         if !valid {
             return Err(de::Error::custom(format!(
@@ -190,7 +218,10 @@ pub struct ProfileId(pub String);
 pub fn is_hyphenated_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl<'de> Deserialize<'de> for ProfileId {
@@ -243,8 +274,11 @@ pub struct HumanDuration(pub std::time::Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let dur = humantime::parse_duration(&s)
-            .map_err(|e| de::Error::custom(format!("`{s}` is not a duration such as \"30s\" or \"2m\" ({e})")))?;
+        let dur = humantime::parse_duration(&s).map_err(|e| {
+            de::Error::custom(format!(
+                "`{s}` is not a duration such as \"30s\" or \"2m\" ({e})"
+            ))
+        })?;
         if dur.is_zero() {
             return Err(de::Error::custom("a duration of zero is not allowed"));
         }
@@ -262,11 +296,21 @@ mod tests {
         assert!(BaseUrl::parse("http://127.0.0.1:8080").is_ok());
         assert!(BaseUrl::parse("http://localhost:1").is_ok());
         assert!(BaseUrl::parse("http://[::1]:9").is_ok());
-        assert!(BaseUrl::parse("http://sentry.example.com").unwrap_err().contains("https"));
+        assert!(
+            BaseUrl::parse("http://sentry.example.com")
+                .unwrap_err()
+                .contains("https")
+        );
         assert!(BaseUrl::parse("ftp://x").is_err());
         assert!(BaseUrl::parse("https://u:p@x").is_err());
-        assert_eq!(BaseUrl::parse("https://sentry.io/").unwrap().trimmed(), "https://sentry.io");
-        assert_eq!(BaseUrl::parse("https://x.test/sentry/").unwrap().trimmed(), "https://x.test/sentry");
+        assert_eq!(
+            BaseUrl::parse("https://sentry.io/").unwrap().trimmed(),
+            "https://sentry.io"
+        );
+        assert_eq!(
+            BaseUrl::parse("https://x.test/sentry/").unwrap().trimmed(),
+            "https://x.test/sentry"
+        );
     }
 
     #[test]

@@ -7,16 +7,43 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::write_atomically;
-use crate::model::{format_time, Account, Finding};
+use crate::model::{Account, Finding, format_time};
 
 pub const FINDINGS_HEADER: [&str; 15] = [
-    "id", "rule", "severity", "outcome", "source", "source_name", "scope", "account_id", "email", "name", "role", "status",
-    "last_seen_at", "detail", "suppressed",
+    "id",
+    "rule",
+    "severity",
+    "outcome",
+    "source",
+    "source_name",
+    "scope",
+    "account_id",
+    "email",
+    "name",
+    "role",
+    "status",
+    "last_seen_at",
+    "detail",
+    "suppressed",
 ];
 
 pub const ACCOUNTS_HEADER: [&str; 16] = [
-    "source", "source_name", "scope", "account_id", "user_id", "email", "name", "role", "privileged", "status", "mfa",
-    "last_login_at", "last_active_at", "last_seen_at", "invited_at", "created_at",
+    "source",
+    "source_name",
+    "scope",
+    "account_id",
+    "user_id",
+    "email",
+    "name",
+    "role",
+    "privileged",
+    "status",
+    "mfa",
+    "last_login_at",
+    "last_active_at",
+    "last_seen_at",
+    "invited_at",
+    "created_at",
 ];
 
 /// Names and emails come from invitees: `=HYPERLINK(…)` must stay text.
@@ -41,12 +68,16 @@ where
 {
     write_atomically(path, |out| {
         let err = |e: csv::Error| format!("cannot write {}: {e}", path.display());
-        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
         w.write_record(header).map_err(err)?;
         for row in rows {
-            w.write_record(row.iter().map(|c| neutralise(c).into_owned())).map_err(err)?;
+            w.write_record(row.iter().map(|c| neutralise(c).into_owned()))
+                .map_err(err)?;
         }
-        w.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))
+        w.flush()
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     })
 }
 
@@ -114,7 +145,10 @@ mod tests {
     #[test]
     fn formulas_are_neutralised() {
         for (input, expected) in [
-            ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+            (
+                "=HYPERLINK(\"http://evil\",\"x\")",
+                "'=HYPERLINK(\"http://evil\",\"x\")",
+            ),
             ("+1", "'+1"),
             ("-2", "'-2"),
             ("@SUM(A1)", "'@SUM(A1)"),

@@ -7,7 +7,7 @@ use std::path::Path;
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use super::{plural, write_atomically, Report};
+use super::{Report, plural, write_atomically};
 use crate::model::{Finding, Outcome, ScopeStatus};
 use crate::rules::rule_info;
 
@@ -75,7 +75,10 @@ struct Row<'a> {
 
 fn groups<'a>(findings: &'a [Finding], outcome: Outcome) -> Vec<Group<'a>> {
     let mut out: Vec<Group<'a>> = Vec::new();
-    for f in findings.iter().filter(|f| f.outcome == outcome && !f.suppressed) {
+    for f in findings
+        .iter()
+        .filter(|f| f.outcome == outcome && !f.suppressed)
+    {
         let idx = match out.iter().position(|g| g.rule == f.rule) {
             Some(i) => i,
             None => {
@@ -111,7 +114,11 @@ fn groups<'a>(findings: &'a [Finding], outcome: Outcome) -> Vec<Group<'a>> {
     }
     for g in &mut out {
         if g.more > 0 {
-            g.more_text = format!("{} more finding{} of this rule are listed in findings.csv", g.more, plural(g.more));
+            g.more_text = format!(
+                "{} more finding{} of this rule are listed in findings.csv",
+                g.more,
+                plural(g.more)
+            );
         }
     }
     out
@@ -135,7 +142,11 @@ pub fn render(report: &Report) -> Result<String, String> {
             },
         })
         .collect();
-    cards.push(Card { label: "manual".into(), count: report.summary.manual, class: "sev-manual" });
+    cards.push(Card {
+        label: "manual".into(),
+        count: report.summary.manual,
+        class: "sev-manual",
+    });
     let scopes = report
         .scopes
         .iter()
@@ -144,7 +155,11 @@ pub fn render(report: &Report) -> Result<String, String> {
             scope: &s.scope,
             ok: s.status == ScopeStatus::Ok,
             accounts: s.accounts,
-            error: s.error.as_ref().map(ToString::to_string).unwrap_or_default(),
+            error: s
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         })
         .collect();
     let view = View {
@@ -159,9 +174,15 @@ pub fn render(report: &Report) -> Result<String, String> {
         manual: groups(&report.findings, Outcome::Manual),
         tool_version: &report.tool.version,
         fail_on: &report.run.fail_on,
-        config_sha256: report.run.config_sha256.as_deref().unwrap_or("none (no config file)"),
+        config_sha256: report
+            .run
+            .config_sha256
+            .as_deref()
+            .unwrap_or("none (no config file)"),
         evidence: match (&report.run.evidence_manifest_sha256, report.run.replayed) {
-            (Some(sha), true) => format!("replayed from an archive whose manifest has SHA-256 {sha}"),
+            (Some(sha), true) => {
+                format!("replayed from an archive whose manifest has SHA-256 {sha}")
+            }
             (Some(sha), false) => format!("archive written; manifest SHA-256 {sha}"),
             (None, _) => "not kept (run with --evidence DIR to keep every API answer)".into(),
         },
@@ -169,11 +190,16 @@ pub fn render(report: &Report) -> Result<String, String> {
     };
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
-    hb.register_template_string("report", TEMPLATE).map_err(|e| format!("the report template is invalid: {e}"))?;
-    hb.render("report", &view).map_err(|e| format!("cannot render report.html: {e}"))
+    hb.register_template_string("report", TEMPLATE)
+        .map_err(|e| format!("the report template is invalid: {e}"))?;
+    hb.render("report", &view)
+        .map_err(|e| format!("cannot render report.html: {e}"))
 }
 
 pub fn write(report: &Report, path: &Path) -> Result<(), String> {
     let html = render(report)?;
-    write_atomically(path, |out| out.write_all(html.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display())))
+    write_atomically(path, |out| {
+        out.write_all(html.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    })
 }

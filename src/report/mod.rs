@@ -13,7 +13,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::Format;
-use crate::model::{format_time, Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind};
+use crate::model::{
+    Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
+    format_time,
+};
 use crate::rules::{ActiveRule, RULES};
 
 pub const REPORT_JSON: &str = "report.json";
@@ -29,7 +32,10 @@ pub struct Tool {
 
 impl Tool {
     pub fn current() -> Tool {
-        Tool { name: env!("CARGO_PKG_NAME").to_string(), version: env!("CARGO_PKG_VERSION").to_string() }
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
     }
 }
 
@@ -142,10 +148,18 @@ impl Report {
                 }
                 Err(e) => (ScopeStatus::Failed, 0, Some(e)),
             };
-            scopes.push(ScopeEntry { source: r.source, source_name: r.source_name, scope: r.scope, status, accounts: count, error });
+            scopes.push(ScopeEntry {
+                source: r.source,
+                source_name: r.source_name,
+                scope: r.scope,
+                status,
+                accounts: count,
+                error,
+            });
         }
         let mut findings = input.findings;
-        let rule_rank: HashMap<&str, usize> = RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let rule_rank: HashMap<&str, usize> =
+            RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -159,21 +173,49 @@ impl Report {
 
         let counts_failing = |f: &&Finding| f.outcome == Outcome::Fail && !f.suppressed;
         let by_rule = Counts(
-            input.rules.iter().map(|r| (r.id.to_string(), findings.iter().filter(counts_failing).filter(|f| f.rule == r.id).count())).collect(),
+            input
+                .rules
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.to_string(),
+                        findings
+                            .iter()
+                            .filter(counts_failing)
+                            .filter(|f| f.rule == r.id)
+                            .count(),
+                    )
+                })
+                .collect(),
         );
         let by_severity = Counts(
             Severity::ALL
                 .iter()
                 .rev()
-                .map(|s| (s.as_str().to_string(), findings.iter().filter(counts_failing).filter(|f| f.severity == *s).count()))
+                .map(|s| {
+                    (
+                        s.as_str().to_string(),
+                        findings
+                            .iter()
+                            .filter(counts_failing)
+                            .filter(|f| f.severity == *s)
+                            .count(),
+                    )
+                })
                 .collect(),
         );
-        let scopes_failed = scopes.iter().filter(|s| s.status == ScopeStatus::Failed).count();
+        let scopes_failed = scopes
+            .iter()
+            .filter(|s| s.status == ScopeStatus::Failed)
+            .count();
         let summary = Summary {
             accounts: accounts.len(),
             findings: findings.len(),
             failing: findings.iter().filter(counts_failing).count(),
-            manual: findings.iter().filter(|f| f.outcome == Outcome::Manual && !f.suppressed).count(),
+            manual: findings
+                .iter()
+                .filter(|f| f.outcome == Outcome::Manual && !f.suppressed)
+                .count(),
             suppressed: findings.iter().filter(|f| f.suppressed).count(),
             scopes: scopes.len(),
             scopes_failed,
@@ -193,7 +235,14 @@ impl Report {
             accounts,
             run: RunMeta {
                 fail_on: input.fail_on.to_string(),
-                rules: input.rules.iter().map(|r| RuleMeta { id: r.id, severity: r.severity }).collect(),
+                rules: input
+                    .rules
+                    .iter()
+                    .map(|r| RuleMeta {
+                        id: r.id,
+                        severity: r.severity,
+                    })
+                    .collect(),
                 config_sha256: input.config_sha256,
                 evidence_manifest_sha256: input.evidence_manifest_sha256,
                 evidence_dir: input.evidence_dir,
@@ -246,7 +295,8 @@ pub fn plural(n: usize) -> &'static str {
 
 /// Write the selected formats into `dir`. Returns the files written.
 pub fn write_all(report: &Report, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
     let mut written = Vec::new();
     for format in formats {
         match format {
@@ -276,7 +326,10 @@ pub fn write_all(report: &Report, dir: &Path, formats: &[Format]) -> Result<Vec<
 pub use html::render as render_html;
 
 /// Write through a temporary file in the same directory, renamed into place when complete.
-fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn std::io::Write) -> Result<(), String>) -> Result<(), String> {
+fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> Result<(), String>,
+) -> Result<(), String> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
@@ -286,9 +339,15 @@ fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn std::io::Write) -> R
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
     fill(&mut out)?;
-    out.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let tmp = out.into_inner().map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
-    tmp.as_file().sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    out.flush()
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
 }

@@ -4,14 +4,18 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Hit, RuleInfo};
-use crate::model::{status, Account, Outcome, Severity};
+use crate::model::{Account, Outcome, Severity, status};
 
 pub const INFO: RuleInfo = RuleInfo {
     id: "admin_without_2fa",
     default_severity: Severity::High,
     checks: "Active owners, managers and admins without two-factor authentication; where the source does not \
              expose 2FA (Sent.dm), a manual check is asked for instead.",
-    references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.8.5", "PCI DSS v4.0 8.4"],
+    references: &[
+        "SOC 2 CC6.1",
+        "ISO/IEC 27001:2022 A.8.5",
+        "PCI DSS v4.0 8.4",
+    ],
 };
 
 /// Sentence of a `manual` finding: the CONTRACT's wording.
@@ -26,7 +30,10 @@ pub struct AdminWithout2fa {
 
 impl Default for AdminWithout2fa {
     fn default() -> Self {
-        AdminWithout2fa { enabled: true, severity: None }
+        AdminWithout2fa {
+            enabled: true,
+            severity: None,
+        }
     }
 }
 
@@ -37,8 +44,13 @@ pub fn check(account: &Account, _as_of: DateTime<Utc>, _s: &AdminWithout2fa) -> 
     let role = account.role.as_deref().unwrap_or("privileged account");
     match account.mfa {
         Some(true) => None,
-        Some(false) => Some(Hit::fail(format!("{role} without two-factor authentication"))),
-        None => Some(Hit { outcome: Outcome::Manual, detail: NOT_EXPOSED.to_string() }),
+        Some(false) => Some(Hit::fail(format!(
+            "{role} without two-factor authentication"
+        ))),
+        None => Some(Hit {
+            outcome: Outcome::Manual,
+            detail: NOT_EXPOSED.to_string(),
+        }),
     }
 }
 
@@ -59,9 +71,15 @@ mod tests {
     fn fail_manual_and_pass() {
         let s = AdminWithout2fa::default();
         let hit = check(&admin(Some(false)), as_of(), &s).unwrap();
-        assert_eq!((hit.outcome, hit.detail.as_str()), (Outcome::Fail, "owner without two-factor authentication"));
+        assert_eq!(
+            (hit.outcome, hit.detail.as_str()),
+            (Outcome::Fail, "owner without two-factor authentication")
+        );
         let hit = check(&admin(None), as_of(), &s).unwrap();
-        assert_eq!((hit.outcome, hit.detail.as_str()), (Outcome::Manual, NOT_EXPOSED));
+        assert_eq!(
+            (hit.outcome, hit.detail.as_str()),
+            (Outcome::Manual, NOT_EXPOSED)
+        );
         assert_eq!(check(&admin(Some(true)), as_of(), &s), None);
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Hit, RuleInfo};
-use crate::model::{status, Account, Severity};
+use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
@@ -24,7 +24,10 @@ pub struct ExpiredMembership {
 
 impl Default for ExpiredMembership {
     fn default() -> Self {
-        ExpiredMembership { enabled: true, severity: None }
+        ExpiredMembership {
+            enabled: true,
+            severity: None,
+        }
     }
 }
 
@@ -55,7 +58,10 @@ mod tests {
         let mut a = account();
         assert_eq!(check(&a, as_of(), &s), None);
         a.status = "Expired".into();
-        assert_eq!(check(&a, as_of(), &s).unwrap().detail, "invitation expired and is still listed");
+        assert_eq!(
+            check(&a, as_of(), &s).unwrap().detail,
+            "invitation expired and is still listed"
+        );
         a.invited_at = Some(as_of() - TimeDelta::days(40) - TimeDelta::hours(1));
         assert_eq!(
             check(&a, as_of(), &s).unwrap().detail,

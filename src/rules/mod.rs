@@ -37,7 +37,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn fail(detail: String) -> Hit {
-        Hit { outcome: Outcome::Fail, detail }
+        Hit {
+            outcome: Outcome::Fail,
+            detail,
+        }
     }
 }
 
@@ -76,14 +79,32 @@ impl RuleSettings {
         let mut out = Vec::new();
         let mut push = |enabled: bool, id: &'static str, severity: Option<Severity>| {
             if enabled {
-                let severity = severity.unwrap_or_else(|| rule_info(id).map_or(Severity::Medium, |r| r.default_severity));
+                let severity = severity.unwrap_or_else(|| {
+                    rule_info(id).map_or(Severity::Medium, |r| r.default_severity)
+                });
                 out.push(ActiveRule { id, severity });
             }
         };
-        push(self.stale_login.enabled, stale_login::INFO.id, self.stale_login.severity);
-        push(self.pending_invite.enabled, pending_invite::INFO.id, self.pending_invite.severity);
-        push(self.admin_without_2fa.enabled, admin_without_2fa::INFO.id, self.admin_without_2fa.severity);
-        push(self.expired_membership.enabled, expired_membership::INFO.id, self.expired_membership.severity);
+        push(
+            self.stale_login.enabled,
+            stale_login::INFO.id,
+            self.stale_login.severity,
+        );
+        push(
+            self.pending_invite.enabled,
+            pending_invite::INFO.id,
+            self.pending_invite.severity,
+        );
+        push(
+            self.admin_without_2fa.enabled,
+            admin_without_2fa::INFO.id,
+            self.admin_without_2fa.severity,
+        );
+        push(
+            self.expired_membership.enabled,
+            expired_membership::INFO.id,
+            self.expired_membership.severity,
+        );
         out
     }
 }
@@ -100,7 +121,11 @@ pub fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) 
 }
 
 /// Run every enabled rule over every account.
-pub fn evaluate(accounts: &[Account], as_of: DateTime<Utc>, settings: &RuleSettings) -> Vec<Finding> {
+pub fn evaluate(
+    accounts: &[Account],
+    as_of: DateTime<Utc>,
+    settings: &RuleSettings,
+) -> Vec<Finding> {
     let active = settings.active();
     let mut findings = Vec::new();
     for account in accounts {
@@ -108,13 +133,22 @@ pub fn evaluate(accounts: &[Account], as_of: DateTime<Utc>, settings: &RuleSetti
             let hit = match rule.id {
                 "stale_login" => stale_login::check(account, as_of, &settings.stale_login),
                 "pending_invite" => pending_invite::check(account, as_of, &settings.pending_invite),
-                "admin_without_2fa" => admin_without_2fa::check(account, as_of, &settings.admin_without_2fa),
-                "expired_membership" => expired_membership::check(account, as_of, &settings.expired_membership),
+                "admin_without_2fa" => {
+                    admin_without_2fa::check(account, as_of, &settings.admin_without_2fa)
+                }
+                "expired_membership" => {
+                    expired_membership::check(account, as_of, &settings.expired_membership)
+                }
                 _ => None,
             };
             if let Some(hit) = hit {
                 findings.push(Finding {
-                    id: finding_id(rule.id, &account.source_name, &account.scope, &account.account_id),
+                    id: finding_id(
+                        rule.id,
+                        &account.source_name,
+                        &account.scope,
+                        &account.account_id,
+                    ),
                     rule: rule.id,
                     severity: rule.severity,
                     outcome: hit.outcome,
@@ -179,7 +213,10 @@ mod tests {
         assert_eq!(a, finding_id("stale_login", "sentry", "acme", "1"));
         assert_ne!(a, finding_id("stale_login", "sentry", "acme", "2"));
         // The separator keeps ("ab","c") and ("a","bc") apart.
-        assert_ne!(finding_id("r", "ab", "c", "1"), finding_id("r", "a", "bc", "1"));
+        assert_ne!(
+            finding_id("r", "ab", "c", "1"),
+            finding_id("r", "a", "bc", "1")
+        );
         assert_eq!(a.len(), 20);
     }
 
@@ -192,7 +229,10 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Medium);
         settings.expired_membership.severity = Some(Severity::Critical);
-        assert_eq!(evaluate(std::slice::from_ref(&acct), as_of(), &settings)[0].severity, Severity::Critical);
+        assert_eq!(
+            evaluate(std::slice::from_ref(&acct), as_of(), &settings)[0].severity,
+            Severity::Critical
+        );
         settings.expired_membership.enabled = false;
         assert!(evaluate(std::slice::from_ref(&acct), as_of(), &settings).is_empty());
     }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Hit, RuleInfo};
 use crate::config::values::Days;
-use crate::model::{status, Account, Severity};
+use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
@@ -25,7 +25,11 @@ pub struct PendingInvite {
 
 impl Default for PendingInvite {
     fn default() -> Self {
-        PendingInvite { enabled: true, severity: None, max_pending_days: Days(7) }
+        PendingInvite {
+            enabled: true,
+            severity: None,
+            max_pending_days: Days(7),
+        }
     }
 }
 
@@ -34,14 +38,18 @@ pub fn check(account: &Account, as_of: DateTime<Utc>, s: &PendingInvite) -> Opti
         return None;
     }
     match account.invited_at {
-        None => Some(Hit::fail("invitation pending; the source gives no invitation date".to_string())),
-        Some(invited) if older_than_days(invited, as_of, s.max_pending_days.0) => Some(Hit::fail(format!(
-            "invited {}, still pending {} days later on {} (limit {} days)",
-            date(invited),
-            whole_days(invited, as_of),
-            date(as_of),
-            s.max_pending_days.0
-        ))),
+        None => Some(Hit::fail(
+            "invitation pending; the source gives no invitation date".to_string(),
+        )),
+        Some(invited) if older_than_days(invited, as_of, s.max_pending_days.0) => {
+            Some(Hit::fail(format!(
+                "invited {}, still pending {} days later on {} (limit {} days)",
+                date(invited),
+                whole_days(invited, as_of),
+                date(as_of),
+                s.max_pending_days.0
+            )))
+        }
         Some(_) => None,
     }
 }
@@ -62,16 +70,36 @@ mod tests {
     #[test]
     fn boundary_at_max_pending_days() {
         let s = PendingInvite::default();
-        assert_eq!(check(&invited(Some(TimeDelta::days(7) - TimeDelta::hours(1))), as_of(), &s), None);
+        assert_eq!(
+            check(
+                &invited(Some(TimeDelta::days(7) - TimeDelta::hours(1))),
+                as_of(),
+                &s
+            ),
+            None
+        );
         assert_eq!(check(&invited(Some(TimeDelta::days(7))), as_of(), &s), None);
-        let hit = check(&invited(Some(TimeDelta::days(7) + TimeDelta::hours(1))), as_of(), &s).unwrap();
-        assert_eq!(hit.detail, "invited 2026-10-24, still pending 7 days later on 2026-11-01 (limit 7 days)");
+        let hit = check(
+            &invited(Some(TimeDelta::days(7) + TimeDelta::hours(1))),
+            as_of(),
+            &s,
+        )
+        .unwrap();
+        assert_eq!(
+            hit.detail,
+            "invited 2026-10-24, still pending 7 days later on 2026-11-01 (limit 7 days)"
+        );
     }
 
     #[test]
     fn missing_date_fires_and_other_statuses_do_not() {
         let s = PendingInvite::default();
-        assert!(check(&invited(None), as_of(), &s).unwrap().detail.contains("no invitation date"));
+        assert!(
+            check(&invited(None), as_of(), &s)
+                .unwrap()
+                .detail
+                .contains("no invitation date")
+        );
         let mut a = invited(Some(TimeDelta::days(30)));
         a.status = "expired".into();
         assert_eq!(check(&a, as_of(), &s), None);

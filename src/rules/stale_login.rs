@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Hit, RuleInfo};
 use crate::config::values::{Days, DaysOrZero};
-use crate::model::{status, Account, Severity};
+use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
@@ -13,7 +13,12 @@ pub const INFO: RuleInfo = RuleInfo {
     default_severity: Severity::Medium,
     checks: "Active accounts whose last login or activity is older than max_inactive_days (default 90), \
              or that never logged in and were created more than grace_days (default 14) ago.",
-    references: &["SOC 2 CC6.2", "SOC 2 CC6.3", "ISO/IEC 27001:2022 A.5.18", "PCI DSS v4.0 8.2.6"],
+    references: &[
+        "SOC 2 CC6.2",
+        "SOC 2 CC6.3",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.6",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,7 +32,12 @@ pub struct StaleLogin {
 
 impl Default for StaleLogin {
     fn default() -> Self {
-        StaleLogin { enabled: true, severity: None, max_inactive_days: Days(90), grace_days: DaysOrZero(14) }
+        StaleLogin {
+            enabled: true,
+            severity: None,
+            max_inactive_days: Days(90),
+            grace_days: DaysOrZero(14),
+        }
     }
 }
 
@@ -75,12 +85,30 @@ mod tests {
     #[test]
     fn boundary_at_max_inactive_days() {
         let s = StaleLogin::default();
-        assert_eq!(check(&seen(TimeDelta::days(90) - TimeDelta::hours(1)), as_of(), &s), None);
+        assert_eq!(
+            check(
+                &seen(TimeDelta::days(90) - TimeDelta::hours(1)),
+                as_of(),
+                &s
+            ),
+            None
+        );
         assert_eq!(check(&seen(TimeDelta::days(90)), as_of(), &s), None);
-        let hit = check(&seen(TimeDelta::days(90) + TimeDelta::hours(1)), as_of(), &s).unwrap();
-        assert_eq!(hit.detail, "last seen 2026-08-02, 90 days before 2026-11-01 (limit 90 days)");
+        let hit = check(
+            &seen(TimeDelta::days(90) + TimeDelta::hours(1)),
+            as_of(),
+            &s,
+        )
+        .unwrap();
+        assert_eq!(
+            hit.detail,
+            "last seen 2026-08-02, 90 days before 2026-11-01 (limit 90 days)"
+        );
         let hit = check(&seen(TimeDelta::days(184)), as_of(), &s).unwrap();
-        assert_eq!(hit.detail, "last seen 2026-05-01, 184 days before 2026-11-01 (limit 90 days)");
+        assert_eq!(
+            hit.detail,
+            "last seen 2026-05-01, 184 days before 2026-11-01 (limit 90 days)"
+        );
     }
 
     #[test]
@@ -103,14 +131,25 @@ mod tests {
         assert_eq!(check(&a, as_of(), &s), None, "inside grace");
         a.created_at = Some(as_of() - TimeDelta::days(14) - TimeDelta::hours(1));
         let hit = check(&a, as_of(), &s).unwrap();
-        assert_eq!(hit.detail, "never logged in; account created 2026-10-17, 14 days before 2026-11-01 (grace 14 days)");
+        assert_eq!(
+            hit.detail,
+            "never logged in; account created 2026-10-17, 14 days before 2026-11-01 (grace 14 days)"
+        );
         a.created_at = None;
-        assert!(check(&a, as_of(), &s).unwrap().detail.contains("no creation date"));
+        assert!(
+            check(&a, as_of(), &s)
+                .unwrap()
+                .detail
+                .contains("no creation date")
+        );
     }
 
     #[test]
     fn zero_grace_flags_at_once() {
-        let s = StaleLogin { grace_days: DaysOrZero(0), ..StaleLogin::default() };
+        let s = StaleLogin {
+            grace_days: DaysOrZero(0),
+            ..StaleLogin::default()
+        };
         let mut a = account();
         a.created_at = Some(as_of() - TimeDelta::hours(1));
         assert!(check(&a, as_of(), &s).is_some());

@@ -73,9 +73,10 @@ impl EvidenceRecorder {
     /// Prepare `dir`: created if missing, refused if it already holds anything, so one run's
     /// evidence is never mixed with another's.
     pub fn create(dir: &Path) -> Result<EvidenceRecorder, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create evidence directory {}: {e}", dir.display()))?;
-        let mut entries =
-            std::fs::read_dir(dir).map_err(|e| format!("cannot read evidence directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create evidence directory {}: {e}", dir.display()))?;
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read evidence directory {}: {e}", dir.display()))?;
         if entries.next().is_some() {
             return Err(format!(
                 "evidence directory {} is not empty; evidence of different runs must not mix: name a new directory",
@@ -83,7 +84,11 @@ impl EvidenceRecorder {
             ));
         }
         probe_writable(dir)?;
-        Ok(EvidenceRecorder { dir: dir.to_path_buf(), started_at: Utc::now(), state: Mutex::new(RecorderState::default()) })
+        Ok(EvidenceRecorder {
+            dir: dir.to_path_buf(),
+            started_at: Utc::now(),
+            state: Mutex::new(RecorderState::default()),
+        })
     }
 
     /// Store one final answer. Returns an error message if the body could not be written.
@@ -94,8 +99,14 @@ impl EvidenceRecorder {
         fetched_at: DateTime<Utc>,
     ) -> Result<(), String> {
         let number = {
-            let mut state = self.state.lock().map_err(|_| "evidence recorder poisoned".to_string())?;
-            let n = state.counters.entry((key.source_name.to_string(), key.scope.to_string())).or_insert(0);
+            let mut state = self
+                .state
+                .lock()
+                .map_err(|_| "evidence recorder poisoned".to_string())?;
+            let n = state
+                .counters
+                .entry((key.source_name.to_string(), key.scope.to_string()))
+                .or_insert(0);
             *n += 1;
             *n
         };
@@ -134,7 +145,10 @@ impl EvidenceRecorder {
                 error: Some(message.to_string()),
             },
         };
-        let mut state = self.state.lock().map_err(|_| "evidence recorder poisoned".to_string())?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| "evidence recorder poisoned".to_string())?;
         state.responses.push(record);
         Ok(())
     }
@@ -142,7 +156,10 @@ impl EvidenceRecorder {
     /// Write `manifest.json` and return its SHA-256.
     pub fn finish(&self, sources: Vec<SourceSpec>) -> Result<String, String> {
         let responses = {
-            let state = self.state.lock().map_err(|_| "evidence recorder poisoned".to_string())?;
+            let state = self
+                .state
+                .lock()
+                .map_err(|_| "evidence recorder poisoned".to_string())?;
             state.responses.clone()
         };
         let manifest = Manifest {
@@ -153,7 +170,8 @@ impl EvidenceRecorder {
             sources,
             responses,
         };
-        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| format!("cannot serialise the manifest: {e}"))?;
+        let bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| format!("cannot serialise the manifest: {e}"))?;
         write_atomic(&self.dir.join(MANIFEST_FILE), &bytes)?;
         Ok(hex::encode(Sha256::digest(&bytes)))
     }
@@ -167,15 +185,20 @@ impl EvidenceRecorder {
 /// directory, flushed, then renamed over the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".access-audit-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.as_file().sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.write_all(bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
 }
 

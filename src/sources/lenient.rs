@@ -167,12 +167,43 @@ mod tests {
     #[test]
     fn wrong_types_read_as_unknown() {
         let p: Probe = serde_json::from_str(r#"{"s": 12, "b": "yes", "o": "nope"}"#).unwrap();
-        assert_eq!(p, Probe { s: Some("12".into()), b: None, o: None });
-        let p: Probe = serde_json::from_str(r#"{"s": {"x": [1,2]}, "b": [true], "o": {"id": 7}}"#).unwrap();
-        assert_eq!(p, Probe { s: None, b: None, o: Some(Inner { id: Some("7".into()) }) });
+        assert_eq!(
+            p,
+            Probe {
+                s: Some("12".into()),
+                b: None,
+                o: None
+            }
+        );
+        let p: Probe =
+            serde_json::from_str(r#"{"s": {"x": [1,2]}, "b": [true], "o": {"id": 7}}"#).unwrap();
+        assert_eq!(
+            p,
+            Probe {
+                s: None,
+                b: None,
+                o: Some(Inner {
+                    id: Some("7".into())
+                })
+            }
+        );
         let p: Probe = serde_json::from_str(r#"{"s": null, "b": null, "o": null}"#).unwrap();
-        assert_eq!(p, Probe { s: None, b: None, o: None });
+        assert_eq!(
+            p,
+            Probe {
+                s: None,
+                b: None,
+                o: None
+            }
+        );
         let p: Probe = serde_json::from_str(r#"{}"#).unwrap();
-        assert_eq!(p, Probe { s: None, b: None, o: None });
+        assert_eq!(
+            p,
+            Probe {
+                s: None,
+                b: None,
+                o: None
+            }
+        );
     }
 }

@@ -11,7 +11,10 @@ pub struct LinkEntry {
 
 impl LinkEntry {
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -32,7 +35,7 @@ pub fn parse_link_header(header: &str) -> Vec<LinkEntry> {
                 break;
             }
             tail = tail[1..].trim_start();
-            let key_end = tail.find(|c: char| c == '=' || c == ';' || c == ',').unwrap_or(tail.len());
+            let key_end = tail.find(['=', ';', ',']).unwrap_or(tail.len());
             let key = tail[..key_end].trim().to_ascii_lowercase();
             tail = &tail[key_end..];
             let mut value = String::new();
@@ -77,16 +80,27 @@ pub fn parse_link_header(header: &str) -> Vec<LinkEntry> {
 /// followed: its host may not be the one we were configured with.
 pub fn next_cursor(header: &str) -> Option<String> {
     let entry = parse_link_header(header).into_iter().find(|e| {
-        e.param("rel").is_some_and(|rel| rel.split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        e.param("rel").is_some_and(|rel| {
+            rel.split_whitespace()
+                .any(|r| r.eq_ignore_ascii_case("next"))
+        })
     })?;
-    if !entry.param("results").is_some_and(|r| r.eq_ignore_ascii_case("true")) {
+    if !entry
+        .param("results")
+        .is_some_and(|r| r.eq_ignore_ascii_case("true"))
+    {
         return None;
     }
     if let Some(c) = entry.param("cursor").filter(|c| !c.is_empty()) {
         return Some(c.to_string());
     }
-    let url = url::Url::parse(&entry.url).or_else(|_| url::Url::parse("http://relative.invalid").and_then(|b| b.join(&entry.url))).ok()?;
-    url.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned()).filter(|c| !c.is_empty())
+    let url = url::Url::parse(&entry.url)
+        .or_else(|_| url::Url::parse("http://relative.invalid").and_then(|b| b.join(&entry.url)))
+        .ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned())
+        .filter(|c| !c.is_empty())
 }
 
 #[cfg(test)]

@@ -62,7 +62,10 @@ pub struct PageRequest<'a> {
 
 /// Where pages come from: the network (optionally recording evidence), or an archive.
 pub enum Fetcher {
-    Live { client: SourceClient, recorder: Option<Arc<EvidenceRecorder>> },
+    Live {
+        client: Box<SourceClient>,
+        recorder: Option<Arc<EvidenceRecorder>>,
+    },
     Replay(Arc<ReplayArchive>),
 }
 
@@ -72,7 +75,12 @@ pub struct NoPage(pub String);
 
 impl From<NoPage> for ScopeError {
     fn from(e: NoPage) -> ScopeError {
-        ScopeError { http_status: None, code: None, message: e.0, request_id: None }
+        ScopeError {
+            http_status: None,
+            code: None,
+            message: e.0,
+            request_id: None,
+        }
     }
 }
 
@@ -100,7 +108,12 @@ impl Fetcher {
                 result.map_err(|e| NoPage(e.to_string()))
             }
             Fetcher::Replay(archive) => {
-                match archive.answer(source_name, req.scope, req.endpoint.as_str(), req.url.as_str()) {
+                match archive.answer(
+                    source_name,
+                    req.scope,
+                    req.endpoint.as_str(),
+                    req.url.as_str(),
+                ) {
                     Replayed::Answer(a) => Ok(a),
                     Replayed::NoAnswer(msg) | Replayed::Missing(msg) => Err(NoPage(msg)),
                 }
@@ -124,7 +137,10 @@ pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
         SourceKind::Sentry => sentry::fetch(&ctx).await,
         SourceKind::Sentdm => sentdm::fetch(&ctx).await,
     };
-    let accounts: usize = results.iter().map(|r| r.outcome.as_ref().map_or(0, Vec::len)).sum();
+    let accounts: usize = results
+        .iter()
+        .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
+        .sum();
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     tracing::info!(
         source = %ctx.spec.name,
@@ -146,21 +162,33 @@ pub fn live_fetcher(
     use secrecy::ExposeSecret;
     let mut auth = reqwest::header::HeaderMap::new();
     let (name, value) = match source.spec.kind {
-        SourceKind::Sentry => ("authorization", format!("Bearer {}", secret.expose_secret())),
+        SourceKind::Sentry => (
+            "authorization",
+            format!("Bearer {}", secret.expose_secret()),
+        ),
         SourceKind::Sentdm => ("x-api-key", secret.expose_secret().to_string()),
     };
     let value = HeaderValue::from_str(&value).map_err(|_| {
-        format!("the secret of source `{}` contains characters that cannot be sent in an HTTP header", source.spec.name)
+        format!(
+            "the secret of source `{}` contains characters that cannot be sent in an HTTP header",
+            source.spec.name
+        )
     })?;
     auth.insert(HeaderName::from_static(name), value);
     let client = SourceClient::new(source.fetch.clone(), auth)?;
-    Ok(Fetcher::Live { client, recorder })
+    Ok(Fetcher::Live {
+        client: Box::new(client),
+        recorder,
+    })
 }
 
 /// A short, printable excerpt of a body that is not what we expected (an HTML error page, …).
 pub fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
-    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let squeezed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = squeezed.chars().take(160).collect();
     if squeezed.chars().count() > 160 {

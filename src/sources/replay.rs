@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::evidence::{Manifest, ResponseRecord, MANIFEST_FILE};
+use super::evidence::{MANIFEST_FILE, Manifest, ResponseRecord};
 use crate::http::Answer;
 use crate::timestamp::parse_timestamp;
 
@@ -19,8 +19,11 @@ pub struct ReplayArchive {
     pub manifest_sha256: String,
     dir: PathBuf,
     /// Per (source name, scope): the recorded answers in request order, and which are used.
-    by_scope: HashMap<(String, String), Mutex<Vec<(ResponseRecord, bool)>>>,
+    by_scope: HashMap<ScopeKey, Mutex<Vec<(ResponseRecord, bool)>>>,
 }
+
+/// (source name, scope)
+type ScopeKey = (String, String);
 
 /// What a replayed request gets.
 pub enum Replayed {
@@ -37,10 +40,17 @@ impl ReplayArchive {
     pub fn load(dir: &Path) -> Result<ReplayArchive, String> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let bytes = std::fs::read(&manifest_path).map_err(|e| {
-            format!("cannot read {}: {e} (--replay takes a directory written by --evidence)", manifest_path.display())
+            format!(
+                "cannot read {}: {e} (--replay takes a directory written by --evidence)",
+                manifest_path.display()
+            )
         })?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not an access-audit evidence manifest: {e}", manifest_path.display()))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "{} is not an access-audit evidence manifest: {e}",
+                manifest_path.display()
+            )
+        })?;
         if manifest.schema_version != 1 {
             return Err(format!(
                 "{} has schema_version {}; this version of access-audit reads schema_version 1",
@@ -51,20 +61,28 @@ impl ReplayArchive {
         let mut by_scope: HashMap<(String, String), Vec<(ResponseRecord, bool)>> = HashMap::new();
         for (i, r) in manifest.responses.iter().enumerate() {
             if let Some(file) = &r.file {
-                verify_file(dir, file, r).map_err(|e| format!("evidence archive {}: responses[{i}]: {e}", dir.display()))?;
+                verify_file(dir, file, r).map_err(|e| {
+                    format!("evidence archive {}: responses[{i}]: {e}", dir.display())
+                })?;
             } else if r.error.is_none() {
                 return Err(format!(
                     "evidence archive {}: responses[{i}] has neither a file nor an error",
                     dir.display()
                 ));
             }
-            by_scope.entry((r.source_name.clone(), r.scope.clone())).or_default().push((r.clone(), false));
+            by_scope
+                .entry((r.source_name.clone(), r.scope.clone()))
+                .or_default()
+                .push((r.clone(), false));
         }
         Ok(ReplayArchive {
             manifest_sha256: hex::encode(Sha256::digest(&bytes)),
             manifest,
             dir: dir.to_path_buf(),
-            by_scope: by_scope.into_iter().map(|(k, v)| (k, Mutex::new(v))).collect(),
+            by_scope: by_scope
+                .into_iter()
+                .map(|(k, v)| (k, Mutex::new(v)))
+                .collect(),
         })
     }
 
@@ -76,11 +94,18 @@ impl ReplayArchive {
                 "the evidence archive holds no {endpoint} answer for GET {url} (source {source_name}, scope {scope})"
             ))
         };
-        let Some(entries) = self.by_scope.get(&(source_name.to_string(), scope.to_string())) else {
+        let Some(entries) = self
+            .by_scope
+            .get(&(source_name.to_string(), scope.to_string()))
+        else {
             return missing();
         };
-        let Ok(mut entries) = entries.lock() else { return missing() };
-        let Some((record, used)) = entries.iter_mut().find(|(r, used)| !*used && r.endpoint == endpoint && r.url == url)
+        let Ok(mut entries) = entries.lock() else {
+            return missing();
+        };
+        let Some((record, used)) = entries
+            .iter_mut()
+            .find(|(r, used)| !*used && r.endpoint == endpoint && r.url == url)
         else {
             return missing();
         };
@@ -88,7 +113,11 @@ impl ReplayArchive {
         let record = record.clone();
         drop(entries);
         let Some(file) = &record.file else {
-            return Replayed::NoAnswer(record.error.unwrap_or_else(|| "no answer was recorded".into()));
+            return Replayed::NoAnswer(
+                record
+                    .error
+                    .unwrap_or_else(|| "no answer was recorded".into()),
+            );
         };
         let body = match std::fs::read(self.dir.join(file)) {
             Ok(b) => Bytes::from(b),
@@ -107,17 +136,27 @@ impl ReplayArchive {
 
 fn verify_file(dir: &Path, file: &str, r: &ResponseRecord) -> Result<(), String> {
     let rel = Path::new(file);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
         return Err(format!("file `{file}` is outside the archive"));
     }
     let body = std::fs::read(dir.join(rel)).map_err(|e| format!("cannot read {file}: {e}"))?;
     if body.len() as u64 != r.bytes {
-        return Err(format!("{file} has {} bytes, the manifest says {}: the archive was altered", body.len(), r.bytes));
+        return Err(format!(
+            "{file} has {} bytes, the manifest says {}: the archive was altered",
+            body.len(),
+            r.bytes
+        ));
     }
     let actual = hex::encode(Sha256::digest(&body));
     match &r.sha256 {
         Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(()),
-        Some(expected) => Err(format!("{file} has SHA-256 {actual}, the manifest says {expected}: the archive was altered")),
+        Some(expected) => Err(format!(
+            "{file} has SHA-256 {actual}, the manifest says {expected}: the archive was altered"
+        )),
         None => Err(format!("{file} has no sha256 in the manifest")),
     }
 }

@@ -11,11 +11,11 @@ use serde::Deserialize;
 use url::Url;
 
 use super::lenient::{opt_bool, opt_object, opt_string};
-use super::{body_excerpt, Endpoint, PageRequest, SourceContext, SENTDM_DISCOVERY_SCOPE};
+use super::{Endpoint, PageRequest, SENTDM_DISCOVERY_SCOPE, SourceContext, body_excerpt};
 use crate::config::values::is_hyphenated_uuid;
 use crate::config::{Selection, SourceSpec};
 use crate::http::Answer;
-use crate::model::{status, Account, ScopeError, ScopeResult, SourceKind};
+use crate::model::{Account, ScopeError, ScopeResult, SourceKind, status};
 use crate::timestamp::{older_than_days, parse_timestamp};
 
 /// The scope name of the organization's own user list.
@@ -119,35 +119,65 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
             }
         },
     }
-    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(scopes.iter().enumerate())
-        .map(|(i, scope)| async move { (i, scope_result(spec, scope, fetch_users(ctx, scope).await)) })
-        .buffer_unordered(ctx.concurrency.max(1))
-        .collect()
-        .await;
+    let mut fetched: Vec<(usize, ScopeResult)> =
+        futures::stream::iter(scopes.iter().enumerate())
+            .map(|(i, scope)| async move {
+                (i, scope_result(spec, scope, fetch_users(ctx, scope).await))
+            })
+            .buffer_unordered(ctx.concurrency.max(1))
+            .collect()
+            .await;
     fetched.sort_by_key(|(i, _)| *i);
     results.extend(fetched.into_iter().map(|(_, r)| r));
     results
 }
 
-fn scope_result(spec: &SourceSpec, scope: &str, outcome: Result<Vec<Account>, ScopeError>) -> ScopeResult {
-    ScopeResult { source: SourceKind::Sentdm, source_name: spec.name.clone(), scope: scope.to_string(), outcome }
+fn scope_result(
+    spec: &SourceSpec,
+    scope: &str,
+    outcome: Result<Vec<Account>, ScopeError>,
+) -> ScopeResult {
+    ScopeResult {
+        source: SourceKind::Sentdm,
+        source_name: spec.name.clone(),
+        scope: scope.to_string(),
+        outcome,
+    }
 }
 
 fn endpoint_url(base: &str, path: &str) -> Result<Url, ScopeError> {
-    Url::parse(&format!("{base}/v3/{path}")).map_err(|e| local_error(format!("bad base URL {base}: {e}")))
+    Url::parse(&format!("{base}/v3/{path}"))
+        .map_err(|e| local_error(format!("bad base URL {base}: {e}")))
 }
 
 fn local_error(message: String) -> ScopeError {
-    ScopeError { http_status: None, code: None, message, request_id: None }
+    ScopeError {
+        http_status: None,
+        code: None,
+        message,
+        request_id: None,
+    }
 }
 
-async fn get(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, url: Url, profile: Option<&str>) -> Result<Answer, ScopeError> {
+async fn get(
+    ctx: &SourceContext<'_>,
+    scope: &str,
+    endpoint: Endpoint,
+    url: Url,
+    profile: Option<&str>,
+) -> Result<Answer, ScopeError> {
     let mut headers = Vec::new();
     if let Some(p) = profile {
-        let value = HeaderValue::from_str(p).map_err(|_| local_error(format!("profile id `{p}` cannot be sent")))?;
+        let value = HeaderValue::from_str(p)
+            .map_err(|_| local_error(format!("profile id `{p}` cannot be sent")))?;
         headers.push((HeaderName::from_static("x-profile-id"), value));
     }
-    let req = PageRequest { scope, endpoint, url, headers };
+    let req = PageRequest {
+        scope,
+        endpoint,
+        url,
+        headers,
+    };
     Ok(ctx.fetcher.get(&ctx.spec.name, &req).await?)
 }
 
@@ -155,7 +185,9 @@ async fn get(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, url: Url,
 fn open<T: for<'de> Deserialize<'de>>(a: &Answer, what: &str) -> Result<T, ScopeError> {
     let parsed: Result<Envelope<T>, _> = serde_json::from_slice(&a.body);
     let request_id = |env_meta: Option<&Meta>| {
-        env_meta.and_then(|m| m.request_id.clone()).or_else(|| a.request_id.clone())
+        env_meta
+            .and_then(|m| m.request_id.clone())
+            .or_else(|| a.request_id.clone())
     };
     match parsed {
         Ok(env) if a.is_success() && env.success != Some(false) => match env.data {
@@ -169,7 +201,11 @@ fn open<T: for<'de> Deserialize<'de>>(a: &Answer, what: &str) -> Result<T, Scope
         },
         Ok(env) => {
             let code = env.error.as_ref().and_then(|e| e.code.clone());
-            let message = env.error.as_ref().and_then(|e| e.message.clone()).unwrap_or_else(|| "no message".into());
+            let message = env
+                .error
+                .as_ref()
+                .and_then(|e| e.message.clone())
+                .unwrap_or_else(|| "no message".into());
             Err(ScopeError {
                 http_status: Some(a.status),
                 message: format!("{message}{}", hint(a.status, code.as_deref())),
@@ -181,7 +217,10 @@ fn open<T: for<'de> Deserialize<'de>>(a: &Answer, what: &str) -> Result<T, Scope
             let message = if a.body.is_empty() {
                 "empty body".to_string()
             } else if a.is_success() {
-                format!("the {what} is not a Sent.dm envelope: {e} (body starts: {})", body_excerpt(&a.body))
+                format!(
+                    "the {what} is not a Sent.dm envelope: {e} (body starts: {})",
+                    body_excerpt(&a.body)
+                )
             } else {
                 format!("unexpected body: {}", body_excerpt(&a.body))
             };
@@ -214,19 +253,39 @@ async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, Scope
     let mut page = 1u32;
     loop {
         let mut url = endpoint_url(base, "sender-profiles")?;
-        url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("page_size", PAGE_SIZE);
-        let answer = get(ctx, SENTDM_DISCOVERY_SCOPE, Endpoint::SentdmSenderProfiles, url, None).await?;
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("page_size", PAGE_SIZE);
+        let answer = get(
+            ctx,
+            SENTDM_DISCOVERY_SCOPE,
+            Endpoint::SentdmSenderProfiles,
+            url,
+            None,
+        )
+        .await?;
         if page == 1 && answer.status == 404 {
             tracing::info!(source = %ctx.spec.name, "/v3/sender-profiles answered 404; listing /v3/profiles instead");
             let url = endpoint_url(base, "profiles")?;
-            let answer = get(ctx, SENTDM_DISCOVERY_SCOPE, Endpoint::SentdmProfiles, url, None).await?;
+            let answer = get(
+                ctx,
+                SENTDM_DISCOVERY_SCOPE,
+                Endpoint::SentdmProfiles,
+                url,
+                None,
+            )
+            .await?;
             let data: ProfilesData = open(&answer, "profile list")?;
-            let items = data.profiles.ok_or_else(|| missing_list(&answer, "data.profiles"))?;
+            let items = data
+                .profiles
+                .ok_or_else(|| missing_list(&answer, "data.profiles"))?;
             add_profile_ids(&mut ids, items)?;
             break;
         }
         let data: SenderProfilesData = open(&answer, "sender profile list")?;
-        let items = data.sender_profiles.ok_or_else(|| missing_list(&answer, "data.sender_profiles"))?;
+        let items = data
+            .sender_profiles
+            .ok_or_else(|| missing_list(&answer, "data.sender_profiles"))?;
         let empty = items.is_empty();
         add_profile_ids(&mut ids, items)?;
         let has_more = data.pagination.and_then(|p| p.has_more).unwrap_or(false);
@@ -235,7 +294,9 @@ async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, Scope
         }
         page += 1;
         if page > MAX_PAGES {
-            return Err(local_error(format!("more than {MAX_PAGES} pages of profiles; stopped to avoid an endless loop")));
+            return Err(local_error(format!(
+                "more than {MAX_PAGES} pages of profiles; stopped to avoid an endless loop"
+            )));
         }
     }
     tracing::info!(source = %ctx.spec.name, profiles = ids.len(), "profiles discovered");
@@ -252,7 +313,9 @@ fn add_profile_ids(ids: &mut Vec<String>, items: Vec<ProfileItem>) -> Result<(),
                 }
             }
             other => {
-                return Err(local_error(format!("the profile list contains a profile without a usable id ({other:?})")));
+                return Err(local_error(format!(
+                    "the profile list contains a profile without a usable id ({other:?})"
+                )));
             }
         }
     }
@@ -263,7 +326,10 @@ fn missing_list(a: &Answer, field: &str) -> ScopeError {
     ScopeError {
         http_status: Some(a.status),
         code: None,
-        message: format!("the answer has no `{field}` list (body starts: {})", body_excerpt(&a.body)),
+        message: format!(
+            "the answer has no `{field}` list (body starts: {})",
+            body_excerpt(&a.body)
+        ),
         request_id: a.request_id.clone(),
     }
 }
@@ -281,12 +347,16 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
     loop {
         let mut url = endpoint_url(&spec.base_url, "users")?;
         if page > 1 {
-            url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("page_size", PAGE_SIZE);
+            url.query_pairs_mut()
+                .append_pair("page", &page.to_string())
+                .append_pair("page_size", PAGE_SIZE);
         }
         let answer = get(ctx, scope, Endpoint::SentdmUsers, url, profile).await?;
         retries += answer.retries;
         let data: UsersData = open(&answer, "user list")?;
-        let users = data.users.ok_or_else(|| missing_list(&answer, "data.users"))?;
+        let users = data
+            .users
+            .ok_or_else(|| missing_list(&answer, "data.users"))?;
         let mut new = 0;
         for u in users {
             let account = normalise(spec, scope, u, ctx.as_of);
@@ -296,7 +366,11 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
             }
         }
         let pagination = data.pagination;
-        if let Some(t) = pagination.as_ref().and_then(|p| p.total_count.as_deref()).and_then(|t| t.parse().ok()) {
+        if let Some(t) = pagination
+            .as_ref()
+            .and_then(|p| p.total_count.as_deref())
+            .and_then(|t| t.parse().ok())
+        {
             total_count = Some(t);
         }
         let has_more = pagination.and_then(|p| p.has_more).unwrap_or(false);
@@ -309,7 +383,9 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
         }
         page += 1;
         if page > MAX_PAGES {
-            return Err(local_error(format!("more than {MAX_PAGES} pages of users; stopped to avoid an endless loop")));
+            return Err(local_error(format!(
+                "more than {MAX_PAGES} pages of users; stopped to avoid an endless loop"
+            )));
         }
     }
     if let Some(total) = total_count {
@@ -329,23 +405,34 @@ fn time(raw: Option<&str>) -> Option<DateTime<Utc>> {
 }
 
 fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) -> Account {
-    let role = u.role.map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty());
-    let privileged = role.as_deref().is_some_and(|r| matches!(r, "owner" | "admin"));
+    let role = u
+        .role
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| !r.is_empty());
+    let privileged = role
+        .as_deref()
+        .is_some_and(|r| matches!(r, "owner" | "admin"));
     let invited_at = time(u.invited_at.as_deref());
-    let api_status = u.status.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into());
+    let api_status = u
+        .status
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into());
     // Sent.dm invitations expire after invite_ttl_days, but the API keeps saying `invited`.
     let status = match invited_at {
-        Some(t) if api_status == status::INVITED && older_than_days(t, as_of, spec.invite_ttl_days()) => {
+        Some(t)
+            if api_status == status::INVITED
+                && older_than_days(t, as_of, spec.invite_ttl_days()) =>
+        {
             status::EXPIRED.to_string()
         }
         _ => api_status,
     };
     let last_login_at = time(u.last_login_at.as_deref());
-    let account_id = u
-        .id
-        .clone()
-        .or_else(|| u.email.as_ref().map(|e| format!("email:{e}")))
-        .unwrap_or_else(|| "unknown".to_string());
+    let account_id =
+        u.id.clone()
+            .or_else(|| u.email.as_ref().map(|e| format!("email:{e}")))
+            .unwrap_or_else(|| "unknown".to_string());
     Account {
         source: SourceKind::Sentdm,
         source_name: spec.name.clone(),
@@ -373,7 +460,14 @@ mod tests {
     use chrono::TimeZone;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer { status, body: Bytes::from(body.to_string()), link: None, request_id: Some("hdr-id".into()), fetched_at: Utc::now(), retries: 0 }
+        Answer {
+            status,
+            body: Bytes::from(body.to_string()),
+            link: None,
+            request_id: Some("hdr-id".into()),
+            fetched_at: Utc::now(),
+            retries: 0,
+        }
     }
 
     fn spec() -> SourceSpec {
@@ -397,7 +491,10 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("req_7X9zKp2jDw"));
         assert!(e.message.starts_with("You do not have access"));
         let e = open::<UsersData>(&answer(401, ""), "user list").unwrap_err();
-        assert_eq!((e.http_status, e.request_id.as_deref()), (Some(401), Some("hdr-id")));
+        assert_eq!(
+            (e.http_status, e.request_id.as_deref()),
+            (Some(401), Some("hdr-id"))
+        );
         assert!(e.message.starts_with("empty body"));
     }
 
@@ -411,12 +508,31 @@ mod tests {
             {"id":"u4","email":"d@x","role":"Auditor","status":"SUSPENDED"}
         ]},"error":null,"meta":{"request_id":"r"}}"#;
         let data: UsersData = open(&answer(200, body), "user list").unwrap();
-        let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&spec(), "organization", u, as_of)).collect();
-        assert_eq!((accounts[0].role.as_deref(), accounts[0].privileged, accounts[0].mfa), (Some("admin"), true, None));
+        let accounts: Vec<Account> = data
+            .users
+            .unwrap()
+            .into_iter()
+            .map(|u| normalise(&spec(), "organization", u, as_of))
+            .collect();
+        assert_eq!(
+            (
+                accounts[0].role.as_deref(),
+                accounts[0].privileged,
+                accounts[0].mfa
+            ),
+            (Some("admin"), true, None)
+        );
         assert_eq!(accounts[0].last_seen_at, accounts[0].last_login_at);
         assert_eq!(accounts[1].status, "expired");
         assert_eq!(accounts[2].status, "invited");
-        assert_eq!((accounts[3].status.as_str(), accounts[3].role.as_deref(), accounts[3].privileged), ("suspended", Some("auditor"), false));
+        assert_eq!(
+            (
+                accounts[3].status.as_str(),
+                accounts[3].role.as_deref(),
+                accounts[3].privileged
+            ),
+            ("suspended", Some("auditor"), false)
+        );
     }
 
     #[test]
@@ -424,7 +540,8 @@ mod tests {
         let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":{}}"#), "user list")
             .and_then(|d| d.users.ok_or_else(|| local_error("missing".into())));
         assert!(e.is_err());
-        let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":null}"#), "user list").unwrap_err();
+        let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":null}"#), "user list")
+            .unwrap_err();
         assert!(e.message.contains("no `data`"));
     }
 }

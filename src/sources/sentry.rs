@@ -11,10 +11,10 @@ use url::Url;
 
 use super::lenient::{opt_bool, opt_object, opt_string};
 use super::link::next_cursor;
-use super::{body_excerpt, Endpoint, PageRequest, SourceContext, SENTRY_DISCOVERY_SCOPE};
+use super::{Endpoint, PageRequest, SENTRY_DISCOVERY_SCOPE, SourceContext, body_excerpt};
 use crate::config::{Selection, SourceSpec};
 use crate::http::Answer;
-use crate::model::{later_of, status, Account, ScopeError, ScopeResult, SourceKind};
+use crate::model::{Account, ScopeError, ScopeResult, SourceKind, later_of, status};
 use crate::timestamp::parse_timestamp;
 
 /// Sentry's maximum page size. Constant across pages: the cursor encodes it.
@@ -116,15 +116,27 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
     results
 }
 
-fn scope_result(spec: &SourceSpec, scope: &str, outcome: Result<Vec<Account>, ScopeError>) -> ScopeResult {
-    ScopeResult { source: SourceKind::Sentry, source_name: spec.name.clone(), scope: scope.to_string(), outcome }
+fn scope_result(
+    spec: &SourceSpec,
+    scope: &str,
+    outcome: Result<Vec<Account>, ScopeError>,
+) -> ScopeResult {
+    ScopeResult {
+        source: SourceKind::Sentry,
+        source_name: spec.name.clone(),
+        scope: scope.to_string(),
+        outcome,
+    }
 }
 
 /// `{base}/api/0/organizations/[{slug}/{tail}/]`
 fn org_url(base: &str, slug: Option<&str>, tail: Option<&str>) -> Result<Url, ScopeError> {
-    let mut url = Url::parse(&format!("{base}/")).map_err(|e| local_error(format!("bad base URL {base}: {e}")))?;
+    let mut url = Url::parse(&format!("{base}/"))
+        .map_err(|e| local_error(format!("bad base URL {base}: {e}")))?;
     {
-        let mut segs = url.path_segments_mut().map_err(|_| local_error(format!("bad base URL {base}")))?;
+        let mut segs = url
+            .path_segments_mut()
+            .map_err(|_| local_error(format!("bad base URL {base}")))?;
         segs.pop_if_empty().extend(["api", "0", "organizations"]);
         if let Some(slug) = slug {
             segs.push(slug);
@@ -138,11 +150,21 @@ fn org_url(base: &str, slug: Option<&str>, tail: Option<&str>) -> Result<Url, Sc
 }
 
 fn local_error(message: String) -> ScopeError {
-    ScopeError { http_status: None, code: None, message, request_id: None }
+    ScopeError {
+        http_status: None,
+        code: None,
+        message,
+        request_id: None,
+    }
 }
 
 /// Follow `rel="next"` cursors from `first`, rebuilding every URL on our own base.
-async fn fetch_pages(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, first: Url) -> Result<Vec<Answer>, ScopeError> {
+async fn fetch_pages(
+    ctx: &SourceContext<'_>,
+    scope: &str,
+    endpoint: Endpoint,
+    first: Url,
+) -> Result<Vec<Answer>, ScopeError> {
     let mut pages = Vec::new();
     let mut seen_cursors = HashSet::new();
     let mut cursor: Option<String> = None;
@@ -151,16 +173,31 @@ async fn fetch_pages(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, f
         if let Some(c) = &cursor {
             url.query_pairs_mut().append_pair("cursor", c);
         }
-        let req = PageRequest { scope, endpoint, url, headers: Vec::new() };
+        let req = PageRequest {
+            scope,
+            endpoint,
+            url,
+            headers: Vec::new(),
+        };
         let answer = ctx.fetcher.get(&ctx.spec.name, &req).await.map_err(|e| {
             let mut err = ScopeError::from(e);
-            err.message = format!("page {} of {}: {}", pages.len() + 1, endpoint.as_str(), err.message);
+            err.message = format!(
+                "page {} of {}: {}",
+                pages.len() + 1,
+                endpoint.as_str(),
+                err.message
+            );
             err
         })?;
         if !answer.is_success() {
             let mut err = error_from_answer(&answer);
             if !pages.is_empty() {
-                err.message = format!("page {} of {}: {}", pages.len() + 1, endpoint.as_str(), err.message);
+                err.message = format!(
+                    "page {} of {}: {}",
+                    pages.len() + 1,
+                    endpoint.as_str(),
+                    err.message
+                );
             }
             return Err(err);
         }
@@ -174,7 +211,9 @@ async fn fetch_pages(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, f
                 )));
             }
             Some(_) if pages.len() >= MAX_PAGES => {
-                return Err(local_error(format!("more than {MAX_PAGES} pages; stopped to avoid an endless loop")));
+                return Err(local_error(format!(
+                    "more than {MAX_PAGES} pages; stopped to avoid an endless loop"
+                )));
             }
             Some(c) => cursor = Some(c),
         }
@@ -184,10 +223,17 @@ async fn fetch_pages(ctx: &SourceContext<'_>, scope: &str, endpoint: Endpoint, f
 async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
     let mut url = org_url(&ctx.spec.base_url, None, None)?;
     url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-    let pages = fetch_pages(ctx, SENTRY_DISCOVERY_SCOPE, Endpoint::SentryOrganizations, url).await?;
+    let pages = fetch_pages(
+        ctx,
+        SENTRY_DISCOVERY_SCOPE,
+        Endpoint::SentryOrganizations,
+        url,
+    )
+    .await?;
     let mut slugs = Vec::new();
     for (i, page) in pages.iter().enumerate() {
-        let orgs: Vec<Organization> = serde_json::from_slice(&page.body).map_err(|e| malformed(page, i, "organization list", &e))?;
+        let orgs: Vec<Organization> = serde_json::from_slice(&page.body)
+            .map_err(|e| malformed(page, i, "organization list", &e))?;
         for org in orgs {
             match org.slug {
                 Some(slug) if is_safe_slug(&slug) => {
@@ -208,7 +254,10 @@ async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, 
 }
 
 fn is_safe_slug(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with(['.', '_']) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && !s.starts_with(['.', '_'])
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, ScopeError> {
@@ -241,7 +290,8 @@ fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Acc
     let mut seen = HashSet::new();
     let mut bad_times = 0usize;
     for (i, page) in pages.iter().enumerate() {
-        let members: Vec<Member> = serde_json::from_slice(&page.body).map_err(|e| malformed(page, i, "member list", &e))?;
+        let members: Vec<Member> = serde_json::from_slice(&page.body)
+            .map_err(|e| malformed(page, i, "member list", &e))?;
         for m in members {
             let account = normalise(source_name, org, m, &mut bad_times);
             if seen.insert(account.account_id.clone()) {
@@ -250,7 +300,12 @@ fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Acc
         }
     }
     if bad_times > 0 {
-        tracing::warn!(source = source_name, scope = org, count = bad_times, "timestamps that could not be read were treated as unknown");
+        tracing::warn!(
+            source = source_name,
+            scope = org,
+            count = bad_times,
+            "timestamps that could not be read were treated as unknown"
+        );
     }
     Ok(accounts)
 }
@@ -272,8 +327,14 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         (true, false) => status::INVITED,
         (true, true) => status::EXPIRED,
     };
-    let role = m.org_role.or(m.role).map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty());
-    let privileged = role.as_deref().is_some_and(|r| matches!(r, "owner" | "manager" | "admin"));
+    let role = m
+        .org_role
+        .or(m.role)
+        .map(|r| r.trim().to_lowercase())
+        .filter(|r| !r.is_empty());
+    let privileged = role
+        .as_deref()
+        .is_some_and(|r| matches!(r, "owner" | "manager" | "admin"));
     let created_at = time(m.date_created.as_deref(), bad_times);
     let (user_id, mfa, last_login_at, last_active_at, user_email, user_name) = match user {
         Some(u) => (
@@ -287,12 +348,11 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         None => (None, None, None, None, None, None),
     };
     let email = m.email.filter(|e| !e.is_empty()).or(user_email);
-    let account_id = m
-        .id
-        .clone()
-        .or_else(|| user_id.as_ref().map(|u| format!("user:{u}")))
-        .or_else(|| email.as_ref().map(|e| format!("email:{e}")))
-        .unwrap_or_else(|| "unknown".to_string());
+    let account_id =
+        m.id.clone()
+            .or_else(|| user_id.as_ref().map(|u| format!("user:{u}")))
+            .or_else(|| email.as_ref().map(|e| format!("email:{e}")))
+            .unwrap_or_else(|| "unknown".to_string());
     Account {
         source: SourceKind::Sentry,
         source_name: source_name.to_string(),
@@ -317,7 +377,11 @@ fn malformed(page: &Answer, index: usize, what: &str, e: &serde_json::Error) -> 
     ScopeError {
         http_status: Some(page.status),
         code: None,
-        message: format!("page {} is not a {what}: {e} (body starts: {})", index + 1, body_excerpt(&page.body)),
+        message: format!(
+            "page {} is not a {what}: {e} (body starts: {})",
+            index + 1,
+            body_excerpt(&page.body)
+        ),
         request_id: page.request_id.clone(),
     }
 }
@@ -325,13 +389,21 @@ fn malformed(page: &Answer, index: usize, what: &str, e: &serde_json::Error) -> 
 /// Turn a non-2xx answer into a scope error with everything the server told us.
 pub fn error_from_answer(a: &Answer) -> ScopeError {
     let (code, message) = match serde_json::from_slice::<ErrorBody>(&a.body) {
-        Ok(ErrorBody::Detail { detail: Detail::Text(t) }) => (None, t),
-        Ok(ErrorBody::Detail { detail: Detail::Object { code, message } }) => {
-            (code, message.unwrap_or_else(|| "no message".into()))
-        }
-        Ok(ErrorBody::Detail { detail: Detail::List(items) }) => (
+        Ok(ErrorBody::Detail {
+            detail: Detail::Text(t),
+        }) => (None, t),
+        Ok(ErrorBody::Detail {
+            detail: Detail::Object { code, message },
+        }) => (code, message.unwrap_or_else(|| "no message".into())),
+        Ok(ErrorBody::Detail {
+            detail: Detail::List(items),
+        }) => (
             None,
-            items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect::<Vec<_>>().join("; "),
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
         Ok(ErrorBody::Bare(s)) => (None, s),
         Err(_) if a.body.is_empty() => (None, "empty body".into()),
@@ -343,7 +415,12 @@ pub fn error_from_answer(a: &Answer) -> ScopeError {
         404 => " (no such organization, or it lives in another region)",
         _ => "",
     };
-    ScopeError { http_status: Some(a.status), code, message: format!("{message}{hint}"), request_id: a.request_id.clone() }
+    ScopeError {
+        http_status: Some(a.status),
+        code,
+        message: format!("{message}{hint}"),
+        request_id: a.request_id.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -352,7 +429,14 @@ mod tests {
     use bytes::Bytes;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer { status, body: Bytes::from(body.to_string()), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 }
+        Answer {
+            status,
+            body: Bytes::from(body.to_string()),
+            link: None,
+            request_id: None,
+            fetched_at: Utc::now(),
+            retries: 0,
+        }
     }
 
     #[test]
@@ -368,12 +452,18 @@ mod tests {
         let accounts = parse_pages("sentry", "acme", &[answer(200, body)]).unwrap();
         assert_eq!(accounts.len(), 4, "duplicate member id 1 is dropped");
         let a = &accounts[0];
-        assert_eq!((a.role.as_deref(), a.privileged, a.status.as_str(), a.mfa), (Some("owner"), true, "active", Some(false)));
+        assert_eq!(
+            (a.role.as_deref(), a.privileged, a.status.as_str(), a.mfa),
+            (Some("owner"), true, "active", Some(false))
+        );
         assert_eq!(a.last_seen_at, a.last_active_at);
         assert_eq!(a.invited_at, None);
         assert_eq!(a.user_id.as_deref(), Some("10"));
         let b = &accounts[1];
-        assert_eq!((b.status.as_str(), b.mfa, b.user_id.as_deref()), ("invited", None, None));
+        assert_eq!(
+            (b.status.as_str(), b.mfa, b.user_id.as_deref()),
+            ("invited", None, None)
+        );
         assert!(b.invited_at.is_some());
         assert_eq!(accounts[2].status, "expired");
         assert_eq!(accounts[2].role.as_deref(), Some("admin"));
@@ -383,14 +473,29 @@ mod tests {
 
     #[test]
     fn error_bodies_of_every_shape() {
-        let e = error_from_answer(&answer(403, r#"{"detail":"You do not have permission to perform this action."}"#));
+        let e = error_from_answer(&answer(
+            403,
+            r#"{"detail":"You do not have permission to perform this action."}"#,
+        ));
         assert_eq!(e.http_status, Some(403));
         assert!(e.message.starts_with("You do not have permission"));
-        let e = error_from_answer(&answer(401, r#"{"detail":{"code":"sso-required","message":"Must login via SSO","extra":{}}}"#));
-        assert_eq!((e.code.as_deref(), e.message.starts_with("Must login via SSO")), (Some("sso-required"), true));
+        let e = error_from_answer(&answer(
+            401,
+            r#"{"detail":{"code":"sso-required","message":"Must login via SSO","extra":{}}}"#,
+        ));
+        assert_eq!(
+            (
+                e.code.as_deref(),
+                e.message.starts_with("Must login via SSO")
+            ),
+            (Some("sso-required"), true)
+        );
         let e = error_from_answer(&answer(400, r#"{"detail":["The name cannot be blank."]}"#));
         assert_eq!(e.message, "The name cannot be blank.");
-        let e = error_from_answer(&answer(429, r#""You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds""#));
+        let e = error_from_answer(&answer(
+            429,
+            r#""You are attempting to use this endpoint too frequently. Limit is 40 requests in 1 seconds""#,
+        ));
         assert!(e.message.starts_with("You are attempting"));
         let e = error_from_answer(&answer(502, "<html><body>Bad Gateway</body></html>"));
         assert!(e.message.contains("Bad Gateway"));
@@ -400,8 +505,16 @@ mod tests {
 
     #[test]
     fn urls_are_built_on_our_base() {
-        let u = org_url("https://sentry.example.com/sentry", Some("acme"), Some("members")).unwrap();
-        assert_eq!(u.as_str(), "https://sentry.example.com/sentry/api/0/organizations/acme/members/");
+        let u = org_url(
+            "https://sentry.example.com/sentry",
+            Some("acme"),
+            Some("members"),
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://sentry.example.com/sentry/api/0/organizations/acme/members/"
+        );
         let u = org_url("https://sentry.io", None, None).unwrap();
         assert_eq!(u.as_str(), "https://sentry.io/api/0/organizations/");
     }

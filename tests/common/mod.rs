@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -68,10 +68,16 @@ pub fn sentry_invite(id: u32, created: &str, expired: bool) -> Value {
 /// Sentry's Link header, pointing at a different host than the one we called (as sentry.io does).
 pub fn sentry_link(org: &str, next: Option<&str>) -> String {
     let base = format!("https://us.sentry.io/api/0/organizations/{org}/members/?per_page=100");
-    let prev = format!("<{base}&cursor=100:-1:1>; rel=\"previous\"; results=\"false\"; cursor=\"100:-1:1\"");
+    let prev = format!(
+        "<{base}&cursor=100:-1:1>; rel=\"previous\"; results=\"false\"; cursor=\"100:-1:1\""
+    );
     match next {
-        Some(c) => format!("{prev}, <{base}&cursor={c}>; rel=\"next\"; results=\"true\"; cursor=\"{c}\""),
-        None => format!("{prev}, <{base}&cursor=100:9:0>; rel=\"next\"; results=\"false\"; cursor=\"100:9:0\""),
+        Some(c) => {
+            format!("{prev}, <{base}&cursor={c}>; rel=\"next\"; results=\"true\"; cursor=\"{c}\"")
+        }
+        None => format!(
+            "{prev}, <{base}&cursor=100:9:0>; rel=\"next\"; results=\"false\"; cursor=\"100:9:0\""
+        ),
     }
 }
 
@@ -86,14 +92,27 @@ pub async fn mount_sentry_org(server: &MockServer, org: &str, pages: Vec<Vec<Val
         let m = Mock::given(method("GET"))
             .and(path(format!("/api/0/organizations/{org}/members/")))
             .and(query_param("per_page", "100"))
-            .and(wiremock::matchers::header("authorization", format!("Bearer {SENTRY_TOKEN}").as_str()));
-        let m = if i == 0 { m.and(query_param_is_missing("cursor")) } else { m.and(query_param("cursor", format!("100:{i}:0"))) };
+            .and(wiremock::matchers::header(
+                "authorization",
+                format!("Bearer {SENTRY_TOKEN}").as_str(),
+            ));
+        let m = if i == 0 {
+            m.and(query_param_is_missing("cursor"))
+        } else {
+            m.and(query_param("cursor", format!("100:{i}:0")))
+        };
         m.respond_with(resp).expect(1).mount(server).await;
     }
 }
 
 /// A Sent.dm user.
-pub fn sentdm_user(id: &str, role: &str, status: &str, invited_at: &str, last_login: Option<&str>) -> Value {
+pub fn sentdm_user(
+    id: &str,
+    role: &str,
+    status: &str,
+    invited_at: &str,
+    last_login: Option<&str>,
+) -> Value {
     json!({
         "id": id, "email": format!("{id}@acme.example"), "name": format!("Sent {id}"),
         "role": role, "status": status,
@@ -114,7 +133,12 @@ pub fn sentdm_error(code: &str, message: &str, request_id: &str) -> Value {
 }
 
 /// Mount `GET /v3/users` for a scope (`None` = the organization).
-pub async fn mount_sentdm_users(server: &MockServer, profile: Option<&str>, status: u16, body: Value) {
+pub async fn mount_sentdm_users(
+    server: &MockServer,
+    profile: Option<&str>,
+    status: u16,
+    body: Value,
+) {
     let m = Mock::given(method("GET"))
         .and(path("/v3/users"))
         .and(wiremock::matchers::header("x-api-key", SENTDM_KEY));
@@ -122,7 +146,10 @@ pub async fn mount_sentdm_users(server: &MockServer, profile: Option<&str>, stat
         Some(p) => m.and(wiremock::matchers::header("x-profile-id", p)),
         None => m.and(NoHeader("x-profile-id")),
     };
-    m.respond_with(ResponseTemplate::new(status).set_body_json(body)).expect(1).mount(server).await;
+    m.respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .expect(1)
+        .mount(server)
+        .await;
 }
 
 /// Write a config file into `dir` and return its path.
@@ -133,7 +160,8 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
 }
 
 pub fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -183,17 +211,31 @@ pub async fn serve_archive(dir: &Path) -> MockServer {
         .as_array()
         .expect("sources")
         .iter()
-        .map(|s| (s["name"].as_str().unwrap_or_default().to_string(), s["base_url"].as_str().unwrap_or_default().to_string()))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_string(),
+                s["base_url"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     for r in manifest["responses"].as_array().expect("responses") {
-        let Some(file) = r["file"].as_str() else { continue };
+        let Some(file) = r["file"].as_str() else {
+            continue;
+        };
         let source = r["source_name"].as_str().unwrap_or_default();
-        let base = &bases.iter().find(|(n, _)| n == source).expect("source of response").1;
+        let base = &bases
+            .iter()
+            .find(|(n, _)| n == source)
+            .expect("source of response")
+            .1;
         let url = r["url"].as_str().unwrap_or_default();
         let rel = url.strip_prefix(base.as_str()).expect("url under base");
         let parsed = url::Url::parse(&format!("http://x{rel}")).expect("url");
         let mut m = Mock::given(method("GET")).and(path(parsed.path().to_string()));
-        let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         for (k, v) in &pairs {
             m = m.and(query_param(k.as_str(), v.as_str()));
         }
@@ -204,10 +246,15 @@ pub async fn serve_archive(dir: &Path) -> MockServer {
         }
         let scope = r["scope"].as_str().unwrap_or_default();
         if r["endpoint"] == "sentdm.users" {
-            m = if scope == "organization" { m.and(NoHeader("x-profile-id")) } else { m.and(wiremock::matchers::header("x-profile-id", scope)) };
+            m = if scope == "organization" {
+                m.and(NoHeader("x-profile-id"))
+            } else {
+                m.and(wiremock::matchers::header("x-profile-id", scope))
+            };
         }
         let body = std::fs::read(dir.join(file)).expect("evidence body");
-        let mut resp = ResponseTemplate::new(r["status"].as_u64().unwrap_or(500) as u16).set_body_raw(body, "application/json");
+        let mut resp = ResponseTemplate::new(r["status"].as_u64().unwrap_or(500) as u16)
+            .set_body_raw(body, "application/json");
         if let Some(link) = r["link"].as_str() {
             resp = resp.insert_header("link", link);
         }

@@ -1,0 +1,380 @@
+//! Evidence archives: what `--evidence` writes, what `--replay` reads, and that a replay is
+//! indistinguishable from the live run it recorded.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const DEMO: &str = "examples/demo-evidence";
+const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
+
+fn demo_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)
+}
+
+async fn mixed_server() -> MockServer {
+    let server = MockServer::start().await;
+    mount_sentry_org(
+        &server,
+        "acme",
+        vec![
+            (1..=100)
+                .map(|i| {
+                    sentry_member(
+                        i,
+                        if i == 1 { "owner" } else { "member" },
+                        i != 1,
+                        Some("2026-10-20T00:00:00Z"),
+                    )
+                })
+                .collect(),
+            vec![
+                sentry_member(101, "member", true, Some("2025-10-20T00:00:00Z")),
+                sentry_invite(102, "2026-09-01T00:00:00Z", false),
+            ],
+        ],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/0/organizations/gone/members/"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(
+                json!({"detail": "You do not have permission to perform this action."}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    mount_sentdm_users(
+        &server,
+        None,
+        200,
+        sentdm_ok(json!({"users": [sentdm_user("u1", "admin", "active", "2026-01-01T00:00:00.1234567+00:00", Some("2026-10-31T00:00:00+00:00"))]})),
+    )
+    .await;
+    server
+}
+
+fn mixed_config(base: &str) -> String {
+    format!(
+        r#"
+[[sources]]
+type = "sentry"
+base_url = "{base}"
+token_env = "SENTRY_AUTH_TOKEN"
+organizations = ["acme", "gone"]
+
+[[sources]]
+type = "sentdm"
+base_url = "{base}"
+api_key_env = "SENTDM_API_KEY"
+profiles = []
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evidence_is_complete_and_replay_reproduces_the_live_report() {
+    let server = mixed_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &mixed_config(&server.uri()));
+    let evidence = dir.path().join("evidence");
+    let live_out = dir.path().join("live");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            live_out.to_str().unwrap(),
+            "--evidence",
+            evidence.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+
+    let manifest = read_json(&evidence.join("manifest.json"));
+    assert_eq!(manifest["schema_version"], 1);
+    assert_eq!(manifest["tool"]["name"], "access-audit");
+    assert_eq!(manifest["sources"][0]["type"], "sentry");
+    assert_eq!(manifest["sources"][0]["base_url"], server.uri());
+    let responses = manifest["responses"].as_array().unwrap();
+    assert_eq!(
+        responses.len(),
+        4,
+        "two acme pages, the forbidden org, the Sent.dm organization"
+    );
+    for r in responses {
+        let file = r["file"].as_str().unwrap();
+        let body = std::fs::read(evidence.join(file)).unwrap();
+        assert_eq!(r["bytes"].as_u64().unwrap(), body.len() as u64);
+        assert_eq!(
+            r["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&body))
+        );
+        assert!(r["fetched_at"].as_str().unwrap().ends_with('Z'));
+        let url = r["url"].as_str().unwrap();
+        assert!(url.starts_with(&server.uri()));
+        assert!(!url.contains("TOKEN") && !url.contains("KEY"));
+    }
+    let acme: Vec<&serde_json::Value> = responses.iter().filter(|r| r["scope"] == "acme").collect();
+    assert_eq!(acme[0]["file"], "sentry/acme/0001.json");
+    assert_eq!(acme[1]["file"], "sentry/acme/0002.json");
+    assert_eq!(
+        acme[1]["url"],
+        format!(
+            "{}/api/0/organizations/acme/members/?per_page=100&cursor=100%3A1%3A0",
+            server.uri()
+        )
+    );
+    assert_eq!(acme[0]["endpoint"], "sentry.members");
+    let gone = responses.iter().find(|r| r["scope"] == "gone").unwrap();
+    assert_eq!(gone["status"], 403);
+    let sentdm = responses
+        .iter()
+        .find(|r| r["source_name"] == "sentdm")
+        .unwrap();
+    assert_eq!(
+        (sentdm["endpoint"].as_str(), sentdm["scope"].as_str()),
+        (Some("sentdm.users"), Some("organization"))
+    );
+    // Bodies are kept exactly as received.
+    let raw = std::fs::read_to_string(evidence.join("sentdm/organization/0001.json")).unwrap();
+    assert!(raw.contains("2026-01-01T00:00:00.1234567+00:00"));
+
+    // Replay: no network (the mock is gone), no config, same report.
+    drop(server);
+    let replay_out = dir.path().join("replay");
+    bin()
+        .current_dir(dir.path().join("..")) // no access-audit.toml here
+        .args([
+            "run",
+            "--replay",
+            evidence.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--out",
+            replay_out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let live = read_json(&live_out.join("report.json"));
+    let replayed = read_json(&replay_out.join("report.json"));
+    assert_eq!(live["findings"], replayed["findings"]);
+    assert_eq!(live["accounts"], replayed["accounts"]);
+    assert_eq!(live["scopes"], replayed["scopes"]);
+    assert_eq!(live["summary"], replayed["summary"]);
+    assert_eq!(replayed["run"]["replayed"], true);
+    assert_eq!(
+        replayed["run"]["evidence_manifest_sha256"]
+            .as_str()
+            .unwrap(),
+        hex::encode(Sha256::digest(
+            std::fs::read(evidence.join("manifest.json")).unwrap()
+        ))
+    );
+}
+
+#[test]
+fn evidence_directory_must_be_new_or_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    std::fs::write(evidence.join("old.json"), "{}").unwrap();
+    let cfg = write_config(dir.path(), &mixed_config("http://127.0.0.1:9"));
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--evidence",
+            evidence.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("is not empty"));
+}
+
+#[test]
+fn tampered_archive_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("archive");
+    copy_dir(&demo_dir(), &copy);
+    let victim = copy.join("sentry/acme/0002.json");
+    let text = std::fs::read_to_string(&victim).unwrap().replacen(
+        "\"orgRole\":\"member\"",
+        "\"orgRole\":\"owner\"",
+        1,
+    );
+    std::fs::write(&victim, text).unwrap();
+    bin()
+        .args([
+            "run",
+            "--replay",
+            copy.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("sentry/acme/0002.json"))
+        .stderr(predicates::str::contains("the archive was altered"));
+    assert!(!dir.path().join("o/report.json").exists());
+}
+
+#[test]
+fn demo_archive_replays_with_every_rule_and_a_failed_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo_dir().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let report = read_json(&out.join("report.json"));
+    let s = scopes(&report);
+    assert!(s.len() >= 6, "{s:?}");
+    assert!(s.iter().filter(|x| x.0 == "sentry" && x.2 == "ok").count() >= 2);
+    assert!(s.iter().any(|x| x.0 == "sentry" && x.2 == "failed"));
+    assert!(
+        s.iter()
+            .any(|x| x.0 == "sentdm" && x.1 == "organization" && x.2 == "ok")
+    );
+    assert!(
+        s.iter()
+            .filter(|x| x.0 == "sentdm" && x.1 != "organization" && x.2 == "ok")
+            .count()
+            >= 2
+    );
+    let failed_profile = report["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["source"] == "sentdm" && x["status"] == "failed")
+        .unwrap();
+    assert_eq!(failed_profile["error"]["code"], "AUTH_004");
+    assert!(failed_profile["error"]["request_id"].is_string());
+    let keys = finding_keys(&report);
+    for rule in [
+        "stale_login",
+        "pending_invite",
+        "admin_without_2fa",
+        "expired_membership",
+    ] {
+        assert!(
+            keys.iter().any(|k| k.0 == rule && k.3 == "fail"),
+            "{rule} fails somewhere"
+        );
+    }
+    assert!(
+        keys.iter()
+            .any(|k| k.0 == "admin_without_2fa" && k.3 == "manual")
+    );
+    for f in ["report.html", "findings.csv", "accounts.csv", "report.json"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // Hostile names from the API arrive escaped in HTML and neutralised in CSV.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.to_lowercase().contains("<script"));
+    let accounts_csv = std::fs::read_to_string(out.join("accounts.csv")).unwrap();
+    assert!(accounts_csv.contains("\"'=HYPERLINK("));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_archive_replay_equals_a_live_run_against_the_same_answers() {
+    let server = serve_archive(&demo_dir()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = read_json(&demo_dir().join("manifest.json"));
+    let orgs: Vec<String> = manifest["sources"][0]["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| format!("\"{}\"", o.as_str().unwrap()))
+        .collect();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[sources]]
+type = "sentry"
+base_url = "{base}"
+token_env = "SENTRY_AUTH_TOKEN"
+organizations = [{orgs}]
+
+[[sources]]
+type = "sentdm"
+base_url = "{base}"
+api_key_env = "SENTDM_API_KEY"
+profiles = "all"
+"#,
+            base = server.uri(),
+            orgs = orgs.join(", ")
+        ),
+    );
+    let live_out = dir.path().join("live");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            live_out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(4);
+    let replay_out = dir.path().join("replay");
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo_dir().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            replay_out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(4);
+    let live = read_json(&live_out.join("report.json"));
+    let replayed = read_json(&replay_out.join("report.json"));
+    assert!(live["findings"].as_array().unwrap().len() > 20);
+    assert_eq!(live["findings"], replayed["findings"]);
+    assert_eq!(live["accounts"], replayed["accounts"]);
+    assert_eq!(live["scopes"], replayed["scopes"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
