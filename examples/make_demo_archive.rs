@@ -74,6 +74,15 @@ fn person(rng: &mut Rng, n: usize, domain: &str) -> (String, String) {
     let local: String = format!("{first}.{last}{n}")
         .to_lowercase()
         .chars()
+        .map(|c| match c {
+            'é' => 'e',
+            'í' => 'i',
+            'ü' => 'u',
+            'ó' | 'ö' => 'o',
+            'ë' => 'e',
+            'ł' => 'l',
+            other => other,
+        })
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .collect();
     (format!("{first} {last}"), format!("{local}@{domain}"))
