@@ -178,8 +178,11 @@ fn describe_rules(out: &mut String, settings: &RuleSettings) {
 
 /// One authenticated request, and what its answer means for the user.
 async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
-    let fetcher = match sources::live_fetcher(s, secret, None) {
-        Ok(f) => f,
+    let fetcher = match sources::live_source(s, secret, None) {
+        Ok(source) => sources::Fetcher {
+            source,
+            stop: crate::stop::StopSignal::new(),
+        },
         Err(e) => return format!("FAILED: {e}"),
     };
     let base = &s.spec.base_url;

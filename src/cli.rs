@@ -93,6 +93,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     pub evidence: Option<PathBuf>,
 
+    /// Stop fetching after this long (e.g. 30m) and write the reports marked incomplete (exit 4)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+
     /// Run from an evidence archive instead of the network; the config file becomes optional
     #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
@@ -121,6 +125,14 @@ pub enum RulesFormat {
 
 fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     crate::timestamp::parse_as_of(s)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("the deadline must be longer than zero".into()),
+        Err(e) => Err(format!("`{s}` is not a duration such as 30m or 1h ({e})")),
+    }
 }
 
 fn parse_fail_on(s: &str) -> Result<FailOn, String> {

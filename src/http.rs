@@ -19,8 +19,6 @@ use url::Url;
 
 use crate::config::FetchSettings;
 
-/// Longest we wait before retrying, whatever a server asks for.
-pub const MAX_SINGLE_WAIT: Duration = Duration::from_secs(60);
 /// First backoff step; doubled on each retry.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
 
@@ -145,7 +143,7 @@ impl SourceClient {
                     if let (Some(reason), false) = (retry_reason, last) {
                         let wait = server_requested_wait(status, &headers, Utc::now())
                             .unwrap_or_else(|| self.backoff(attempt))
-                            .min(MAX_SINGLE_WAIT);
+                            .min(self.settings.max_retry_wait);
                         if status == StatusCode::TOO_MANY_REQUESTS {
                             self.pause_all(wait).await;
                         }
@@ -184,13 +182,14 @@ impl SourceClient {
         }
     }
 
-    /// When a server says the window is spent (`Remaining: 0`), hold every request until it resets.
+    /// When a server says the window is (nearly) spent, hold every request until it resets.
     async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
         let remaining = header_u64(headers, "x-sentry-rate-limit-remaining")
             .or_else(|| header_u64(headers, "x-ratelimit-remaining"));
-        if remaining == Some(0) {
+        // One request left in the window: wait for it to reset rather than collect a 429.
+        if remaining.is_some_and(|r| r <= 1) {
             if let Some(wait) = reset_wait(headers, Utc::now()) {
-                self.pause_all(wait.min(MAX_SINGLE_WAIT)).await;
+                self.pause_all(wait.min(self.settings.max_retry_wait)).await;
             }
         }
     }
@@ -201,7 +200,7 @@ impl SourceClient {
             .backoff_base
             .saturating_mul(1u32 << (attempt - 1).min(16));
         let jitter = rand::random_range(0.5..=1.0);
-        exp.mul_f64(jitter).min(MAX_SINGLE_WAIT)
+        exp.mul_f64(jitter).min(self.settings.max_retry_wait)
     }
 }
 
@@ -216,13 +215,23 @@ fn retry_reason(status: StatusCode, body: &[u8], expect_json: bool) -> Option<&'
     if status.is_server_error() {
         return Some("server error");
     }
-    if status.is_success()
-        && expect_json
-        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
+    if status.is_success() && expect_json && from_json_lossy::<serde::de::IgnoredAny>(body).is_err()
     {
         return Some("body is not valid JSON");
     }
     None
+}
+
+/// Parse JSON; if the bytes are not valid UTF-8 (a name mangled somewhere upstream), read them
+/// with invalid sequences replaced by U+FFFD rather than losing the whole page.
+pub fn from_json_lossy<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, serde_json::Error> {
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok(v),
+        Err(e) if std::str::from_utf8(body).is_ok() => Err(e),
+        Err(_) => serde_json::from_str(&String::from_utf8_lossy(body)),
+    }
 }
 
 /// The wait a server asked for: `Retry-After` (seconds or an HTTP date), else the rate-limit

@@ -15,6 +15,7 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod sources;
+pub mod stop;
 pub mod timestamp;
 
 use std::path::PathBuf;

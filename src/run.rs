@@ -13,7 +13,8 @@ use crate::report::{self, Report, ReportInput};
 use crate::rules;
 use crate::sources::evidence::{EvidenceRecorder, probe_writable};
 use crate::sources::replay::ReplayArchive;
-use crate::sources::{self, Fetcher, SourceContext};
+use crate::sources::{self, Fetcher, PageSource, SourceContext};
+use crate::stop::StopSignal;
 use crate::{ConfigPath, Error};
 
 /// The config after command-line overrides: what this run will do.
@@ -123,10 +124,12 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         warn_if_stale(a, as_of);
     }
 
+    let stop = StopSignal::new();
+    let watcher = stop.arm(args.deadline);
     let mut fetches = Vec::new();
     for source in &plan.sources {
-        let fetcher = match &archive {
-            Some(a) => Fetcher::Replay(Arc::clone(a)),
+        let page_source = match &archive {
+            Some(a) => PageSource::Replay(Arc::clone(a)),
             None => {
                 let secret = secrets.sources.get(&source.spec.name).ok_or_else(|| {
                     Error::Fatal(format!(
@@ -134,8 +137,12 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
                         source.spec.name
                     ))
                 })?;
-                sources::live_fetcher(source, secret, recorder.clone()).map_err(Error::Fatal)?
+                sources::live_source(source, secret, recorder.clone()).map_err(Error::Fatal)?
             }
+        };
+        let fetcher = Fetcher {
+            source: page_source,
+            stop: stop.clone(),
         };
         fetches.push(sources::fetch_source(SourceContext {
             spec: &source.spec,
@@ -149,6 +156,8 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         .into_iter()
         .flatten()
         .collect();
+    watcher.abort();
+    let stopped = stop.reason();
 
     let evidence_manifest_sha256 = match (&recorder, &archive) {
         (Some(rec), _) => Some(
@@ -179,7 +188,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         findings,
         rules: plan.config.rules.active(),
         fail_on: plan.fail_on,
-        interrupted: false,
+        stopped: stopped.clone(),
         config_sha256: plan.config.digest.clone(),
         evidence_manifest_sha256,
         evidence_dir: args

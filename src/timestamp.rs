@@ -92,3 +92,42 @@ mod tests {
         assert!(older_than_days(exactly - TimeDelta::hours(1), as_of, 90));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(s in ".{0,64}") {
+            let _ = parse_timestamp(&s);
+        }
+
+        /// Any instant, written with 0–9 fractional digits and any offset, reads back as the
+        /// same instant (truncated to the digits written).
+        #[test]
+        fn round_trips(
+            secs in 0i64..4_102_444_800, // 1970 … 2100
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..=9,
+            offset_min in -840i32..=840,
+            zulu in any::<bool>(),
+        ) {
+            let t = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            let frac = if digits == 0 { String::new() } else { format!(".{:09}", nanos)[..=digits].to_string() };
+            let offset = chrono::FixedOffset::east_opt(offset_min * 60).unwrap();
+            let local = t.with_timezone(&offset);
+            let suffix = if zulu && offset_min == 0 {
+                "Z".to_string()
+            } else {
+                let sign = if offset_min < 0 { '-' } else { '+' };
+                format!("{sign}{:02}:{:02}", offset_min.abs() / 60, offset_min.abs() % 60)
+            };
+            let text = format!("{}{frac}{suffix}", local.format("%Y-%m-%dT%H:%M:%S"));
+            let parsed = parse_timestamp(&text).unwrap();
+            let kept = if digits == 0 { 0 } else { nanos / 10u32.pow(9 - digits as u32) * 10u32.pow(9 - digits as u32) };
+            prop_assert_eq!(parsed, DateTime::<Utc>::from_timestamp(secs, kept).unwrap());
+        }
+    }
+}

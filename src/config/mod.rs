@@ -189,6 +189,8 @@ pub struct FetchSettings {
     pub request_timeout: Duration,
     /// Attempts per request, first one included.
     pub max_attempts: u32,
+    /// The longest single wait before a retry, whatever a server asks for.
+    pub max_retry_wait: Duration,
 }
 
 impl FetchSettings {
@@ -202,6 +204,7 @@ impl FetchSettings {
                 burst: 1,
                 request_timeout: Duration::from_secs(30),
                 max_attempts: 5,
+                max_retry_wait: Duration::from_secs(60),
             },
             // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
             SourceKind::Sentdm => FetchSettings {
@@ -210,6 +213,7 @@ impl FetchSettings {
                 burst: 50,
                 request_timeout: Duration::from_secs(30),
                 max_attempts: 5,
+                max_retry_wait: Duration::from_secs(60),
             },
         }
     }
@@ -311,6 +315,7 @@ struct RawSource {
     burst: Option<u32>,
     request_timeout: Option<HumanDuration>,
     max_attempts: Option<u32>,
+    max_retry_wait: Option<HumanDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -632,6 +637,9 @@ impl Config {
                     ));
                 }
                 fetch.burst = b;
+            }
+            if let Some(w) = s.max_retry_wait {
+                fetch.max_retry_wait = w.0;
             }
             if let Some(t) = s.request_timeout {
                 fetch.request_timeout = t.0;

@@ -437,7 +437,7 @@ fn sentdm_profiles_list_empty_list_and_default() {
 #[test]
 fn fetch_settings_can_be_overridden() {
     let config = ok(&with_source(
-        "concurrency = 8\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\n",
+        "concurrency = 8\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\nmax_retry_wait = \"5s\"\n",
     ));
     assert_eq!(
         config.sources[0].fetch,
@@ -447,6 +447,7 @@ fn fetch_settings_can_be_overridden() {
             burst: 10,
             request_timeout: Duration::from_secs(120),
             max_attempts: 3,
+            max_retry_wait: Duration::from_secs(5),
         }
     );
 }

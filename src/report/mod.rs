@@ -95,6 +95,8 @@ pub struct RunMeta {
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
     pub replayed: bool,
+    /// Why the run stopped before fetching everything (deadline, SIGTERM), if it did.
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,8 +129,8 @@ pub struct ReportInput {
     pub findings: Vec<Finding>,
     pub rules: Vec<ActiveRule>,
     pub fail_on: FailOn,
-    /// Set when the run stopped early (deadline, signal) even if every fetched scope is whole.
-    pub interrupted: bool,
+    /// Why the run stopped early (deadline, signal), if it did.
+    pub stopped: Option<String>,
     pub config_sha256: Option<String>,
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
@@ -228,7 +230,7 @@ impl Report {
             title: input.title,
             generated_at: format_time(&input.generated_at),
             as_of: format_time(&input.as_of),
-            complete: scopes_failed == 0 && !input.interrupted,
+            complete: scopes_failed == 0 && input.stopped.is_none(),
             summary,
             scopes,
             findings,
@@ -247,6 +249,7 @@ impl Report {
                 evidence_manifest_sha256: input.evidence_manifest_sha256,
                 evidence_dir: input.evidence_dir,
                 replayed: input.replayed,
+                stopped: input.stopped,
             },
         }
     }
@@ -282,8 +285,9 @@ impl Report {
                 s.scopes_failed,
                 if s.scopes_failed == 1 { "" } else { "s" }
             ));
-        } else if !self.complete {
-            v.push_str(" — the run was stopped before it finished");
+        }
+        if let Some(reason) = &self.run.stopped {
+            v.push_str(&format!(" (stopped early: {reason})"));
         }
         v
     }

@@ -143,3 +143,35 @@ mod tests {
         assert_eq!(next_cursor(h).as_deref(), Some("9"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header at all: no panic.
+        #[test]
+        fn never_panics(header in ".{0,300}") {
+            let _ = parse_link_header(&header);
+            let _ = next_cursor(&header);
+        }
+
+        /// A well-formed Sentry header always yields its next cursor, whatever the cursor text,
+        /// the host, and the order of the entries.
+        #[test]
+        fn finds_the_next_cursor(
+            cursor in "[A-Za-z0-9:_-]{1,40}",
+            host in "[a-z]{1,12}\\.[a-z]{2,5}",
+            next_first in any::<bool>(),
+            more in any::<bool>(),
+        ) {
+            let prev = format!("<https://{host}/api/0/x/?&cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\"");
+            let next = format!(
+                "<https://{host}/api/0/x/?&cursor={cursor}>; rel=\"next\"; results=\"{more}\"; cursor=\"{cursor}\""
+            );
+            let header = if next_first { format!("{next}, {prev}") } else { format!("{prev}, {next}") };
+            prop_assert_eq!(next_cursor(&header), more.then(|| cursor.clone()));
+        }
+    }
+}

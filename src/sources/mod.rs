@@ -17,6 +17,7 @@ use url::Url;
 use crate::config::{SourceConfig, SourceSpec};
 use crate::http::{Answer, SourceClient};
 use crate::model::{ScopeError, ScopeResult, SourceKind};
+use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
 use replay::{ReplayArchive, Replayed};
 
@@ -61,12 +62,18 @@ pub struct PageRequest<'a> {
 }
 
 /// Where pages come from: the network (optionally recording evidence), or an archive.
-pub enum Fetcher {
+pub enum PageSource {
     Live {
         client: Box<SourceClient>,
         recorder: Option<Arc<EvidenceRecorder>>,
     },
     Replay(Arc<ReplayArchive>),
+}
+
+/// Fetches pages for one source, and stops handing them out once the run is stopped.
+pub struct Fetcher {
+    pub source: PageSource,
+    pub stop: StopSignal,
 }
 
 /// Why a page could not be had at all (no HTTP answer to interpret).
@@ -86,8 +93,27 @@ impl From<NoPage> for ScopeError {
 
 impl Fetcher {
     pub async fn get(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
-        match self {
-            Fetcher::Live { client, recorder } => {
+        let stopped = || {
+            NoPage(format!(
+                "not audited: the run was stopped ({}) before this scope was fetched completely",
+                self.stop
+                    .reason()
+                    .unwrap_or_else(|| "stop requested".into())
+            ))
+        };
+        if self.stop.is_stopped() {
+            return Err(stopped());
+        }
+        tokio::select! {
+            biased;
+            () = self.stop.stopped() => Err(stopped()),
+            result = self.fetch(source_name, req) => result,
+        }
+    }
+
+    async fn fetch(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
+        match &self.source {
+            PageSource::Live { client, recorder } => {
                 let result = client.get(&req.url, &req.headers, true).await;
                 if let Some(recorder) = recorder {
                     let key = RecordKey {
@@ -107,7 +133,7 @@ impl Fetcher {
                 }
                 result.map_err(|e| NoPage(e.to_string()))
             }
-            Fetcher::Replay(archive) => {
+            PageSource::Replay(archive) => {
                 match archive.answer(
                     source_name,
                     req.scope,
@@ -153,12 +179,12 @@ pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
     results
 }
 
-/// Build the live fetcher for a configured source.
-pub fn live_fetcher(
+/// Build the live page source for a configured source.
+pub fn live_source(
     source: &SourceConfig,
     secret: &secrecy::SecretString,
     recorder: Option<Arc<EvidenceRecorder>>,
-) -> Result<Fetcher, String> {
+) -> Result<PageSource, String> {
     use secrecy::ExposeSecret;
     let mut auth = reqwest::header::HeaderMap::new();
     let (name, value) = match source.spec.kind {
@@ -176,7 +202,7 @@ pub fn live_fetcher(
     })?;
     auth.insert(HeaderName::from_static(name), value);
     let client = SourceClient::new(source.fetch.clone(), auth)?;
-    Ok(Fetcher::Live {
+    Ok(PageSource::Live {
         client: Box::new(client),
         recorder,
     })

@@ -14,7 +14,7 @@ use super::lenient::{opt_bool, opt_object, opt_string};
 use super::{Endpoint, PageRequest, SENTDM_DISCOVERY_SCOPE, SourceContext, body_excerpt};
 use crate::config::values::is_hyphenated_uuid;
 use crate::config::{Selection, SourceSpec};
-use crate::http::Answer;
+use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind, status};
 use crate::timestamp::{older_than_days, parse_timestamp};
 
@@ -183,7 +183,7 @@ async fn get(
 
 /// Decode an envelope, turning an error answer (or `success: false`) into a scope error.
 fn open<T: for<'de> Deserialize<'de>>(a: &Answer, what: &str) -> Result<T, ScopeError> {
-    let parsed: Result<Envelope<T>, _> = serde_json::from_slice(&a.body);
+    let parsed: Result<Envelope<T>, _> = from_json_lossy(&a.body);
     let request_id = |env_meta: Option<&Meta>| {
         env_meta
             .and_then(|m| m.request_id.clone())
@@ -543,5 +543,49 @@ mod tests {
         let e = open::<UsersData>(&answer(200, r#"{"success":true,"data":null}"#), "user list")
             .unwrap_err();
         assert!(e.message.contains("no `data`"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use crate::sources::sentry::properties::any_json;
+
+    const FIELDS: [&str; 8] = [
+        "id",
+        "email",
+        "name",
+        "role",
+        "status",
+        "invited_at",
+        "last_login_at",
+        "created_at",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_user_fields_are_kept(values in prop::collection::vec(any_json(), FIELDS.len())) {
+            let user: serde_json::Map<String, Value> = FIELDS.iter().map(|k| (*k).to_string()).zip(values).collect();
+            let body = json!({"success": true, "data": {"users": [user]}}).to_string();
+            let answer = Answer { status: 200, body: Bytes::from(body), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 };
+            let data: UsersData = open(&answer, "user list").unwrap();
+            let spec = SourceSpec {
+                kind: SourceKind::Sentdm, name: "s".into(), base_url: "https://x".into(), organizations: None,
+                projects: vec![], profiles: None, invite_ttl_days: Some(7),
+            };
+            let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&spec, "organization", u, Utc::now())).collect();
+            prop_assert_eq!(accounts.len(), 1);
+        }
+
+        #[test]
+        fn any_body_and_status_is_handled(body in any_json(), status in 100u16..600) {
+            let answer = Answer { status, body: Bytes::from(body.to_string()), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 };
+            let _ = open::<UsersData>(&answer, "user list");
+            let _ = open::<SenderProfilesData>(&answer, "profile list");
+        }
     }
 }

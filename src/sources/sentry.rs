@@ -13,7 +13,7 @@ use super::lenient::{opt_bool, opt_object, opt_string};
 use super::link::next_cursor;
 use super::{Endpoint, PageRequest, SENTRY_DISCOVERY_SCOPE, SourceContext, body_excerpt};
 use crate::config::{Selection, SourceSpec};
-use crate::http::Answer;
+use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind, later_of, status};
 use crate::timestamp::parse_timestamp;
 
@@ -232,8 +232,8 @@ async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, 
     .await?;
     let mut slugs = Vec::new();
     for (i, page) in pages.iter().enumerate() {
-        let orgs: Vec<Organization> = serde_json::from_slice(&page.body)
-            .map_err(|e| malformed(page, i, "organization list", &e))?;
+        let orgs: Vec<Organization> =
+            from_json_lossy(&page.body).map_err(|e| malformed(page, i, "organization list", &e))?;
         for org in orgs {
             match org.slug {
                 Some(slug) if is_safe_slug(&slug) => {
@@ -290,8 +290,8 @@ fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Acc
     let mut seen = HashSet::new();
     let mut bad_times = 0usize;
     for (i, page) in pages.iter().enumerate() {
-        let members: Vec<Member> = serde_json::from_slice(&page.body)
-            .map_err(|e| malformed(page, i, "member list", &e))?;
+        let members: Vec<Member> =
+            from_json_lossy(&page.body).map_err(|e| malformed(page, i, "member list", &e))?;
         for m in members {
             let account = normalise(source_name, org, m, &mut bad_times);
             if seen.insert(account.account_id.clone()) {
@@ -388,7 +388,7 @@ fn malformed(page: &Answer, index: usize, what: &str, e: &serde_json::Error) -> 
 
 /// Turn a non-2xx answer into a scope error with everything the server told us.
 pub fn error_from_answer(a: &Answer) -> ScopeError {
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&a.body) {
+    let (code, message) = match from_json_lossy::<ErrorBody>(&a.body) {
         Ok(ErrorBody::Detail {
             detail: Detail::Text(t),
         }) => (None, t),
@@ -517,5 +517,100 @@ mod tests {
         );
         let u = org_url("https://sentry.io", None, None).unwrap();
         assert_eq!(u.as_str(), "https://sentry.io/api/0/organizations/");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod properties {
+    use super::*;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// Any JSON value, a few levels deep.
+    pub fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z0-9:]{1,10}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 12] = [
+        "id",
+        "email",
+        "name",
+        "user",
+        "orgRole",
+        "role",
+        "pending",
+        "expired",
+        "flags",
+        "dateCreated",
+        "has2fa",
+        "lastLogin",
+    ];
+
+    proptest! {
+        /// A member object whose fields hold anything at all is kept, never a panic, never a
+        /// page-level failure.
+        #[test]
+        fn any_member_fields_are_kept(values in prop::collection::vec(any_json(), FIELDS.len()), user in prop::collection::vec(any_json(), 6)) {
+            let mut member = serde_json::Map::new();
+            for (k, v) in FIELDS.iter().zip(values) {
+                member.insert((*k).to_string(), v);
+            }
+            let user_obj: serde_json::Map<String, Value> =
+                ["id", "has2fa", "lastLogin", "lastActive", "email", "name"].iter().map(|k| (*k).to_string()).zip(user).collect();
+            member.insert("user".into(), Value::Object(user_obj));
+            member.insert("id".into(), json!("1"));
+            let body = Value::Array(vec![Value::Object(member)]).to_string();
+            let page = Answer { status: 200, body: Bytes::from(body), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 };
+            let accounts = parse_pages("sentry", "acme", &[page]).unwrap();
+            prop_assert_eq!(accounts.len(), 1);
+        }
+
+        /// Any body at all: an error or accounts, never a panic.
+        #[test]
+        fn any_body_is_handled(body in any_json()) {
+            let page = Answer { status: 200, body: Bytes::from(body.to_string()), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 };
+            let _ = parse_pages("sentry", "acme", std::slice::from_ref(&page));
+            let _ = error_from_answer(&page);
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_control_characters_in_names_are_kept() {
+        let mut body = br#"[{"id":"1","email":"a@x","name":"Bad "#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#" \u0007\u001b[31m","user":{"id":"9","has2fa":true}}]"#);
+        let page = Answer {
+            status: 200,
+            body: Bytes::from(body),
+            link: None,
+            request_id: None,
+            fetched_at: Utc::now(),
+            retries: 0,
+        };
+        let accounts = parse_pages("sentry", "acme", &[page]).unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert!(
+            accounts[0]
+                .name
+                .as_deref()
+                .unwrap()
+                .starts_with("Bad \u{fffd}\u{fffd}")
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! loopback, and readers for what a run leaves on disk.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
