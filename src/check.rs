@@ -16,6 +16,21 @@ pub async fn check_config(
 ) -> Result<ExitStatus, Error> {
     let config = Config::load(config_path.path())?;
     let secrets = config.resolve_secrets(config.email.enabled)?;
+    crate::templates::Templates::load(config.report.template_dir.as_deref())
+        .map_err(Error::Fatal)?;
+    let smtp = match &secrets.smtp_url {
+        Some(url) => Some(
+            crate::deliver::smtp::SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref())
+                .map_err(|m| {
+                    let key = match &config.email.smtp_url {
+                        Some(crate::config::SecretRef::File(_)) => "smtp_url_file",
+                        _ => "smtp_url_env",
+                    };
+                    config.error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
+                })?,
+        ),
+        None => None,
+    };
     let mut out = String::new();
     let file = config_path.path().display();
     let _ = writeln!(out, "{file}: valid.\n");
@@ -63,14 +78,31 @@ pub async fn check_config(
     describe_rules(&mut out, &config.rules);
     let e = &config.email;
     if e.enabled {
+        let server = smtp.as_ref().map_or_else(String::new, |t| {
+            let security = match t.security {
+                crate::deliver::smtp::Security::ImplicitTls => "implicit TLS",
+                crate::deliver::smtp::Security::StartTls => "STARTTLS required",
+                crate::deliver::smtp::Security::Plain => "plain, loopback relay",
+            };
+            format!("{}:{} ({security})", t.host, t.port)
+        });
         let _ = writeln!(
             out,
-            "\nEmail    enabled: from {} to {} via {} (set)",
+            "\nEmail    enabled: from {} to {}",
             e.from.as_deref().unwrap_or("?"),
-            e.to.join(", "),
+            e.to.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "         via {server}, URL from {} (set); sent {}",
             e.smtp_url
                 .as_ref()
-                .map_or_else(|| "?".into(), |s| s.describe())
+                .map_or_else(|| "?".into(), |s| s.describe()),
+            match e.send {
+                crate::config::SendPolicy::Always => "after every run",
+                crate::config::SendPolicy::Problems =>
+                    "only when there are failing findings or the run is incomplete",
+            }
         );
     } else {
         let _ = writeln!(out, "\nEmail    disabled");

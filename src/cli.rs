@@ -81,6 +81,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_email: bool,
 
+    /// Write the email to DIR/<id>.eml instead of sending it (a preview; no SMTP needed)
+    #[arg(long, value_name = "DIR")]
+    pub email_preview: Option<PathBuf>,
+
     /// Lowest severity of a failing finding that makes the run exit 3: info|low|medium|high|critical|none
     #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
     pub fail_on: Option<FailOn>,

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod exit;
 pub mod http;
 pub mod logging;
@@ -16,6 +17,7 @@ pub mod rules;
 pub mod run;
 pub mod sources;
 pub mod stop;
+pub mod templates;
 pub mod timestamp;
 
 use std::path::PathBuf;

@@ -7,6 +7,8 @@ use chrono::Utc;
 
 use crate::cli::RunArgs;
 use crate::config::{Config, FetchSettings, SourceConfig};
+use crate::deliver::smtp::SmtpTarget;
+use crate::deliver::{self, Delivered, EmailJob};
 use crate::exit::ExitStatus;
 use crate::model::{FailOn, ScopeResult};
 use crate::report::{self, Report, ReportInput};
@@ -15,6 +17,7 @@ use crate::sources::evidence::{EvidenceRecorder, probe_writable};
 use crate::sources::replay::ReplayArchive;
 use crate::sources::{self, Fetcher, PageSource, SourceContext};
 use crate::stop::StopSignal;
+use crate::templates::Templates;
 use crate::{ConfigPath, Error};
 
 /// The config after command-line overrides: what this run will do.
@@ -71,11 +74,30 @@ fn plan(
     } else {
         config.email.enabled
     };
-    if email {
+    if email && args.email_preview.is_none() {
         config
             .email
             .check_complete()
             .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
+    }
+    if args.email_preview.is_some() {
+        // A preview needs the addresses, not the SMTP server.
+        if config.email.from.is_none() {
+            return Err(config
+                .error_at(
+                    &["email", "from"],
+                    "--email-preview needs email.from to be set".into(),
+                )
+                .into());
+        }
+        if config.email.to.is_empty() {
+            return Err(config
+                .error_at(
+                    &["email", "to"],
+                    "--email-preview needs at least one address in email.to".into(),
+                )
+                .into());
+        }
     }
     Ok(Plan {
         output_dir: args
@@ -106,7 +128,26 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
     let plan = plan(args, config_path, archive.as_deref())?;
 
     // Everything that can fail for the operator's reasons fails here, before any request.
-    let secrets = plan.config.resolve_secrets(plan.email)?;
+    let preview = args.email_preview.as_deref();
+    let send_email = plan.email && preview.is_none();
+    let secrets = plan.config.resolve_secrets(send_email)?;
+    let templates =
+        Templates::load(plan.config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
+    let smtp_target = match &secrets.smtp_url {
+        Some(url) if send_email => {
+            let key = match &plan.config.email.smtp_url {
+                Some(crate::config::SecretRef::File(_)) => "smtp_url_file",
+                _ => "smtp_url_env",
+            };
+            let target = SmtpTarget::parse(url, plan.config.email.smtp_ca_file.as_deref())
+                .map_err(|m| {
+                    plan.config
+                        .error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
+                })?;
+            Some(target)
+        }
+        _ => None,
+    };
     std::fs::create_dir_all(&plan.output_dir).map_err(|e| {
         Error::Fatal(format!(
             "cannot create output directory {}: {e}",
@@ -198,7 +239,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
     });
-    let written = report::write_all(&report, &plan.output_dir, &plan.formats)
+    let written = report::write_all(&report, &plan.output_dir, &plan.formats, &templates)
         .map_err(|e| Error::Fatal(format!("{e}; no complete report was produced")))?;
 
     let failing = report.failing_at_or_above(plan.fail_on);
@@ -216,11 +257,44 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         report.verdict()
     );
 
-    let email_failed = if plan.email {
-        tracing::error!(
-            "email is enabled, but this version of access-audit cannot send email yet; nothing was sent (the reports are on disk)"
+    // Only now, with every report on disk, does anything leave by email.
+    let email_failed = if (send_email || preview.is_some()) && stop_was_signal(stopped.as_deref()) {
+        tracing::warn!(
+            "the run was stopped by a signal; the email is not sent (the reports are on disk)"
         );
-        true
+        false
+    } else if send_email || preview.is_some() {
+        let job = EmailJob {
+            config: &plan.config.email,
+            fail_on: plan.fail_on,
+            templates: &templates,
+            output_dir: &plan.output_dir,
+            target: smtp_target.as_ref(),
+            preview,
+        };
+        match deliver::deliver(&report, &job).await {
+            Ok(Delivered::Sent {
+                recipients,
+                attempts,
+            }) => {
+                tracing::info!(recipients, attempts, "email sent");
+                false
+            }
+            Ok(Delivered::Previewed(path)) => {
+                tracing::info!(file = %path.display(), "email written, not sent (--email-preview)");
+                false
+            }
+            Ok(Delivered::NotNeeded) => {
+                tracing::info!(
+                    "email not sent: the run is complete with no failing finding (email.send = \"problems\")"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "email delivery failed; the reports are on disk");
+                true
+            }
+        }
     } else {
         false
     };
@@ -229,6 +303,11 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         !report.complete,
         failing > 0,
     ))
+}
+
+/// Kubernetes sends SIGTERM and kills the pod soon after: no time to start an SMTP session.
+fn stop_was_signal(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| r.starts_with("SIG") || r.starts_with("Ctrl"))
 }
 
 /// Replaying old evidence "as of now" ages every account by the archive's age; say so.

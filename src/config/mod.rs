@@ -96,6 +96,20 @@ pub struct ReportConfig {
     pub output_dir: PathBuf,
     pub formats: Vec<Format>,
     pub fail_on: FailOn,
+    /// Replacement templates (`report.html.hbs`, `email.html.hbs`, `email.txt.hbs`).
+    pub template_dir: Option<PathBuf>,
+}
+
+/// When the email goes out (`email.send`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendPolicy {
+    /// After every run.
+    #[default]
+    Always,
+    /// Only when the run would exit 3 or 4: failing findings at or above `fail_on`, or an
+    /// incomplete run. A clean run sends nothing.
+    Problems,
 }
 
 /// "all", or an explicit list.
@@ -237,6 +251,13 @@ pub struct EmailConfig {
     pub to: Vec<String>,
     pub smtp_url: Option<SecretRef>,
     pub attach: Vec<Attachment>,
+    pub send: SendPolicy,
+    /// Handlebars template of the subject line; `None` = the built-in one.
+    pub subject: Option<String>,
+    /// PEM file of a private CA that signed the SMTP server's certificate.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Attachments beyond this total size are left out (and the email says so).
+    pub max_attachment_mb: u32,
 }
 
 /// The validated config.
@@ -279,6 +300,7 @@ struct RawReport {
     output_dir: PathBuf,
     formats: Vec<Format>,
     fail_on: FailOn,
+    template_dir: Option<PathBuf>,
 }
 
 impl Default for RawReport {
@@ -288,6 +310,7 @@ impl Default for RawReport {
             output_dir: PathBuf::from("reports"),
             formats: Format::ALL.to_vec(),
             fail_on: FailOn::Severity(Severity::Low),
+            template_dir: None,
         }
     }
 }
@@ -327,6 +350,10 @@ struct RawEmail {
     smtp_url_env: Option<EnvVarName>,
     smtp_url_file: Option<PathBuf>,
     attach: Option<Vec<Attachment>>,
+    send: SendPolicy,
+    subject: Option<String>,
+    smtp_ca_file: Option<PathBuf>,
+    max_attachment_mb: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,6 +724,20 @@ impl Config {
                 ));
             }
         }
+        if let Some(subject) = &e.subject {
+            crate::templates::Templates::check_text_str(subject).map_err(|m| {
+                err_at(
+                    key(&["email", "subject"]),
+                    format!("the subject template does not compile: {m}"),
+                )
+            })?;
+        }
+        if e.max_attachment_mb == Some(0) {
+            return Err(err_at(
+                key(&["email", "max_attachment_mb"]),
+                "0: expected a size in MB, at least 1".into(),
+            ));
+        }
         let email = EmailConfig {
             enabled: e.enabled,
             from: e.from,
@@ -705,6 +746,10 @@ impl Config {
             attach: e
                 .attach
                 .unwrap_or_else(|| vec![Attachment::Html, Attachment::Csv]),
+            send: e.send,
+            subject: e.subject,
+            smtp_ca_file: e.smtp_ca_file,
+            max_attachment_mb: e.max_attachment_mb.unwrap_or(20),
         };
         if email.enabled {
             email
@@ -721,6 +766,7 @@ impl Config {
                 output_dir: raw.report.output_dir,
                 formats,
                 fail_on: raw.report.fail_on,
+                template_dir: raw.report.template_dir,
             },
             rules: raw.rules,
             sources,
@@ -802,12 +848,7 @@ impl EmailConfig {
 }
 
 fn looks_like_mailbox(s: &str) -> bool {
-    let addr = match (s.rfind('<'), s.ends_with('>')) {
-        (Some(start), true) => &s[start + 1..s.len() - 1],
-        _ => s,
-    };
-    let mut parts = addr.trim().splitn(2, '@');
-    matches!((parts.next(), parts.next()), (Some(l), Some(d)) if !l.is_empty() && d.contains('.') && !d.contains(char::is_whitespace) && !l.contains(char::is_whitespace))
+    s.parse::<lettre::message::Mailbox>().is_ok()
 }
 
 fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {

@@ -1253,7 +1253,7 @@ fn bad_email_address_in_to() {
         "`security team` is not an email address",
     );
     bad_at(
-        "[email]\nto = [\"security@localhost\"]\n",
+        "[email]\nto = [\"security.acme.example\"]\n",
         "email.to[0]",
         2,
         "is not an email address",

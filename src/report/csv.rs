@@ -2,11 +2,10 @@
 //! spreadsheet would execute as a formula neutralised with a leading `'`.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::write_atomically;
 use crate::model::{Account, Finding, format_time};
 
 pub const FINDINGS_HEADER: [&str; 15] = [
@@ -62,28 +61,35 @@ fn time(t: &Option<DateTime<Utc>>) -> String {
     t.as_ref().map(format_time).unwrap_or_default()
 }
 
-fn write_rows<'a, I>(path: &Path, header: &[&str], rows: I) -> Result<(), String>
+fn write_rows<'a, I>(
+    out: &mut dyn Write,
+    name: &str,
+    header: &[&str],
+    rows: I,
+) -> Result<(), String>
 where
     I: Iterator<Item = Vec<Cow<'a, str>>>,
 {
-    write_atomically(path, |out| {
-        let err = |e: csv::Error| format!("cannot write {}: {e}", path.display());
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        w.write_record(header).map_err(err)?;
-        for row in rows {
-            w.write_record(row.iter().map(|c| neutralise(c).into_owned()))
-                .map_err(err)?;
+    let err = |e: &dyn std::fmt::Display| format!("cannot write {name}: {e}");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record(header).map_err(|e| err(&e))?;
+    for row in rows {
+        for cell in &row {
+            w.write_field(neutralise(cell).as_bytes())
+                .map_err(|e| err(&e))?;
         }
-        w.flush()
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
-    })
+        w.write_record(std::iter::empty::<&[u8]>())
+            .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
 }
 
-pub fn write_findings(findings: &[Finding], path: &Path) -> Result<(), String> {
+pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), String> {
     write_rows(
-        path,
+        out,
+        super::FINDINGS_CSV,
         &FINDINGS_HEADER,
         findings.iter().map(|f| {
             vec![
@@ -107,9 +113,10 @@ pub fn write_findings(findings: &[Finding], path: &Path) -> Result<(), String> {
     )
 }
 
-pub fn write_accounts(accounts: &[Account], path: &Path) -> Result<(), String> {
+pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {
     write_rows(
-        path,
+        out,
+        super::ACCOUNTS_CSV,
         &ACCOUNTS_HEADER,
         accounts.iter().map(|a| {
             vec![

@@ -1,20 +1,19 @@
-//! `report.html`: one self-contained file (inline CSS, no scripts, fonts or images) that reads
-//! the same in a browser, an email client and on paper. Every value from an API is escaped by
-//! handlebars' `{{…}}`; the template never uses the raw `{{{…}}}` form.
+//! `report.html`: one self-contained file (inline CSS and SVG, no scripts, fonts or images) that
+//! reads the same in a browser, an email client and on paper. Every value from an API is escaped
+//! by handlebars' `{{…}}`; the template never uses the raw `{{{…}}}` form.
 
-use std::path::Path;
-
-use handlebars::Handlebars;
 use serde::Serialize;
 
-use super::{Report, plural, write_atomically};
-use crate::model::{Finding, Outcome, ScopeStatus};
+use super::{Report, plural};
+use crate::model::{Finding, Outcome, ScopeStatus, Severity};
 use crate::rules::rule_info;
+use crate::templates::{REPORT_HTML, Templates};
 
-const TEMPLATE: &str = include_str!("../../templates/report.html.hbs");
 /// Rows shown per rule; the rest are in findings.csv. Keeps the file small enough to open at
 /// any scale.
 pub const MAX_ROWS_PER_RULE: usize = 1_000;
+/// Bars in the "by scope" chart.
+const MAX_SCOPE_BARS: usize = 12;
 
 #[derive(Serialize)]
 struct View<'a> {
@@ -23,8 +22,11 @@ struct View<'a> {
     generated_at: &'a str,
     verdict: String,
     complete: bool,
+    stopped: &'a str,
     cards: Vec<Card>,
+    charts: Vec<Chart>,
     scopes: Vec<ScopeRow<'a>>,
+    scopes_failed: usize,
     failing: Vec<Group<'a>>,
     manual: Vec<Group<'a>>,
     tool_version: &'a str,
@@ -39,6 +41,24 @@ struct Card {
     label: String,
     count: usize,
     class: &'static str,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    title: &'static str,
+    height: usize,
+    bars: Vec<Bar>,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    label: String,
+    value: usize,
+    y: usize,
+    text_y: usize,
+    width: usize,
+    value_x: usize,
 }
 
 #[derive(Serialize)]
@@ -73,8 +93,18 @@ struct Row<'a> {
     detail: &'a str,
 }
 
-fn groups<'a>(findings: &'a [Finding], outcome: Outcome) -> Vec<Group<'a>> {
-    let mut out: Vec<Group<'a>> = Vec::new();
+pub fn severity_class(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "sev-critical",
+        Severity::High => "sev-high",
+        Severity::Medium => "sev-medium",
+        Severity::Low => "sev-low",
+        Severity::Info => "sev-info",
+    }
+}
+
+fn groups(findings: &[Finding], outcome: Outcome) -> Vec<Group<'_>> {
+    let mut out: Vec<Group<'_>> = Vec::new();
     for f in findings
         .iter()
         .filter(|f| f.outcome == outcome && !f.suppressed)
@@ -124,26 +154,97 @@ fn groups<'a>(findings: &'a [Finding], outcome: Outcome) -> Vec<Group<'a>> {
     out
 }
 
-pub fn render(report: &Report) -> Result<String, String> {
-    let mut cards: Vec<Card> = report
+/// A horizontal bar chart's geometry: 180 px of labels, bars scaled to the largest value.
+fn chart(title: &'static str, values: Vec<(String, usize)>, note: String) -> Chart {
+    const ROW: usize = 24;
+    const LABEL_W: usize = 180;
+    const BAR_W: usize = 300;
+    let max = values.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let bars: Vec<Bar> = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let width = if value == 0 {
+                0
+            } else {
+                (value * BAR_W / max).max(2)
+            };
+            let label: String = if label.chars().count() > 26 {
+                label.chars().take(25).chain(std::iter::once('…')).collect()
+            } else {
+                label
+            };
+            Bar {
+                label,
+                value,
+                y: i * ROW + 4,
+                text_y: i * ROW + 18,
+                width,
+                value_x: LABEL_W + width + 6,
+            }
+        })
+        .collect();
+    Chart {
+        title,
+        height: bars.len() * ROW + 8,
+        bars,
+        note,
+    }
+}
+
+fn charts(report: &Report) -> Vec<Chart> {
+    let by_rule: Vec<(String, usize)> = report
         .summary
-        .by_severity
+        .by_rule
         .0
         .iter()
-        .map(|(sev, n)| Card {
-            label: sev.clone(),
-            count: *n,
-            class: match sev.as_str() {
-                "critical" => "sev-critical",
-                "high" => "sev-high",
-                "medium" => "sev-medium",
-                "low" => "sev-low",
-                _ => "sev-info",
-            },
+        .map(|(r, n)| (r.clone(), *n))
+        .collect();
+    let mut per_scope: Vec<(String, usize)> = report
+        .scopes
+        .iter()
+        .map(|s| {
+            let n = report
+                .findings
+                .iter()
+                .filter(|f| {
+                    f.outcome == Outcome::Fail
+                        && !f.suppressed
+                        && f.source_name == s.source_name
+                        && f.scope == s.scope
+                })
+                .count();
+            (format!("{} / {}", s.source_name, s.scope), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    per_scope.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let hidden = per_scope.len().saturating_sub(MAX_SCOPE_BARS);
+    per_scope.truncate(MAX_SCOPE_BARS);
+    let note = if hidden > 0 {
+        format!("and {hidden} more scope{} with findings", plural(hidden))
+    } else {
+        String::new()
+    };
+    let mut out = vec![chart("Failing findings by rule", by_rule, String::new())];
+    if !per_scope.is_empty() {
+        out.push(chart("Failing findings by scope", per_scope, note));
+    }
+    out
+}
+
+pub fn render(report: &Report, templates: &Templates) -> Result<String, String> {
+    let mut cards: Vec<Card> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| Card {
+            label: s.as_str().to_string(),
+            count: report.summary.by_severity.get(s.as_str()),
+            class: severity_class(*s),
         })
         .collect();
     cards.push(Card {
-        label: "manual".into(),
+        label: "to verify by hand".into(),
         count: report.summary.manual,
         class: "sev-manual",
     });
@@ -168,8 +269,11 @@ pub fn render(report: &Report) -> Result<String, String> {
         generated_at: &report.generated_at,
         verdict: report.verdict(),
         complete: report.complete,
+        stopped: report.run.stopped.as_deref().unwrap_or(""),
         cards,
+        charts: charts(report),
         scopes,
+        scopes_failed: report.summary.scopes_failed,
         failing: groups(&report.findings, Outcome::Fail),
         manual: groups(&report.findings, Outcome::Manual),
         tool_version: &report.tool.version,
@@ -188,18 +292,5 @@ pub fn render(report: &Report) -> Result<String, String> {
         },
         accounts: report.summary.accounts,
     };
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_template_string("report", TEMPLATE)
-        .map_err(|e| format!("the report template is invalid: {e}"))?;
-    hb.render("report", &view)
-        .map_err(|e| format!("cannot render report.html: {e}"))
-}
-
-pub fn write(report: &Report, path: &Path) -> Result<(), String> {
-    let html = render(report)?;
-    write_atomically(path, |out| {
-        out.write_all(html.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
-    })
+    templates.render(REPORT_HTML, &view)
 }

@@ -1,14 +1,11 @@
 //! `report.json`: the whole report, for machines.
 
-use std::path::Path;
+use std::io::Write;
 
-use super::{Report, write_atomically};
+use super::Report;
 
-pub fn write(report: &Report, path: &Path) -> Result<(), String> {
-    write_atomically(path, |out| {
-        serde_json::to_writer_pretty(&mut *out, report)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        out.write_all(b"\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
-    })
+pub fn write_to(report: &Report, out: &mut dyn Write) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("cannot write report.json: {e}");
+    serde_json::to_writer_pretty(&mut *out, report).map_err(|e| err(&e))?;
+    out.write_all(b"\n").map_err(|e| err(&e))
 }

@@ -18,6 +18,7 @@ use crate::model::{
     format_time,
 };
 use crate::rules::{ActiveRule, RULES};
+use crate::templates::Templates;
 
 pub const REPORT_JSON: &str = "report.json";
 pub const REPORT_HTML: &str = "report.html";
@@ -297,37 +298,92 @@ pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Write the selected formats into `dir`. Returns the files written.
-pub fn write_all(report: &Report, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, String> {
+/// One file a report can be rendered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    Html,
+    FindingsCsv,
+    AccountsCsv,
+    Json,
+}
+
+impl Artifact {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Artifact::Html => REPORT_HTML,
+            Artifact::FindingsCsv => FINDINGS_CSV,
+            Artifact::AccountsCsv => ACCOUNTS_CSV,
+            Artifact::Json => REPORT_JSON,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Artifact::Html => "text/html; charset=utf-8",
+            Artifact::FindingsCsv | Artifact::AccountsCsv => "text/csv; charset=utf-8",
+            Artifact::Json => "application/json",
+        }
+    }
+
+    /// The files a report format stands for.
+    pub fn for_format(format: Format) -> &'static [Artifact] {
+        match format {
+            Format::Html => &[Artifact::Html],
+            Format::Csv => &[Artifact::FindingsCsv, Artifact::AccountsCsv],
+            Format::Json => &[Artifact::Json],
+        }
+    }
+}
+
+/// Stream one artifact of the report into `out`.
+pub fn render_to(
+    report: &Report,
+    artifact: Artifact,
+    templates: &Templates,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    match artifact {
+        Artifact::Json => json::write_to(report, out),
+        Artifact::FindingsCsv => csv::write_findings(&report.findings, out),
+        Artifact::AccountsCsv => csv::write_accounts(&report.accounts, out),
+        Artifact::Html => {
+            let html = html::render(report, templates)?;
+            out.write_all(html.as_bytes())
+                .map_err(|e| format!("cannot write {REPORT_HTML}: {e}"))
+        }
+    }
+}
+
+/// One artifact in memory (email attachments).
+pub fn render_bytes(
+    report: &Report,
+    artifact: Artifact,
+    templates: &Templates,
+) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    render_to(report, artifact, templates, &mut out)?;
+    Ok(out)
+}
+
+/// Write the selected formats into `dir`, each atomically. Returns the files written.
+pub fn write_all(
+    report: &Report,
+    dir: &Path,
+    formats: &[Format],
+    templates: &Templates,
+) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
     let mut written = Vec::new();
     for format in formats {
-        match format {
-            Format::Json => {
-                let path = dir.join(REPORT_JSON);
-                json::write(report, &path)?;
-                written.push(path);
-            }
-            Format::Csv => {
-                let path = dir.join(FINDINGS_CSV);
-                csv::write_findings(&report.findings, &path)?;
-                written.push(path);
-                let path = dir.join(ACCOUNTS_CSV);
-                csv::write_accounts(&report.accounts, &path)?;
-                written.push(path);
-            }
-            Format::Html => {
-                let path = dir.join(REPORT_HTML);
-                html::write(report, &path)?;
-                written.push(path);
-            }
+        for artifact in Artifact::for_format(*format) {
+            let path = dir.join(artifact.file_name());
+            write_atomically(&path, |out| render_to(report, *artifact, templates, out))?;
+            written.push(path);
         }
     }
     Ok(written)
 }
-
-pub use html::render as render_html;
 
 /// Write through a temporary file in the same directory, renamed into place when complete.
 fn write_atomically(

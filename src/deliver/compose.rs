@@ -1,0 +1,245 @@
+//! The message: a subject with the counts, a plain-text and an HTML summary (tables and inline
+//! styles only — mail clients strip SVG and style sheets), and the reports as attachments.
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
+use serde::Serialize;
+
+use super::EmailJob;
+use crate::config::Attachment;
+use crate::model::{Finding, Outcome, ScopeStatus, Severity};
+use crate::report::{Artifact, Report, plural, render_bytes};
+use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
+
+/// Findings listed per rule in the email; the attachments have them all.
+pub const ROWS_PER_RULE: usize = 10;
+
+pub const DEFAULT_SUBJECT: &str = "[access-audit] {{title}} {{as_of_date}}: {{failing}} failing{{#if scopes_failed}}, {{incomplete}}{{/if}}";
+
+#[derive(Serialize)]
+struct View<'a> {
+    title: &'a str,
+    as_of_date: &'a str,
+    generated_at: &'a str,
+    verdict: String,
+    complete: bool,
+    stopped: &'a str,
+    failing: usize,
+    manual: usize,
+    accounts: usize,
+    scopes: usize,
+    scopes_failed: usize,
+    /// "1 scope incomplete", for the subject.
+    incomplete: String,
+    severities: Vec<SeverityCount>,
+    failed_scopes: Vec<FailedScope<'a>>,
+    rules: Vec<RuleSection<'a>>,
+    attachments: String,
+    skipped: Vec<String>,
+    output_dir: String,
+    tool_version: &'a str,
+}
+
+#[derive(Serialize)]
+struct SeverityCount {
+    label: &'static str,
+    count: usize,
+    color: &'static str,
+}
+
+#[derive(Serialize)]
+struct FailedScope<'a> {
+    source_name: &'a str,
+    scope: &'a str,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct RuleSection<'a> {
+    rule: &'a str,
+    severity: &'static str,
+    color: &'static str,
+    count: usize,
+    rows: Vec<Row<'a>>,
+    more: usize,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    who: String,
+    role: &'a str,
+    place: String,
+    detail: &'a str,
+}
+
+fn color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "#7b1fa2",
+        Severity::High => "#c62828",
+        Severity::Medium => "#ef6c00",
+        Severity::Low => "#b28704",
+        Severity::Info => "#1565c0",
+    }
+}
+
+fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
+    let mut out: Vec<RuleSection<'_>> = Vec::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
+    {
+        let idx = match out.iter().position(|s| s.rule == f.rule) {
+            Some(i) => i,
+            None => {
+                out.push(RuleSection {
+                    rule: f.rule,
+                    severity: f.severity.as_str(),
+                    color: color(f.severity),
+                    count: 0,
+                    rows: Vec::new(),
+                    more: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let section = &mut out[idx];
+        section.count += 1;
+        if section.rows.len() < ROWS_PER_RULE {
+            let who = match (f.name.as_deref(), f.email.as_deref()) {
+                (Some(n), Some(e)) if n != e => format!("{n} <{e}>"),
+                (_, Some(e)) => e.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => f.account_id.clone(),
+            };
+            section.rows.push(Row {
+                who,
+                role: f.role.as_deref().unwrap_or(""),
+                place: format!("{} / {}", f.source_name, f.scope),
+                detail: &f.detail,
+            });
+        } else {
+            section.more += 1;
+        }
+    }
+    out
+}
+
+fn artifact_of(a: Attachment) -> Artifact {
+    match a {
+        Attachment::Html => Artifact::Html,
+        Attachment::Csv => Artifact::FindingsCsv,
+        Attachment::Accounts => Artifact::AccountsCsv,
+        Attachment::Json => Artifact::Json,
+    }
+}
+
+pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
+    let cfg = job.config;
+    // Attachments first: the body says which ones were left out for size.
+    let limit = u64::from(cfg.max_attachment_mb) * 1024 * 1024;
+    let mut attached = Vec::new();
+    let mut skipped = Vec::new();
+    let mut total = 0u64;
+    for a in &cfg.attach {
+        let artifact = artifact_of(*a);
+        let bytes = render_bytes(report, artifact, job.templates)?;
+        let size = bytes.len() as u64;
+        if total + size > limit {
+            skipped.push(format!(
+                "{} ({:.1} MB): over the {} MB attachment limit (email.max_attachment_mb)",
+                artifact.file_name(),
+                size as f64 / 1_048_576.0,
+                cfg.max_attachment_mb
+            ));
+            continue;
+        }
+        total += size;
+        attached.push((artifact, bytes));
+    }
+
+    let as_of_date = report.as_of.get(..10).unwrap_or(&report.as_of);
+    let failed_scopes: Vec<FailedScope<'_>> = report
+        .scopes
+        .iter()
+        .filter(|s| s.status == ScopeStatus::Failed)
+        .map(|s| FailedScope {
+            source_name: &s.source_name,
+            scope: &s.scope,
+            error: s
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        })
+        .collect();
+    let n_failed = report.summary.scopes_failed;
+    let view = View {
+        title: &report.title,
+        as_of_date,
+        generated_at: &report.generated_at,
+        verdict: report.verdict(),
+        complete: report.complete,
+        stopped: report.run.stopped.as_deref().unwrap_or(""),
+        failing: report.summary.failing,
+        manual: report.summary.manual,
+        accounts: report.summary.accounts,
+        scopes: report.summary.scopes,
+        scopes_failed: n_failed,
+        incomplete: format!("{n_failed} scope{} incomplete", plural(n_failed)),
+        severities: Severity::ALL
+            .iter()
+            .rev()
+            .map(|s| SeverityCount {
+                label: s.as_str(),
+                count: report.summary.by_severity.get(s.as_str()),
+                color: color(*s),
+            })
+            .collect(),
+        failed_scopes,
+        rules: rule_sections(&report.findings),
+        attachments: attached
+            .iter()
+            .map(|(a, _)| a.file_name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        skipped,
+        output_dir: job.output_dir.display().to_string(),
+        tool_version: &report.tool.version,
+    };
+    let subject_template = cfg.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
+    // A subject is one line, whatever a title or template holds.
+    let subject: String = job
+        .templates
+        .render_text_str(subject_template, &view)?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = job.templates.render(EMAIL_TEXT, &view)?;
+    let html = job.templates.render(EMAIL_HTML, &view)?;
+
+    let from: Mailbox = cfg
+        .from
+        .as_deref()
+        .ok_or("email.from is not set")?
+        .parse()
+        .map_err(|e| format!("email.from is not a valid address: {e}"))?;
+    let mut builder = Message::builder().from(from).subject(subject.trim());
+    for to in &cfg.to {
+        let mailbox: Mailbox = to
+            .parse()
+            .map_err(|e| format!("email.to address `{to}` is not valid: {e}"))?;
+        builder = builder.to(mailbox);
+    }
+    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html));
+    for (artifact, bytes) in attached {
+        let content_type = ContentType::parse(artifact.content_type())
+            .map_err(|e| format!("bad content type for {}: {e}", artifact.file_name()))?;
+        let part: SinglePart =
+            MailAttachment::new(artifact.file_name().to_string()).body(bytes, content_type);
+        body = body.singlepart(part);
+    }
+    builder
+        .multipart(body)
+        .map_err(|e| format!("cannot build the email: {e}"))
+}

@@ -1,0 +1,65 @@
+//! Delivery: the email that carries a summary and the reports to the people who read them.
+//! Runs only after every report is on disk.
+
+pub mod compose;
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{EmailConfig, SendPolicy};
+use crate::model::FailOn;
+use crate::report::Report;
+use crate::templates::Templates;
+
+/// What happened to the email.
+#[derive(Debug)]
+pub enum Delivered {
+    Sent {
+        recipients: usize,
+        attempts: u32,
+    },
+    Previewed(PathBuf),
+    /// `email.send = "problems"` and there were none.
+    NotNeeded,
+}
+
+/// Everything delivery needs besides the report.
+pub struct EmailJob<'a> {
+    pub config: &'a EmailConfig,
+    pub fail_on: FailOn,
+    pub templates: &'a Templates,
+    pub output_dir: &'a Path,
+    /// Where to send; `None` with `preview` set.
+    pub target: Option<&'a smtp::SmtpTarget>,
+    /// Write the message as an `.eml` file here instead of sending it.
+    pub preview: Option<&'a Path>,
+}
+
+/// Whether this report calls for an email under the configured policy.
+pub fn wanted(report: &Report, policy: SendPolicy, fail_on: FailOn) -> bool {
+    match policy {
+        SendPolicy::Always => true,
+        SendPolicy::Problems => !report.complete || report.failing_at_or_above(fail_on) > 0,
+    }
+}
+
+pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, String> {
+    if job.preview.is_none() && !wanted(report, job.config.send, job.fail_on) {
+        return Ok(Delivered::NotNeeded);
+    }
+    let message = compose::compose(report, job)?;
+    if let Some(dir) = job.preview {
+        return smtp::write_preview(message, dir)
+            .await
+            .map(Delivered::Previewed);
+    }
+    let target = job
+        .target
+        .ok_or("email is enabled but no SMTP server is configured")?;
+    let recipients = job.config.to.len();
+    let attempts = smtp::send(target, message).await?;
+    Ok(Delivered::Sent {
+        recipients,
+        attempts,
+    })
+}

@@ -1,0 +1,251 @@
+//! SMTP: where to send (from the secret `smtp_url`), TLS, retries, and `.eml` previews.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::config::values::is_loopback_host;
+
+const ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `smtps://`: TLS from the first byte.
+    ImplicitTls,
+    /// `smtp://…?tls=required`: STARTTLS, refusing to continue without it.
+    StartTls,
+    /// `smtp://` to a loopback relay only.
+    Plain,
+}
+
+/// A parsed `smtp_url`. Holds the password; its `Debug` does not show it.
+pub struct SmtpTarget {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    user: Option<String>,
+    password: Option<SecretString>,
+    ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SmtpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.user.as_ref().map(|_| "[set]"))
+            .finish_non_exhaustive()
+    }
+}
+
+const EXPECTED: &str = "expected smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required, or smtp://127.0.0.1:25 for a local relay";
+
+impl SmtpTarget {
+    /// Parse the secret URL. Errors never repeat the URL: it may hold a password.
+    pub fn parse(secret: &SecretString, ca_file: Option<&Path>) -> Result<SmtpTarget, String> {
+        let url = Url::parse(secret.expose_secret().trim())
+            .map_err(|_| format!("it is not a URL: {EXPECTED}"))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("it has no host: {EXPECTED}"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let mut tls_param = None;
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "tls" => tls_param = Some(v.into_owned()),
+                other => return Err(format!("it has an unknown parameter `{other}`: {EXPECTED}")),
+            }
+        }
+        let security = match (url.scheme(), tls_param.as_deref()) {
+            ("smtps", None) => Security::ImplicitTls,
+            ("smtp", Some("required")) => Security::StartTls,
+            ("smtp", None | Some("none") | Some("opportunistic")) if is_loopback_host(&url) => {
+                Security::Plain
+            }
+            ("smtp", None | Some("none") | Some("opportunistic")) => {
+                return Err(format!(
+                    "plain smtp:// is only allowed to a loopback relay; mail and credentials would cross the network \
+                     unencrypted: use smtps:// or add ?tls=required ({EXPECTED})"
+                ));
+            }
+            ("smtps", Some(_)) => {
+                return Err(format!("smtps:// takes no tls parameter: {EXPECTED}"));
+            }
+            ("smtp", Some(other)) => {
+                return Err(format!("tls={other} is not supported: {EXPECTED}"));
+            }
+            (other, _) => return Err(format!("scheme `{other}` is not SMTP: {EXPECTED}")),
+        };
+        let port = url.port().unwrap_or(match security {
+            Security::ImplicitTls => 465,
+            Security::StartTls => 587,
+            Security::Plain => 25,
+        });
+        let user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
+        let password = url
+            .password()
+            .map(|p| SecretString::from(percent_decode(p)));
+        let ca_pem = match ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!("cannot read email.smtp_ca_file {}: {e}", path.display())
+                })?;
+                Certificate::from_pem(&pem).map_err(|e| {
+                    format!(
+                        "email.smtp_ca_file {} is not a PEM certificate: {e}",
+                        path.display()
+                    )
+                })?;
+                Some(pem)
+            }
+            None => None,
+        };
+        Ok(SmtpTarget {
+            host,
+            port,
+            security,
+            user,
+            password,
+            ca_pem,
+        })
+    }
+
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.clone())
+                .port(self.port)
+                .timeout(Some(Duration::from_secs(30)));
+        if self.security != Security::Plain {
+            let mut params = TlsParameters::builder(self.host.clone());
+            if let Some(pem) = &self.ca_pem {
+                let cert =
+                    Certificate::from_pem(pem).map_err(|e| format!("email.smtp_ca_file: {e}"))?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| format!("cannot set up TLS for SMTP: {e}"))?;
+            builder = builder.tls(match self.security {
+                Security::ImplicitTls => Tls::Wrapper(params),
+                _ => Tls::Required(params),
+            });
+        }
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
+        }
+        Ok(builder.build())
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Send, retrying what may pass (connection trouble, 4xx answers); a 5xx answer or a TLS
+/// failure is final. Returns the attempts made.
+pub async fn send(target: &SmtpTarget, message: Message) -> Result<u32, String> {
+    let transport = target.transport()?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match transport.send(message.clone()).await {
+            Ok(_) => return Ok(attempt),
+            Err(e) => {
+                let permanent = e.is_permanent() || e.is_tls();
+                let what = format!(
+                    "sending the email through {}:{} failed: {e}",
+                    target.host, target.port
+                );
+                if permanent || attempt >= ATTEMPTS {
+                    return Err(if permanent {
+                        what
+                    } else {
+                        format!("{what} (after {attempt} attempts)")
+                    });
+                }
+                let wait = Duration::from_secs(u64::from(attempt) * 2);
+                tracing::warn!(attempt, wait_s = wait.as_secs(), error = %e, "email not sent; retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Write the message to `dir/<id>.eml` instead of sending it.
+pub async fn write_preview(message: Message, dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        format!(
+            "cannot create email preview directory {}: {e}",
+            dir.display()
+        )
+    })?;
+    let id = AsyncFileTransport::<Tokio1Executor>::new(dir)
+        .send(message)
+        .await
+        .map_err(|e| format!("cannot write the email preview in {}: {e}", dir.display()))?;
+    Ok(dir.join(format!("{id}.eml")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<SmtpTarget, String> {
+        SmtpTarget::parse(&SecretString::from(url.to_string()), None)
+    }
+
+    #[test]
+    fn url_forms() {
+        let t = parse("smtps://audit%40acme.example:p%40ss%3Aword@mail.acme.example").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.security),
+            ("mail.acme.example", 465, Security::ImplicitTls)
+        );
+        assert_eq!(t.user.as_deref(), Some("audit@acme.example"));
+        assert_eq!(t.password.as_ref().unwrap().expose_secret(), "p@ss:word");
+        let t = parse("smtp://u:p@mail.acme.example:2587?tls=required").unwrap();
+        assert_eq!((t.port, t.security), (2587, Security::StartTls));
+        let t = parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (t.port, t.security, t.user.is_none()),
+            (2525, Security::Plain, true)
+        );
+        assert_eq!(parse("smtp://localhost").unwrap().port, 25);
+    }
+
+    #[test]
+    fn insecure_or_odd_urls_are_refused_without_echoing_them() {
+        for url in [
+            "smtp://user:hunter2@mail.acme.example:587",
+            "smtp://user:hunter2@mail.acme.example?tls=opportunistic",
+            "smtps://user:hunter2@mail.acme.example?tls=required",
+            "http://user:hunter2@mail.acme.example",
+            "smtp://user:hunter2@mail.acme.example?tls=required&foo=1",
+            "not a url hunter2",
+        ] {
+            let err = parse(url).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert!(
+            parse("smtp://mail.acme.example")
+                .unwrap_err()
+                .contains("only allowed to a loopback relay")
+        );
+        assert!(!format!("{:?}", parse("smtps://u:hunter2@h").unwrap()).contains("hunter2"));
+    }
+}
