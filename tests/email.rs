@@ -1,0 +1,483 @@
+//! Email delivery against a real SMTP server process on loopback (Debian's python3-aiosmtpd),
+//! plain and with TLS (STARTTLS and implicit), then the received message taken apart.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mailparse::{MailHeaderMap, ParsedMail};
+use predicates::prelude::*;
+
+const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
+}
+
+/// The Python that has aiosmtpd: Debian's, unless ACCESS_AUDIT_TEST_PYTHON says otherwise.
+fn python() -> String {
+    std::env::var("ACCESS_AUDIT_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
+}
+
+enum ServerTls<'a> {
+    None,
+    Starttls { cert: &'a Path, key: &'a Path },
+    Implicit { cert: &'a Path, key: &'a Path },
+}
+
+/// An aiosmtpd process storing every message in a Maildir; killed on drop.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpServer {
+    fn start(dir: &Path, tls: ServerTls<'_>) -> SmtpServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = dir.join("maildir");
+        let mut cmd = Command::new(python());
+        cmd.args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ]);
+        match tls {
+            ServerTls::None => {}
+            ServerTls::Starttls { cert, key } => {
+                cmd.args([
+                    "--tlscert",
+                    cert.to_str().unwrap(),
+                    "--tlskey",
+                    key.to_str().unwrap(),
+                ]);
+            }
+            ServerTls::Implicit { cert, key } => {
+                cmd.args([
+                    "--smtpscert",
+                    cert.to_str().unwrap(),
+                    "--smtpskey",
+                    key.to_str().unwrap(),
+                ]);
+            }
+        }
+        cmd.arg(maildir.to_str().unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {} -m aiosmtpd: {e}; install Debian's python3-aiosmtpd (apt-get install python3-aiosmtpd)", python())
+        });
+        let mut server = SmtpServer {
+            child,
+            port,
+            maildir,
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "aiosmtpd exited with {status}; is python3-aiosmtpd installed (apt-get install python3-aiosmtpd)?"
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Every message received so far, raw.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+/// A private CA and a server certificate for 127.0.0.1 and localhost, as PEM files.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "access-audit test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let (ca, crt, k) = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    std::fs::write(&crt, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (ca, crt, k)
+}
+
+fn email_config(extra: &str) -> String {
+    format!(
+        r#"
+[report]
+title = "Acme review"
+
+[email]
+enabled = true
+from = "Access Audit <audit@acme.example>"
+to = ["security@acme.example", "CISO <ciso@acme.example>"]
+smtp_url_env = "SMTP_URL"
+attach = ["html", "csv", "accounts", "json"]
+{extra}
+"#
+    )
+}
+
+fn replay_demo(dir: &Path, config: &str, smtp_url: &str) -> assert_cmd::assert::Assert {
+    let cfg = write_config(dir, config);
+    bin()
+        .env("SMTP_URL", smtp_url)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+        ])
+        .args(["--out", dir.join("out").to_str().unwrap()])
+        .assert()
+}
+
+fn part_types(mail: &ParsedMail<'_>, out: &mut Vec<(String, Option<String>)>) {
+    let disposition = mail.get_content_disposition();
+    out.push((
+        mail.ctype.mimetype.clone(),
+        disposition.params.get("filename").cloned(),
+    ));
+    for sub in &mail.subparts {
+        part_types(sub, out);
+    }
+}
+
+fn find_part<'a>(
+    mail: &'a ParsedMail<'a>,
+    mimetype: &str,
+    filename: Option<&str>,
+) -> &'a ParsedMail<'a> {
+    fn search<'a>(
+        mail: &'a ParsedMail<'a>,
+        mimetype: &str,
+        filename: Option<&str>,
+    ) -> Option<&'a ParsedMail<'a>> {
+        let name = mail
+            .get_content_disposition()
+            .params
+            .get("filename")
+            .cloned();
+        if mail.ctype.mimetype == mimetype && name.as_deref() == filename {
+            return Some(mail);
+        }
+        mail.subparts
+            .iter()
+            .find_map(|sub| search(sub, mimetype, filename))
+    }
+    search(mail, mimetype, filename).unwrap_or_else(|| panic!("no part {mimetype} {filename:?}"))
+}
+
+fn check_message(raw: &[u8], dir: &Path) {
+    let mail = mailparse::parse_mail(raw).unwrap();
+    let headers = &mail.headers;
+    assert_eq!(
+        headers.get_first_value("Subject").unwrap(),
+        "[access-audit] Acme review 2026-11-20: 73 failing, 2 scopes incomplete"
+    );
+    assert_eq!(
+        headers.get_first_value("From").unwrap(),
+        "\"Access Audit\" <audit@acme.example>"
+    );
+    let to = headers.get_first_value("To").unwrap();
+    assert!(
+        to.contains("security@acme.example") && to.contains("ciso@acme.example"),
+        "{to}"
+    );
+    // aiosmtpd records the envelope: both recipients were given to the server.
+    let rcpt = headers.get_all_values("X-RcptTo").join(",");
+    assert!(
+        rcpt.contains("security@acme.example") && rcpt.contains("ciso@acme.example"),
+        "{rcpt}"
+    );
+
+    let mut parts = Vec::new();
+    part_types(&mail, &mut parts);
+    assert_eq!(
+        parts,
+        vec![
+            ("multipart/mixed".into(), None),
+            ("multipart/alternative".into(), None),
+            ("text/plain".into(), None),
+            ("text/html".into(), None),
+            ("text/html".into(), Some("report.html".into())),
+            ("text/csv".into(), Some("findings.csv".into())),
+            ("text/csv".into(), Some("accounts.csv".into())),
+            ("application/json".into(), Some("report.json".into())),
+        ]
+    );
+    let text = find_part(&mail, "text/plain", None).get_body().unwrap();
+    assert!(text.contains("73 failing findings across 7 scopes"));
+    assert!(text.contains("INCOMPLETE RUN"));
+    assert!(
+        text.contains("req_7X9zKp2jDw"),
+        "failed scopes with their request id"
+    );
+    let html = find_part(&mail, "text/html", None).get_body().unwrap();
+    assert!(html.contains("INCOMPLETE RUN") && !html.contains("<svg") && !html.contains("<script"));
+    // The attachments are the reports on disk, byte for byte.
+    for (mime, name) in [
+        ("application/json", "report.json"),
+        ("text/csv", "findings.csv"),
+        ("text/csv", "accounts.csv"),
+        ("text/html", "report.html"),
+    ] {
+        let attached = find_part(&mail, mime, Some(name)).get_body_raw().unwrap();
+        let on_disk = std::fs::read(dir.join("out").join(name)).unwrap();
+        if name == "report.html" || name == "report.json" {
+            // generated_at is the only thing that differs between two renderings.
+            assert_eq!(attached.len(), on_disk.len(), "{name}");
+        } else {
+            assert_eq!(attached, on_disk, "{name}");
+        }
+    }
+}
+
+#[test]
+fn plain_smtp_to_a_local_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), ServerTls::None);
+    replay_demo(
+        dir.path(),
+        &email_config(""),
+        &format!("smtp://127.0.0.1:{}", server.port),
+    )
+    .code(4);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    check_message(&messages[0], dir.path());
+}
+
+#[test]
+fn starttls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = SmtpServer::start(
+        dir.path(),
+        ServerTls::Starttls {
+            cert: &cert,
+            key: &key,
+        },
+    );
+    let url = format!("smtp://localhost:{}?tls=required", server.port);
+    let config = email_config(&format!("smtp_ca_file = \"{}\"", ca.display()));
+    replay_demo(dir.path(), &config, &url).code(4);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    check_message(&messages[0], dir.path());
+
+    // Without the CA the certificate is not trusted: nothing is sent, exit 5, reports on disk.
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    replay_demo(dir.path(), &email_config(""), &url)
+        .code(5)
+        .stderr(predicate::str::contains("email delivery failed"));
+    assert_eq!(server.messages().len(), 1);
+    assert!(dir.path().join("out/report.html").exists());
+}
+
+#[test]
+fn implicit_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = SmtpServer::start(
+        dir.path(),
+        ServerTls::Implicit {
+            cert: &cert,
+            key: &key,
+        },
+    );
+    let config = email_config(&format!("smtp_ca_file = \"{}\"", ca.display()));
+    replay_demo(
+        dir.path(),
+        &config,
+        &format!("smtps://127.0.0.1:{}", server.port),
+    )
+    .code(4);
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[test]
+fn unreachable_server_exits_5_after_retries_with_reports_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    replay_demo(
+        dir.path(),
+        &email_config(""),
+        &format!("smtp://127.0.0.1:{port}"),
+    )
+    .code(5)
+    .stderr(predicate::str::contains("after 3 attempts"));
+    for f in ["report.html", "report.json", "findings.csv", "accounts.csv"] {
+        assert!(dir.path().join("out").join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn insecure_smtp_url_is_refused_before_any_work_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    replay_demo(
+        dir.path(),
+        &email_config(""),
+        "smtp://audit:hunter2@mail.acme.example:587",
+    )
+    .code(1)
+    .stderr(predicate::str::contains("email.smtp_url_env"))
+    .stderr(predicate::str::contains("only allowed to a loopback relay"))
+    .stderr(predicate::str::contains("hunter2").not());
+    assert!(!dir.path().join("out/report.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_problems_skips_a_clean_run() {
+    let api = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!([sentry_member(
+                1,
+                "member",
+                true,
+                Some("2026-10-31T00:00:00Z")
+            )])),
+        )
+        .mount(&api)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(dir.path(), ServerTls::None);
+    let config = format!(
+        "{}send = \"problems\"\n[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
+        email_config(""),
+        api.uri()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = |as_of: &'static str, code: i32| {
+        let (cfg, out, url) = (cfg.clone(), dir.path().join("out"), url.clone());
+        move || {
+            bin()
+                .env("SMTP_URL", &url)
+                .args([
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "run",
+                    "--as-of",
+                    as_of,
+                    "--out",
+                    out.to_str().unwrap(),
+                ])
+                .assert()
+                .code(code);
+        }
+    };
+    tokio::task::spawn_blocking(run(AS_OF, 0)).await.unwrap();
+    assert!(
+        server.messages().is_empty(),
+        "a clean run sends nothing with send = \"problems\""
+    );
+    // Half a year later the same member is stale: a problem, so the email goes out.
+    tokio::task::spawn_blocking(run("2027-06-01T00:00:00Z", 3))
+        .await
+        .unwrap();
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[test]
+fn preview_writes_the_eml_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &email_config("").replace("enabled = true", "enabled = false"),
+    );
+    let preview = dir.path().join("preview");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+        ])
+        .args([
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            "--email-preview",
+            preview.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let files: Vec<_> = std::fs::read_dir(&preview)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let raw = std::fs::read(&files[0]).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    assert!(
+        mail.headers
+            .get_first_value("Subject")
+            .unwrap()
+            .starts_with("[access-audit] Acme review 2026-11-20")
+    );
+}
