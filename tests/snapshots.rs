@@ -33,8 +33,8 @@ fn body<'a>(mail: &'a ParsedMail<'a>, mimetype: &str) -> String {
             && mail
                 .get_content_disposition()
                 .params
-                .get("filename")
-                .is_none()
+                .contains_key("filename")
+                .eq(&false)
         {
             return Some(mail);
         }
