@@ -30,11 +30,10 @@ fn settings() -> insta::Settings {
 fn body<'a>(mail: &'a ParsedMail<'a>, mimetype: &str) -> String {
     fn search<'a>(mail: &'a ParsedMail<'a>, mimetype: &str) -> Option<&'a ParsedMail<'a>> {
         if mail.ctype.mimetype == mimetype
-            && mail
+            && !mail
                 .get_content_disposition()
                 .params
                 .contains_key("filename")
-                .eq(&false)
         {
             return Some(mail);
         }
