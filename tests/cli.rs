@@ -391,3 +391,78 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(s: &str) -> predicates::str::ContainsPredicate {
     predicates::str::contains(s)
 }
+
+#[test]
+fn templates_and_subject_can_be_replaced() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence");
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("report.html.hbs"),
+        "<p>CUSTOM {{title}}: {{verdict}}</p>",
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[report]\ntitle = \"T & <b>\"\ntemplate_dir = \"{}\"\n[email]\nfrom = \"a@acme.example\"\nto = [\"b@acme.example\"]\n\
+             subject = \"Review {{{{as_of_date}}}}: {{{{failing}}}}/{{{{manual}}}}\"\n",
+            templates.display()
+        ),
+    );
+    let out = dir.path().join("out");
+    let preview = dir.path().join("preview");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo.to_str().unwrap(),
+            "--as-of",
+            "2026-11-20T06:00:00Z",
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--email-preview",
+            preview.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.starts_with("<p>CUSTOM T &amp; &lt;b&gt;: 73 failing findings"),
+        "{html}"
+    );
+    let eml = std::fs::read_dir(&preview)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let raw = std::fs::read_to_string(eml).unwrap();
+    assert!(raw.contains("Subject: Review 2026-11-20: 73/4"), "{raw}");
+
+    // A template that does not compile stops the run before anything is fetched.
+    std::fs::write(
+        templates.join("report.html.hbs"),
+        "{{#each scopes}}unclosed",
+    )
+    .unwrap();
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo.to_str().unwrap(),
+            "--out",
+            dir.path().join("o2").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("report.html.hbs is invalid"));
+    assert!(!dir.path().join("o2/report.json").exists());
+}

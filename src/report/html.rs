@@ -294,3 +294,80 @@ pub fn render(report: &Report, templates: &Templates) -> Result<String, String> 
     };
     templates.render(REPORT_HTML, &view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Account, FailOn, ScopeResult, SourceKind};
+    use crate::report::ReportInput;
+    use crate::rules::{RuleSettings, evaluate};
+    use chrono::{TimeZone, Utc};
+
+    fn account(i: usize) -> Account {
+        Account {
+            source: SourceKind::Sentry,
+            source_name: "sentry".into(),
+            scope: format!("org-{}", i % 50),
+            account_id: i.to_string(),
+            user_id: Some(i.to_string()),
+            email: Some(format!("user{i}@acme.example")),
+            name: Some(if i == 0 {
+                "<script>alert(1)</script>".into()
+            } else {
+                format!("User {i}")
+            }),
+            role: Some(if i % 10 == 0 {
+                "owner".into()
+            } else {
+                "member".into()
+            }),
+            privileged: i % 10 == 0,
+            status: "active".into(),
+            mfa: Some(false),
+            last_login_at: None,
+            last_active_at: None,
+            last_seen_at: None,
+            invited_at: None,
+            created_at: None,
+        }
+    }
+
+    /// 200,000 accounts, every one failing: the page stays small, lists the first rows of each
+    /// rule, and says where the rest are.
+    #[test]
+    fn stays_small_at_scale_and_escapes_values() {
+        let as_of = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let accounts: Vec<Account> = (0..200_000).map(account).collect();
+        let findings = evaluate(&accounts, as_of, &RuleSettings::default());
+        let report = Report::build(ReportInput {
+            title: "Scale".into(),
+            as_of,
+            generated_at: as_of,
+            results: vec![ScopeResult {
+                source: SourceKind::Sentry,
+                source_name: "sentry".into(),
+                scope: "all".into(),
+                outcome: Ok(accounts),
+            }],
+            findings,
+            rules: RuleSettings::default().active(),
+            fail_on: FailOn::None,
+            stopped: None,
+            config_sha256: None,
+            evidence_manifest_sha256: None,
+            evidence_dir: None,
+            replayed: false,
+        });
+        let html = render(&report, &Templates::load(None).unwrap()).unwrap();
+        assert!(html.len() < 3 * 1024 * 1024, "{} bytes", html.len());
+        assert!(html.contains("199000 more findings of this rule are listed in findings.csv"));
+        assert!(html.contains("19000 more findings of this rule are listed in findings.csv"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("<script"), "no scripts at all");
+        // Self-contained: nothing is loaded from elsewhere.
+        for external in ["src=", "href=", "@import", "url("] {
+            assert!(!html.contains(external), "{external}");
+        }
+    }
+}
