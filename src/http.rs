@@ -184,13 +184,19 @@ impl SourceClient {
 
     /// When a server says the window is (nearly) spent, hold every request until it resets.
     async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
-        let remaining = header_u64(headers, "x-sentry-rate-limit-remaining")
-            .or_else(|| header_u64(headers, "x-ratelimit-remaining"));
-        // One request left in the window: wait for it to reset rather than collect a 429.
-        if remaining.is_some_and(|r| r <= 1) {
-            if let Some(wait) = reset_wait(headers, Utc::now()) {
-                self.pause_all(wait.min(self.settings.max_retry_wait)).await;
-            }
+        // With client-side pacing (Sent.dm) the limiter already spends the budget evenly, and a
+        // token bucket's Remaining sits near zero by design; 429s are handled on their own.
+        if self.limiter.is_some() {
+            return;
+        }
+        let Some(remaining) =
+            header_u64(headers, "x-sentry-rate-limit-remaining").or_else(|| header_u64(headers, "x-ratelimit-remaining"))
+        else {
+            return;
+        };
+        let Some(until_reset) = reset_wait(headers, Utc::now()) else { return };
+        if let Some(wait) = slowdown(remaining, self.settings.concurrency, until_reset) {
+            self.pause_all(wait.min(self.settings.max_retry_wait)).await;
         }
     }
 
@@ -201,6 +207,17 @@ impl SourceClient {
             .saturating_mul(1u32 << (attempt - 1).min(16));
         let jitter = rand::random_range(0.5..=1.0);
         exp.mul_f64(jitter).min(self.settings.max_retry_wait)
+    }
+}
+
+/// How long to hold a source's requests given what the window has left: nothing while plenty
+/// remains; the rest of the window when it is spent; and when fewer requests remain than run at
+/// once, the window's remaining time spread over them, so the budget lasts until the reset.
+fn slowdown(remaining: u64, concurrency: usize, until_reset: Duration) -> Option<Duration> {
+    match remaining {
+        0 => Some(until_reset),
+        r if r <= concurrency as u64 => Some(until_reset / (r as u32 + 1)),
+        _ => None,
     }
 }
 
@@ -364,6 +381,16 @@ mod tests {
             server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
             Some(Duration::from_millis(250))
         );
+    }
+
+    #[test]
+    fn slowdown_spreads_what_is_left_of_the_window() {
+        let w = Duration::from_secs(10);
+        assert_eq!(slowdown(100, 4, w), None);
+        assert_eq!(slowdown(5, 4, w), None);
+        assert_eq!(slowdown(4, 4, w), Some(Duration::from_secs(2)));
+        assert_eq!(slowdown(1, 4, w), Some(Duration::from_secs(5)));
+        assert_eq!(slowdown(0, 4, w), Some(w));
     }
 
     #[test]

@@ -158,80 +158,71 @@ fn local_error(message: String) -> ScopeError {
     }
 }
 
-/// Follow `rel="next"` cursors from `first`, rebuilding every URL on our own base.
+/// Follow `rel="next"` cursors from `first`, rebuilding every URL on our own base, and hand
+/// each page to `on_page` as it arrives (so a page's body is dropped once it is parsed).
+/// Returns the number of pages and the retries they needed.
 async fn fetch_pages(
     ctx: &SourceContext<'_>,
     scope: &str,
     endpoint: Endpoint,
     first: Url,
-) -> Result<Vec<Answer>, ScopeError> {
-    let mut pages = Vec::new();
+    mut on_page: impl FnMut(usize, &Answer) -> Result<(), ScopeError>,
+) -> Result<(usize, u32), ScopeError> {
+    let mut pages = 0usize;
+    let mut retries = 0u32;
     let mut seen_cursors = HashSet::new();
     let mut cursor: Option<String> = None;
+    let page_error = |n: usize, mut err: ScopeError| {
+        err.message = format!("page {n} of {}: {}", endpoint.as_str(), err.message);
+        err
+    };
     loop {
-        let mut url = first.clone();
-        if let Some(c) = &cursor {
-            url.query_pairs_mut().append_pair("cursor", c);
-        }
-        let req = PageRequest {
-            scope,
-            endpoint,
-            url,
-            headers: Vec::new(),
-        };
-        let answer = ctx.fetcher.get(&ctx.spec.name, &req).await.map_err(|e| {
-            let mut err = ScopeError::from(e);
-            err.message = format!(
-                "page {} of {}: {}",
-                pages.len() + 1,
-                endpoint.as_str(),
-                err.message
-            );
-            err
-        })?;
+        let req = PageRequest { scope, endpoint, url: page_url(&first, cursor.as_deref()), headers: Vec::new() };
+        let answer =
+            ctx.fetcher.get(&ctx.spec.name, &req).await.map_err(|e| page_error(pages + 1, ScopeError::from(e)))?;
         if !answer.is_success() {
-            let mut err = error_from_answer(&answer);
-            if !pages.is_empty() {
-                err.message = format!(
-                    "page {} of {}: {}",
-                    pages.len() + 1,
-                    endpoint.as_str(),
-                    err.message
-                );
-            }
-            return Err(err);
+            let err = error_from_answer(&answer);
+            return Err(if pages == 0 { err } else { page_error(pages + 1, err) });
         }
-        let next = answer.link.as_deref().and_then(next_cursor);
-        pages.push(answer);
-        match next {
-            None => return Ok(pages),
+        on_page(pages, &answer)?;
+        pages += 1;
+        retries += answer.retries;
+        match answer.link.as_deref().and_then(next_cursor) {
+            None => return Ok((pages, retries)),
             Some(c) if !seen_cursors.insert(c.clone()) => {
                 return Err(local_error(format!(
                     "the server returned cursor {c} twice; pagination would never end, so the list cannot be trusted"
                 )));
             }
-            Some(_) if pages.len() >= MAX_PAGES => {
-                return Err(local_error(format!(
-                    "more than {MAX_PAGES} pages; stopped to avoid an endless loop"
-                )));
+            Some(_) if pages >= MAX_PAGES => {
+                return Err(local_error(format!("more than {MAX_PAGES} pages; stopped to avoid an endless loop")));
             }
             Some(c) => cursor = Some(c),
         }
     }
 }
 
+/// The URL of a page: the first page's URL plus the cursor, on our own base.
+pub fn page_url(first: &Url, cursor: Option<&str>) -> Url {
+    let mut url = first.clone();
+    if let Some(c) = cursor {
+        url.query_pairs_mut().append_pair("cursor", c);
+    }
+    url
+}
+
+/// The first page of an organization's member list.
+pub fn members_url(base: &str, org: &str) -> Result<Url, ScopeError> {
+    let mut url = org_url(base, Some(org), Some("members"))?;
+    url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+    Ok(url)
+}
+
 async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
     let mut url = org_url(&ctx.spec.base_url, None, None)?;
     url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-    let pages = fetch_pages(
-        ctx,
-        SENTRY_DISCOVERY_SCOPE,
-        Endpoint::SentryOrganizations,
-        url,
-    )
-    .await?;
-    let mut slugs = Vec::new();
-    for (i, page) in pages.iter().enumerate() {
+    let mut slugs: Vec<String> = Vec::new();
+    fetch_pages(ctx, SENTRY_DISCOVERY_SCOPE, Endpoint::SentryOrganizations, url, |i, page| {
         let orgs: Vec<Organization> =
             from_json_lossy(&page.body).map_err(|e| malformed(page, i, "organization list", &e))?;
         for org in orgs {
@@ -248,24 +239,21 @@ async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, 
                 }
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     tracing::info!(source = %ctx.spec.name, organizations = slugs.len(), "organizations discovered");
     Ok(slugs)
 }
 
 fn is_safe_slug(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(['.', '_'])
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty() && !s.starts_with(['.', '_']) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, ScopeError> {
     let spec = ctx.spec;
-    let pages = if spec.projects.is_empty() {
-        let mut url = org_url(&spec.base_url, Some(org), Some("members"))?;
-        url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-        fetch_pages(ctx, org, Endpoint::SentryMembers, url).await?
+    let (endpoint, url) = if spec.projects.is_empty() {
+        (Endpoint::SentryMembers, members_url(&spec.base_url, org)?)
     } else {
         // The seed endpoint: everyone with access to the listed projects, in one unpaginated answer.
         let mut url = org_url(&spec.base_url, Some(org), Some("users"))?;
@@ -275,39 +263,63 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
                 q.append_pair("project", p);
             }
         }
-        fetch_pages(ctx, org, Endpoint::SentryUsers, url).await?
+        (Endpoint::SentryUsers, url)
     };
-    let accounts = parse_pages(&spec.name, org, &pages)?;
-    tracing::info!(source = %spec.name, scope = org, pages = pages.len(), accounts = accounts.len(),
-        retries = pages.iter().map(|p| p.retries).sum::<u32>(), "scope fetched");
+    let mut parser = MemberPages::new(&spec.name, org);
+    let (pages, retries) = fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
+    let accounts = parser.finish();
+    tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries, "scope fetched");
     Ok(accounts)
 }
 
-/// Raw pages in, accounts out. Members seen on an earlier page are not repeated (offset
-/// pagination can return a row twice when the list changes under it).
-fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Account>, ScopeError> {
-    let mut accounts = Vec::new();
-    let mut seen = HashSet::new();
-    let mut bad_times = 0usize;
-    for (i, page) in pages.iter().enumerate() {
+/// Raw pages in, accounts out, one page at a time. Members seen on an earlier page are not
+/// repeated (offset pagination can return a row twice when the list changes under it).
+struct MemberPages<'a> {
+    source_name: &'a str,
+    org: &'a str,
+    accounts: Vec<Account>,
+    seen: HashSet<String>,
+    bad_times: usize,
+}
+
+impl<'a> MemberPages<'a> {
+    fn new(source_name: &'a str, org: &'a str) -> Self {
+        MemberPages { source_name, org, accounts: Vec::new(), seen: HashSet::new(), bad_times: 0 }
+    }
+
+    fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
         let members: Vec<Member> =
-            from_json_lossy(&page.body).map_err(|e| malformed(page, i, "member list", &e))?;
+            from_json_lossy(&page.body).map_err(|e| malformed(page, index, "member list", &e))?;
+        self.accounts.reserve(members.len());
         for m in members {
-            let account = normalise(source_name, org, m, &mut bad_times);
-            if seen.insert(account.account_id.clone()) {
-                accounts.push(account);
+            let account = normalise(self.source_name, self.org, m, &mut self.bad_times);
+            if self.seen.insert(account.account_id.clone()) {
+                self.accounts.push(account);
             }
         }
+        Ok(())
     }
-    if bad_times > 0 {
-        tracing::warn!(
-            source = source_name,
-            scope = org,
-            count = bad_times,
-            "timestamps that could not be read were treated as unknown"
-        );
+
+    fn finish(self) -> Vec<Account> {
+        if self.bad_times > 0 {
+            tracing::warn!(
+                source = self.source_name,
+                scope = self.org,
+                count = self.bad_times,
+                "timestamps that could not be read were treated as unknown"
+            );
+        }
+        self.accounts
     }
-    Ok(accounts)
+}
+
+#[cfg(test)]
+fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Account>, ScopeError> {
+    let mut parser = MemberPages::new(source_name, org);
+    for (i, page) in pages.iter().enumerate() {
+        parser.add(i, page)?;
+    }
+    Ok(parser.finish())
 }
 
 fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
