@@ -189,12 +189,14 @@ impl SourceClient {
         if self.limiter.is_some() {
             return;
         }
-        let Some(remaining) =
-            header_u64(headers, "x-sentry-rate-limit-remaining").or_else(|| header_u64(headers, "x-ratelimit-remaining"))
+        let Some(remaining) = header_u64(headers, "x-sentry-rate-limit-remaining")
+            .or_else(|| header_u64(headers, "x-ratelimit-remaining"))
         else {
             return;
         };
-        let Some(until_reset) = reset_wait(headers, Utc::now()) else { return };
+        let Some(until_reset) = reset_wait(headers, Utc::now()) else {
+            return;
+        };
         if let Some(wait) = slowdown(remaining, self.settings.concurrency, until_reset) {
             self.pause_all(wait.min(self.settings.max_retry_wait)).await;
         }

@@ -12,6 +12,7 @@ pub mod exit;
 pub mod http;
 pub mod logging;
 pub mod model;
+pub mod output;
 pub mod report;
 pub mod rules;
 pub mod run;

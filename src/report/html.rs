@@ -200,23 +200,28 @@ fn charts(report: &Report) -> Vec<Chart> {
         .iter()
         .map(|(r, n)| (r.clone(), *n))
         .collect();
+    // One pass over the findings, not one per scope: reports can hold thousands of scopes.
+    let mut counts: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
+    {
+        *counts
+            .entry((f.source_name.as_str(), f.scope.as_str()))
+            .or_default() += 1;
+    }
     let mut per_scope: Vec<(String, usize)> = report
         .scopes
         .iter()
-        .map(|s| {
-            let n = report
-                .findings
-                .iter()
-                .filter(|f| {
-                    f.outcome == Outcome::Fail
-                        && !f.suppressed
-                        && f.source_name == s.source_name
-                        && f.scope == s.scope
-                })
-                .count();
-            (format!("{} / {}", s.source_name, s.scope), n)
+        .filter_map(|s| {
+            let n = counts
+                .get(&(s.source_name.as_str(), s.scope.as_str()))
+                .copied()
+                .unwrap_or(0);
+            (n > 0).then(|| (format!("{} / {}", s.source_name, s.scope), n))
         })
-        .filter(|(_, n)| *n > 0)
         .collect();
     per_scope.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let hidden = per_scope.len().saturating_sub(MAX_SCOPE_BARS);

@@ -17,6 +17,7 @@ use crate::model::{
     Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
     format_time,
 };
+use crate::output::write_atomically;
 use crate::rules::{ActiveRule, RULES};
 use crate::templates::Templates;
 
@@ -383,31 +384,4 @@ pub fn write_all(
         }
     }
     Ok(written)
-}
-
-/// Write through a temporary file in the same directory, renamed into place when complete.
-fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn std::io::Write) -> Result<(), String>,
-) -> Result<(), String> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".access-audit-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
-    fill(&mut out)?;
-    out.flush()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let tmp = out
-        .into_inner()
-        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
 }

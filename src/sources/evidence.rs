@@ -2,7 +2,6 @@
 //! manifest that says what was asked, when, and the SHA-256 of what came back.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -12,6 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::SourceSpec;
 use crate::model::format_time;
+pub use crate::output::probe_writable;
+use crate::output::write_bytes;
 use crate::report::Tool;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -114,7 +115,7 @@ impl EvidenceRecorder {
             Ok(a) => {
                 let rel = format!("{}/{}/{number:04}.json", key.source_name, key.scope);
                 let path = self.dir.join(&rel);
-                write_atomic(&path, &a.body)?;
+                write_bytes(&path, &a.body)?;
                 ResponseRecord {
                     source_name: key.source_name.to_string(),
                     scope: key.scope.to_string(),
@@ -172,41 +173,11 @@ impl EvidenceRecorder {
         };
         let bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| format!("cannot serialise the manifest: {e}"))?;
-        write_atomic(&self.dir.join(MANIFEST_FILE), &bytes)?;
+        write_bytes(&self.dir.join(MANIFEST_FILE), &bytes)?;
         Ok(hex::encode(Sha256::digest(&bytes)))
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-/// Write a file so that it appears whole or not at all: a temporary file in the same
-/// directory, flushed, then renamed over the final name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".access-audit-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
-}
-
-/// Fail early, with a clear message, if files cannot be created in `dir`.
-pub fn probe_writable(dir: &Path) -> Result<(), String> {
-    tempfile::Builder::new()
-        .prefix(".access-audit-probe-")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| format!("directory {} is not writable: {e}", dir.display()))
 }

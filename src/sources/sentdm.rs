@@ -145,6 +145,20 @@ fn scope_result(
     }
 }
 
+/// One page of the sender-profile list.
+pub fn sender_profiles_url(base: &str, page: u32) -> Result<Url, ScopeError> {
+    let mut url = endpoint_url(base, "sender-profiles")?;
+    url.query_pairs_mut()
+        .append_pair("page", &page.to_string())
+        .append_pair("page_size", PAGE_SIZE);
+    Ok(url)
+}
+
+/// `GET /v3/users`; the scope travels in the `x-profile-id` header, not the URL.
+pub fn users_url(base: &str) -> Result<Url, ScopeError> {
+    endpoint_url(base, "users")
+}
+
 fn endpoint_url(base: &str, path: &str) -> Result<Url, ScopeError> {
     Url::parse(&format!("{base}/v3/{path}"))
         .map_err(|e| local_error(format!("bad base URL {base}: {e}")))
@@ -252,10 +266,7 @@ async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, Scope
     let mut ids: Vec<String> = Vec::new();
     let mut page = 1u32;
     loop {
-        let mut url = endpoint_url(base, "sender-profiles")?;
-        url.query_pairs_mut()
-            .append_pair("page", &page.to_string())
-            .append_pair("page_size", PAGE_SIZE);
+        let url = sender_profiles_url(base, page)?;
         let answer = get(
             ctx,
             SENTDM_DISCOVERY_SCOPE,
@@ -345,7 +356,7 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
     let mut total_count: Option<u64> = None;
     let mut retries = 0;
     loop {
-        let mut url = endpoint_url(&spec.base_url, "users")?;
+        let mut url = users_url(&spec.base_url)?;
         if page > 1 {
             url.query_pairs_mut()
                 .append_pair("page", &page.to_string())

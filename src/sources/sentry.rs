@@ -177,12 +177,24 @@ async fn fetch_pages(
         err
     };
     loop {
-        let req = PageRequest { scope, endpoint, url: page_url(&first, cursor.as_deref()), headers: Vec::new() };
-        let answer =
-            ctx.fetcher.get(&ctx.spec.name, &req).await.map_err(|e| page_error(pages + 1, ScopeError::from(e)))?;
+        let req = PageRequest {
+            scope,
+            endpoint,
+            url: page_url(&first, cursor.as_deref()),
+            headers: Vec::new(),
+        };
+        let answer = ctx
+            .fetcher
+            .get(&ctx.spec.name, &req)
+            .await
+            .map_err(|e| page_error(pages + 1, ScopeError::from(e)))?;
         if !answer.is_success() {
             let err = error_from_answer(&answer);
-            return Err(if pages == 0 { err } else { page_error(pages + 1, err) });
+            return Err(if pages == 0 {
+                err
+            } else {
+                page_error(pages + 1, err)
+            });
         }
         on_page(pages, &answer)?;
         pages += 1;
@@ -195,7 +207,9 @@ async fn fetch_pages(
                 )));
             }
             Some(_) if pages >= MAX_PAGES => {
-                return Err(local_error(format!("more than {MAX_PAGES} pages; stopped to avoid an endless loop")));
+                return Err(local_error(format!(
+                    "more than {MAX_PAGES} pages; stopped to avoid an endless loop"
+                )));
             }
             Some(c) => cursor = Some(c),
         }
@@ -247,7 +261,10 @@ async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, 
 }
 
 fn is_safe_slug(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with(['.', '_']) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && !s.starts_with(['.', '_'])
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, ScopeError> {
@@ -266,7 +283,8 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
         (Endpoint::SentryUsers, url)
     };
     let mut parser = MemberPages::new(&spec.name, org);
-    let (pages, retries) = fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
+    let (pages, retries) =
+        fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
     let accounts = parser.finish();
     tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries, "scope fetched");
     Ok(accounts)
@@ -284,7 +302,13 @@ struct MemberPages<'a> {
 
 impl<'a> MemberPages<'a> {
     fn new(source_name: &'a str, org: &'a str) -> Self {
-        MemberPages { source_name, org, accounts: Vec::new(), seen: HashSet::new(), bad_times: 0 }
+        MemberPages {
+            source_name,
+            org,
+            accounts: Vec::new(),
+            seen: HashSet::new(),
+            bad_times: 0,
+        }
     }
 
     fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
