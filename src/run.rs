@@ -209,6 +209,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         (None, None) => None,
     };
 
+    let phase = std::time::Instant::now();
     let mut findings = Vec::new();
     for r in &results {
         if let Ok(accounts) = &r.outcome {
@@ -221,6 +222,12 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         }
     }
 
+    tracing::debug!(
+        findings = findings.len(),
+        ms = phase.elapsed().as_millis() as u64,
+        "rules evaluated"
+    );
+    let phase = std::time::Instant::now();
     let report = Report::build(ReportInput {
         title: plan.config.report.title.clone(),
         as_of,
@@ -239,6 +246,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
     });
+    tracing::debug!(ms = phase.elapsed().as_millis() as u64, "report built");
     let written = report::write_all(&report, &plan.output_dir, &plan.formats, &templates)
         .map_err(|e| Error::Fatal(format!("{e}; no complete report was produced")))?;
 

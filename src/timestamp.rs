@@ -45,7 +45,10 @@ pub fn whole_days(t: DateTime<Utc>, as_of: DateTime<Utc>) -> i64 {
 
 /// `YYYY-MM-DD` of an instant, in UTC.
 pub fn date(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
+    let text = crate::model::TimeText::new(&t);
+    text.as_str()
+        .get(..10)
+        .map_or_else(|| t.format("%Y-%m-%d").to_string(), str::to_string)
 }
 
 #[cfg(test)]

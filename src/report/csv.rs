@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Account, Finding, format_time};
+use crate::model::{Account, Finding, TimeText};
 
 pub const FINDINGS_HEADER: [&str; 15] = [
     "id",
@@ -57,92 +57,119 @@ fn opt(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("")
 }
 
-fn time(t: &Option<DateTime<Utc>>) -> String {
-    t.as_ref().map(format_time).unwrap_or_default()
+fn flag(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
-fn write_rows<'a, I>(
-    out: &mut dyn Write,
-    name: &str,
-    header: &[&str],
-    rows: I,
-) -> Result<(), String>
-where
-    I: Iterator<Item = Vec<Cow<'a, str>>>,
-{
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {name}: {e}");
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    w.write_record(header).map_err(|e| err(&e))?;
-    for row in rows {
-        for cell in &row {
-            w.write_field(neutralise(cell).as_bytes())
-                .map_err(|e| err(&e))?;
+/// A CSV writer that neutralises every cell and formats times without allocating.
+struct Rows<W: Write> {
+    w: csv::Writer<W>,
+    name: &'static str,
+}
+
+impl<W: Write> Rows<W> {
+    fn new(out: W, name: &'static str, header: &[&str]) -> Result<Self, String> {
+        let mut rows = Rows {
+            w: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(out),
+            name,
+        };
+        for h in header {
+            rows.cell(h)?;
         }
-        w.write_record(std::iter::empty::<&[u8]>())
-            .map_err(|e| err(&e))?;
+        rows.end()?;
+        Ok(rows)
     }
-    w.flush().map_err(|e| err(&e))
+
+    fn err(&self, e: &dyn std::fmt::Display) -> String {
+        format!("cannot write {}: {e}", self.name)
+    }
+
+    fn cell(&mut self, value: &str) -> Result<(), String> {
+        self.w
+            .write_field(neutralise(value).as_bytes())
+            .map_err(|e| self.err(&e))
+    }
+
+    fn time(&mut self, t: &Option<DateTime<Utc>>) -> Result<(), String> {
+        match t {
+            Some(t) => self.cell(TimeText::new(t).as_str()),
+            None => self.cell(""),
+        }
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        self.w
+            .write_record(std::iter::empty::<&[u8]>())
+            .map_err(|e| self.err(&e))
+    }
+
+    fn finish(mut self) -> Result<(), String> {
+        self.w.flush().map_err(|e| self.err(&e))
+    }
 }
 
 pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), String> {
-    write_rows(
-        out,
-        super::FINDINGS_CSV,
-        &FINDINGS_HEADER,
-        findings.iter().map(|f| {
-            vec![
-                Cow::Borrowed(f.id.as_str()),
-                Cow::Borrowed(f.rule),
-                Cow::Borrowed(f.severity.as_str()),
-                Cow::Borrowed(f.outcome.as_str()),
-                Cow::Borrowed(f.source.as_str()),
-                Cow::Borrowed(f.source_name.as_str()),
-                Cow::Borrowed(f.scope.as_str()),
-                Cow::Borrowed(f.account_id.as_str()),
-                Cow::Borrowed(opt(&f.email)),
-                Cow::Borrowed(opt(&f.name)),
-                Cow::Borrowed(opt(&f.role)),
-                Cow::Borrowed(f.status.as_str()),
-                Cow::Owned(time(&f.last_seen_at)),
-                Cow::Borrowed(f.detail.as_str()),
-                Cow::Borrowed(if f.suppressed { "true" } else { "false" }),
-            ]
-        }),
-    )
+    let mut rows = Rows::new(out, super::FINDINGS_CSV, &FINDINGS_HEADER)?;
+    for f in findings {
+        for cell in [
+            &f.id,
+            f.rule,
+            f.severity.as_str(),
+            f.outcome.as_str(),
+            f.source.as_str(),
+            &f.source_name,
+            &f.scope,
+            &f.account_id,
+        ] {
+            rows.cell(cell)?;
+        }
+        for cell in [opt(&f.email), opt(&f.name), opt(&f.role), &f.status] {
+            rows.cell(cell)?;
+        }
+        rows.time(&f.last_seen_at)?;
+        rows.cell(&f.detail)?;
+        rows.cell(flag(f.suppressed))?;
+        rows.end()?;
+    }
+    rows.finish()
 }
 
 pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {
-    write_rows(
-        out,
-        super::ACCOUNTS_CSV,
-        &ACCOUNTS_HEADER,
-        accounts.iter().map(|a| {
-            vec![
-                Cow::Borrowed(a.source.as_str()),
-                Cow::Borrowed(a.source_name.as_str()),
-                Cow::Borrowed(a.scope.as_str()),
-                Cow::Borrowed(a.account_id.as_str()),
-                Cow::Borrowed(opt(&a.user_id)),
-                Cow::Borrowed(opt(&a.email)),
-                Cow::Borrowed(opt(&a.name)),
-                Cow::Borrowed(opt(&a.role)),
-                Cow::Borrowed(if a.privileged { "true" } else { "false" }),
-                Cow::Borrowed(a.status.as_str()),
-                Cow::Borrowed(match a.mfa {
-                    Some(true) => "true",
-                    Some(false) => "false",
-                    None => "",
-                }),
-                Cow::Owned(time(&a.last_login_at)),
-                Cow::Owned(time(&a.last_active_at)),
-                Cow::Owned(time(&a.last_seen_at)),
-                Cow::Owned(time(&a.invited_at)),
-                Cow::Owned(time(&a.created_at)),
-            ]
-        }),
-    )
+    let mut rows = Rows::new(out, super::ACCOUNTS_CSV, &ACCOUNTS_HEADER)?;
+    for a in accounts {
+        for cell in [
+            a.source.as_str(),
+            &a.source_name,
+            &a.scope,
+            &a.account_id,
+            opt(&a.user_id),
+            opt(&a.email),
+            opt(&a.name),
+        ] {
+            rows.cell(cell)?;
+        }
+        rows.cell(opt(&a.role))?;
+        rows.cell(flag(a.privileged))?;
+        rows.cell(&a.status)?;
+        rows.cell(match a.mfa {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "",
+        })?;
+        for t in [
+            &a.last_login_at,
+            &a.last_active_at,
+            &a.last_seen_at,
+            &a.invited_at,
+            &a.created_at,
+        ] {
+            rows.time(t)?;
+        }
+        rows.end()?;
+    }
+    rows.finish()
 }
 
 #[cfg(test)]

@@ -142,7 +142,12 @@ pub struct ReportInput {
 impl Report {
     pub fn build(input: ReportInput) -> Report {
         let mut scopes = Vec::with_capacity(input.results.len());
-        let mut accounts = Vec::new();
+        let total: usize = input
+            .results
+            .iter()
+            .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut accounts = Vec::with_capacity(total);
         for r in input.results {
             let (status, count, error) = match r.outcome {
                 Ok(list) => {
@@ -379,7 +384,13 @@ pub fn write_all(
     for format in formats {
         for artifact in Artifact::for_format(*format) {
             let path = dir.join(artifact.file_name());
+            let started = std::time::Instant::now();
             write_atomically(&path, |out| render_to(report, *artifact, templates, out))?;
+            tracing::debug!(
+                file = artifact.file_name(),
+                ms = started.elapsed().as_millis() as u64,
+                "written"
+            );
             written.push(path);
         }
     }
