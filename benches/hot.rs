@@ -72,6 +72,7 @@ fn benches(c: &mut Criterion) {
         evidence_manifest_sha256: None,
         evidence_dir: None,
         replayed: false,
+        shard: None,
     });
     let templates = Templates::load(None).expect("templates");
     let mut g = c.benchmark_group("render 100k accounts");

@@ -57,6 +57,46 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// List every rule: id, default severity, what it checks, compliance references
     Rules(RulesArgs),
+    /// Combine the report.json files of shard runs (--shard I/N) into one report
+    Merge(MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct MergeArgs {
+    /// Directories (or report.json files) written by the shard runs
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output directory (overrides report.output_dir)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Reports to write, comma-separated: html,csv,json (overrides report.formats)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
+    pub format: Option<Vec<Format>>,
+
+    /// Send the email (overrides email.enabled)
+    #[arg(long, conflicts_with = "no_email")]
+    pub email: bool,
+
+    /// Do not send the email (overrides email.enabled)
+    #[arg(long)]
+    pub no_email: bool,
+
+    /// Write the email to DIR/<id>.eml instead of sending it
+    #[arg(long, value_name = "DIR")]
+    pub email_preview: Option<PathBuf>,
+
+    /// Lowest severity of a failing finding that makes the merge exit 3
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
+    pub fail_on: Option<FailOn>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -101,6 +141,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<std::time::Duration>,
 
+    /// Audit only the scopes of shard I of N (0-based; N runs together cover everything). The
+    /// index may come from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs): --shard auto/N
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
     /// Run from an evidence archive instead of the network; the config file becomes optional
     #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
@@ -137,6 +182,45 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         Ok(_) => Err("the deadline must be longer than zero".into()),
         Err(e) => Err(format!("`{s}` is not a duration such as 30m or 1h ({e})")),
     }
+}
+
+/// One shard of a scaled-out run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not I/N, such as 0/4 or auto/4"))?;
+    let count: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number of shards"))?;
+    if count == 0 {
+        return Err("the number of shards must be at least 1".into());
+    }
+    let index: u32 = if i.trim() == "auto" {
+        let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+            "--shard auto/N reads JOB_COMPLETION_INDEX, which is not set".to_string()
+        })?;
+        raw.trim()
+            .parse()
+            .map_err(|_| format!("JOB_COMPLETION_INDEX `{raw}` is not a number"))?
+    } else {
+        i.trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard index"))?
+    };
+    if index >= count {
+        return Err(format!(
+            "shard index {index} is out of range: expected 0 to {}",
+            count - 1
+        ));
+    }
+    Ok(Shard { index, count })
 }
 
 fn parse_fail_on(s: &str) -> Result<FailOn, String> {

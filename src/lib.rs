@@ -11,8 +11,10 @@ pub mod deliver;
 pub mod exit;
 pub mod http;
 pub mod logging;
+pub mod merge;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod run;
@@ -63,5 +65,18 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
         cli::Command::Run(args) => run::run(&args, &config_path).await,
         cli::Command::CheckConfig(args) => check::check_config(&args, &config_path).await,
         cli::Command::Rules(args) => check::list_rules(&args),
+        cli::Command::Merge(args) => merge::merge(&args, &config_path).await,
+        cli::Command::Completions { shell } => {
+            let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "access-audit", &mut std::io::stdout());
+            Ok(ExitStatus::Clean)
+        }
+        cli::Command::Man => {
+            let cmd = <cli::Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::Fatal(format!("cannot write the man page: {e}")))?;
+            Ok(ExitStatus::Clean)
+        }
     }
 }

@@ -25,7 +25,7 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogWriter);
     let result = if json {
         builder
             .json()
@@ -41,4 +41,20 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
     };
     // A second init (tests) is harmless.
     drop(result);
+}
+
+/// Writes log lines to stderr, lifting the progress bar out of the way while it does.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match crate::progress::ACTIVE.get() {
+            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write(buf)),
+            _ => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

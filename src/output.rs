@@ -92,3 +92,59 @@ mod tests {
         );
     }
 }
+
+/// Fill `{date}` (2026-11-20) and `{as_of}` (2026-11-20T060000Z, safe in file names) in a
+/// directory path, so each scheduled run keeps its own folder.
+pub fn expand_placeholders(
+    path: &Path,
+    as_of: &chrono::DateTime<chrono::Utc>,
+) -> Result<std::path::PathBuf, String> {
+    let Some(text) = path.to_str() else {
+        return Ok(path.to_path_buf());
+    };
+    if !text.contains('{') {
+        return Ok(path.to_path_buf());
+    }
+    let date = as_of.format("%Y-%m-%d").to_string();
+    let stamp = as_of.format("%Y-%m-%dT%H%M%SZ").to_string();
+    let expanded = text.replace("{date}", &date).replace("{as_of}", &stamp);
+    if let Some(start) = expanded.find('{') {
+        let end = expanded[start..]
+            .find('}')
+            .map_or(expanded.len(), |e| start + e + 1);
+        return Err(format!(
+            "unknown placeholder `{}` in {}: expected {{date}} or {{as_of}}",
+            &expanded[start..end],
+            path.display()
+        ));
+    }
+    Ok(expanded.into())
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn date_and_as_of_are_filled() {
+        let t = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 6, 5, 9).unwrap();
+        assert_eq!(
+            expand_placeholders(Path::new("reports/{date}"), &t).unwrap(),
+            Path::new("reports/2026-11-20")
+        );
+        assert_eq!(
+            expand_placeholders(Path::new("/out/{as_of}/x"), &t).unwrap(),
+            Path::new("/out/2026-11-20T060509Z/x")
+        );
+        assert_eq!(
+            expand_placeholders(Path::new("plain"), &t).unwrap(),
+            Path::new("plain")
+        );
+        assert!(
+            expand_placeholders(Path::new("r/{month}"), &t)
+                .unwrap_err()
+                .contains("`{month}`")
+        );
+    }
+}

@@ -125,7 +125,13 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         Some(dir) => Some(Arc::new(ReplayArchive::load(dir).map_err(Error::Fatal)?)),
         None => None,
     };
-    let plan = plan(args, config_path, archive.as_deref())?;
+    let mut plan = plan(args, config_path, archive.as_deref())?;
+    plan.output_dir =
+        crate::output::expand_placeholders(&plan.output_dir, &as_of).map_err(Error::Fatal)?;
+    let evidence_dir = match &args.evidence {
+        Some(dir) => Some(crate::output::expand_placeholders(dir, &as_of).map_err(Error::Fatal)?),
+        None => None,
+    };
 
     // Everything that can fail for the operator's reasons fails here, before any request.
     let preview = args.email_preview.as_deref();
@@ -155,7 +161,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         ))
     })?;
     probe_writable(&plan.output_dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
-    let recorder = match &args.evidence {
+    let recorder = match &evidence_dir {
         Some(dir) => Some(Arc::new(
             EvidenceRecorder::create(dir).map_err(Error::Fatal)?,
         )),
@@ -165,6 +171,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         warn_if_stale(a, as_of);
     }
 
+    let progress = crate::progress::Progress::new(!args.no_progress);
     let stop = StopSignal::new();
     let watcher = stop.arm(args.deadline);
     let mut fetches = Vec::new();
@@ -190,6 +197,8 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             concurrency: source.fetch.concurrency,
             fetcher,
             as_of,
+            shard: args.shard,
+            progress: progress.clone(),
         }));
     }
     let results: Vec<ScopeResult> = futures::future::join_all(fetches)
@@ -198,6 +207,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         .flatten()
         .collect();
     watcher.abort();
+    progress.finish();
     let stopped = stop.reason();
 
     let evidence_manifest_sha256 = match (&recorder, &archive) {
@@ -239,12 +249,12 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         stopped: stopped.clone(),
         config_sha256: plan.config.digest.clone(),
         evidence_manifest_sha256,
-        evidence_dir: args
-            .evidence
+        evidence_dir: evidence_dir
             .as_ref()
             .or(args.replay.as_ref())
             .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
+        shard: args.shard.map(|s| format!("{}/{}", s.index, s.count)),
     });
     tracing::debug!(ms = phase.elapsed().as_millis() as u64, "report built");
     let written = report::write_all(&report, &plan.output_dir, &plan.formats, &templates)

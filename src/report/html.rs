@@ -362,6 +362,7 @@ mod tests {
             evidence_manifest_sha256: None,
             evidence_dir: None,
             replayed: false,
+            shard: None,
         });
         let html = render(&report, &Templates::load(None).unwrap()).unwrap();
         assert!(html.len() < 3 * 1024 * 1024, "{} bytes", html.len());

@@ -77,7 +77,7 @@ pub struct Summary {
     pub by_severity: Counts,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScopeEntry {
     pub source: SourceKind,
     pub source_name: String,
@@ -97,6 +97,8 @@ pub struct RunMeta {
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
     pub replayed: bool,
+    /// `I/N` when this run audited one shard of a scaled-out run.
+    pub shard: Option<String>,
     /// Why the run stopped before fetching everything (deadline, SIGTERM), if it did.
     pub stopped: Option<String>,
 }
@@ -137,6 +139,8 @@ pub struct ReportInput {
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
     pub replayed: bool,
+    /// `I/N` when this run audited one shard of a scaled-out run.
+    pub shard: Option<String>,
 }
 
 impl Report {
@@ -257,6 +261,7 @@ impl Report {
                 evidence_dir: input.evidence_dir,
                 replayed: input.replayed,
                 stopped: input.stopped,
+                shard: input.shard,
             },
         }
     }

@@ -14,12 +14,15 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
+use crate::cli::Shard;
 use crate::config::{SourceConfig, SourceSpec};
 use crate::http::{Answer, SourceClient};
 use crate::model::{ScopeError, ScopeResult, SourceKind};
+use crate::progress::Progress;
 use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
 use replay::{ReplayArchive, Replayed};
+use sha2::{Digest, Sha256};
 
 /// The endpoints we call, named as in the evidence manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,44 @@ pub struct SourceContext<'a> {
     pub concurrency: usize,
     pub fetcher: Fetcher,
     pub as_of: DateTime<Utc>,
+    /// Audit only the scopes of this shard.
+    pub shard: Option<Shard>,
+    pub progress: Progress,
+}
+
+impl SourceContext<'_> {
+    /// The scopes this run audits, out of all the source has; counted for the progress bar.
+    pub fn select(&self, scopes: Vec<String>) -> Vec<String> {
+        let selected: Vec<String> = match self.shard {
+            Some(shard) => scopes
+                .into_iter()
+                .filter(|s| shard_of(&self.spec.name, s, shard.count) == shard.index)
+                .collect(),
+            None => scopes,
+        };
+        self.progress.add_scopes(selected.len());
+        selected
+    }
+
+    /// Record a finished scope on the progress bar.
+    pub fn done(&self, result: ScopeResult) -> ScopeResult {
+        self.progress
+            .scope_done(result.outcome.as_ref().map_or(0, Vec::len));
+        result
+    }
+}
+
+/// Which of `count` shards a scope belongs to: a stable hash of source name and scope, so the
+/// same scope lands in the same shard on every run and every machine.
+pub fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
+    let digest = Sha256::new()
+        .chain_update(source_name.as_bytes())
+        .chain_update([0u8])
+        .chain_update(scope.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % u64::from(count.max(1))) as u32
 }
 
 /// Fetch one source's every scope. Never fails as a whole: failures are per scope.

@@ -119,14 +119,17 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
             }
         },
     }
-    let mut fetched: Vec<(usize, ScopeResult)> =
-        futures::stream::iter(scopes.iter().enumerate())
-            .map(|(i, scope)| async move {
-                (i, scope_result(spec, scope, fetch_users(ctx, scope).await))
-            })
-            .buffer_unordered(ctx.concurrency.max(1))
-            .collect()
-            .await;
+    let scopes = ctx.select(scopes);
+    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(scopes.iter().enumerate())
+        .map(|(i, scope)| async move {
+            (
+                i,
+                ctx.done(scope_result(spec, scope, fetch_users(ctx, scope).await)),
+            )
+        })
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
     fetched.sort_by_key(|(i, _)| *i);
     results.extend(fetched.into_iter().map(|(_, r)| r));
     results
@@ -348,6 +351,7 @@ fn missing_list(a: &Answer, field: &str) -> ScopeError {
 /// `GET /v3/users` for one scope. The endpoint does not page today; should it ever say
 /// `has_more`, we ask for further pages and stop when one brings nothing new.
 async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account>, ScopeError> {
+    let started = std::time::Instant::now();
     let spec = ctx.spec;
     let profile = (scope != ORGANIZATION_SCOPE).then_some(scope);
     let mut accounts = Vec::new();
@@ -407,7 +411,8 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
             )));
         }
     }
-    tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries, "scope fetched");
+    tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries,
+        duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
     Ok(accounts)
 }
 

@@ -106,8 +106,14 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
             }
         },
     };
+    let orgs = ctx.select(orgs);
     let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(orgs.iter().enumerate())
-        .map(|(i, org)| async move { (i, scope_result(spec, org, fetch_org(ctx, org).await)) })
+        .map(|(i, org)| async move {
+            (
+                i,
+                ctx.done(scope_result(spec, org, fetch_org(ctx, org).await)),
+            )
+        })
         .buffer_unordered(ctx.concurrency.max(1))
         .collect()
         .await;
@@ -269,6 +275,7 @@ fn is_safe_slug(s: &str) -> bool {
 
 async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, ScopeError> {
     let spec = ctx.spec;
+    let started = std::time::Instant::now();
     let (endpoint, url) = if spec.projects.is_empty() {
         (Endpoint::SentryMembers, members_url(&spec.base_url, org)?)
     } else {
@@ -286,7 +293,8 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
     let (pages, retries) =
         fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
     let accounts = parser.finish();
-    tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries, "scope fetched");
+    tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries,
+        duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
     Ok(accounts)
 }
 

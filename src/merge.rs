@@ -1,0 +1,374 @@
+//! `access-audit merge DIR…`: one report from the reports of shard runs (`run --shard I/N`), with
+//! coverage intact — a shard whose report is missing shows up as a failed scope, never as nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::cli::MergeArgs;
+use crate::config::Config;
+use crate::deliver::smtp::SmtpTarget;
+use crate::deliver::{self, Delivered, EmailJob};
+use crate::exit::ExitStatus;
+use crate::model::{
+    Account, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
+};
+use crate::report::{self, REPORT_JSON, Report, ReportInput, ScopeEntry};
+use crate::rules::{ActiveRule, rule_info};
+use crate::templates::Templates;
+use crate::{ConfigPath, Error};
+
+/// What merge reads of a shard's report.json.
+#[derive(Deserialize)]
+struct ShardReport {
+    schema_version: u32,
+    title: String,
+    as_of: DateTime<Utc>,
+    scopes: Vec<ScopeEntry>,
+    findings: Vec<FindingRecord>,
+    accounts: Vec<Account>,
+    run: ShardRun,
+}
+
+#[derive(Deserialize)]
+struct ShardRun {
+    #[serde(default)]
+    rules: Vec<RuleRecord>,
+    #[serde(default)]
+    shard: Option<String>,
+    #[serde(default)]
+    stopped: Option<String>,
+    #[serde(default)]
+    config_sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RuleRecord {
+    id: String,
+    severity: Severity,
+}
+
+#[derive(Deserialize)]
+struct FindingRecord {
+    id: String,
+    rule: String,
+    severity: Severity,
+    outcome: Outcome,
+    source: SourceKind,
+    source_name: String,
+    scope: String,
+    account_id: String,
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    status: String,
+    last_seen_at: Option<DateTime<Utc>>,
+    detail: String,
+    suppressed: bool,
+}
+
+fn read(input: &Path) -> Result<(PathBuf, ShardReport), Error> {
+    let path = if input.is_dir() {
+        input.join(REPORT_JSON)
+    } else {
+        input.to_path_buf()
+    };
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Error::Fatal(format!("cannot read {}: {e}", path.display())))?;
+    let report: ShardReport = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Fatal(format!(
+            "{} is not an access-audit report.json: {e}",
+            path.display()
+        ))
+    })?;
+    if report.schema_version != 1 {
+        return Err(Error::Fatal(format!(
+            "{} has schema_version {}; expected 1",
+            path.display(),
+            report.schema_version
+        )));
+    }
+    Ok((path, report))
+}
+
+fn parse_shard(s: &str) -> Option<(u32, u32)> {
+    let (i, n) = s.split_once('/')?;
+    Some((i.parse().ok()?, n.parse().ok()?))
+}
+
+pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+    let config = match config_path {
+        ConfigPath::Default(p) if !p.exists() => Config::defaults(),
+        _ => Config::load(config_path.path())?,
+    };
+    let shards: Vec<(PathBuf, ShardReport)> = args
+        .inputs
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<_, _>>()?;
+    let Some((first_path, first)) = shards.first() else {
+        return Err(Error::Fatal("merge needs at least one report".into()));
+    };
+    let as_of = first.as_of;
+    let rules: Vec<ActiveRule> = first
+        .run
+        .rules
+        .iter()
+        .filter_map(|r| {
+            rule_info(&r.id).map(|info| ActiveRule {
+                id: info.id,
+                severity: r.severity,
+            })
+        })
+        .collect();
+    let first_title = first.title.clone();
+    let mut digests: Vec<&str> = shards
+        .iter()
+        .filter_map(|(_, s)| s.run.config_sha256.as_deref())
+        .collect();
+    digests.sort_unstable();
+    digests.dedup();
+    if digests.len() > 1 {
+        tracing::warn!(
+            configs = digests.len(),
+            "the reports were made with different config files; rules and severities may differ"
+        );
+    }
+    for (path, s) in &shards {
+        if s.as_of != as_of {
+            return Err(Error::Fatal(format!(
+                "{} was evaluated as of {}, but {} as of {}: merge reports of one run (give every shard the same --as-of)",
+                path.display(),
+                s.as_of,
+                first_path.display(),
+                as_of
+            )));
+        }
+    }
+
+    // Every shard of N must be there exactly once; a missing one is a failed scope.
+    let mut missing_shards = Vec::new();
+    let shard_ids: Vec<Option<(u32, u32)>> = shards
+        .iter()
+        .map(|(_, s)| s.run.shard.as_deref().and_then(parse_shard))
+        .collect();
+    if let Some(Some((_, n))) = shard_ids.iter().find(|s| s.is_some()) {
+        let n = *n;
+        let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
+        for ((path, _), id) in shards.iter().zip(&shard_ids) {
+            match id {
+                Some((i, count)) if *count == n => {
+                    if let Some(other) = seen.insert(*i, path) {
+                        return Err(Error::Fatal(format!(
+                            "shard {i}/{n} is given twice: {} and {}",
+                            other.display(),
+                            path.display()
+                        )));
+                    }
+                }
+                _ => {
+                    return Err(Error::Fatal(format!(
+                        "{} is not one of the {n} shards of this run; merge the shards of one run together",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        missing_shards = (0..n)
+            .filter(|i| !seen.contains_key(i))
+            .map(|i| (i, n))
+            .collect();
+    }
+
+    // Scopes: each once. The same failed discovery scope may come from several shards.
+    let mut scope_entries: Vec<ScopeEntry> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    let mut accounts_by_scope: HashMap<(String, String), Vec<Account>> = HashMap::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut stopped: Vec<String> = Vec::new();
+    for (path, s) in shards {
+        for entry in s.scopes {
+            let key = (entry.source_name.clone(), entry.scope.clone());
+            match index.get(&key) {
+                Some(_) if entry.status == ScopeStatus::Failed => {}
+                Some(&i) if scope_entries[i].status == ScopeStatus::Failed => {
+                    scope_entries[i] = entry
+                }
+                Some(_) => {
+                    return Err(Error::Fatal(format!(
+                        "scope {} / {} was audited by more than one of the reports (again in {})",
+                        key.0,
+                        key.1,
+                        path.display()
+                    )));
+                }
+                None => {
+                    index.insert(key, scope_entries.len());
+                    scope_entries.push(entry);
+                }
+            }
+        }
+        for a in s.accounts {
+            accounts_by_scope
+                .entry((a.source_name.clone(), a.scope.clone()))
+                .or_default()
+                .push(a);
+        }
+        for f in s.findings {
+            let rule = rule_info(&f.rule).map(|r| r.id).ok_or_else(|| {
+                Error::Fatal(format!(
+                    "{} has a finding of unknown rule `{}`",
+                    path.display(),
+                    f.rule
+                ))
+            })?;
+            findings.push(Finding {
+                id: f.id,
+                rule,
+                severity: f.severity,
+                outcome: f.outcome,
+                source: f.source,
+                source_name: f.source_name,
+                scope: f.scope,
+                account_id: f.account_id,
+                email: f.email,
+                name: f.name,
+                role: f.role,
+                status: f.status,
+                last_seen_at: f.last_seen_at,
+                detail: f.detail,
+                suppressed: f.suppressed,
+            });
+        }
+        if let Some(reason) = s.run.stopped {
+            stopped.push(reason);
+        }
+    }
+    let mut results: Vec<ScopeResult> = scope_entries
+        .into_iter()
+        .map(|e| {
+            let key = (e.source_name.clone(), e.scope.clone());
+            ScopeResult {
+                source: e.source,
+                source_name: e.source_name,
+                scope: e.scope,
+                outcome: match e.error {
+                    Some(err) if e.status == ScopeStatus::Failed => Err(err),
+                    None if e.status == ScopeStatus::Failed => Err(ScopeError {
+                        http_status: None,
+                        code: None,
+                        message: "failed".into(),
+                        request_id: None,
+                    }),
+                    _ => Ok(accounts_by_scope.remove(&key).unwrap_or_default()),
+                },
+            }
+        })
+        .collect();
+    for (i, n) in &missing_shards {
+        results.push(ScopeResult {
+            source: SourceKind::Sentry,
+            source_name: "merge".into(),
+            scope: format!("_shard-{i}-of-{n}"),
+            outcome: Err(ScopeError {
+                http_status: None,
+                code: None,
+                message: format!("the report of shard {i}/{n} was not given to merge; its scopes are not in this report"),
+                request_id: None,
+            }),
+        });
+    }
+
+    let fail_on = args.fail_on.unwrap_or(config.report.fail_on);
+    let title = if config.file.is_some() {
+        config.report.title.clone()
+    } else {
+        first_title
+    };
+    let report = Report::build(ReportInput {
+        title,
+        as_of,
+        generated_at: Utc::now(),
+        results,
+        findings,
+        rules,
+        fail_on,
+        stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
+        config_sha256: config.digest.clone(),
+        evidence_manifest_sha256: None,
+        evidence_dir: None,
+        replayed: false,
+        shard: None,
+    });
+
+    let output_dir = crate::output::expand_placeholders(
+        &args
+            .out
+            .clone()
+            .unwrap_or_else(|| config.report.output_dir.clone()),
+        &as_of,
+    )
+    .map_err(Error::Fatal)?;
+    let formats = args
+        .format
+        .clone()
+        .unwrap_or_else(|| config.report.formats.clone());
+    let templates = Templates::load(config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
+    let send =
+        (args.email || (config.email.enabled && !args.no_email)) && args.email_preview.is_none();
+    let secrets = config.resolve_secrets(send)?;
+    let target = match (&secrets.smtp_url, send) {
+        (Some(url), true) => Some(
+            SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref()).map_err(|m| {
+                config.error_at(&["email"], format!("the SMTP URL is not usable: {m}"))
+            })?,
+        ),
+        _ => None,
+    };
+    if send {
+        config
+            .email
+            .check_complete()
+            .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
+    }
+    report::write_all(&report, &output_dir, &formats, &templates).map_err(Error::Fatal)?;
+    tracing::info!(
+        reports = args.inputs.len(),
+        accounts = report.summary.accounts,
+        scopes = report.summary.scopes,
+        scopes_failed = report.summary.scopes_failed,
+        output_dir = %output_dir.display(),
+        "merged: {}",
+        report.verdict()
+    );
+    let email_failed = if send || args.email_preview.is_some() {
+        let job = EmailJob {
+            config: &config.email,
+            fail_on,
+            templates: &templates,
+            output_dir: &output_dir,
+            target: target.as_ref(),
+            preview: args.email_preview.as_deref(),
+        };
+        match deliver::deliver(&report, &job).await {
+            Ok(Delivered::Sent { recipients, .. }) => {
+                tracing::info!(recipients, "email sent");
+                false
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "email delivery failed; the reports are on disk");
+                true
+            }
+        }
+    } else {
+        false
+    };
+    Ok(ExitStatus::for_run(
+        email_failed,
+        !report.complete,
+        report.failing_at_or_above(fail_on) > 0,
+    ))
+}

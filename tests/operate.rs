@@ -1,0 +1,229 @@
+//! Operating it: shards and merge, output folders per run, completions and the man page.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
+}
+
+fn replay(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .assert()
+}
+
+fn sorted(report: &Value, key: &str, id: &str) -> Vec<Value> {
+    let mut v = report[key].as_array().unwrap().clone();
+    v.sort_by(|a, b| {
+        a[id]
+            .to_string()
+            .cmp(&b[id].to_string())
+            .then_with(|| a["scope"].to_string().cmp(&b["scope"].to_string()))
+    });
+    v
+}
+
+#[test]
+fn shards_cover_every_scope_once_and_merge_into_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    replay(&dir.path().join("whole"), &[]).code(4);
+    let mut shard_dirs = Vec::new();
+    let mut scopes_seen = 0;
+    for i in 0..3 {
+        let out = dir.path().join(format!("shard-{i}"));
+        replay(&out, &["--shard", &format!("{i}/3")]).code(predicate::in_iter([0, 3, 4]));
+        let r = read_json(&out.join("report.json"));
+        assert_eq!(r["run"]["shard"], format!("{i}/3"));
+        scopes_seen += r["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s["scope"].as_str().unwrap().starts_with('_'))
+            .count();
+        shard_dirs.push(out);
+    }
+    let whole = read_json(&dir.path().join("whole/report.json"));
+    assert_eq!(
+        scopes_seen,
+        whole["scopes"].as_array().unwrap().len(),
+        "every scope in exactly one shard"
+    );
+
+    let merged_dir = dir.path().join("merged");
+    bin()
+        .arg("merge")
+        .args(shard_dirs.iter().map(|p| p.to_str().unwrap()))
+        .args([
+            "--out",
+            merged_dir.to_str().unwrap(),
+            "--format",
+            "json,html",
+        ])
+        .assert()
+        .code(4);
+    let merged = read_json(&merged_dir.join("report.json"));
+    assert_eq!(
+        sorted(&merged, "findings", "id"),
+        sorted(&whole, "findings", "id")
+    );
+    assert_eq!(
+        sorted(&merged, "accounts", "account_id"),
+        sorted(&whole, "accounts", "account_id")
+    );
+    assert_eq!(
+        sorted(&merged, "scopes", "scope"),
+        sorted(&whole, "scopes", "scope")
+    );
+    assert_eq!(merged["summary"], whole["summary"]);
+    assert_eq!(merged["as_of"], whole["as_of"]);
+    assert!(merged_dir.join("report.html").exists());
+
+    // A missing shard is a failed scope: the merged report is incomplete, never quietly short.
+    let partial = dir.path().join("partial");
+    bin()
+        .args([
+            "merge",
+            shard_dirs[0].to_str().unwrap(),
+            shard_dirs[2].to_str().unwrap(),
+            "--out",
+            partial.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let r = read_json(&partial.join("report.json"));
+    let missing = r["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scope"] == "_shard-1-of-3")
+        .expect("missing shard listed");
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shard 1/3 was not given")
+    );
+
+    // The same shard twice, or reports of different instants, are refused.
+    bin()
+        .args([
+            "merge",
+            shard_dirs[0].to_str().unwrap(),
+            shard_dirs[0].to_str().unwrap(),
+            "--out",
+            partial.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("shard 0/3 is given twice"));
+    let other = dir.path().join("other");
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            "2026-11-21T00:00:00Z",
+            "--out",
+            other.to_str().unwrap(),
+            "--shard",
+            "1/3",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(predicate::in_iter([3, 4]));
+    bin()
+        .args([
+            "merge",
+            shard_dirs[0].to_str().unwrap(),
+            other.to_str().unwrap(),
+            "--out",
+            partial.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("same --as-of"));
+}
+
+#[test]
+fn shard_index_from_kubernetes_indexed_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    bin()
+        .env("JOB_COMPLETION_INDEX", "2")
+        .args([
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            "auto/3",
+        ])
+        .assert()
+        .code(predicate::in_iter([0, 3, 4]));
+    assert_eq!(read_json(&out.join("report.json"))["run"]["shard"], "2/3");
+    bin()
+        .args(["run", "--shard", "auto/3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("JOB_COMPLETION_INDEX"));
+    bin()
+        .args(["run", "--shard", "3/3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("out of range"));
+}
+
+#[test]
+fn output_folder_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("reports/{date}/{as_of}");
+    replay(&pattern, &[]).code(4);
+    assert!(
+        dir.path()
+            .join("reports/2026-11-20/2026-11-20T060000Z/report.json")
+            .exists()
+    );
+    replay(&dir.path().join("reports/{week}"), &[])
+        .code(1)
+        .stderr(predicate::str::contains("unknown placeholder `{week}`"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        bin()
+            .args(["completions", shell])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("access-audit"));
+    }
+    bin().arg("man").assert().code(0).stdout(
+        predicate::str::contains(".TH access-audit")
+            .and(predicate::str::contains("check\\-config")),
+    );
+}
