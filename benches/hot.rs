@@ -72,6 +72,8 @@ fn benches(c: &mut Criterion) {
         evidence_manifest_sha256: None,
         evidence_dir: None,
         replayed: false,
+        suppressions: Vec::new(),
+        changes: None,
         shard: None,
     });
     let templates = Templates::load(None).expect("templates");

@@ -102,6 +102,8 @@ pub async fn check_config(
                 crate::config::SendPolicy::Always => "after every run",
                 crate::config::SendPolicy::Problems =>
                     "only when there are failing findings or the run is incomplete",
+                crate::config::SendPolicy::Changes =>
+                    "only when findings are new or resolved since the baseline",
             }
         );
     } else {

@@ -137,6 +137,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     pub evidence: Option<PathBuf>,
 
+    /// Suppressions file: accepted risk with reason, owner and expiry (overrides `suppressions`)
+    #[arg(long, value_name = "PATH")]
+    pub suppressions: Option<PathBuf>,
+
+    /// Compare with a previous run's report.json: every finding is new or persisting, and
+    /// what was fixed is listed as resolved
+    #[arg(long, value_name = "REPORT_JSON")]
+    pub baseline: Option<PathBuf>,
+
     /// Stop fetching after this long (e.g. 30m) and write the reports marked incomplete (exit 4)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<std::time::Duration>,

@@ -4,6 +4,7 @@
 //! [`rules`] ([`model::Finding`]s) → [`report`] (JSON, CSV, HTML) → delivery. Each stage takes
 //! plain data from the one before and returns plain data to the next.
 
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod rules;
 pub mod run;
 pub mod sources;
 pub mod stop;
+pub mod suppress;
 pub mod templates;
 pub mod timestamp;
 

@@ -67,6 +67,12 @@ struct FindingRecord {
     last_seen_at: Option<DateTime<Utc>>,
     detail: String,
     suppressed: bool,
+    #[serde(default)]
+    suppression: Option<crate::model::SuppressionNote>,
+    #[serde(default)]
+    change: Option<crate::model::Change>,
+    #[serde(default)]
+    first_seen: Option<String>,
 }
 
 fn read(input: &Path) -> Result<(PathBuf, ShardReport), Error> {
@@ -240,6 +246,9 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
                 last_seen_at: f.last_seen_at,
                 detail: f.detail,
                 suppressed: f.suppressed,
+                suppression: f.suppression,
+                change: f.change,
+                first_seen: f.first_seen,
             });
         }
         if let Some(reason) = s.run.stopped {
@@ -296,6 +305,8 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         rules,
         fail_on,
         stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
+        suppressions: Vec::new(),
+        changes: None,
         config_sha256: config.digest.clone(),
         evidence_manifest_sha256: None,
         evidence_dir: None,

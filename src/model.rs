@@ -289,6 +289,30 @@ pub struct Finding {
     pub last_seen_at: Option<DateTime<Utc>>,
     pub detail: String,
     pub suppressed: bool,
+    /// The accepted-risk entry that suppresses this finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<SuppressionNote>,
+    /// Against a baseline (`--baseline`): `new` or `persisting`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// Against a baseline: when this finding was first reported (carried forward run to run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+}
+
+/// Why a finding is suppressed, copied from its suppression entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionNote {
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    New,
+    Persisting,
 }
 
 /// Why a scope could not be audited.

@@ -137,6 +137,18 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
     let preview = args.email_preview.as_deref();
     let send_email = plan.email && preview.is_none();
     let secrets = plan.config.resolve_secrets(send_email)?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(crate::baseline::Baseline::load(path).map_err(Error::Fatal)?),
+        None => None,
+    };
+    let suppressions = match args
+        .suppressions
+        .as_ref()
+        .or(plan.config.suppressions.as_ref())
+    {
+        Some(path) => crate::suppress::Suppressions::load(path, as_of)?,
+        None => crate::suppress::Suppressions::default(),
+    };
     let templates =
         Templates::load(plan.config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
     let smtp_target = match &secrets.smtp_url {
@@ -232,6 +244,24 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         }
     }
 
+    let suppression_states = suppressions.apply(&mut findings, as_of);
+    let changes = baseline
+        .as_ref()
+        .map(|b| b.compare(&mut findings, &results, &crate::model::format_time(&as_of)));
+    for s in &suppression_states {
+        match s.state {
+            crate::suppress::State::Expired => {
+                tracing::warn!(entry = s.index, rule = s.rule, expires = %s.expires,
+                matched = s.matched, "a suppression has expired and no longer suppresses")
+            }
+            crate::suppress::State::Unused => tracing::warn!(
+                entry = s.index,
+                rule = s.rule,
+                "a suppression matched no finding"
+            ),
+            crate::suppress::State::Active => {}
+        }
+    }
     tracing::debug!(
         findings = findings.len(),
         ms = phase.elapsed().as_millis() as u64,
@@ -247,6 +277,8 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         rules: plan.config.rules.active(),
         fail_on: plan.fail_on,
         stopped: stopped.clone(),
+        suppressions: suppression_states,
+        changes,
         config_sha256: plan.config.digest.clone(),
         evidence_manifest_sha256,
         evidence_dir: evidence_dir

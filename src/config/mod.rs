@@ -5,7 +5,7 @@
 //! are checked as a whole (unique names, keys that belong to the other source type, …) and turned
 //! into [`Config`]. Secrets are only *named* here; [`Config::resolve_secrets`] reads them.
 
-mod locate;
+pub(crate) mod locate;
 mod secret;
 pub mod values;
 
@@ -110,6 +110,9 @@ pub enum SendPolicy {
     /// Only when the run would exit 3 or 4: failing findings at or above `fail_on`, or an
     /// incomplete run. A clean run sends nothing.
     Problems,
+    /// Only when something changed since the baseline (`--baseline`): a new or a resolved
+    /// finding, or an incomplete run. Without a baseline, like `always`.
+    Changes,
 }
 
 /// "all", or an explicit list.
@@ -273,6 +276,8 @@ pub struct Config {
     pub rules: RuleSettings,
     pub sources: Vec<SourceConfig>,
     pub email: EmailConfig,
+    /// The suppressions file, if any.
+    pub suppressions: Option<PathBuf>,
 }
 
 /// Secrets read for a run, by source name.
@@ -287,6 +292,8 @@ pub struct Secrets {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawConfig {
+    /// Path of the suppressions file (accepted risk), relative to the working directory.
+    suppressions: Option<PathBuf>,
     report: RawReport,
     rules: RuleSettings,
     sources: Vec<RawSource>,
@@ -771,6 +778,7 @@ impl Config {
             rules: raw.rules,
             sources,
             email,
+            suppressions: raw.suppressions,
         })
     }
 

@@ -522,7 +522,7 @@ fn unknown_top_level_key() {
     );
     assert!(
         err.message
-            .contains("expected one of `report`, `rules`, `sources`, `email`"),
+            .contains("expected one of `suppressions`, `report`, `rules`, `sources`, `email`"),
         "{err}"
     );
     // A bare key above every table is top-level too.
@@ -1389,7 +1389,7 @@ fn display_without_file_or_line() {
     assert_eq!(err.file, None);
     assert_eq!(
         err.to_string(),
-        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `report`, `rules`, `sources`, `email`"
+        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `rules`, `sources`, `email`"
     );
     let err = ConfigError {
         file: Some("a.toml".into()),

@@ -37,6 +37,12 @@ struct View<'a> {
     rules: Vec<RuleSection<'a>>,
     attachments: String,
     skipped: Vec<String>,
+    /// "3 new, 5 resolved since …", empty without a baseline.
+    changes: String,
+    new: usize,
+    resolved: usize,
+    /// "2 findings suppressed as accepted risk; 1 suppression expired", or empty.
+    suppressions: String,
     output_dir: String,
     tool_version: &'a str,
 }
@@ -125,6 +131,29 @@ fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
     out
 }
 
+fn suppression_line(report: &Report) -> String {
+    use crate::suppress::State;
+    let mut parts = Vec::new();
+    if report.summary.suppressed > 0 {
+        let n = report.summary.suppressed;
+        parts.push(format!(
+            "{n} finding{} suppressed as accepted risk",
+            plural(n)
+        ));
+    }
+    for (state, word) in [(State::Expired, "expired"), (State::Unused, "unused")] {
+        let n = report
+            .suppressions
+            .iter()
+            .filter(|s| s.state == state)
+            .count();
+        if n > 0 {
+            parts.push(format!("{n} suppression{} {word}", plural(n)));
+        }
+    }
+    parts.join("; ")
+}
+
 fn artifact_of(a: Attachment) -> Artifact {
     match a {
         Attachment::Html => Artifact::Html,
@@ -198,6 +227,17 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
             .collect(),
         failed_scopes,
         rules: rule_sections(&report.findings),
+        changes: report.changes.as_ref().map_or_else(String::new, |c| {
+            format!(
+                "{} new, {} resolved since {}",
+                c.new,
+                c.resolved.len(),
+                c.baseline_as_of
+            )
+        }),
+        new: report.changes.as_ref().map_or(0, |c| c.new),
+        resolved: report.changes.as_ref().map_or(0, |c| c.resolved.len()),
+        suppressions: suppression_line(report),
         attachments: attached
             .iter()
             .map(|(a, _)| a.file_name())

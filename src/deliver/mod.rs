@@ -40,6 +40,13 @@ pub fn wanted(report: &Report, policy: SendPolicy, fail_on: FailOn) -> bool {
     match policy {
         SendPolicy::Always => true,
         SendPolicy::Problems => !report.complete || report.failing_at_or_above(fail_on) > 0,
+        SendPolicy::Changes => {
+            !report.complete
+                || report
+                    .changes
+                    .as_ref()
+                    .is_none_or(|c| c.new > 0 || !c.resolved.is_empty())
+        }
     }
 }
 

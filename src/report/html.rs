@@ -29,11 +29,158 @@ struct View<'a> {
     scopes_failed: usize,
     failing: Vec<Group<'a>>,
     manual: Vec<Group<'a>>,
+    changes: Option<ChangesView<'a>>,
+    suppressed: Vec<SuppressedRow<'a>>,
+    suppressions_to_review: Vec<ReviewRow<'a>>,
     tool_version: &'a str,
     fail_on: &'a str,
     config_sha256: &'a str,
     evidence: String,
     accounts: usize,
+}
+
+#[derive(Serialize)]
+struct ChangesView<'a> {
+    since: &'a str,
+    summary: String,
+    new_rows: Vec<Row<'a>>,
+    new_more: usize,
+    resolved_rows: Vec<Row<'a>>,
+    resolved_more: usize,
+}
+
+#[derive(Serialize)]
+struct SuppressedRow<'a> {
+    rule: &'a str,
+    name: &'a str,
+    email: &'a str,
+    source_name: &'a str,
+    scope: &'a str,
+    detail: &'a str,
+    reason: &'a str,
+    owner: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReviewRow<'a> {
+    state: &'static str,
+    rule: &'a str,
+    matcher: String,
+    reason: &'a str,
+    owner: &'a str,
+    expires: &'a str,
+    matched: usize,
+}
+
+/// Rows listed in the "what changed" tables before pointing at the CSV.
+const MAX_CHANGE_ROWS: usize = 200;
+
+fn changes_view<'a>(report: &'a Report) -> Option<ChangesView<'a>> {
+    let c = report.changes.as_ref()?;
+    let new: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.change == Some(crate::model::Change::New) && !f.suppressed)
+        .collect();
+    let row = |f: &&'a Finding| Row {
+        name: f.name.as_deref().unwrap_or(""),
+        email: f.email.as_deref().unwrap_or(""),
+        role: f.role.as_deref().unwrap_or(""),
+        status: f.rule,
+        source_name: &f.source_name,
+        scope: &f.scope,
+        detail: &f.detail,
+    };
+    let mut summary = format!(
+        "{} new, {} resolved since {}",
+        c.new,
+        c.resolved.len(),
+        c.baseline_as_of
+    );
+    if c.not_rechecked > 0 {
+        summary.push_str(&format!(
+            "; {} earlier finding{} not re-checked (scope failed this time)",
+            c.not_rechecked,
+            plural(c.not_rechecked)
+        ));
+    }
+    Some(ChangesView {
+        since: &c.baseline_as_of,
+        summary,
+        new_rows: new.iter().take(MAX_CHANGE_ROWS).map(row).collect(),
+        new_more: new.len().saturating_sub(MAX_CHANGE_ROWS),
+        resolved_rows: c
+            .resolved
+            .iter()
+            .take(MAX_CHANGE_ROWS)
+            .map(|b| Row {
+                name: b.name.as_deref().unwrap_or(""),
+                email: b.email.as_deref().unwrap_or(""),
+                role: "",
+                status: &b.rule,
+                source_name: &b.source_name,
+                scope: &b.scope,
+                detail: &b.detail,
+            })
+            .collect(),
+        resolved_more: c.resolved.len().saturating_sub(MAX_CHANGE_ROWS),
+    })
+}
+
+fn suppressed_rows(report: &Report) -> Vec<SuppressedRow<'_>> {
+    report
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let s = f.suppression.as_ref()?;
+            Some(SuppressedRow {
+                rule: f.rule,
+                name: f.name.as_deref().unwrap_or(""),
+                email: f.email.as_deref().unwrap_or(""),
+                source_name: &f.source_name,
+                scope: &f.scope,
+                detail: &f.detail,
+                reason: &s.reason,
+                owner: &s.owner,
+                expires: &s.expires,
+            })
+        })
+        .take(MAX_ROWS_PER_RULE)
+        .collect()
+}
+
+fn review_rows(report: &Report) -> Vec<ReviewRow<'_>> {
+    use crate::suppress::State;
+    report
+        .suppressions
+        .iter()
+        .filter(|s| s.state != State::Active)
+        .map(|s| {
+            let matcher = [
+                ("source", &s.source_name),
+                ("scope", &s.scope),
+                ("account", &s.account_id),
+                ("email", &s.email),
+            ]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+            ReviewRow {
+                state: match s.state {
+                    State::Expired => "expired — no longer suppresses",
+                    _ => "unused — matched nothing",
+                },
+                rule: s.rule,
+                matcher,
+                reason: &s.reason,
+                owner: &s.owner,
+                expires: &s.expires,
+                matched: s.matched,
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -281,6 +428,9 @@ pub fn render(report: &Report, templates: &Templates) -> Result<String, String> 
         scopes_failed: report.summary.scopes_failed,
         failing: groups(&report.findings, Outcome::Fail),
         manual: groups(&report.findings, Outcome::Manual),
+        changes: changes_view(report),
+        suppressed: suppressed_rows(report),
+        suppressions_to_review: review_rows(report),
         tool_version: &report.tool.version,
         fail_on: &report.run.fail_on,
         config_sha256: report
@@ -362,6 +512,8 @@ mod tests {
             evidence_manifest_sha256: None,
             evidence_dir: None,
             replayed: false,
+            suppressions: Vec::new(),
+            changes: None,
             shard: None,
         });
         let html = render(&report, &Templates::load(None).unwrap()).unwrap();

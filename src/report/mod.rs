@@ -121,6 +121,12 @@ pub struct Report {
     pub scopes: Vec<ScopeEntry>,
     pub findings: Vec<Finding>,
     pub accounts: Vec<Account>,
+    /// Every suppression entry and its state in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressions: Vec<crate::suppress::EntryStatus>,
+    /// What changed since the baseline, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::baseline::Changes>,
     pub run: RunMeta,
 }
 
@@ -135,6 +141,8 @@ pub struct ReportInput {
     pub fail_on: FailOn,
     /// Why the run stopped early (deadline, signal), if it did.
     pub stopped: Option<String>,
+    pub suppressions: Vec<crate::suppress::EntryStatus>,
+    pub changes: Option<crate::baseline::Changes>,
     pub config_sha256: Option<String>,
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
@@ -246,6 +254,8 @@ impl Report {
             scopes,
             findings,
             accounts,
+            suppressions: input.suppressions,
+            changes: input.changes,
             run: RunMeta {
                 fail_on: input.fail_on.to_string(),
                 rules: input

@@ -163,6 +163,9 @@ pub fn evaluate(
                     last_seen_at: account.last_seen_at,
                     detail: hit.detail,
                     suppressed: false,
+                    suppression: None,
+                    change: None,
+                    first_seen: None,
                 });
             }
         }
