@@ -36,6 +36,7 @@ fn accounts(n: usize) -> Vec<Account> {
                 last_seen_at: seen,
                 invited_at: Some(as_of - TimeDelta::days(20)),
                 created_at: Some(as_of - TimeDelta::days(400)),
+                flags: Vec::new(),
             }
         })
         .collect()
@@ -75,6 +76,7 @@ fn benches(c: &mut Criterion) {
         suppressions: Vec::new(),
         changes: None,
         shard: None,
+        framework: None,
     });
     let templates = Templates::load(None).expect("templates");
     let mut g = c.benchmark_group("render 100k accounts");

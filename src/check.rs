@@ -260,13 +260,18 @@ async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
 }
 
 pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
+    let defaults = RuleSettings::default();
+    let on_by_default: Vec<&str> = defaults.active().iter().map(|r| r.id).collect();
+    let listed = RULES
+        .iter()
+        .filter(|r| args.framework.is_none_or(|f| f.covers(r)));
     match args.format {
         RulesFormat::Json => {
-            let rules: Vec<serde_json::Value> = RULES
-                .iter()
+            let rules: Vec<serde_json::Value> = listed
                 .map(|r| {
                     serde_json::json!({
-                        "id": r.id, "default_severity": r.default_severity, "checks": r.checks, "references": r.references,
+                        "id": r.id, "default_severity": r.default_severity, "enabled_by_default": on_by_default.contains(&r.id),
+                        "checks": r.checks, "references": r.references,
                     })
                 })
                 .collect();
@@ -275,8 +280,13 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
             println!("{text}");
         }
         RulesFormat::Text => {
-            for r in RULES {
-                println!("{:<20} {}", r.id, r.default_severity);
+            for r in listed {
+                let opt_in = if on_by_default.contains(&r.id) {
+                    ""
+                } else {
+                    "  (opt-in: enabled = true)"
+                };
+                println!("{:<22} {}{opt_in}", r.id, r.default_severity);
                 println!("    {}", r.checks);
                 println!("    references: {}\n", r.references.join(", "));
             }

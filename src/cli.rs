@@ -146,6 +146,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "REPORT_JSON")]
     pub baseline: Option<PathBuf>,
 
+    /// Evaluate and report only the rules that evidence this compliance framework
+    #[arg(long, value_enum)]
+    pub framework: Option<crate::rules::Framework>,
+
     /// Stop fetching after this long (e.g. 30m) and write the reports marked incomplete (exit 4)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<std::time::Duration>,
@@ -172,6 +176,10 @@ pub struct RulesArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,
+
+    /// Only the rules that evidence this framework
+    #[arg(long, value_enum)]
+    pub framework: Option<crate::rules::Framework>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -312,6 +312,7 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         evidence_dir: None,
         replayed: false,
         shard: None,
+        framework: None,
     });
 
     let output_dir = crate::output::expand_placeholders(

@@ -149,6 +149,9 @@ pub struct Account {
     pub invited_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "serialize_time")]
     pub created_at: Option<DateTime<Utc>>,
+    /// Sentry member flags that are set (`sso:invalid`, `member-limit:restricted`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// Account statuses the rules care about. Any other value is kept as the API sent it.

@@ -126,6 +126,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         None => None,
     };
     let mut plan = plan(args, config_path, archive.as_deref())?;
+    plan.config.rules.framework = args.framework;
     plan.output_dir =
         crate::output::expand_placeholders(&plan.output_dir, &as_of).map_err(Error::Fatal)?;
     let evidence_dir = match &args.evidence {
@@ -287,6 +288,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
         shard: args.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        framework: args.framework.map(|f| f.name().to_string()),
     });
     tracing::debug!(ms = phase.elapsed().as_millis() as u64, "report built");
     let written = report::write_all(&report, &plan.output_dir, &plan.formats, &templates)

@@ -43,9 +43,40 @@ fn rules_lists_every_rule_with_severity_and_references() {
         .stdout
         .clone();
     let rules: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
-    assert_eq!(rules.as_array().unwrap().len(), 4);
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), 10);
     assert_eq!(rules[2]["id"], "admin_without_2fa");
     assert_eq!(rules[2]["default_severity"], "high");
+    let on: Vec<&str> = rules
+        .iter()
+        .filter(|r| r["enabled_by_default"] == true)
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        on,
+        vec![
+            "stale_login",
+            "pending_invite",
+            "admin_without_2fa",
+            "expired_membership"
+        ]
+    );
+    assert!(text.contains("owner_count            medium  (opt-in: enabled = true)"));
+    let pci = bin()
+        .args(["rules", "--framework", "pci", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let pci: serde_json::Value = serde_json::from_slice(&pci).unwrap();
+    assert!(
+        pci.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["references"].to_string().contains("PCI DSS"))
+    );
+    assert_eq!(pci.as_array().unwrap().len(), 5);
 }
 
 #[test]

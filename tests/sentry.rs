@@ -337,3 +337,85 @@ async fn project_filtered_audit_uses_the_users_endpoint() {
         "--format json writes only report.json"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opt_in_rules_on_flags_owners_and_domains() {
+    let server = MockServer::start().await;
+    let mut invalid = sentry_member(1, "owner", true, Some("2026-10-30T00:00:00Z"));
+    invalid["flags"] =
+        json!({"sso:linked": true, "sso:invalid": true, "member-limit:restricted": false});
+    let mut seat = sentry_member(2, "member", true, Some("2026-10-30T00:00:00Z"));
+    seat["flags"] = json!({"member-limit:restricted": true});
+    seat["email"] = json!("freelancer@gmail.example");
+    mount_sentry_org(&server, "acme", vec![vec![invalid, seat]]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[rules.sso_invalid]\nenabled = true\n[rules.seat_restricted]\nenabled = true\n\
+                 [rules.owner_count]\nenabled = true\n[rules.external_domain]\nenabled = true\nallowed_domains = [\"acme.example\"]\n";
+    let cfg = write_config(
+        dir.path(),
+        &format!("{extra}{}", config(&server.uri(), r#"["acme"]"#, "")),
+    );
+    let out = dir.path().join("out");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .assert()
+        .code(3);
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(
+        finding_keys(&report),
+        vec![
+            (
+                "external_domain".into(),
+                "acme".into(),
+                "2".into(),
+                "fail".into()
+            ),
+            (
+                "owner_count".into(),
+                "acme".into(),
+                "".into(),
+                "fail".into()
+            ),
+            (
+                "seat_restricted".into(),
+                "acme".into(),
+                "2".into(),
+                "fail".into()
+            ),
+            (
+                "sso_invalid".into(),
+                "acme".into(),
+                "1".into(),
+                "fail".into()
+            ),
+        ]
+    );
+    let owners = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "owner_count")
+        .unwrap();
+    assert_eq!(owners["detail"], "1 active owner; the policy is 2 to 5");
+    let member = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "1")
+        .unwrap();
+    assert_eq!(
+        member["flags"],
+        json!(["sso:invalid", "sso:linked"]),
+        "the flags that are set, in the order served"
+    );
+}

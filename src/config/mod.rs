@@ -477,6 +477,33 @@ impl Config {
             ));
         }
 
+        if raw.rules.external_domain.enabled && raw.rules.external_domain.allowed_domains.is_empty()
+        {
+            return Err(err_at(
+                key(&["rules", "external_domain", "allowed_domains"]),
+                "external_domain is enabled but allowed_domains is empty: list your domains, such as [\"acme.example\"]".into(),
+            ));
+        }
+        let owners = &raw.rules.owner_count;
+        if owners.min_owners > owners.max_owners {
+            return Err(err_at(
+                key(&["rules", "owner_count", "max_owners"]),
+                format!(
+                    "max_owners {} is below min_owners {}",
+                    owners.max_owners, owners.min_owners
+                ),
+            ));
+        }
+        if raw.rules.admin_sprawl.max_privileged_percent > 100 {
+            return Err(err_at(
+                key(&["rules", "admin_sprawl", "max_privileged_percent"]),
+                format!(
+                    "{}: expected a percentage from 0 to 100",
+                    raw.rules.admin_sprawl.max_privileged_percent
+                ),
+            ));
+        }
+
         // [[sources]]
         let mut sources = Vec::new();
         let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();

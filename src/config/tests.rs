@@ -227,7 +227,18 @@ fn empty_file_gives_defaults() {
     assert_eq!(rules.stale_login.max_inactive_days.0, 90);
     assert_eq!(rules.stale_login.grace_days.0, 14);
     assert_eq!(rules.pending_invite.max_pending_days.0, 7);
-    assert_eq!(rules.active().len(), 4, "every rule is on by default");
+    // The contract's four rules are on by default; the others are opt-in, so an upgrade never
+    // changes what a scheduled run reports.
+    let active: Vec<&str> = rules.active().iter().map(|r| r.id).collect();
+    assert_eq!(
+        active,
+        vec![
+            "stale_login",
+            "pending_invite",
+            "admin_without_2fa",
+            "expired_membership"
+        ]
+    );
 
     assert!(config.sources.is_empty());
     assert!(!config.email.enabled);
@@ -1557,4 +1568,41 @@ fn smtp_url_is_resolved_only_when_email_is_enabled() {
         .expect("the variable is not set");
     assert_eq!(err.key.as_deref(), Some("email.smtp_url_env"));
     assert!(err.message.ends_with("_SMTP is not set"), "{err}");
+}
+
+#[test]
+fn opt_in_rule_settings_are_checked() {
+    bad_at(
+        "[rules.external_domain]\nenabled = true\n",
+        "rules.external_domain.allowed_domains",
+        1,
+        "allowed_domains is empty",
+    );
+    bad_at(
+        "[rules.owner_count]\nenabled = true\nmin_owners = 4\nmax_owners = 2\n",
+        "rules.owner_count.max_owners",
+        4,
+        "below min_owners",
+    );
+    bad_at(
+        "[rules.admin_sprawl]\nmax_privileged_percent = 150\n",
+        "rules.admin_sprawl.max_privileged_percent",
+        2,
+        "percentage from 0 to 100",
+    );
+    bad_at(
+        "[rules.sso_invalid]\nenabled = true\nthreshold = 3\n",
+        "rules.sso_invalid.threshold",
+        3,
+        "unknown field `threshold`",
+    );
+    let config =
+        ok("[rules.external_domain]\nenabled = true\nallowed_domains = [\"acme.example\"]\n");
+    assert!(
+        config
+            .rules
+            .active()
+            .iter()
+            .any(|r| r.id == "external_domain")
+    );
 }

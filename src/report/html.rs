@@ -33,6 +33,7 @@ struct View<'a> {
     suppressed: Vec<SuppressedRow<'a>>,
     suppressions_to_review: Vec<ReviewRow<'a>>,
     tool_version: &'a str,
+    framework: &'a str,
     fail_on: &'a str,
     config_sha256: &'a str,
     evidence: String,
@@ -432,6 +433,7 @@ pub fn render(report: &Report, templates: &Templates) -> Result<String, String> 
         suppressed: suppressed_rows(report),
         suppressions_to_review: review_rows(report),
         tool_version: &report.tool.version,
+        framework: report.run.framework.as_deref().unwrap_or(""),
         fail_on: &report.run.fail_on,
         config_sha256: report
             .run
@@ -484,6 +486,7 @@ mod tests {
             last_seen_at: None,
             invited_at: None,
             created_at: None,
+            flags: Vec::new(),
         }
     }
 
@@ -515,6 +518,7 @@ mod tests {
             suppressions: Vec::new(),
             changes: None,
             shard: None,
+            framework: None,
         });
         let html = render(&report, &Templates::load(None).unwrap()).unwrap();
         assert!(html.len() < 3 * 1024 * 1024, "{} bytes", html.len());

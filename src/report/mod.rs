@@ -99,6 +99,8 @@ pub struct RunMeta {
     pub replayed: bool,
     /// `I/N` when this run audited one shard of a scaled-out run.
     pub shard: Option<String>,
+    /// The compliance framework the report was limited to (`--framework`).
+    pub framework: Option<String>,
     /// Why the run stopped before fetching everything (deadline, SIGTERM), if it did.
     pub stopped: Option<String>,
 }
@@ -149,6 +151,7 @@ pub struct ReportInput {
     pub replayed: bool,
     /// `I/N` when this run audited one shard of a scaled-out run.
     pub shard: Option<String>,
+    pub framework: Option<String>,
 }
 
 impl Report {
@@ -272,6 +275,7 @@ impl Report {
                 replayed: input.replayed,
                 stopped: input.stopped,
                 shard: input.shard,
+                framework: input.framework,
             },
         }
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, RuleInfo};
+use super::{Hit, Rule, RuleInfo};
 use crate::model::{Account, Outcome, Severity, status};
 
 pub const INFO: RuleInfo = RuleInfo {
@@ -51,6 +51,21 @@ pub fn check(account: &Account, _as_of: DateTime<Utc>, _s: &AdminWithout2fa) -> 
             outcome: Outcome::Manual,
             detail: NOT_EXPOSED.to_string(),
         }),
+    }
+}
+
+impl Rule for AdminWithout2fa {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
+        check(account, as_of, self)
     }
 }
 

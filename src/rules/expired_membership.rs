@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, RuleInfo};
+use super::{Hit, Rule, RuleInfo};
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, whole_days};
 
@@ -12,7 +12,12 @@ pub const INFO: RuleInfo = RuleInfo {
     default_severity: Severity::Medium,
     checks: "Memberships whose invitation expired but which are still listed: clean them up so a re-sent \
              link cannot revive forgotten access.",
-    references: &["SOC 2 CC6.2", "SOC 2 CC6.3", "ISO/IEC 27001:2022 A.5.18"],
+    references: &[
+        "SOC 2 CC6.2",
+        "SOC 2 CC6.3",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.4",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +49,21 @@ pub fn check(account: &Account, as_of: DateTime<Utc>, _s: &ExpiredMembership) ->
         ),
         None => "invitation expired and is still listed".to_string(),
     }))
+}
+
+impl Rule for ExpiredMembership {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
+        check(account, as_of, self)
+    }
 }
 
 #[cfg(test)]

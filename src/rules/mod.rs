@@ -3,7 +3,10 @@
 
 mod admin_without_2fa;
 mod expired_membership;
+mod flags;
+mod listing;
 mod pending_invite;
+mod scope_rules;
 mod stale_login;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +15,10 @@ use sha2::{Digest, Sha256};
 
 pub use admin_without_2fa::AdminWithout2fa;
 pub use expired_membership::ExpiredMembership;
+pub use flags::{SeatRestricted, SsoInvalid};
+pub use listing::{ExternalDomain, InactiveStillListed};
 pub use pending_invite::PendingInvite;
+pub use scope_rules::{AdminSprawl, OwnerCount};
 pub use stale_login::StaleLogin;
 
 use crate::model::{Account, Finding, Outcome, Severity};
@@ -28,7 +34,7 @@ pub struct RuleInfo {
     pub references: &'static [&'static str],
 }
 
-/// A rule firing on one account, before it is dressed up as a [`Finding`].
+/// A rule firing on one account (or one scope), before it is dressed up as a [`Finding`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub outcome: Outcome,
@@ -44,6 +50,21 @@ impl Hit {
     }
 }
 
+/// A rule as its `[rules.<id>]` settings configure it. Account rules implement `check`, rules
+/// over a whole scope `check_scope`.
+pub trait Rule {
+    fn info(&self) -> &'static RuleInfo;
+    fn enabled(&self) -> bool;
+    /// The configured severity, if the default is overridden.
+    fn severity(&self) -> Option<Severity>;
+    fn check(&self, _account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+        None
+    }
+    fn check_scope(&self, _accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+        None
+    }
+}
+
 /// `[rules.*]` of the config file. Every table is optional; every key has a default.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,18 +73,66 @@ pub struct RuleSettings {
     pub pending_invite: PendingInvite,
     pub admin_without_2fa: AdminWithout2fa,
     pub expired_membership: ExpiredMembership,
+    pub sso_invalid: SsoInvalid,
+    pub seat_restricted: SeatRestricted,
+    pub inactive_still_listed: InactiveStillListed,
+    pub external_domain: ExternalDomain,
+    pub owner_count: OwnerCount,
+    pub admin_sprawl: AdminSprawl,
+    /// Evaluate only the rules that evidence this framework (`--framework`).
+    #[serde(skip)]
+    pub framework: Option<Framework>,
 }
 
 /// Every rule, in the order reports list them.
-pub const RULES: [RuleInfo; 4] = [
+pub const RULES: [RuleInfo; 10] = [
     stale_login::INFO,
     pending_invite::INFO,
     admin_without_2fa::INFO,
     expired_membership::INFO,
+    flags::SSO_INVALID,
+    flags::SEAT_RESTRICTED,
+    listing::INACTIVE_STILL_LISTED,
+    listing::EXTERNAL_DOMAIN,
+    scope_rules::OWNER_COUNT,
+    scope_rules::ADMIN_SPRAWL,
 ];
 
 pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
+}
+
+/// Compliance frameworks the rules are mapped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Framework {
+    /// SOC 2 (Trust Services Criteria CC6)
+    Soc2,
+    /// ISO/IEC 27001:2022 Annex A
+    Iso27001,
+    /// PCI DSS v4.0
+    Pci,
+}
+
+impl Framework {
+    fn prefix(self) -> &'static str {
+        match self {
+            Framework::Soc2 => "SOC 2 ",
+            Framework::Iso27001 => "ISO/IEC 27001",
+            Framework::Pci => "PCI DSS",
+        }
+    }
+
+    pub fn covers(self, rule: &RuleInfo) -> bool {
+        rule.references.iter().any(|r| r.starts_with(self.prefix()))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Soc2 => "SOC 2",
+            Framework::Iso27001 => "ISO/IEC 27001:2022",
+            Framework::Pci => "PCI DSS v4.0",
+        }
+    }
 }
 
 /// A rule as configured for this run.
@@ -74,38 +143,36 @@ pub struct ActiveRule {
 }
 
 impl RuleSettings {
+    /// Every rule with its settings, in [`RULES`] order.
+    pub fn all(&self) -> [&dyn Rule; 10] {
+        [
+            &self.stale_login,
+            &self.pending_invite,
+            &self.admin_without_2fa,
+            &self.expired_membership,
+            &self.sso_invalid,
+            &self.seat_restricted,
+            &self.inactive_still_listed,
+            &self.external_domain,
+            &self.owner_count,
+            &self.admin_sprawl,
+        ]
+    }
+
+    fn enabled_rules(&self) -> impl Iterator<Item = &dyn Rule> {
+        self.all()
+            .into_iter()
+            .filter(|r| r.enabled() && self.framework.is_none_or(|f| f.covers(r.info())))
+    }
+
     /// Rules that are enabled, with the severity they report at.
     pub fn active(&self) -> Vec<ActiveRule> {
-        let mut out = Vec::new();
-        let mut push = |enabled: bool, id: &'static str, severity: Option<Severity>| {
-            if enabled {
-                let severity = severity.unwrap_or_else(|| {
-                    rule_info(id).map_or(Severity::Medium, |r| r.default_severity)
-                });
-                out.push(ActiveRule { id, severity });
-            }
-        };
-        push(
-            self.stale_login.enabled,
-            stale_login::INFO.id,
-            self.stale_login.severity,
-        );
-        push(
-            self.pending_invite.enabled,
-            pending_invite::INFO.id,
-            self.pending_invite.severity,
-        );
-        push(
-            self.admin_without_2fa.enabled,
-            admin_without_2fa::INFO.id,
-            self.admin_without_2fa.severity,
-        );
-        push(
-            self.expired_membership.enabled,
-            expired_membership::INFO.id,
-            self.expired_membership.severity,
-        );
-        out
+        self.enabled_rules()
+            .map(|r| ActiveRule {
+                id: r.info().id,
+                severity: r.severity().unwrap_or(r.info().default_severity),
+            })
+            .collect()
     }
 }
 
@@ -120,57 +187,88 @@ pub fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) 
     hex::encode(&h.finalize()[..10])
 }
 
-/// Run every enabled rule over every account.
+/// Run every enabled rule over the accounts of one scope (account rules on each account, scope
+/// rules on the scope as a whole).
 pub fn evaluate(
     accounts: &[Account],
     as_of: DateTime<Utc>,
     settings: &RuleSettings,
 ) -> Vec<Finding> {
-    let active = settings.active();
+    let rules: Vec<(&dyn Rule, Severity)> = settings
+        .enabled_rules()
+        .map(|r| (r, r.severity().unwrap_or(r.info().default_severity)))
+        .collect();
     let mut findings = Vec::new();
     for account in accounts {
-        for rule in &active {
-            let hit = match rule.id {
-                "stale_login" => stale_login::check(account, as_of, &settings.stale_login),
-                "pending_invite" => pending_invite::check(account, as_of, &settings.pending_invite),
-                "admin_without_2fa" => {
-                    admin_without_2fa::check(account, as_of, &settings.admin_without_2fa)
-                }
-                "expired_membership" => {
-                    expired_membership::check(account, as_of, &settings.expired_membership)
-                }
-                _ => None,
-            };
-            if let Some(hit) = hit {
-                findings.push(Finding {
-                    id: finding_id(
-                        rule.id,
-                        &account.source_name,
-                        &account.scope,
-                        &account.account_id,
-                    ),
-                    rule: rule.id,
-                    severity: rule.severity,
-                    outcome: hit.outcome,
-                    source: account.source,
-                    source_name: account.source_name.clone(),
-                    scope: account.scope.clone(),
-                    account_id: account.account_id.clone(),
-                    email: account.email.clone(),
-                    name: account.name.clone(),
-                    role: account.role.clone(),
-                    status: account.status.clone(),
-                    last_seen_at: account.last_seen_at,
-                    detail: hit.detail,
-                    suppressed: false,
-                    suppression: None,
-                    change: None,
-                    first_seen: None,
-                });
+        for (rule, severity) in &rules {
+            if let Some(hit) = rule.check(account, as_of) {
+                findings.push(finding(rule.info().id, *severity, hit, account, false));
+            }
+        }
+    }
+    if let Some(first) = accounts.first() {
+        for (rule, severity) in &rules {
+            if let Some(hit) = rule.check_scope(accounts, as_of) {
+                findings.push(finding(rule.info().id, *severity, hit, first, true));
             }
         }
     }
     findings
+}
+
+/// A finding about `account`, or (`whole_scope`) about the scope `account` belongs to.
+fn finding(
+    rule: &'static str,
+    severity: Severity,
+    hit: Hit,
+    account: &Account,
+    whole_scope: bool,
+) -> Finding {
+    let account_id = if whole_scope {
+        String::new()
+    } else {
+        account.account_id.clone()
+    };
+    Finding {
+        id: finding_id(rule, &account.source_name, &account.scope, &account_id),
+        rule,
+        severity,
+        outcome: hit.outcome,
+        source: account.source,
+        source_name: account.source_name.clone(),
+        scope: account.scope.clone(),
+        account_id,
+        email: if whole_scope {
+            None
+        } else {
+            account.email.clone()
+        },
+        name: if whole_scope {
+            Some("(whole scope)".to_string())
+        } else {
+            account.name.clone()
+        },
+        role: if whole_scope {
+            None
+        } else {
+            account.role.clone()
+        },
+        status: if whole_scope {
+            String::new()
+        } else {
+            account.status.clone()
+        },
+        last_seen_at: if whole_scope {
+            None
+        } else {
+            account.last_seen_at
+        },
+        detail: hit.detail,
+        suppressed: false,
+        suppression: None,
+        change: None,
+        first_seen: None,
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +299,7 @@ pub(crate) mod test_support {
             last_seen_at: None,
             invited_at: None,
             created_at: None,
+            flags: Vec::new(),
         }
     }
 }
@@ -238,5 +337,41 @@ mod tests {
         );
         settings.expired_membership.enabled = false;
         assert!(evaluate(std::slice::from_ref(&acct), as_of(), &settings).is_empty());
+    }
+
+    #[test]
+    fn scope_rules_give_one_finding_for_the_scope() {
+        let mut settings = RuleSettings::default();
+        settings.owner_count.enabled = true;
+        let f = evaluate(&[account()], as_of(), &settings);
+        let scope: Vec<&Finding> = f.iter().filter(|f| f.rule == "owner_count").collect();
+        assert_eq!(scope.len(), 1);
+        assert_eq!(
+            (scope[0].account_id.as_str(), scope[0].name.as_deref()),
+            ("", Some("(whole scope)"))
+        );
+        assert_eq!(scope[0].id, finding_id("owner_count", "sentry", "acme", ""));
+        assert!(evaluate(&[], as_of(), &settings).is_empty());
+    }
+
+    #[test]
+    fn a_framework_keeps_only_its_rules() {
+        let mut settings = RuleSettings::default();
+        settings.inactive_still_listed.enabled = true;
+        settings.owner_count.enabled = true;
+        settings.framework = Some(Framework::Pci);
+        let ids: Vec<&str> = settings.active().iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "stale_login",
+                "pending_invite",
+                "admin_without_2fa",
+                "expired_membership",
+                "inactive_still_listed"
+            ]
+        );
+        settings.framework = Some(Framework::Soc2);
+        assert_eq!(settings.active().len(), 6);
     }
 }

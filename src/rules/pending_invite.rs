@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, RuleInfo};
+use super::{Hit, Rule, RuleInfo};
 use crate::config::values::Days;
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -12,7 +12,11 @@ pub const INFO: RuleInfo = RuleInfo {
     id: "pending_invite",
     default_severity: Severity::Low,
     checks: "Invitations still pending after max_pending_days (default 7), or with no invitation date.",
-    references: &["SOC 2 CC6.2", "ISO/IEC 27001:2022 A.5.18"],
+    references: &[
+        "SOC 2 CC6.2",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.4",
+    ],
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +55,21 @@ pub fn check(account: &Account, as_of: DateTime<Utc>, s: &PendingInvite) -> Opti
             )))
         }
         Some(_) => None,
+    }
+}
+
+impl Rule for PendingInvite {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
+        check(account, as_of, self)
     }
 }
 

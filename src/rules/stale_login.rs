@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, RuleInfo};
+use super::{Hit, Rule, RuleInfo};
 use crate::config::values::{Days, DaysOrZero};
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -66,6 +66,21 @@ pub fn check(account: &Account, as_of: DateTime<Utc>, s: &StaleLogin) -> Option<
             ))),
             Some(_) => None,
         },
+    }
+}
+
+impl Rule for StaleLogin {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
+        check(account, as_of, self)
     }
 }
 

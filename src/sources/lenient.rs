@@ -207,3 +207,86 @@ mod tests {
         );
     }
 }
+
+/// The keys of an object whose values are `true` (Sentry's `flags`); anything else reads as none.
+pub fn true_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of booleans")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if map.next_value::<LenientBool>()?.0 == Some(true) {
+                    keys.push(key);
+                }
+            }
+            Ok(keys)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+struct LenientBool(Option<bool>);
+
+impl<'de> de::Deserialize<'de> for LenientBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        opt_bool(d).map(LenientBool)
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct M {
+        #[serde(default, deserialize_with = "super::true_keys")]
+        flags: Vec<String>,
+    }
+
+    #[test]
+    fn only_true_flags_are_kept() {
+        let m: M = serde_json::from_str(r#"{"flags": {"sso:linked": true, "sso:invalid": false, "x": "yes", "new:flag": true}}"#).unwrap();
+        assert_eq!(m.flags, vec!["sso:linked", "new:flag"]);
+        for odd in [
+            r#"{"flags": null}"#,
+            r#"{"flags": [1]}"#,
+            r#"{"flags": "s"}"#,
+            "{}",
+        ] {
+            let m: M = serde_json::from_str(odd).unwrap();
+            assert!(m.flags.is_empty());
+        }
+    }
+}

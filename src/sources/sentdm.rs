@@ -466,6 +466,7 @@ fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) 
         last_seen_at: last_login_at,
         invited_at,
         created_at: time(u.created_at.as_deref()),
+        flags: Vec::new(),
     }
 }
 

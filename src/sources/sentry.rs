@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use url::Url;
 
-use super::lenient::{opt_bool, opt_object, opt_string};
+use super::lenient::{opt_bool, opt_object, opt_string, true_keys};
 use super::link::next_cursor;
 use super::{Endpoint, PageRequest, SENTRY_DISCOVERY_SCOPE, SourceContext, body_excerpt};
 use crate::config::{Selection, SourceSpec};
@@ -45,6 +45,8 @@ struct Member {
     expired: Option<bool>,
     #[serde(default, deserialize_with = "opt_string")]
     date_created: Option<String>,
+    #[serde(default, deserialize_with = "true_keys")]
+    flags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +416,7 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         last_seen_at: later_of(last_login_at, last_active_at),
         invited_at: if pending { created_at } else { None },
         created_at,
+        flags: m.flags,
     }
 }
 

@@ -1,0 +1,98 @@
+//! Rules on Sentry member flags: `sso_invalid` and `seat_restricted`.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Hit, Rule, RuleInfo};
+use crate::model::{Account, Severity, status};
+
+pub const SSO_INVALID: RuleInfo = RuleInfo {
+    id: "sso_invalid",
+    default_severity: Severity::Medium,
+    checks: "Active Sentry members whose SSO identity is no longer valid (flag sso:invalid): they must re-link \
+             before the IdP controls their access again.",
+    references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.16"],
+};
+
+pub const SEAT_RESTRICTED: RuleInfo = RuleInfo {
+    id: "seat_restricted",
+    default_severity: Severity::Low,
+    checks: "Sentry members disabled by the plan's member limit (flag member-limit:restricted): they hold a seat \
+             without access and should be removed or re-enabled deliberately.",
+    references: &["SOC 2 CC6.2", "ISO/IEC 27001:2022 A.5.18"],
+};
+
+macro_rules! flag_rule {
+    ($name:ident, $info:ident, $flag:literal, $detail:literal) => {
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            pub enabled: bool,
+            pub severity: Option<Severity>,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    enabled: false,
+                    severity: None,
+                }
+            }
+        }
+
+        impl Rule for $name {
+            fn info(&self) -> &'static RuleInfo {
+                &$info
+            }
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+            fn severity(&self) -> Option<Severity> {
+                self.severity
+            }
+            fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+                (account.status.eq_ignore_ascii_case(status::ACTIVE)
+                    && account.flags.iter().any(|f| f == $flag))
+                .then(|| Hit::fail($detail.to_string()))
+            }
+        }
+    };
+}
+
+flag_rule!(
+    SsoInvalid,
+    SSO_INVALID,
+    "sso:invalid",
+    "the member's SSO identity is invalid (sso:invalid) and must be re-linked"
+);
+flag_rule!(
+    SeatRestricted,
+    SEAT_RESTRICTED,
+    "member-limit:restricted",
+    "restricted by the plan's member limit (member-limit:restricted): holds a seat without access"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{account, as_of};
+
+    #[test]
+    fn flags_fire_on_active_members_only() {
+        let mut a = account();
+        assert!(SsoInvalid::default().check(&a, as_of()).is_none());
+        a.flags = vec!["sso:linked".into(), "sso:invalid".into()];
+        assert!(SsoInvalid::default().check(&a, as_of()).is_some());
+        assert!(SeatRestricted::default().check(&a, as_of()).is_none());
+        a.flags.push("member-limit:restricted".into());
+        assert!(
+            SeatRestricted::default()
+                .check(&a, as_of())
+                .unwrap()
+                .detail
+                .contains("holds a seat")
+        );
+        a.status = "invited".into();
+        assert!(SsoInvalid::default().check(&a, as_of()).is_none());
+    }
+}

@@ -1,0 +1,125 @@
+//! Rules on who is listed: `inactive_still_listed` (Sent.dm) and `external_domain` (both).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Hit, Rule, RuleInfo};
+use crate::model::{Account, Severity};
+
+pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
+    id: "inactive_still_listed",
+    default_severity: Severity::Low,
+    checks: "Suspended or rejected accounts still listed with the source: remove them so they cannot be \
+             re-activated by mistake.",
+    references: &[
+        "SOC 2 CC6.2",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.4",
+    ],
+};
+
+pub const EXTERNAL_DOMAIN: RuleInfo = RuleInfo {
+    id: "external_domain",
+    default_severity: Severity::Medium,
+    checks: "Accounts whose email domain (or a subdomain of it) is not in allowed_domains.",
+    references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.15"],
+};
+
+/// Opt-in: off by default (only the contract's four rules are on out of the box).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InactiveStillListed {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+}
+
+impl Rule for InactiveStillListed {
+    fn info(&self) -> &'static RuleInfo {
+        &INACTIVE_STILL_LISTED
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+        let s = account.status.to_ascii_lowercase();
+        matches!(s.as_str(), "suspended" | "rejected")
+            .then(|| Hit::fail(format!("{s} account still listed")))
+    }
+}
+
+/// Opt-in: off by default, and needs `allowed_domains`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExternalDomain {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+    /// Domains whose addresses are ours; subdomains included (`acme.example` allows `eu.acme.example`).
+    pub allowed_domains: Vec<String>,
+}
+
+impl Rule for ExternalDomain {
+    fn info(&self) -> &'static RuleInfo {
+        &EXTERNAL_DOMAIN
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+        let email = account.email.as_deref()?;
+        let domain = email.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+        let allowed = self.allowed_domains.iter().any(|d| {
+            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+            domain == d || domain.ends_with(&format!(".{d}"))
+        });
+        (!allowed).then(|| Hit::fail(format!("email domain {domain} is not an allowed domain")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{account, as_of};
+
+    #[test]
+    fn suspended_and_rejected_are_listed() {
+        let mut a = account();
+        assert!(InactiveStillListed::default().check(&a, as_of()).is_none());
+        a.status = "Suspended".into();
+        assert_eq!(
+            InactiveStillListed::default()
+                .check(&a, as_of())
+                .unwrap()
+                .detail,
+            "suspended account still listed"
+        );
+    }
+
+    #[test]
+    fn external_domains_and_subdomains() {
+        let rule = ExternalDomain {
+            enabled: true,
+            allowed_domains: vec!["example.com".into()],
+            ..ExternalDomain::default()
+        };
+        let mut a = account();
+        a.email = Some("A@Example.com".into());
+        assert!(rule.check(&a, as_of()).is_none());
+        a.email = Some("a@eu.example.com".into());
+        assert!(rule.check(&a, as_of()).is_none());
+        a.email = Some("a@notexample.com".into());
+        assert!(
+            rule.check(&a, as_of())
+                .unwrap()
+                .detail
+                .contains("notexample.com")
+        );
+        a.email = None;
+        assert!(rule.check(&a, as_of()).is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! Rules over a whole scope rather than one account: `owner_count` and `admin_sprawl`.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Hit, Rule, RuleInfo};
+use crate::model::{Account, Severity, SourceKind, status};
+
+pub const OWNER_COUNT: RuleInfo = RuleInfo {
+    id: "owner_count",
+    default_severity: Severity::Medium,
+    checks: "Sentry organizations with fewer than min_owners (default 2: no single point of failure) or more than \
+             max_owners (default 5) active owners.",
+    references: &["SOC 2 CC6.3", "ISO/IEC 27001:2022 A.8.2"],
+};
+
+pub const ADMIN_SPRAWL: RuleInfo = RuleInfo {
+    id: "admin_sprawl",
+    default_severity: Severity::Low,
+    checks: "Scopes of at least min_accounts (default 10) active accounts where more than max_privileged_percent \
+             (default 20) of them are owners, managers or admins.",
+    references: &["SOC 2 CC6.3", "ISO/IEC 27001:2022 A.8.2"],
+};
+
+fn active(accounts: &[Account]) -> impl Iterator<Item = &Account> {
+    accounts
+        .iter()
+        .filter(|a| a.status.eq_ignore_ascii_case(status::ACTIVE))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnerCount {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+    pub min_owners: u32,
+    pub max_owners: u32,
+}
+
+impl Default for OwnerCount {
+    fn default() -> Self {
+        OwnerCount {
+            enabled: false,
+            severity: None,
+            min_owners: 2,
+            max_owners: 5,
+        }
+    }
+}
+
+impl Rule for OwnerCount {
+    fn info(&self) -> &'static RuleInfo {
+        &OWNER_COUNT
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check_scope(&self, accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+        // Sent.dm's owner is implicit and never listed: counting there would always say zero.
+        if accounts
+            .first()
+            .is_none_or(|a| a.source != SourceKind::Sentry)
+        {
+            return None;
+        }
+        let owners = active(accounts)
+            .filter(|a| a.role.as_deref() == Some("owner"))
+            .count() as u32;
+        (owners < self.min_owners || owners > self.max_owners).then(|| {
+            Hit::fail(format!(
+                "{owners} active owner{}; the policy is {} to {}",
+                if owners == 1 { "" } else { "s" },
+                self.min_owners,
+                self.max_owners
+            ))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSprawl {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+    pub max_privileged_percent: u32,
+    pub min_accounts: u32,
+}
+
+impl Default for AdminSprawl {
+    fn default() -> Self {
+        AdminSprawl {
+            enabled: false,
+            severity: None,
+            max_privileged_percent: 20,
+            min_accounts: 10,
+        }
+    }
+}
+
+impl Rule for AdminSprawl {
+    fn info(&self) -> &'static RuleInfo {
+        &ADMIN_SPRAWL
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check_scope(&self, accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+        let total = active(accounts).count();
+        if total < self.min_accounts as usize || total == 0 {
+            return None;
+        }
+        let privileged = active(accounts).filter(|a| a.privileged).count();
+        (privileged * 100 > total * self.max_privileged_percent as usize).then(|| {
+            Hit::fail(format!(
+                "{privileged} of {total} active accounts ({}%) are privileged; the limit is {}%",
+                privileged * 100 / total,
+                self.max_privileged_percent
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{account, as_of};
+
+    fn accounts(owners: usize, members: usize) -> Vec<Account> {
+        (0..owners + members)
+            .map(|i| {
+                let mut a = account();
+                a.account_id = i.to_string();
+                if i < owners {
+                    a.role = Some("owner".into());
+                    a.privileged = true;
+                }
+                a
+            })
+            .collect()
+    }
+
+    #[test]
+    fn owner_count_bounds() {
+        let rule = OwnerCount::default();
+        assert_eq!(
+            rule.check_scope(&accounts(1, 5), as_of()).unwrap().detail,
+            "1 active owner; the policy is 2 to 5"
+        );
+        assert!(rule.check_scope(&accounts(2, 5), as_of()).is_none());
+        assert!(rule.check_scope(&accounts(5, 5), as_of()).is_none());
+        assert!(rule.check_scope(&accounts(6, 5), as_of()).is_some());
+        let mut sentdm = accounts(0, 3);
+        for a in &mut sentdm {
+            a.source = SourceKind::Sentdm;
+        }
+        assert!(
+            rule.check_scope(&sentdm, as_of()).is_none(),
+            "Sent.dm never lists its owner"
+        );
+        assert!(rule.check_scope(&[], as_of()).is_none());
+    }
+
+    #[test]
+    fn admin_sprawl_threshold_and_small_teams() {
+        let rule = AdminSprawl::default();
+        assert!(
+            rule.check_scope(&accounts(2, 8), as_of()).is_none(),
+            "exactly 20%"
+        );
+        assert_eq!(
+            rule.check_scope(&accounts(3, 7), as_of()).unwrap().detail,
+            "3 of 10 active accounts (30%) are privileged; the limit is 20%"
+        );
+        assert!(
+            rule.check_scope(&accounts(5, 4), as_of()).is_none(),
+            "fewer than min_accounts"
+        );
+    }
+}
