@@ -497,3 +497,30 @@ fn templates_and_subject_can_be_replaced() {
         .stderr(contains("report.html.hbs is invalid"));
     assert!(!dir.path().join("o2/report.json").exists());
 }
+
+#[test]
+fn example_suppressions_file_is_valid() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence");
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/suppressions.toml");
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo.to_str().unwrap(),
+            "--as-of",
+            "2026-11-20T06:00:00Z",
+            "--format",
+            "json",
+        ])
+        .args([
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--suppressions",
+            file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(4);
+    let report = read_json(&dir.path().join("report.json"));
+    assert_eq!(report["suppressions"].as_array().unwrap().len(), 2);
+}
