@@ -6,7 +6,7 @@ use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
 use crate::config::{Config, Selection, SourceConfig};
 use crate::exit::ExitStatus;
 use crate::model::SourceKind;
-use crate::rules::{RULES, RuleSettings};
+use crate::rules::{ROSTER_RULES, RULES, RuleSettings};
 use crate::sources::{self, Endpoint, PageRequest};
 use crate::{ConfigPath, Error};
 
@@ -270,7 +270,9 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
             let rules: Vec<serde_json::Value> = listed
                 .map(|r| {
                     serde_json::json!({
-                        "id": r.id, "default_severity": r.default_severity, "enabled_by_default": on_by_default.contains(&r.id),
+                        "id": r.id, "default_severity": r.default_severity,
+                        "enabled_by_default": on_by_default.contains(&r.id) || ROSTER_RULES.contains(&r.id),
+                        "requires_roster": ROSTER_RULES.contains(&r.id),
                         "checks": r.checks, "references": r.references,
                     })
                 })
@@ -283,6 +285,8 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
             for r in listed {
                 let opt_in = if on_by_default.contains(&r.id) {
                     ""
+                } else if ROSTER_RULES.contains(&r.id) {
+                    "  (runs when a [roster] is configured)"
                 } else {
                     "  (opt-in: enabled = true)"
                 };

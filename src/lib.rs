@@ -17,6 +17,7 @@ pub mod model;
 pub mod output;
 pub mod progress;
 pub mod report;
+pub mod roster;
 pub mod rules;
 pub mod run;
 pub mod sources;

@@ -142,6 +142,11 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         Some(path) => Some(crate::baseline::Baseline::load(path).map_err(Error::Fatal)?),
         None => None,
     };
+    if let Some(roster) = &plan.config.roster {
+        let loaded = crate::roster::Roster::load(roster)?;
+        tracing::info!(people = loaded.people().len(), file = %roster.file.display(), "roster loaded");
+        plan.config.rules.roster = Some(Arc::new(loaded));
+    }
     let suppressions = match args
         .suppressions
         .as_ref()
@@ -291,6 +296,10 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         framework: args.framework.map(|f| f.name().to_string()),
     });
     tracing::debug!(ms = phase.elapsed().as_millis() as u64, "report built");
+    let mut report = report;
+    if let Some(roster) = &plan.config.rules.roster {
+        report.people = crate::roster::people_view(roster, &report.accounts, &report.findings);
+    }
     let written = report::write_all(&report, &plan.output_dir, &plan.formats, &templates)
         .map_err(|e| Error::Fatal(format!("{e}; no complete report was produced")))?;
 

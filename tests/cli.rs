@@ -44,7 +44,7 @@ fn rules_lists_every_rule_with_severity_and_references() {
         .clone();
     let rules: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 10);
+    assert_eq!(rules.len(), 13);
     assert_eq!(rules[2]["id"], "admin_without_2fa");
     assert_eq!(rules[2]["default_severity"], "high");
     let on: Vec<&str> = rules
@@ -58,10 +58,14 @@ fn rules_lists_every_rule_with_severity_and_references() {
             "stale_login",
             "pending_invite",
             "admin_without_2fa",
-            "expired_membership"
+            "expired_membership",
+            "orphaned_account",
+            "left_with_access",
+            "access_past_end_date"
         ]
     );
     assert!(text.contains("owner_count            medium  (opt-in: enabled = true)"));
+    assert!(text.contains("left_with_access       high  (runs when a [roster] is configured)"));
     let pci = bin()
         .args(["rules", "--framework", "pci", "--format", "json"])
         .assert()
@@ -76,7 +80,7 @@ fn rules_lists_every_rule_with_severity_and_references() {
             .iter()
             .all(|r| r["references"].to_string().contains("PCI DSS"))
     );
-    assert_eq!(pci.as_array().unwrap().len(), 5);
+    assert_eq!(pci.as_array().unwrap().len(), 8);
 }
 
 #[test]

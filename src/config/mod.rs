@@ -278,6 +278,8 @@ pub struct Config {
     pub email: EmailConfig,
     /// The suppressions file, if any.
     pub suppressions: Option<PathBuf>,
+    /// The people roster, if any.
+    pub roster: Option<crate::roster::RosterConfig>,
 }
 
 /// Secrets read for a run, by source name.
@@ -295,6 +297,7 @@ struct RawConfig {
     /// Path of the suppressions file (accepted risk), relative to the working directory.
     suppressions: Option<PathBuf>,
     report: RawReport,
+    roster: Option<crate::roster::RosterConfig>,
     rules: RuleSettings,
     sources: Vec<RawSource>,
     email: RawEmail,
@@ -806,6 +809,7 @@ impl Config {
             sources,
             email,
             suppressions: raw.suppressions,
+            roster: raw.roster,
         })
     }
 

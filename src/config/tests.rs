@@ -532,8 +532,9 @@ fn unknown_top_level_key() {
         "unknown field `reports`",
     );
     assert!(
-        err.message
-            .contains("expected one of `suppressions`, `report`, `rules`, `sources`, `email`"),
+        err.message.contains(
+            "expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`"
+        ),
         "{err}"
     );
     // A bare key above every table is top-level too.
@@ -1400,7 +1401,7 @@ fn display_without_file_or_line() {
     assert_eq!(err.file, None);
     assert_eq!(
         err.to_string(),
-        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `rules`, `sources`, `email`"
+        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`"
     );
     let err = ConfigError {
         file: Some("a.toml".into()),

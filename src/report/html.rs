@@ -30,6 +30,8 @@ struct View<'a> {
     failing: Vec<Group<'a>>,
     manual: Vec<Group<'a>>,
     changes: Option<ChangesView<'a>>,
+    people: Vec<PersonView<'a>>,
+    people_more: usize,
     suppressed: Vec<SuppressedRow<'a>>,
     suppressions_to_review: Vec<ReviewRow<'a>>,
     tool_version: &'a str,
@@ -48,6 +50,37 @@ struct ChangesView<'a> {
     new_more: usize,
     resolved_rows: Vec<Row<'a>>,
     resolved_more: usize,
+}
+
+#[derive(Serialize)]
+struct PersonView<'a> {
+    email: &'a str,
+    name: &'a str,
+    status: &'a str,
+    flagged: bool,
+    end_date: &'a str,
+    manager: &'a str,
+    accounts: String,
+    findings: usize,
+}
+
+fn people_rows(report: &Report) -> Vec<PersonView<'_>> {
+    report
+        .people
+        .iter()
+        .filter(|p| !p.accounts.is_empty())
+        .take(MAX_ROWS_PER_RULE)
+        .map(|p| PersonView {
+            email: &p.email,
+            name: &p.name,
+            status: &p.status,
+            flagged: p.status != "active" || p.findings > 0,
+            end_date: p.end_date.as_deref().unwrap_or(""),
+            manager: &p.manager,
+            accounts: p.accounts.join(", "),
+            findings: p.findings,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -430,6 +463,13 @@ pub fn render(report: &Report, templates: &Templates) -> Result<String, String> 
         failing: groups(&report.findings, Outcome::Fail),
         manual: groups(&report.findings, Outcome::Manual),
         changes: changes_view(report),
+        people: people_rows(report),
+        people_more: report
+            .people
+            .iter()
+            .filter(|p| !p.accounts.is_empty())
+            .count()
+            .saturating_sub(MAX_ROWS_PER_RULE),
         suppressed: suppressed_rows(report),
         suppressions_to_review: review_rows(report),
         tool_version: &report.tool.version,

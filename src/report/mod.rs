@@ -2,6 +2,7 @@
 //! each written atomically.
 
 mod csv;
+pub use csv::neutralise as neutralise_cell;
 mod html;
 mod json;
 
@@ -25,6 +26,8 @@ pub const REPORT_JSON: &str = "report.json";
 pub const REPORT_HTML: &str = "report.html";
 pub const FINDINGS_CSV: &str = "findings.csv";
 pub const ACCOUNTS_CSV: &str = "accounts.csv";
+/// With a roster: one row per person and their accounts.
+pub const PEOPLE_CSV: &str = "people.csv";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
@@ -129,6 +132,9 @@ pub struct Report {
     /// What changed since the baseline, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::baseline::Changes>,
+    /// One row per person and their accounts, when a roster is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<crate::roster::PersonRow>,
     pub run: RunMeta,
 }
 
@@ -259,6 +265,7 @@ impl Report {
             accounts,
             suppressions: input.suppressions,
             changes: input.changes,
+            people: Vec::new(),
             run: RunMeta {
                 fail_on: input.fail_on.to_string(),
                 rules: input
@@ -405,6 +412,11 @@ pub fn write_all(
             let path = dir.join(artifact.file_name());
             let started = std::time::Instant::now();
             write_atomically(&path, |out| render_to(report, *artifact, templates, out))?;
+            if *artifact == Artifact::AccountsCsv && !report.people.is_empty() {
+                let people = dir.join(PEOPLE_CSV);
+                crate::roster::write_people_csv(&report.people, &people)?;
+                written.push(people);
+            }
             tracing::debug!(
                 file = artifact.file_name(),
                 ms = started.elapsed().as_millis() as u64,

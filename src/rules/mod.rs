@@ -6,6 +6,7 @@ mod expired_membership;
 mod flags;
 mod listing;
 mod pending_invite;
+mod roster_rules;
 mod scope_rules;
 mod stale_login;
 
@@ -18,6 +19,7 @@ pub use expired_membership::ExpiredMembership;
 pub use flags::{SeatRestricted, SsoInvalid};
 pub use listing::{ExternalDomain, InactiveStillListed};
 pub use pending_invite::PendingInvite;
+pub use roster_rules::RosterRule;
 pub use scope_rules::{AdminSprawl, OwnerCount};
 pub use stale_login::StaleLogin;
 
@@ -79,13 +81,19 @@ pub struct RuleSettings {
     pub external_domain: ExternalDomain,
     pub owner_count: OwnerCount,
     pub admin_sprawl: AdminSprawl,
+    pub orphaned_account: RosterRule,
+    pub left_with_access: RosterRule,
+    pub access_past_end_date: RosterRule,
+    /// The people roster, when one is configured; the roster rules run only then.
+    #[serde(skip)]
+    pub roster: Option<std::sync::Arc<crate::roster::Roster>>,
     /// Evaluate only the rules that evidence this framework (`--framework`).
     #[serde(skip)]
     pub framework: Option<Framework>,
 }
 
 /// Every rule, in the order reports list them.
-pub const RULES: [RuleInfo; 10] = [
+pub const RULES: [RuleInfo; 13] = [
     stale_login::INFO,
     pending_invite::INFO,
     admin_without_2fa::INFO,
@@ -96,6 +104,16 @@ pub const RULES: [RuleInfo; 10] = [
     listing::EXTERNAL_DOMAIN,
     scope_rules::OWNER_COUNT,
     scope_rules::ADMIN_SPRAWL,
+    roster_rules::ORPHANED_ACCOUNT,
+    roster_rules::LEFT_WITH_ACCESS,
+    roster_rules::ACCESS_PAST_END_DATE,
+];
+
+/// Rules that run only when a people roster is configured (and then by default).
+pub const ROSTER_RULES: [&str; 3] = [
+    roster_rules::ORPHANED_ACCOUNT.id,
+    roster_rules::LEFT_WITH_ACCESS.id,
+    roster_rules::ACCESS_PAST_END_DATE.id,
 ];
 
 pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
@@ -167,12 +185,35 @@ impl RuleSettings {
 
     /// Rules that are enabled, with the severity they report at.
     pub fn active(&self) -> Vec<ActiveRule> {
-        self.enabled_rules()
+        let mut active: Vec<ActiveRule> = self
+            .enabled_rules()
             .map(|r| ActiveRule {
                 id: r.info().id,
                 severity: r.severity().unwrap_or(r.info().default_severity),
             })
-            .collect()
+            .collect();
+        active.extend(self.roster_rules().map(|(info, severity)| ActiveRule {
+            id: info.id,
+            severity,
+        }));
+        active
+    }
+
+    /// The roster rules that run: enabled, in the framework, and only with a roster.
+    fn roster_rules(&self) -> impl Iterator<Item = (&'static RuleInfo, Severity)> + '_ {
+        [
+            (&roster_rules::ORPHANED_ACCOUNT, &self.orphaned_account),
+            (&roster_rules::LEFT_WITH_ACCESS, &self.left_with_access),
+            (
+                &roster_rules::ACCESS_PAST_END_DATE,
+                &self.access_past_end_date,
+            ),
+        ]
+        .into_iter()
+        .filter(|(info, s)| {
+            self.roster.is_some() && s.enabled && self.framework.is_none_or(|f| f.covers(info))
+        })
+        .map(|(info, s)| (info, s.severity.unwrap_or(info.default_severity)))
     }
 }
 
@@ -203,6 +244,21 @@ pub fn evaluate(
         for (rule, severity) in &rules {
             if let Some(hit) = rule.check(account, as_of) {
                 findings.push(finding(rule.info().id, *severity, hit, account, false));
+            }
+        }
+    }
+    if let Some(roster) = &settings.roster {
+        let roster_rules: Vec<(&'static RuleInfo, Severity)> = settings.roster_rules().collect();
+        for account in accounts {
+            for (info, severity) in &roster_rules {
+                let hit = match info.id {
+                    "orphaned_account" => roster_rules::orphaned(account, roster),
+                    "left_with_access" => roster_rules::left(account, roster),
+                    _ => roster_rules::past_end_date(account, roster, as_of),
+                };
+                if let Some(hit) = hit {
+                    findings.push(finding(info.id, *severity, hit, account, false));
+                }
             }
         }
     }

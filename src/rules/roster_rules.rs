@@ -1,0 +1,108 @@
+//! Rules that need the people roster: `orphaned_account`, `left_with_access`,
+//! `access_past_end_date`. They run only when a roster is configured.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Hit, RuleInfo};
+use crate::model::{Account, Severity, status};
+use crate::roster::{PersonStatus, Roster};
+
+pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
+    id: "orphaned_account",
+    default_severity: Severity::Medium,
+    checks: "Active accounts whose email matches no person in the roster (runs when a roster is configured).",
+    references: &[
+        "SOC 2 CC6.2",
+        "ISO/IEC 27001:2022 A.5.16",
+        "PCI DSS v4.0 8.2.4",
+    ],
+};
+
+pub const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
+    id: "left_with_access",
+    default_severity: Severity::High,
+    checks: "Accounts, active or invited, of people the roster says have left (runs when a roster is configured).",
+    references: &[
+        "SOC 2 CC6.2",
+        "SOC 2 CC6.3",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.4",
+    ],
+};
+
+pub const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
+    id: "access_past_end_date",
+    default_severity: Severity::High,
+    checks: "Accounts of people whose end date (a contractor's term) has passed, still active or invited \
+             (runs when a roster is configured).",
+    references: &[
+        "SOC 2 CC6.2",
+        "ISO/IEC 27001:2022 A.5.18",
+        "PCI DSS v4.0 8.2.4",
+    ],
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RosterRule {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+}
+
+impl Default for RosterRule {
+    fn default() -> Self {
+        RosterRule {
+            enabled: true,
+            severity: None,
+        }
+    }
+}
+
+fn has_access(a: &Account) -> bool {
+    a.status.eq_ignore_ascii_case(status::ACTIVE) || a.status.eq_ignore_ascii_case(status::INVITED)
+}
+
+pub fn orphaned(account: &Account, roster: &Roster) -> Option<Hit> {
+    if !account.status.eq_ignore_ascii_case(status::ACTIVE) {
+        return None;
+    }
+    match account.email.as_deref() {
+        Some(email) if roster.person(email).is_some() => None,
+        Some(email) => Some(Hit::fail(format!(
+            "no person in the roster has the address {email}"
+        ))),
+        None => Some(Hit::fail(
+            "the account has no email to match against the roster".into(),
+        )),
+    }
+}
+
+pub fn left(account: &Account, roster: &Roster) -> Option<Hit> {
+    let person = roster.person(account.email.as_deref()?)?;
+    (person.status == PersonStatus::Left && has_access(account)).then(|| {
+        Hit::fail(match person.end_date {
+            Some(d) => format!(
+                "{} left on {d}; the account is still {}",
+                person.name, account.status
+            ),
+            None => format!(
+                "{} has left; the account is still {}",
+                person.name, account.status
+            ),
+        })
+    })
+}
+
+pub fn past_end_date(account: &Account, roster: &Roster, as_of: DateTime<Utc>) -> Option<Hit> {
+    let person = roster.person(account.email.as_deref()?)?;
+    let end = person.end_date?;
+    (person.status == PersonStatus::Active && end < as_of.date_naive() && has_access(account)).then(
+        || {
+            Hit::fail(format!(
+                "access for {} ended on {end}; the account is still {}",
+                person.name, account.status
+            ))
+        },
+    )
+}
