@@ -217,6 +217,12 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             as_of,
             shard: args.shard,
             progress: progress.clone(),
+            org_details: plan
+                .config
+                .rules
+                .active()
+                .iter()
+                .any(|r| r.id == "sso_not_linked"),
         }));
     }
     let results: Vec<ScopeResult> = futures::future::join_all(fetches)

@@ -44,7 +44,7 @@ fn rules_lists_every_rule_with_severity_and_references() {
         .clone();
     let rules: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 13);
+    assert_eq!(rules.len(), 14);
     assert_eq!(rules[2]["id"], "admin_without_2fa");
     assert_eq!(rules[2]["default_severity"], "high");
     let on: Vec<&str> = rules

@@ -419,3 +419,123 @@ async fn opt_in_rules_on_flags_owners_and_domains() {
         "the flags that are set, in the order served"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sso_not_linked_reads_the_organization_settings() {
+    let server = MockServer::start().await;
+    let mut linked = sentry_member(1, "owner", true, Some("2026-10-30T00:00:00Z"));
+    linked["flags"] = json!({"sso:linked": true});
+    let unlinked = sentry_member(2, "member", true, Some("2026-10-30T00:00:00Z"));
+    mount_sentry_org(&server, "acme", vec![vec![linked, unlinked]]).await;
+    mount_sentry_org(
+        &server,
+        "beta",
+        vec![vec![sentry_member(
+            3,
+            "member",
+            true,
+            Some("2026-10-30T00:00:00Z"),
+        )]],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/0/organizations/acme/"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"slug": "acme", "hasAuthProvider": true, "require2FA": false}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/0/organizations/beta/"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(
+                json!({"detail": "You do not have permission to perform this action."}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "[rules.sso_not_linked]\nenabled = true\n{}",
+            config(&server.uri(), r#"["acme", "beta"]"#, "")
+        ),
+    );
+    let out = dir.path().join("out");
+    let evidence = dir.path().join("evidence");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .args(["--evidence", evidence.to_str().unwrap()])
+        .assert()
+        .code(4);
+    server.verify().await;
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(
+        finding_keys(&report),
+        vec![(
+            "sso_not_linked".into(),
+            "acme".into(),
+            "2".into(),
+            "fail".into()
+        )]
+    );
+    let beta = report["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scope"] == "beta")
+        .unwrap();
+    assert_eq!(
+        beta["status"], "failed",
+        "a check the user asked for is never silently skipped"
+    );
+    assert!(
+        beta["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needed by sso_not_linked")
+    );
+    let manifest = read_json(&evidence.join("manifest.json"));
+    assert!(
+        manifest["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["endpoint"] == "sentry.organization")
+    );
+
+    // Replay reproduces it from the evidence.
+    let replay_out = dir.path().join("replay");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            evidence.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+        ])
+        .args(["--out", replay_out.to_str().unwrap(), "--format", "json"])
+        .assert()
+        .code(4);
+    assert_eq!(
+        read_json(&replay_out.join("report.json"))["findings"],
+        report["findings"]
+    );
+}

@@ -96,3 +96,72 @@ mod tests {
         assert!(SsoInvalid::default().check(&a, as_of()).is_none());
     }
 }
+
+pub const SSO_NOT_LINKED: RuleInfo = RuleInfo {
+    id: "sso_not_linked",
+    default_severity: Severity::Medium,
+    checks: "Active members of Sentry organizations that use SSO (hasAuthProvider) who have not linked an SSO \
+             identity: their access bypasses the IdP. Fetches each organization's settings (token needs org:read).",
+    references: &[
+        "SOC 2 CC6.1",
+        "ISO/IEC 27001:2022 A.5.16",
+        "ISO/IEC 27001:2022 A.8.5",
+    ],
+};
+
+flag_rule!(
+    SsoNotLinkedInner,
+    SSO_NOT_LINKED,
+    "org:auth-provider",
+    "the organization uses SSO, but this member has not linked an SSO identity"
+);
+
+/// `sso_not_linked`: the organization flag is set and the member's `sso:linked` is not.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoNotLinked {
+    pub enabled: bool,
+    pub severity: Option<Severity>,
+}
+
+impl Rule for SsoNotLinked {
+    fn info(&self) -> &'static RuleInfo {
+        &SSO_NOT_LINKED
+    }
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.severity
+    }
+    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
+        if account.flags.iter().any(|f| f == "sso:linked") {
+            return None;
+        }
+        SsoNotLinkedInner {
+            enabled: true,
+            severity: None,
+        }
+        .check(account, as_of)
+    }
+}
+
+#[cfg(test)]
+mod sso_tests {
+    use super::*;
+    use crate::rules::test_support::{account, as_of};
+
+    #[test]
+    fn only_in_sso_organizations_and_only_unlinked() {
+        let rule = SsoNotLinked::default();
+        let mut a = account();
+        assert!(
+            rule.check(&a, as_of()).is_none(),
+            "organization without SSO"
+        );
+        a.flags = vec!["org:auth-provider".into()];
+        assert!(rule.check(&a, as_of()).is_some());
+        a.flags.push("sso:linked".into());
+        assert!(rule.check(&a, as_of()).is_none());
+    }
+}

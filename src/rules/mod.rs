@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use admin_without_2fa::AdminWithout2fa;
 pub use expired_membership::ExpiredMembership;
-pub use flags::{SeatRestricted, SsoInvalid};
+pub use flags::{SeatRestricted, SsoInvalid, SsoNotLinked};
 pub use listing::{ExternalDomain, InactiveStillListed};
 pub use pending_invite::PendingInvite;
 pub use roster_rules::RosterRule;
@@ -77,6 +77,7 @@ pub struct RuleSettings {
     pub expired_membership: ExpiredMembership,
     pub sso_invalid: SsoInvalid,
     pub seat_restricted: SeatRestricted,
+    pub sso_not_linked: SsoNotLinked,
     pub inactive_still_listed: InactiveStillListed,
     pub external_domain: ExternalDomain,
     pub owner_count: OwnerCount,
@@ -93,13 +94,14 @@ pub struct RuleSettings {
 }
 
 /// Every rule, in the order reports list them.
-pub const RULES: [RuleInfo; 13] = [
+pub const RULES: [RuleInfo; 14] = [
     stale_login::INFO,
     pending_invite::INFO,
     admin_without_2fa::INFO,
     expired_membership::INFO,
     flags::SSO_INVALID,
     flags::SEAT_RESTRICTED,
+    flags::SSO_NOT_LINKED,
     listing::INACTIVE_STILL_LISTED,
     listing::EXTERNAL_DOMAIN,
     scope_rules::OWNER_COUNT,
@@ -162,7 +164,7 @@ pub struct ActiveRule {
 
 impl RuleSettings {
     /// Every rule with its settings, in [`RULES`] order.
-    pub fn all(&self) -> [&dyn Rule; 10] {
+    pub fn all(&self) -> [&dyn Rule; 11] {
         [
             &self.stale_login,
             &self.pending_invite,
@@ -170,6 +172,7 @@ impl RuleSettings {
             &self.expired_membership,
             &self.sso_invalid,
             &self.seat_restricted,
+            &self.sso_not_linked,
             &self.inactive_still_listed,
             &self.external_domain,
             &self.owner_count,

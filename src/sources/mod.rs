@@ -30,6 +30,8 @@ pub enum Endpoint {
     SentryOrganizations,
     SentryMembers,
     SentryUsers,
+    /// `GET /api/0/organizations/{slug}/`: only when a rule needs the organization's settings.
+    SentryOrganization,
     SentdmMe,
     SentdmSenderProfiles,
     SentdmProfiles,
@@ -42,6 +44,7 @@ impl Endpoint {
             Endpoint::SentryOrganizations => "sentry.organizations",
             Endpoint::SentryMembers => "sentry.members",
             Endpoint::SentryUsers => "sentry.users",
+            Endpoint::SentryOrganization => "sentry.organization",
             Endpoint::SentdmMe => "sentdm.me",
             Endpoint::SentdmSenderProfiles => "sentdm.sender_profiles",
             Endpoint::SentdmProfiles => "sentdm.profiles",
@@ -160,6 +163,8 @@ pub struct SourceContext<'a> {
     /// Audit only the scopes of this shard.
     pub shard: Option<Shard>,
     pub progress: Progress,
+    /// Fetch each Sentry organization's settings too (for `sso_not_linked`).
+    pub org_details: bool,
 }
 
 impl SourceContext<'_> {

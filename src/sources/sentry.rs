@@ -294,10 +294,59 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
     let mut parser = MemberPages::new(&spec.name, org);
     let (pages, retries) =
         fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
-    let accounts = parser.finish();
+    let mut accounts = parser.finish();
+    if ctx.org_details && fetch_uses_sso(ctx, org).await? {
+        for a in &mut accounts {
+            a.flags.push(ORG_AUTH_PROVIDER.to_string());
+        }
+    }
     tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries,
         duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
     Ok(accounts)
+}
+
+/// Marks the accounts of an organization that has an SSO auth provider (not a Sentry flag: ours).
+pub const ORG_AUTH_PROVIDER: &str = "org:auth-provider";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationDetails {
+    #[serde(default, deserialize_with = "opt_bool")]
+    has_auth_provider: Option<bool>,
+}
+
+/// `GET /api/0/organizations/{slug}/`: does the organization use SSO? A rule the user enabled
+/// depends on it, so an answer we cannot read fails the scope rather than skipping the check.
+async fn fetch_uses_sso(ctx: &SourceContext<'_>, org: &str) -> Result<bool, ScopeError> {
+    let url = org_url(&ctx.spec.base_url, Some(org), None)?;
+    let req = PageRequest {
+        scope: org,
+        endpoint: Endpoint::SentryOrganization,
+        url,
+        headers: Vec::new(),
+    };
+    let context = |mut e: ScopeError| {
+        e.message = format!(
+            "organization settings (needed by sso_not_linked; the token needs org:read): {}",
+            e.message
+        );
+        e
+    };
+    let answer = ctx
+        .fetcher
+        .get(&ctx.spec.name, &req)
+        .await
+        .map_err(|e| context(ScopeError::from(e)))?;
+    if !answer.is_success() {
+        return Err(context(error_from_answer(&answer)));
+    }
+    let details: OrganizationDetails = from_json_lossy(&answer.body)
+        .map_err(|e| context(malformed(&answer, 0, "organization", &e)))?;
+    details.has_auth_provider.ok_or_else(|| {
+        context(local_error(
+            "the answer has no hasAuthProvider field".into(),
+        ))
+    })
 }
 
 /// Raw pages in, accounts out, one page at a time. Members seen on an earlier page are not
