@@ -118,7 +118,7 @@ fn changes_view<'a>(report: &'a Report) -> Option<ChangesView<'a>> {
         .filter(|f| f.change == Some(crate::model::Change::New) && !f.suppressed)
         .collect();
     let row = |f: &&'a Finding| Row {
-        name: f.name.as_deref().unwrap_or(""),
+        name: display_name(f.name.as_deref(), f.email.as_deref()),
         email: f.email.as_deref().unwrap_or(""),
         role: f.role.as_deref().unwrap_or(""),
         status: f.rule,
@@ -149,7 +149,7 @@ fn changes_view<'a>(report: &'a Report) -> Option<ChangesView<'a>> {
             .iter()
             .take(MAX_CHANGE_ROWS)
             .map(|b| Row {
-                name: b.name.as_deref().unwrap_or(""),
+                name: display_name(b.name.as_deref(), b.email.as_deref()),
                 email: b.email.as_deref().unwrap_or(""),
                 role: "",
                 status: &b.rule,
@@ -170,7 +170,7 @@ fn suppressed_rows(report: &Report) -> Vec<SuppressedRow<'_>> {
             let s = f.suppression.as_ref()?;
             Some(SuppressedRow {
                 rule: f.rule,
-                name: f.name.as_deref().unwrap_or(""),
+                name: display_name(f.name.as_deref(), f.email.as_deref()),
                 email: f.email.as_deref().unwrap_or(""),
                 source_name: &f.source_name,
                 scope: &f.scope,
@@ -274,6 +274,14 @@ struct Row<'a> {
     detail: &'a str,
 }
 
+/// Sentry invitations carry the email as the name; show it once.
+fn display_name<'a>(name: Option<&'a str>, email: Option<&str>) -> &'a str {
+    match name {
+        Some(n) if Some(n) != email => n,
+        _ => "",
+    }
+}
+
 pub fn severity_class(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "sev-critical",
@@ -311,7 +319,7 @@ fn groups(findings: &[Finding], outcome: Outcome) -> Vec<Group<'_>> {
         g.count += 1;
         if g.rows.len() < MAX_ROWS_PER_RULE {
             g.rows.push(Row {
-                name: f.name.as_deref().unwrap_or(""),
+                name: display_name(f.name.as_deref(), f.email.as_deref()),
                 email: f.email.as_deref().unwrap_or(""),
                 role: f.role.as_deref().unwrap_or(""),
                 status: &f.status,
