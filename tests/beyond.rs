@@ -222,4 +222,46 @@ fn baseline_marks_new_persisting_and_resolved() {
     let html = std::fs::read_to_string(second.join("report.html")).unwrap();
     assert!(html.contains("What changed") && html.contains("Resolved since 2026-11-20T06:00:00Z"));
     assert!(html.contains("not re-checked (scope failed this time)"));
+
+    // The email leads with what changed.
+    let cfg = write_config(
+        dir.path(),
+        "[email]\nfrom = \"a@acme.example\"\nto = [\"b@acme.example\"]\n",
+    );
+    let preview = dir.path().join("preview");
+    bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            "2026-11-30T06:00:00Z",
+        ])
+        .args([
+            "--out",
+            dir.path().join("mail").to_str().unwrap(),
+            "--baseline",
+            baseline_path.to_str().unwrap(),
+        ])
+        .args(["--email-preview", preview.to_str().unwrap()])
+        .assert()
+        .code(4);
+    let eml = std::fs::read_dir(&preview)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let raw = std::fs::read(eml).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    let text = mail.subparts[0].subparts[0].get_body().unwrap();
+    let changes = text.find("Since the last run:").expect("changes line");
+    assert!(
+        changes < text.find("Failing findings by severity").unwrap(),
+        "changes come first"
+    );
+    assert!(text.contains("  + new: "));
+    assert!(text.contains("  - resolved: "), "{text}");
 }

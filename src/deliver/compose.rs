@@ -43,6 +43,9 @@ struct View<'a> {
     resolved: usize,
     /// "2 findings suppressed as accepted risk; 1 suppression expired", or empty.
     suppressions: String,
+    /// Against a baseline: the first new and resolved findings, to lead with.
+    new_findings: Vec<Row<'a>>,
+    resolved_findings: Vec<Row<'a>>,
     output_dir: String,
     tool_version: &'a str,
 }
@@ -112,14 +115,8 @@ fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
         let section = &mut out[idx];
         section.count += 1;
         if section.rows.len() < ROWS_PER_RULE {
-            let who = match (f.name.as_deref(), f.email.as_deref()) {
-                (Some(n), Some(e)) if n != e => format!("{n} <{e}>"),
-                (_, Some(e)) => e.to_string(),
-                (Some(n), None) => n.to_string(),
-                (None, None) => f.account_id.clone(),
-            };
             section.rows.push(Row {
-                who,
+                who: who(f.name.as_deref(), f.email.as_deref(), &f.account_id),
                 role: f.role.as_deref().unwrap_or(""),
                 place: format!("{} / {}", f.source_name, f.scope),
                 detail: &f.detail,
@@ -129,6 +126,16 @@ fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
         }
     }
     out
+}
+
+/// "Name <email>", or whichever of them there is.
+fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
+    match (name, email) {
+        (Some(n), Some(e)) if n != e => format!("{n} <{e}>"),
+        (_, Some(e)) => e.to_string(),
+        (Some(n), None) => n.to_string(),
+        (None, None) => account_id.to_string(),
+    }
 }
 
 fn suppression_line(report: &Report) -> String {
@@ -238,6 +245,34 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
         new: report.changes.as_ref().map_or(0, |c| c.new),
         resolved: report.changes.as_ref().map_or(0, |c| c.resolved.len()),
         suppressions: suppression_line(report),
+        new_findings: report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.change == Some(crate::model::Change::New)
+                    && !f.suppressed
+                    && f.outcome == Outcome::Fail
+            })
+            .take(ROWS_PER_RULE)
+            .map(|f| Row {
+                who: who(f.name.as_deref(), f.email.as_deref(), &f.account_id),
+                role: f.rule,
+                place: format!("{} / {}", f.source_name, f.scope),
+                detail: &f.detail,
+            })
+            .collect(),
+        resolved_findings: report
+            .changes
+            .iter()
+            .flat_map(|c| c.resolved.iter())
+            .take(ROWS_PER_RULE)
+            .map(|b| Row {
+                who: who(b.name.as_deref(), b.email.as_deref(), &b.account_id),
+                role: &b.rule,
+                place: format!("{} / {}", b.source_name, b.scope),
+                detail: &b.detail,
+            })
+            .collect(),
         attachments: attached
             .iter()
             .map(|(a, _)| a.file_name())

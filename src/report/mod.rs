@@ -112,6 +112,8 @@ pub struct RunMeta {
 pub struct RuleMeta {
     pub id: &'static str,
     pub severity: Severity,
+    /// The compliance controls the rule evidences.
+    pub references: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -274,6 +276,7 @@ impl Report {
                     .map(|r| RuleMeta {
                         id: r.id,
                         severity: r.severity,
+                        references: crate::rules::rule_info(r.id).map_or(&[], |i| i.references),
                     })
                     .collect(),
                 config_sha256: input.config_sha256,
