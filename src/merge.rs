@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::deliver::smtp::SmtpTarget;
-use crate::deliver::{self, Delivered, EmailJob};
+use crate::deliver::{self, EmailJob};
 use crate::exit::ExitStatus;
 use crate::model::{
     Account, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
@@ -364,17 +364,7 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
             target: target.as_ref(),
             preview: args.email_preview.as_deref(),
         };
-        match deliver::deliver(&report, &job).await {
-            Ok(Delivered::Sent { recipients, .. }) => {
-                tracing::info!(recipients, "email sent");
-                false
-            }
-            Ok(_) => false,
-            Err(e) => {
-                tracing::error!(error = %e, "email delivery failed; the reports are on disk");
-                true
-            }
-        }
+        deliver::deliver_logged(&report, &job).await
     } else {
         false
     };

@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::cli::RunArgs;
 use crate::config::{Config, FetchSettings, SourceConfig};
 use crate::deliver::smtp::SmtpTarget;
-use crate::deliver::{self, Delivered, EmailJob};
+use crate::deliver::{self, EmailJob};
 use crate::exit::ExitStatus;
 use crate::model::{FailOn, ScopeResult};
 use crate::report::{self, Report, ReportInput};
@@ -339,29 +339,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             target: smtp_target.as_ref(),
             preview,
         };
-        match deliver::deliver(&report, &job).await {
-            Ok(Delivered::Sent {
-                recipients,
-                attempts,
-            }) => {
-                tracing::info!(recipients, attempts, "email sent");
-                false
-            }
-            Ok(Delivered::Previewed(path)) => {
-                tracing::info!(file = %path.display(), "email written, not sent (--email-preview)");
-                false
-            }
-            Ok(Delivered::NotNeeded) => {
-                tracing::info!(
-                    "email not sent: the run is complete with no failing finding (email.send = \"problems\")"
-                );
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "email delivery failed; the reports are on disk");
-                true
-            }
-        }
+        deliver::deliver_logged(&report, &job).await
     } else {
         false
     };

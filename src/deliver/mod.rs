@@ -70,3 +70,33 @@ pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, S
         attempts,
     })
 }
+
+/// Deliver, and log what happened. Returns `true` when delivery failed (exit 5).
+pub async fn deliver_logged(report: &Report, job: &EmailJob<'_>) -> bool {
+    match deliver(report, job).await {
+        Ok(Delivered::Sent {
+            recipients,
+            attempts,
+        }) => {
+            tracing::info!(recipients, attempts, "email sent");
+            false
+        }
+        Ok(Delivered::Previewed(path)) => {
+            tracing::info!(file = %path.display(), "email written, not sent (--email-preview)");
+            false
+        }
+        Ok(Delivered::NotNeeded) => {
+            let policy = match job.config.send {
+                SendPolicy::Always => "always",
+                SendPolicy::Problems => "problems",
+                SendPolicy::Changes => "changes",
+            };
+            tracing::info!("email not sent: nothing calls for it under email.send = \"{policy}\"");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "email delivery failed; the reports are on disk");
+            true
+        }
+    }
+}

@@ -181,11 +181,34 @@ impl SourceContext<'_> {
         selected
     }
 
-    /// Record a finished scope on the progress bar.
-    pub fn done(&self, result: ScopeResult) -> ScopeResult {
-        self.progress
-            .scope_done(result.outcome.as_ref().map_or(0, Vec::len));
-        result
+    /// Fetch `scopes`, up to `concurrency` at a time, and return their results in the order
+    /// given (reports must not depend on which answer came first).
+    pub async fn fetch_scopes<'s, F, Fut>(
+        &'s self,
+        scopes: &'s [String],
+        fetch: F,
+    ) -> Vec<ScopeResult>
+    where
+        F: Fn(&'s str) -> Fut,
+        Fut: std::future::Future<Output = ScopeResult>,
+    {
+        use futures::StreamExt;
+        let mut fetched: Vec<(usize, ScopeResult)> =
+            futures::stream::iter(scopes.iter().enumerate())
+                .map(|(i, scope)| {
+                    let pending = fetch(scope);
+                    async move {
+                        let result = pending.await;
+                        self.progress
+                            .scope_done(result.outcome.as_ref().map_or(0, Vec::len));
+                        (i, result)
+                    }
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
+        fetched.sort_by_key(|(i, _)| *i);
+        fetched.into_iter().map(|(_, r)| r).collect()
     }
 }
 

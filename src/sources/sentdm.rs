@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use url::Url;
@@ -120,18 +119,12 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
         },
     }
     let scopes = ctx.select(scopes);
-    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(scopes.iter().enumerate())
-        .map(|(i, scope)| async move {
-            (
-                i,
-                ctx.done(scope_result(spec, scope, fetch_users(ctx, scope).await)),
-            )
+    results.extend(
+        ctx.fetch_scopes(&scopes, |scope| async move {
+            scope_result(spec, scope, fetch_users(ctx, scope).await)
         })
-        .buffer_unordered(ctx.concurrency.max(1))
-        .collect()
-        .await;
-    fetched.sort_by_key(|(i, _)| *i);
-    results.extend(fetched.into_iter().map(|(_, r)| r));
+        .await,
+    );
     results
 }
 

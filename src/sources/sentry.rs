@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::Deserialize;
 use url::Url;
 
@@ -109,18 +108,12 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
         },
     };
     let orgs = ctx.select(orgs);
-    let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(orgs.iter().enumerate())
-        .map(|(i, org)| async move {
-            (
-                i,
-                ctx.done(scope_result(spec, org, fetch_org(ctx, org).await)),
-            )
+    results.extend(
+        ctx.fetch_scopes(&orgs, |org| async move {
+            scope_result(spec, org, fetch_org(ctx, org).await)
         })
-        .buffer_unordered(ctx.concurrency.max(1))
-        .collect()
-        .await;
-    fetched.sort_by_key(|(i, _)| *i);
-    results.extend(fetched.into_iter().map(|(_, r)| r));
+        .await,
+    );
     results
 }
 
