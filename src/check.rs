@@ -19,16 +19,7 @@ pub async fn check_config(
     crate::templates::Templates::load(config.report.template_dir.as_deref())
         .map_err(Error::Fatal)?;
     let smtp = match &secrets.smtp_url {
-        Some(url) => Some(
-            crate::deliver::smtp::SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref())
-                .map_err(|m| {
-                    let key = match &config.email.smtp_url {
-                        Some(crate::config::SecretRef::File(_)) => "smtp_url_file",
-                        _ => "smtp_url_env",
-                    };
-                    config.error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
-                })?,
-        ),
+        Some(url) => Some(crate::deliver::smtp::SmtpTarget::from_config(&config, url)?),
         None => None,
     };
     let mut out = String::new();

@@ -332,11 +332,7 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         (args.email || (config.email.enabled && !args.no_email)) && args.email_preview.is_none();
     let secrets = config.resolve_secrets(send)?;
     let target = match (&secrets.smtp_url, send) {
-        (Some(url), true) => Some(
-            SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref()).map_err(|m| {
-                config.error_at(&["email"], format!("the SMTP URL is not usable: {m}"))
-            })?,
-        ),
+        (Some(url), true) => Some(SmtpTarget::from_config(&config, url)?),
         _ => None,
     };
     if send {

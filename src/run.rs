@@ -158,18 +158,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
     let templates =
         Templates::load(plan.config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
     let smtp_target = match &secrets.smtp_url {
-        Some(url) if send_email => {
-            let key = match &plan.config.email.smtp_url {
-                Some(crate::config::SecretRef::File(_)) => "smtp_url_file",
-                _ => "smtp_url_env",
-            };
-            let target = SmtpTarget::parse(url, plan.config.email.smtp_ca_file.as_deref())
-                .map_err(|m| {
-                    plan.config
-                        .error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
-                })?;
-            Some(target)
-        }
+        Some(url) if send_email => Some(SmtpTarget::from_config(&plan.config, url)?),
         _ => None,
     };
     std::fs::create_dir_all(&plan.output_dir).map_err(|e| {
