@@ -193,8 +193,15 @@ fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     crate::timestamp::parse_as_of(s)
 }
 
+/// The longest `--deadline`: a week is longer than any audit, and far from a clock overflow.
+const MAX_DEADLINE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     match humantime::parse_duration(s) {
+        Ok(d) if d > MAX_DEADLINE => Err(format!(
+            "`{s}` is longer than the longest deadline, {}",
+            humantime::format_duration(MAX_DEADLINE)
+        )),
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => Err("the deadline must be longer than zero".into()),
         Err(e) => Err(format!("`{s}` is not a duration such as 30m or 1h ({e})")),

@@ -21,6 +21,8 @@ use crate::config::FetchSettings;
 
 /// First backoff step; doubled on each retry.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Same-origin redirects followed before giving up; cross-origin ones are never followed.
+const MAX_REDIRECTS: usize = 3;
 
 /// A final answer from a server.
 #[derive(Debug, Clone)]
@@ -42,12 +44,35 @@ impl Answer {
     }
 }
 
-/// No answer came at all: the connection failed or timed out on every attempt.
+/// No usable answer came: the connection failed or timed out on every attempt, or the one
+/// answer cannot be used (too large, a redirect to another origin).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message} (after {attempts} attempts)")]
 pub struct NoAnswer {
     pub message: String,
     pub attempts: u32,
+}
+
+/// Why one attempt gave no usable answer, and whether another attempt may fare better.
+struct Failed {
+    message: String,
+    retry: bool,
+}
+
+impl Failed {
+    fn retry(message: String) -> Failed {
+        Failed {
+            message,
+            retry: true,
+        }
+    }
+
+    fn last(message: String) -> Failed {
+        Failed {
+            message,
+            retry: false,
+        }
+    }
 }
 
 /// A client bound to one source: its pacing, its retry budget, its credentials.
@@ -59,18 +84,32 @@ pub struct SourceClient {
     /// Set when a server says "no more until …" (rate-limit reset); every task of the source waits.
     paused_until: Arc<Mutex<Option<Instant>>>,
     backoff_base: Duration,
+    /// The configured `base_url`: the one origin that receives the credentials.
+    base: Url,
 }
 
 impl SourceClient {
-    /// `auth` holds the credential headers; they are marked sensitive so no debug output shows them.
-    pub fn new(settings: FetchSettings, mut auth: HeaderMap) -> Result<SourceClient, String> {
+    /// `auth` holds the credential headers; they are marked sensitive so no debug output shows
+    /// them, and they go to `base_url`'s origin only: a redirect elsewhere is not followed, and
+    /// a loopback `base_url` never goes through a proxy (it would see the credentials in clear).
+    pub fn new(
+        settings: FetchSettings,
+        mut auth: HeaderMap,
+        base_url: &str,
+    ) -> Result<SourceClient, String> {
         for value in auth.values_mut() {
             value.set_sensitive(true);
         }
-        let client = reqwest::Client::builder()
+        let base = Url::parse(base_url).map_err(|e| format!("bad base URL {base_url}: {e}"))?;
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+            .redirect(same_origin_redirects());
+        if crate::config::values::is_loopback_host(&base) {
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let limiter = settings
@@ -87,6 +126,7 @@ impl SourceClient {
             limiter,
             paused_until: Arc::new(Mutex::new(None)),
             backoff_base: BACKOFF_BASE,
+            base,
         })
     }
 
@@ -113,28 +153,18 @@ impl SourceClient {
             for (k, v) in extra {
                 req = req.header(k, v);
             }
-            let outcome = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(body) => Ok((status, headers, body)),
-                        Err(e) => Err(describe_reqwest_error(&e)),
-                    }
-                }
-                Err(e) => Err(describe_reqwest_error(&e)),
-            };
+            let outcome = self.attempt(req).await;
             let last = attempt >= max_attempts;
             match outcome {
-                Err(message) => {
-                    if last {
+                Err(failed) => {
+                    if last || !failed.retry {
                         return Err(NoAnswer {
-                            message,
+                            message: failed.message,
                             attempts: attempt,
                         });
                     }
                     let wait = self.backoff(attempt);
-                    tracing::warn!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %message, "request failed; retrying");
+                    tracing::warn!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %failed.message, "request failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
                 Ok((status, headers, body)) => {
@@ -153,7 +183,7 @@ impl SourceClient {
                     }
                     return Ok(Answer {
                         status: status.as_u16(),
-                        link: header_str(&headers, "link"),
+                        link: link_header(&headers),
                         request_id: header_str(&headers, "x-request-id"),
                         body,
                         fetched_at: Utc::now(),
@@ -162,6 +192,38 @@ impl SourceClient {
                 }
             }
         }
+    }
+
+    /// One request and its whole body, within the body cap; a redirect that was not followed
+    /// (to another origin) is no usable answer.
+    async fn attempt(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Failed> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failed::retry(describe_reqwest_error(&e)))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(Failed::last(self.refused_redirect(status, resp.headers())));
+        }
+        let headers = resp.headers().clone();
+        let body = read_capped(resp, self.settings.max_response_bytes).await?;
+        Ok((status, headers, body))
+    }
+
+    fn refused_redirect(&self, status: StatusCode, headers: &HeaderMap) -> String {
+        let location = header_str(headers, "location")
+            .map(|l| shown_location(&self.base, &l))
+            .unwrap_or_else(|| "nowhere (no Location header)".into());
+        format!(
+            "the server answered HTTP {} redirecting to {location}; access-audit sends credentials only to the \
+             configured base_url ({}) and follows no redirect to another origin: if the API has moved, set \
+             base_url to its new address",
+            status.as_u16(),
+            self.base.origin().ascii_serialization()
+        )
     }
 
     async fn wait_turn(&self) {
@@ -175,7 +237,10 @@ impl SourceClient {
     }
 
     async fn pause_all(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        // A server-controlled wait must not overflow the clock.
+        let until = Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(|| Instant::now() + self.settings.max_retry_wait);
         let mut guard = self.paused_until.lock().await;
         if guard.is_none_or(|current| current < until) {
             *guard = Some(until);
@@ -285,7 +350,78 @@ fn reset_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
         .or_else(|| header_u64(headers, "x-ratelimit-reset"))?;
     let reset = DateTime::<Utc>::from_timestamp(i64::try_from(reset).ok()?, 0)?;
     let wait = (reset - now).to_std().unwrap_or(Duration::ZERO);
-    Some(wait + Duration::from_millis(250))
+    Some(wait.saturating_add(Duration::from_millis(250)))
+}
+
+/// Follow a redirect only within the origin of the first request: the credential headers are
+/// on every request of the chain, and an answer from elsewhere is not this scope's population.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// A `Location` as it may be shown: resolved against the base, without user-info, query or
+/// fragment (they can carry tokens), and with control characters escaped.
+fn shown_location(base: &Url, location: &str) -> String {
+    match base.join(location) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => format!("{:?}", location.chars().take(200).collect::<String>()),
+    }
+}
+
+/// Read a body, but no more than `max` bytes: a server cannot make us hold more, whatever it
+/// announces or streams.
+async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Bytes, Failed> {
+    let too_large = |got: u64| {
+        Failed::last(format!(
+            "the answer is larger than the {} MiB allowed ({got} bytes or more); raise the source's \
+             max_response_mb if such answers are genuine",
+            max / (1024 * 1024)
+        ))
+    };
+    if let Some(announced) = resp.content_length().filter(|n| *n > max) {
+        return Err(too_large(announced));
+    }
+    let capacity = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
+    let mut body = bytes::BytesMut::with_capacity(capacity);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Failed::retry(describe_reqwest_error(&e)))?
+    {
+        let total = (body.len() + chunk.len()) as u64;
+        if total > max {
+            return Err(too_large(total));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Every `Link` header line, joined: RFC 9110 lets a server split one field over several lines,
+/// and reading only the first would end pagination early.
+fn link_header(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {

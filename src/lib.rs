@@ -16,6 +16,7 @@ pub mod merge;
 pub mod model;
 pub mod output;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod roster;
 pub mod rules;

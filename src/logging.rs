@@ -1,9 +1,15 @@
 //! Logs go to stderr: text on a terminal, JSON lines otherwise (`--log-format auto`).
 //! `RUST_LOG` takes precedence over `-v`/`-q`.
+//!
+//! Whatever the level and whoever logs (our code or a dependency), two things hold for every
+//! line: known secrets are masked ([`crate::redact`]) on the way out, and in text logs control
+//! characters inside values are escaped, so an API's error text cannot forge a log line with a
+//! newline or reach the terminal with an ANSI escape. JSON logs are escaped by JSON itself.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
 
 use crate::cli::LogFormat;
 
@@ -26,6 +32,16 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LogWriter);
+    let escaped_fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let raw = format!("{value:?}");
+        let text = escape_controls(&raw);
+        if field.name() == "message" {
+            write!(w, "{text}")
+        } else {
+            write!(w, "{field}={text}")
+        }
+    })
+    .delimited(" ");
     let result = if json {
         builder
             .json()
@@ -35,6 +51,7 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
             .try_init()
     } else {
         builder
+            .fmt_fields(escaped_fields)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .try_init()
@@ -47,14 +64,56 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
 struct LogWriter;
 
 impl std::io::Write for LogWriter {
+    /// One call carries one whole formatted event, so a secret is never split across calls.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let line = crate::redact::redact(&text);
+        let out = || std::io::stderr().write_all(line.as_bytes());
         match crate::progress::ACTIVE.get() {
-            Some(bar) if !bar.is_finished() => bar.suspend(|| std::io::stderr().write(buf)),
-            _ => std::io::stderr().write(buf),
+            Some(bar) if !bar.is_finished() => bar.suspend(out)?,
+            _ => out()?,
         }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+/// Control characters as escapes (`\n`, `\u{1b}`), everything else as it is.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_escaped) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// C0 and C1 controls, and the Unicode line separators and bidirectional overrides that can
+/// make a terminal show a line other than the one written.
+fn is_escaped(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain text"), "plain text");
+        assert_eq!(
+            escape_controls("bad\nlevel=ERROR forged\u{1b}[31m"),
+            "bad\\nlevel=ERROR forged\\u{1b}[31m"
+        );
+        assert_eq!(escape_controls("a\u{202e}b"), "a\\u{202e}b");
     }
 }

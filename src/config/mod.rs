@@ -208,7 +208,19 @@ pub struct FetchSettings {
     pub max_attempts: u32,
     /// The longest single wait before a retry, whatever a server asks for.
     pub max_retry_wait: Duration,
+    /// The largest answer body read; a larger one fails the scope.
+    pub max_response_bytes: u64,
 }
+
+/// Default cap on one answer's body. A Sentry page of 100 members is ~100 KB and a Sent.dm
+/// user list of 10,000 users ~5 MB; 32 MiB leaves room without letting a server fill memory.
+pub const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
+/// Bounds of the configurable durations: a mistyped `"500000000000years"` is refused at
+/// validation instead of overflowing a clock later.
+pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
 
 impl FetchSettings {
     pub fn defaults_for(kind: SourceKind) -> FetchSettings {
@@ -222,6 +234,7 @@ impl FetchSettings {
                 request_timeout: Duration::from_secs(30),
                 max_attempts: 5,
                 max_retry_wait: Duration::from_secs(60),
+                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
             },
             // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
             SourceKind::Sentdm => FetchSettings {
@@ -231,6 +244,7 @@ impl FetchSettings {
                 request_timeout: Duration::from_secs(30),
                 max_attempts: 5,
                 max_retry_wait: Duration::from_secs(60),
+                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
             },
         }
     }
@@ -349,6 +363,7 @@ struct RawSource {
     request_timeout: Option<HumanDuration>,
     max_attempts: Option<u32>,
     max_retry_wait: Option<HumanDuration>,
+    max_response_mb: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -703,10 +718,23 @@ impl Config {
                 fetch.burst = b;
             }
             if let Some(w) = s.max_retry_wait {
-                fetch.max_retry_wait = w.0;
+                fetch.max_retry_wait = w
+                    .within(MAX_RETRY_WAIT_RANGE)
+                    .map_err(|m| err_at(src_key(i, "max_retry_wait"), m))?;
             }
             if let Some(t) = s.request_timeout {
-                fetch.request_timeout = t.0;
+                fetch.request_timeout = t
+                    .within(REQUEST_TIMEOUT_RANGE)
+                    .map_err(|m| err_at(src_key(i, "request_timeout"), m))?;
+            }
+            if let Some(mb) = s.max_response_mb {
+                if !(1..=1024).contains(&mb) {
+                    return Err(err_at(
+                        src_key(i, "max_response_mb"),
+                        format!("{mb}: expected a number of MiB from 1 to 1024"),
+                    ));
+                }
+                fetch.max_response_bytes = u64::from(mb) << 20;
             }
             if let Some(m) = s.max_attempts {
                 if !(1..=20).contains(&m) {
@@ -835,13 +863,17 @@ impl Config {
     }
 
     /// Read every secret the run needs. Called before any request is made.
+    /// Every secret read is also registered with [`crate::redact`], so that no report, log line,
+    /// evidence entry or email repeats it, whoever echoes it back.
     pub fn resolve_secrets(&self, email_enabled: bool) -> Result<Secrets, ConfigError> {
+        use secrecy::ExposeSecret;
         let mut sources = BTreeMap::new();
         for s in &self.sources {
             let Some(secret) = &s.secret else { continue };
             let value = secret
                 .resolve()
                 .map_err(|m| self.error_at(&["sources", &s.index.to_string(), &s.secret_key], m))?;
+            crate::redact::register(value.expose_secret());
             sources.insert(s.spec.name.clone(), value);
         }
         let smtp_url = if email_enabled {
@@ -855,11 +887,11 @@ impl Config {
                 SecretRef::Env(_) => "smtp_url_env",
                 SecretRef::File(_) => "smtp_url_file",
             };
-            Some(
-                secret
-                    .resolve()
-                    .map_err(|m| self.error_at(&["email", key], m))?,
-            )
+            let url = secret
+                .resolve()
+                .map_err(|m| self.error_at(&["email", key], m))?;
+            crate::redact::register_url_credentials(url.expose_secret());
+            Some(url)
         } else {
             None
         };

@@ -448,7 +448,7 @@ fn sentdm_profiles_list_empty_list_and_default() {
 #[test]
 fn fetch_settings_can_be_overridden() {
     let config = ok(&with_source(
-        "concurrency = 8\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\nmax_retry_wait = \"5s\"\n",
+        "concurrency = 8\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\nmax_retry_wait = \"5s\"\nmax_response_mb = 4\n",
     ));
     assert_eq!(
         config.sources[0].fetch,
@@ -459,8 +459,31 @@ fn fetch_settings_can_be_overridden() {
             request_timeout: Duration::from_secs(120),
             max_attempts: 3,
             max_retry_wait: Duration::from_secs(5),
+            max_response_bytes: 4 << 20,
         }
     );
+}
+
+#[test]
+fn durations_and_caps_are_bounded_at_validation() {
+    for (line, key, expected) in [
+        (
+            "max_retry_wait = \"500000000000years\"",
+            "max_retry_wait",
+            "expected a duration from 1s to 1h",
+        ),
+        (
+            "request_timeout = \"2days\"",
+            "request_timeout",
+            "expected a duration from 1s to 10m",
+        ),
+        ("max_response_mb = 0", "max_response_mb", "from 1 to 1024"),
+        ("max_response_mb = 4096", "max_response_mb", "from 1 to 1024"),
+    ] {
+        let text = with_source(&format!("{line}\n"));
+        let at = text.lines().position(|l| l == line).map(|n| n + 1);
+        bad(&text, Some(&format!("sources[0].{key}")), at, expected);
+    }
 }
 
 #[test]

@@ -293,6 +293,25 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+impl HumanDuration {
+    /// The duration, if it lies within `(min, max)`; else a message naming the range.
+    pub fn within(
+        self,
+        (min, max): (std::time::Duration, std::time::Duration),
+    ) -> Result<std::time::Duration, String> {
+        if (min..=max).contains(&self.0) {
+            Ok(self.0)
+        } else {
+            Err(format!(
+                "{}: expected a duration from {} to {}",
+                humantime::format_duration(self.0),
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

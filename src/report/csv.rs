@@ -45,12 +45,28 @@ pub const ACCOUNTS_HEADER: [&str; 16] = [
     "created_at",
 ];
 
-/// Names and emails come from invitees: `=HYPERLINK(…)` must stay text.
+/// Names and emails come from invitees: `=HYPERLINK(…)` must stay text. Spreadsheets decide
+/// a cell is a formula after trimming leading blanks (and some ignore invisible characters), and
+/// some read the full-width `＝ ＋ － ＠` as their ASCII forms, so the guard looks past those too.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
+    let starts_with_blank = cell.chars().next().is_some_and(is_skipped_lead);
+    let first = cell.chars().find(|c| !is_skipped_lead(*c));
+    let formula = matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}')
+    );
+    let control_lead = matches!(cell.chars().next(), Some('\t' | '\r' | '\n'));
+    if formula || (control_lead && starts_with_blank) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
     }
+}
+
+/// What a spreadsheet passes over before the first character that counts: white space, and
+/// the zero-width characters and byte-order mark that do not show.
+fn is_skipped_lead(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -188,6 +204,14 @@ mod tests {
             ("@SUM(A1)", "'@SUM(A1)"),
             ("\tx", "'\tx"),
             ("\rx", "'\rx"),
+            ("\nx", "'\nx"),
+            (" =1+1", "' =1+1"),
+            ("\n=cmd", "'\n=cmd"),
+            ("\u{200b}=1", "'\u{200b}=1"),
+            ("\u{feff}@x", "'\u{feff}@x"),
+            ("\u{ff1d}SUM(A1)", "'\u{ff1d}SUM(A1)"),
+            ("\u{a0}+1", "'\u{a0}+1"),
+            (" Alice", " Alice"),
             ("Alice", "Alice"),
             ("", ""),
             ("a=b", "a=b"),

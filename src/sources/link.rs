@@ -75,9 +75,14 @@ pub fn parse_link_header(header: &str) -> Vec<LinkEntry> {
     entries
 }
 
-/// Sentry's next cursor: the `rel="next"` entry with `results="true"`. The cursor comes from its
-/// `cursor` attribute, else from the URL's `cursor` query parameter. The URL itself is never
-/// followed: its host may not be the one we were configured with.
+/// Sentry's next cursor: the `rel="next"` entry, unless it says `results="false"`. The cursor
+/// comes from its `cursor` attribute, else from the URL's `cursor` query parameter. The URL
+/// itself is never followed: its host may not be the one we were configured with.
+///
+/// Sentry always sends `results`; a `rel="next"` without it is followed rather than taken as
+/// the end, because stopping there would report a short population as complete, while asking
+/// for one page too many costs one request (an empty page ends the list; a repeated one fails
+/// the scope).
 pub fn next_cursor(header: &str) -> Option<String> {
     let entry = parse_link_header(header).into_iter().find(|e| {
         e.param("rel").is_some_and(|rel| {
@@ -85,9 +90,9 @@ pub fn next_cursor(header: &str) -> Option<String> {
                 .any(|r| r.eq_ignore_ascii_case("next"))
         })
     })?;
-    if !entry
+    if entry
         .param("results")
-        .is_some_and(|r| r.eq_ignore_ascii_case("true"))
+        .is_some_and(|r| !r.eq_ignore_ascii_case("true"))
     {
         return None;
     }
@@ -132,6 +137,14 @@ mod tests {
         assert_eq!(next_cursor(h).as_deref(), Some("0:200:0"));
         let h = "<https://x/?&cursor=1>; rel=\"previous\"; results=\"false\" ,  <https://x/?&cursor=2> ; REL=\"next\" ; results=\"TRUE\"";
         assert_eq!(next_cursor(h).as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn next_without_results_is_followed() {
+        let h = "<https://x/?&cursor=100:1:0>; rel=\"next\"; cursor=\"100:1:0\"";
+        assert_eq!(next_cursor(h).as_deref(), Some("100:1:0"));
+        let h = "<https://x/?&cursor=100:1:0>; rel=\"next\"; results=\"false\"; cursor=\"100:1:0\"";
+        assert_eq!(next_cursor(h), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use url::Url;
 use crate::cli::Shard;
 use crate::config::{SourceConfig, SourceSpec};
 use crate::http::{Answer, SourceClient};
-use crate::model::{ScopeError, ScopeResult, SourceKind};
+use crate::model::{Account, ScopeError, ScopeResult, SourceKind};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
@@ -88,12 +88,173 @@ pub struct NoPage(pub String);
 
 impl From<NoPage> for ScopeError {
     fn from(e: NoPage) -> ScopeError {
-        ScopeError {
-            http_status: None,
-            code: None,
-            message: e.0,
-            request_id: None,
+        local_error(e.0)
+    }
+}
+
+/// A scope error found on our side: no HTTP status or request id to show.
+pub fn local_error(message: String) -> ScopeError {
+    ScopeError {
+        http_status: None,
+        code: None,
+        message,
+        request_id: None,
+    }
+}
+
+/// Pages one scope may take. A real organization stays far below (1,000 Sentry pages are
+/// 100,000 members); a server that never stops paginating is ended within minutes.
+pub const MAX_PAGES_PER_SCOPE: usize = 1_000;
+/// Body bytes one scope may take, all pages together: what bounds the memory a hostile server
+/// can make one scope hold (every account string comes out of these bytes).
+pub const MAX_BYTES_PER_SCOPE: u64 = 256 << 20;
+/// Pages of a discovery list (organizations, profiles): 10,000 entries at 100 a page.
+pub const MAX_DISCOVERY_PAGES: usize = 100;
+
+/// Counts what one paginated list has taken and ends it at the caps above.
+pub struct PageBudget {
+    what: &'static str,
+    max_pages: usize,
+    pages: usize,
+    bytes: u64,
+}
+
+impl PageBudget {
+    pub fn new(what: &'static str, max_pages: usize) -> PageBudget {
+        PageBudget {
+            what,
+            max_pages,
+            pages: 0,
+            bytes: 0,
         }
+    }
+
+    pub fn pages(&self) -> usize {
+        self.pages
+    }
+
+    /// Count a received page; an error once the bytes are spent.
+    pub fn take(&mut self, answer: &Answer) -> Result<(), ScopeError> {
+        self.pages += 1;
+        self.bytes = self.bytes.saturating_add(answer.body.len() as u64);
+        if self.bytes > MAX_BYTES_PER_SCOPE {
+            return Err(local_error(format!(
+                "the {} took more than {} MiB over {} pages; stopped so that a server cannot exhaust memory",
+                self.what,
+                MAX_BYTES_PER_SCOPE >> 20,
+                self.pages
+            )));
+        }
+        Ok(())
+    }
+
+    /// Before asking for another page: an error once the pages are spent.
+    pub fn another(&self) -> Result<(), ScopeError> {
+        if self.pages >= self.max_pages {
+            return Err(local_error(format!(
+                "the {} has more than {} pages and the server still says there are more; stopped to \
+                 end what would otherwise be an endless loop",
+                self.what, self.max_pages
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A page that brought entries, none of them new, means the server is not advancing through
+/// the list (it ignores the page parameter or repeats a cursor's page): what it would go on to
+/// send cannot be trusted to be the rest of the list.
+pub fn check_progress(
+    page: usize,
+    received: usize,
+    new: usize,
+    what: &str,
+) -> Result<(), ScopeError> {
+    if received > 0 && new == 0 {
+        return Err(local_error(format!(
+            "page {page} of the {what} repeats {received} entries already received and nothing new; the \
+             server is not advancing through the list, so it cannot be read completely"
+        )));
+    }
+    Ok(())
+}
+
+/// Flag on an account the API sent without an id: it is kept and reported, never merged.
+pub const NO_API_ID: &str = "api:no-id";
+
+/// One scope's accounts as their pages arrive. Accounts with the same API id are one account
+/// (offset pagination can send a row twice when the list changes under it): the later copy is
+/// dropped and the merge logged. An account without an API id is never merged with another:
+/// it keeps a derived id made unique within the scope, and the flag [`NO_API_ID`].
+pub struct ScopeAccounts<'a> {
+    source_name: &'a str,
+    scope: &'a str,
+    accounts: Vec<Account>,
+    ids: std::collections::HashSet<String>,
+    merged: Vec<String>,
+    unidentified: usize,
+}
+
+impl<'a> ScopeAccounts<'a> {
+    pub fn new(source_name: &'a str, scope: &'a str) -> Self {
+        ScopeAccounts {
+            source_name,
+            scope,
+            accounts: Vec::new(),
+            ids: std::collections::HashSet::new(),
+            merged: Vec::new(),
+            unidentified: 0,
+        }
+    }
+
+    /// Add one page of accounts (`true` = the id came from the API) and check it brought
+    /// something new.
+    pub fn add_page(
+        &mut self,
+        page: usize,
+        accounts: Vec<(Account, bool)>,
+        what: &str,
+    ) -> Result<(), ScopeError> {
+        let received = accounts.len();
+        let before = self.accounts.len();
+        self.accounts.reserve(received);
+        for (account, identified) in accounts {
+            self.add(account, identified);
+        }
+        check_progress(page, received, self.accounts.len() - before, what)
+    }
+
+    fn add(&mut self, mut account: Account, identified: bool) {
+        if identified {
+            if self.ids.insert(account.account_id.clone()) {
+                self.accounts.push(account);
+            } else {
+                self.merged.push(account.account_id);
+            }
+            return;
+        }
+        self.unidentified += 1;
+        let base = account.account_id.clone();
+        let mut n = 1;
+        while !self.ids.insert(account.account_id.clone()) {
+            n += 1;
+            account.account_id = format!("{base}#{n}");
+        }
+        account.flags.push(NO_API_ID.to_string());
+        self.accounts.push(account);
+    }
+
+    pub fn finish(self) -> Vec<Account> {
+        if !self.merged.is_empty() {
+            let shown: Vec<&str> = self.merged.iter().take(20).map(String::as_str).collect();
+            tracing::warn!(source = self.source_name, scope = self.scope, count = self.merged.len(),
+                ids = %shown.join(", "), "accounts listed twice with the same id were merged");
+        }
+        if self.unidentified > 0 {
+            tracing::warn!(source = self.source_name, scope = self.scope, count = self.unidentified,
+                flag = NO_API_ID, "accounts without an id were kept and flagged; they cannot be matched across runs");
+        }
+        self.accounts
     }
 }
 
@@ -120,7 +281,10 @@ impl Fetcher {
     async fn fetch(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
         match &self.source {
             PageSource::Live { client, recorder } => {
-                let result = client.get(&req.url, &req.headers, true).await;
+                let result = client
+                    .get(&req.url, &req.headers, true)
+                    .await
+                    .map_err(|e| crate::redact::redact(&e.to_string()).into_owned());
                 if let Some(recorder) = recorder {
                     let key = RecordKey {
                         source_name,
@@ -128,16 +292,15 @@ impl Fetcher {
                         endpoint: req.endpoint.as_str(),
                         url: req.url.as_str(),
                     };
-                    let (answer, fetched_at) = match &result {
-                        Ok(a) => (Ok(a), a.fetched_at),
-                        Err(e) => (Err(e.to_string()), Utc::now()),
-                    };
-                    let answer = answer.as_ref().map(|a| *a).map_err(String::as_str);
+                    let fetched_at = result.as_ref().map_or_else(|_| Utc::now(), |a| a.fetched_at);
+                    let answer = result.as_ref().map_err(String::as_str);
                     // An answer we cannot keep as evidence must not be used: the archive would
                     // no longer prove the report.
                     recorder.record(&key, answer, fetched_at).map_err(NoPage)?;
                 }
-                result.map_err(|e| NoPage(e.to_string()))
+                // The archive keeps the bytes as received; what flows on to reports and logs
+                // has every known secret masked (a server may echo the key it was sent).
+                result.map(redacted).map_err(NoPage)
             }
             PageSource::Replay(archive) => {
                 match archive.answer(
@@ -152,6 +315,14 @@ impl Fetcher {
             }
         }
     }
+}
+
+fn redacted(mut answer: Answer) -> Answer {
+    use crate::redact::{redact, redact_bytes};
+    answer.body = redact_bytes(answer.body);
+    answer.link = answer.link.map(|l| redact(&l).into_owned());
+    answer.request_id = answer.request_id.map(|r| redact(&r).into_owned());
+    answer
 }
 
 /// Everything a source module needs to fetch and normalise.
@@ -228,10 +399,22 @@ pub fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
 /// Fetch one source's every scope. Never fails as a whole: failures are per scope.
 pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
     let started = std::time::Instant::now();
-    let results = match ctx.spec.kind {
+    let mut results = match ctx.spec.kind {
         SourceKind::Sentry => sentry::fetch(&ctx).await,
         SourceKind::Sentdm => sentdm::fetch(&ctx).await,
     };
+    // A source that yields no scope at all audited nothing: that is a coverage failure, never
+    // a clean result (a shard may legitimately hold none of a source's scopes).
+    if results.is_empty() && ctx.shard.is_none() {
+        results.push(ScopeResult {
+            source: ctx.spec.kind,
+            source_name: ctx.spec.name.clone(),
+            scope: discovery_scope(ctx.spec.kind).to_string(),
+            outcome: Err(local_error(
+                "the source yielded no scope to audit; nothing of it was audited".into(),
+            )),
+        });
+    }
     let accounts: usize = results
         .iter()
         .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
@@ -246,6 +429,14 @@ pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
         "source fetched"
     );
     results
+}
+
+/// The pseudo-scope under which a source's discovery is recorded and reported.
+pub fn discovery_scope(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Sentry => SENTRY_DISCOVERY_SCOPE,
+        SourceKind::Sentdm => SENTDM_DISCOVERY_SCOPE,
+    }
 }
 
 /// Build the live page source for a configured source.
@@ -270,7 +461,7 @@ pub fn live_source(
         )
     })?;
     auth.insert(HeaderName::from_static(name), value);
-    let client = SourceClient::new(source.fetch.clone(), auth)?;
+    let client = SourceClient::new(source.fetch.clone(), auth, &source.spec.base_url)?;
     Ok(PageSource::Live {
         client: Box::new(client),
         recorder,

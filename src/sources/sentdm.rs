@@ -10,7 +10,11 @@ use serde::Deserialize;
 use url::Url;
 
 use super::lenient::{opt_bool, opt_object, opt_string};
-use super::{Endpoint, PageRequest, SENTDM_DISCOVERY_SCOPE, SourceContext, body_excerpt};
+use super::{
+    Endpoint, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, PageRequest,
+    SENTDM_DISCOVERY_SCOPE, ScopeAccounts, SourceContext, body_excerpt, check_progress,
+    local_error,
+};
 use crate::config::values::is_hyphenated_uuid;
 use crate::config::{Selection, SourceSpec};
 use crate::http::{Answer, from_json_lossy};
@@ -20,8 +24,6 @@ use crate::timestamp::{older_than_days, parse_timestamp};
 /// The scope name of the organization's own user list.
 pub const ORGANIZATION_SCOPE: &str = "organization";
 const PAGE_SIZE: &str = "100";
-/// A ceiling on page loops, in case `has_more` never turns false.
-const MAX_PAGES: u32 = 1_000;
 
 #[derive(Debug, Deserialize)]
 struct Envelope<T> {
@@ -109,7 +111,14 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
     match spec.profiles() {
         Selection::List(ids) => scopes.extend(ids.iter().cloned()),
         Selection::All => match discover_profiles(ctx).await {
-            Ok(ids) => scopes.extend(ids),
+            Ok(found) => {
+                // A profile whose id cannot be used fails alone, under its place in the list.
+                for (n, error) in found.unusable {
+                    let scope = format!("{SENTDM_DISCOVERY_SCOPE}[{n}]");
+                    results.push(scope_result(spec, &scope, Err(error)));
+                }
+                scopes.extend(found.ids);
+            }
             Err(e) => {
                 // The organization itself can still be audited; the missing profile list is
                 // reported as a failed scope so the run is marked incomplete.
@@ -158,15 +167,6 @@ pub fn users_url(base: &str) -> Result<Url, ScopeError> {
 fn endpoint_url(base: &str, path: &str) -> Result<Url, ScopeError> {
     Url::parse(&format!("{base}/v3/{path}"))
         .map_err(|e| local_error(format!("bad base URL {base}: {e}")))
-}
-
-fn local_error(message: String) -> ScopeError {
-    ScopeError {
-        http_status: None,
-        code: None,
-        message,
-        request_id: None,
-    }
 }
 
 async fn get(
@@ -255,11 +255,22 @@ fn hint(status: u16, code: Option<&str>) -> &'static str {
     }
 }
 
+/// What profile discovery listed: the ids to audit, and the entries that cannot be audited
+/// (their place in the list, 1-based, and why).
+#[derive(Default)]
+struct Profiles {
+    ids: Vec<String>,
+    seen: HashSet<String>,
+    unusable: Vec<(usize, ScopeError)>,
+    listed: usize,
+}
+
 /// Every child profile id: `/v3/sender-profiles` page by page, or `/v3/profiles` when the
 /// former answers 404 (older API deployments).
-async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
+async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Profiles, ScopeError> {
     let base = &ctx.spec.base_url;
-    let mut ids: Vec<String> = Vec::new();
+    let mut found = Profiles::default();
+    let mut budget = PageBudget::new("sender profile list", MAX_DISCOVERY_PAGES);
     let mut page = 1u32;
     loop {
         let url = sender_profiles_url(base, page)?;
@@ -286,47 +297,71 @@ async fn discover_profiles(ctx: &SourceContext<'_>) -> Result<Vec<String>, Scope
             let items = data
                 .profiles
                 .ok_or_else(|| missing_list(&answer, "data.profiles"))?;
-            add_profile_ids(&mut ids, items)?;
+            found.add(1, items)?;
             break;
         }
+        budget.take(&answer)?;
         let data: SenderProfilesData = open(&answer, "sender profile list")?;
         let items = data
             .sender_profiles
             .ok_or_else(|| missing_list(&answer, "data.sender_profiles"))?;
         let empty = items.is_empty();
-        add_profile_ids(&mut ids, items)?;
-        let has_more = data.pagination.and_then(|p| p.has_more).unwrap_or(false);
-        if !has_more || empty {
+        found.add(page as usize, items)?;
+        if !has_more(data.pagination.as_ref(), empty, page, "sender profile list")? {
             break;
         }
+        budget.another()?;
         page += 1;
-        if page > MAX_PAGES {
-            return Err(local_error(format!(
-                "more than {MAX_PAGES} pages of profiles; stopped to avoid an endless loop"
-            )));
-        }
     }
-    tracing::info!(source = %ctx.spec.name, profiles = ids.len(), "profiles discovered");
-    Ok(ids)
+    tracing::info!(source = %ctx.spec.name, profiles = found.ids.len(),
+        unusable = found.unusable.len(), "profiles discovered");
+    Ok(found)
 }
 
-fn add_profile_ids(ids: &mut Vec<String>, items: Vec<ProfileItem>) -> Result<(), ScopeError> {
-    for item in items {
-        match item.id {
-            Some(id) if is_hyphenated_uuid(&id) => {
-                let id = id.to_ascii_lowercase();
-                if !ids.contains(&id) {
-                    ids.push(id);
+impl Profiles {
+    fn add(&mut self, page: usize, items: Vec<ProfileItem>) -> Result<(), ScopeError> {
+        let received = items.len();
+        let mut new = 0;
+        for item in items {
+            self.listed += 1;
+            new += 1;
+            match item.id {
+                Some(id) if is_hyphenated_uuid(&id) => {
+                    let id = id.to_ascii_lowercase();
+                    if self.seen.insert(id.clone()) {
+                        self.ids.push(id);
+                    } else {
+                        new -= 1;
+                    }
                 }
-            }
-            other => {
-                return Err(local_error(format!(
-                    "the profile list contains a profile without a usable id ({other:?})"
-                )));
+                other => self.unusable.push((
+                    self.listed,
+                    local_error(format!(
+                        "entry {} of the profile list has no usable id ({other:?}); that profile is not audited",
+                        self.listed
+                    )),
+                )),
             }
         }
+        check_progress(page, received, new, "profile list")
     }
-    Ok(())
+}
+
+/// Whether another page is announced. `has_more` with an empty page contradicts itself: the
+/// rest of the list cannot be had, so the list fails rather than end short.
+fn has_more(
+    pagination: Option<&Pagination>,
+    empty: bool,
+    page: u32,
+    what: &str,
+) -> Result<bool, ScopeError> {
+    let more = pagination.and_then(|p| p.has_more).unwrap_or(false);
+    if more && empty {
+        return Err(local_error(format!(
+            "page {page} of the {what} is empty but says has_more; the rest of the list cannot be had"
+        )));
+    }
+    Ok(more)
 }
 
 fn missing_list(a: &Answer, field: &str) -> ScopeError {
@@ -342,17 +377,18 @@ fn missing_list(a: &Answer, field: &str) -> ScopeError {
 }
 
 /// `GET /v3/users` for one scope. The endpoint does not page today; should it ever say
-/// `has_more`, we ask for further pages and stop when one brings nothing new.
+/// `has_more`, we ask for further pages, and a page that repeats what came before fails the
+/// scope (the server ignores `page`).
 async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account>, ScopeError> {
     let started = std::time::Instant::now();
     let spec = ctx.spec;
     let profile = (scope != ORGANIZATION_SCOPE).then_some(scope);
-    let mut accounts = Vec::new();
-    let mut seen = HashSet::new();
+    let mut accounts = ScopeAccounts::new(&spec.name, scope);
+    let mut budget = PageBudget::new("user list", MAX_PAGES_PER_SCOPE);
     let mut page = 1u32;
     let mut total_count: Option<u64> = None;
     let mut retries = 0;
-    loop {
+    let count = loop {
         let mut url = users_url(&spec.base_url)?;
         if page > 1 {
             url.query_pairs_mut()
@@ -361,59 +397,87 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
         }
         let answer = get(ctx, scope, Endpoint::SentdmUsers, url, profile).await?;
         retries += answer.retries;
-        let data: UsersData = open(&answer, "user list")?;
+        budget.take(&answer)?;
+        let data: UsersData = open(&answer, "user list").map_err(|e| ambiguous_user(&answer, e))?;
         let users = data
             .users
             .ok_or_else(|| missing_list(&answer, "data.users"))?;
-        let mut new = 0;
-        for u in users {
-            let account = normalise(spec, scope, u, ctx.as_of);
-            if seen.insert(account.account_id.clone()) {
-                accounts.push(account);
-                new += 1;
-            }
-        }
-        let pagination = data.pagination;
-        if let Some(t) = pagination
+        let empty = users.is_empty();
+        let page_accounts = users
+            .into_iter()
+            .map(|u| normalise(spec, scope, u, ctx.as_of))
+            .collect();
+        accounts.add_page(page as usize, page_accounts, "user list")?;
+        if let Some(t) = data
+            .pagination
             .as_ref()
             .and_then(|p| p.total_count.as_deref())
             .and_then(|t| t.parse().ok())
         {
             total_count = Some(t);
         }
-        let has_more = pagination.and_then(|p| p.has_more).unwrap_or(false);
-        if !has_more {
-            break;
+        if !has_more(data.pagination.as_ref(), empty, page, "user list")? {
+            break accounts.finish();
         }
-        if new == 0 {
-            tracing::warn!(source = %spec.name, scope, page, "the user list says has_more but the next page brought no new user");
-            break;
-        }
+        budget.another()?;
         page += 1;
-        if page > MAX_PAGES {
-            return Err(local_error(format!(
-                "more than {MAX_PAGES} pages of users; stopped to avoid an endless loop"
-            )));
-        }
-    }
+    };
     if let Some(total) = total_count {
-        if (accounts.len() as u64) < total {
+        if (count.len() as u64) < total {
             return Err(local_error(format!(
                 "the API reports {total} users but only {} could be fetched; the list is incomplete",
-                accounts.len()
+                count.len()
             )));
         }
     }
-    tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries,
+    tracing::info!(source = %spec.name, scope, pages = page, accounts = count.len(), retries,
         duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
-    Ok(accounts)
+    Ok(count)
+}
+
+/// A user list that does not parse: name the user whose fields are ambiguous (a key sent
+/// twice) rather than the page alone, as for Sentry members.
+fn ambiguous_user(answer: &Answer, err: ScopeError) -> ScopeError {
+    #[derive(Deserialize)]
+    struct RawUsers<'a> {
+        #[serde(borrow)]
+        users: Vec<&'a serde_json::value::RawValue>,
+    }
+    let text = String::from_utf8_lossy(&answer.body);
+    let Ok(raw) = serde_json::from_str::<Envelope<RawUsers<'_>>>(&text) else {
+        return err;
+    };
+    let Some(data) = raw.data else { return err };
+    for (n, item) in data.users.iter().enumerate() {
+        if let Err(e) = serde_json::from_str::<SentUser>(item.get()) {
+            let id = serde_json::from_str::<serde_json::Value>(item.get())
+                .ok()
+                .and_then(|v| v.get("id").map(ToString::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            return ScopeError {
+                message: format!(
+                    "user {} (id {id}): {e}; the answer is ambiguous, so the scope is not audited rather than \
+                     guess which value holds",
+                    n + 1
+                ),
+                ..err
+            };
+        }
+    }
+    err
 }
 
 fn time(raw: Option<&str>) -> Option<DateTime<Utc>> {
     raw.and_then(parse_timestamp)
 }
 
-fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) -> Account {
+/// The account, and whether its id is the user id the API gave.
+fn normalise(
+    spec: &SourceSpec,
+    scope: &str,
+    u: SentUser,
+    as_of: DateTime<Utc>,
+) -> (Account, bool) {
     let role = u
         .role
         .map(|r| r.trim().to_lowercase())
@@ -438,11 +502,16 @@ fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) 
         _ => api_status,
     };
     let last_login_at = time(u.last_login_at.as_deref());
-    let account_id =
-        u.id.clone()
-            .or_else(|| u.email.as_ref().map(|e| format!("email:{e}")))
-            .unwrap_or_else(|| "unknown".to_string());
-    Account {
+    let identified = u.id.as_deref().is_some_and(|id| !id.is_empty());
+    let account_id = match &u.id {
+        Some(id) if identified => id.clone(),
+        _ => u
+            .email
+            .as_ref()
+            .map(|e| format!("email:{e}"))
+            .unwrap_or_else(|| "unknown".to_string()),
+    };
+    let account = Account {
         source: SourceKind::Sentdm,
         source_name: spec.name.clone(),
         scope: scope.to_string(),
@@ -460,7 +529,8 @@ fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) 
         invited_at,
         created_at: time(u.created_at.as_deref()),
         flags: Vec::new(),
-    }
+    };
+    (account, identified)
 }
 
 #[cfg(test)]
@@ -522,7 +592,7 @@ mod tests {
             .users
             .unwrap()
             .into_iter()
-            .map(|u| normalise(&spec(), "organization", u, as_of))
+            .map(|u| normalise(&spec(), "organization", u, as_of).0)
             .collect();
         assert_eq!(
             (
@@ -587,7 +657,7 @@ mod properties {
                 kind: SourceKind::Sentdm, name: "s".into(), base_url: "https://x".into(), organizations: None,
                 projects: vec![], profiles: None, invite_ttl_days: Some(7),
             };
-            let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&spec, "organization", u, Utc::now())).collect();
+            let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&spec, "organization", u, Utc::now()).0).collect();
             prop_assert_eq!(accounts.len(), 1);
         }
 

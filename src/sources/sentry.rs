@@ -4,13 +4,18 @@
 
 use std::collections::HashSet;
 
+use serde_json::value::RawValue;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
 use super::lenient::{opt_bool, opt_object, opt_string, true_keys};
 use super::link::next_cursor;
-use super::{Endpoint, PageRequest, SENTRY_DISCOVERY_SCOPE, SourceContext, body_excerpt};
+use super::{
+    Endpoint, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, PageRequest,
+    SENTRY_DISCOVERY_SCOPE, ScopeAccounts, SourceContext, body_excerpt, check_progress,
+    local_error,
+};
 use crate::config::{Selection, SourceSpec};
 use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind, later_of, status};
@@ -18,9 +23,6 @@ use crate::timestamp::parse_timestamp;
 
 /// Sentry's maximum page size. Constant across pages: the cursor encodes it.
 const PER_PAGE: &str = "100";
-/// A ceiling that no real organization reaches (10 million members), so a server that keeps
-/// answering `results="true"` cannot keep us looping for ever.
-const MAX_PAGES: usize = 100_000;
 
 /// A member as `/members/` and `/users/` return it. Every field is optional and lenient.
 #[derive(Debug, Deserialize)]
@@ -99,7 +101,15 @@ pub async fn fetch(ctx: &SourceContext<'_>) -> Vec<ScopeResult> {
     let orgs: Vec<String> = match spec.organizations() {
         Selection::List(orgs) => orgs.clone(),
         Selection::All => match discover_organizations(ctx).await {
-            Ok(orgs) => orgs,
+            Ok(discovered) => {
+                // An organization whose slug cannot be used fails alone, under its place in
+                // the list; the others are audited.
+                for (n, error) in discovered.unusable {
+                    let scope = format!("{SENTRY_DISCOVERY_SCOPE}[{n}]");
+                    results.push(scope_result(spec, &scope, Err(error)));
+                }
+                discovered.slugs
+            }
             Err(e) => {
                 tracing::error!(source = %spec.name, error = %e, "cannot list the token's organizations");
                 results.push(scope_result(spec, SENTRY_DISCOVERY_SCOPE, Err(e)));
@@ -150,15 +160,6 @@ fn org_url(base: &str, slug: Option<&str>, tail: Option<&str>) -> Result<Url, Sc
     Ok(url)
 }
 
-fn local_error(message: String) -> ScopeError {
-    ScopeError {
-        http_status: None,
-        code: None,
-        message,
-        request_id: None,
-    }
-}
-
 /// Follow `rel="next"` cursors from `first`, rebuilding every URL on our own base, and hand
 /// each page to `on_page` as it arrives (so a page's body is dropped once it is parsed).
 /// Returns the number of pages and the retries they needed.
@@ -167,9 +168,9 @@ async fn fetch_pages(
     scope: &str,
     endpoint: Endpoint,
     first: Url,
+    mut budget: PageBudget,
     mut on_page: impl FnMut(usize, &Answer) -> Result<(), ScopeError>,
 ) -> Result<(usize, u32), ScopeError> {
-    let mut pages = 0usize;
     let mut retries = 0u32;
     let mut seen_cursors = HashSet::new();
     let mut cursor: Option<String> = None;
@@ -178,6 +179,7 @@ async fn fetch_pages(
         err
     };
     loop {
+        let pages = budget.pages();
         let req = PageRequest {
             scope,
             endpoint,
@@ -197,22 +199,20 @@ async fn fetch_pages(
                 page_error(pages + 1, err)
             });
         }
+        budget.take(&answer)?;
         on_page(pages, &answer)?;
-        pages += 1;
         retries += answer.retries;
         match answer.link.as_deref().and_then(next_cursor) {
-            None => return Ok((pages, retries)),
+            None => return Ok((budget.pages(), retries)),
             Some(c) if !seen_cursors.insert(c.clone()) => {
                 return Err(local_error(format!(
                     "the server returned cursor {c} twice; pagination would never end, so the list cannot be trusted"
                 )));
             }
-            Some(_) if pages >= MAX_PAGES => {
-                return Err(local_error(format!(
-                    "more than {MAX_PAGES} pages; stopped to avoid an endless loop"
-                )));
+            Some(c) => {
+                budget.another()?;
+                cursor = Some(c);
             }
-            Some(c) => cursor = Some(c),
         }
     }
 }
@@ -233,32 +233,59 @@ pub fn members_url(base: &str, org: &str) -> Result<Url, ScopeError> {
     Ok(url)
 }
 
-async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Vec<String>, ScopeError> {
+/// What `GET /api/0/organizations/` listed: the slugs to audit, and the entries that cannot
+/// be audited (their place in the list, 1-based, and why).
+struct Discovered {
+    slugs: Vec<String>,
+    unusable: Vec<(usize, ScopeError)>,
+}
+
+async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Discovered, ScopeError> {
     let mut url = org_url(&ctx.spec.base_url, None, None)?;
     url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-    let mut slugs: Vec<String> = Vec::new();
-    fetch_pages(ctx, SENTRY_DISCOVERY_SCOPE, Endpoint::SentryOrganizations, url, |i, page| {
+    let mut found = Discovered {
+        slugs: Vec::new(),
+        unusable: Vec::new(),
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut listed = 0usize;
+    let budget = PageBudget::new("organization list", MAX_DISCOVERY_PAGES);
+    fetch_pages(ctx, SENTRY_DISCOVERY_SCOPE, Endpoint::SentryOrganizations, url, budget, |i, page| {
         let orgs: Vec<Organization> =
             from_json_lossy(&page.body).map_err(|e| malformed(page, i, "organization list", &e))?;
+        let received = orgs.len();
+        let mut new = 0;
         for org in orgs {
+            listed += 1;
             match org.slug {
                 Some(slug) if is_safe_slug(&slug) => {
-                    if !slugs.contains(&slug) {
-                        slugs.push(slug);
+                    if seen.insert(slug.clone()) {
+                        found.slugs.push(slug);
+                        new += 1;
                     }
                 }
                 other => {
-                    return Err(local_error(format!(
-                        "the organization list contains an organization without a usable slug ({other:?})"
-                    )));
+                    new += 1;
+                    found.unusable.push((listed, local_error(format!(
+                        "entry {listed} of the organization list has no usable slug ({other:?}); that \
+                         organization is not audited"
+                    ))));
                 }
             }
         }
-        Ok(())
+        check_progress(i + 1, received, new, "organization list")
     })
     .await?;
-    tracing::info!(source = %ctx.spec.name, organizations = slugs.len(), "organizations discovered");
-    Ok(slugs)
+    if listed == 0 {
+        return Err(local_error(format!(
+            "the token can see no organization at {}: nothing would be audited. Check that base_url is \
+             the token's region (us.sentry.io, de.sentry.io) or list the organizations by slug",
+            ctx.spec.base_url
+        )));
+    }
+    tracing::info!(source = %ctx.spec.name, organizations = found.slugs.len(),
+        unusable = found.unusable.len(), "organizations discovered");
+    Ok(found)
 }
 
 fn is_safe_slug(s: &str) -> bool {
@@ -285,8 +312,9 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
         (Endpoint::SentryUsers, url)
     };
     let mut parser = MemberPages::new(&spec.name, org);
+    let budget = PageBudget::new("member list", MAX_PAGES_PER_SCOPE);
     let (pages, retries) =
-        fetch_pages(ctx, org, endpoint, url, |i, page| parser.add(i, page)).await?;
+        fetch_pages(ctx, org, endpoint, url, budget, |i, page| parser.add(i, page)).await?;
     let mut accounts = parser.finish();
     if ctx.org_details && fetch_uses_sso(ctx, org).await? {
         for a in &mut accounts {
@@ -342,13 +370,11 @@ async fn fetch_uses_sso(ctx: &SourceContext<'_>, org: &str) -> Result<bool, Scop
     })
 }
 
-/// Raw pages in, accounts out, one page at a time. Members seen on an earlier page are not
-/// repeated (offset pagination can return a row twice when the list changes under it).
+/// Raw pages in, accounts out, one page at a time.
 struct MemberPages<'a> {
     source_name: &'a str,
     org: &'a str,
-    accounts: Vec<Account>,
-    seen: HashSet<String>,
+    accounts: ScopeAccounts<'a>,
     bad_times: usize,
 }
 
@@ -357,23 +383,19 @@ impl<'a> MemberPages<'a> {
         MemberPages {
             source_name,
             org,
-            accounts: Vec::new(),
-            seen: HashSet::new(),
+            accounts: ScopeAccounts::new(source_name, org),
             bad_times: 0,
         }
     }
 
     fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
-        let members: Vec<Member> =
-            from_json_lossy(&page.body).map_err(|e| malformed(page, index, "member list", &e))?;
-        self.accounts.reserve(members.len());
-        for m in members {
-            let account = normalise(self.source_name, self.org, m, &mut self.bad_times);
-            if self.seen.insert(account.account_id.clone()) {
-                self.accounts.push(account);
-            }
-        }
-        Ok(())
+        let members: Vec<Member> = from_json_lossy(&page.body)
+            .map_err(|e| malformed_members(page, index, &e))?;
+        let accounts = members
+            .into_iter()
+            .map(|m| normalise(self.source_name, self.org, m, &mut self.bad_times))
+            .collect();
+        self.accounts.add_page(index + 1, accounts, "member list")
     }
 
     fn finish(self) -> Vec<Account> {
@@ -385,8 +407,35 @@ impl<'a> MemberPages<'a> {
                 "timestamps that could not be read were treated as unknown"
             );
         }
-        self.accounts
+        self.accounts.finish()
     }
+}
+
+/// A member page that does not parse. Every field is read leniently, so what fails inside a
+/// member is ambiguity — the same key twice, with two values — and guessing which value holds
+/// could hide an owner or a missing 2FA: the scope fails, naming the member and the key.
+fn malformed_members(page: &Answer, index: usize, e: &serde_json::Error) -> ScopeError {
+    let text = String::from_utf8_lossy(&page.body);
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(&text) else {
+        return malformed(page, index, "member list", e);
+    };
+    for (n, item) in items.iter().enumerate() {
+        if let Err(member_error) = serde_json::from_str::<Member>(item.get()) {
+            let id = serde_json::from_str::<serde_json::Value>(item.get())
+                .ok()
+                .and_then(|v| v.get("id").map(ToString::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            let mut err = malformed(page, index, "member list", e);
+            err.message = format!(
+                "page {}, member {} (id {id}): {member_error}; the answer is ambiguous, so the scope is not \
+                 audited rather than guess which value holds",
+                index + 1,
+                n + 1
+            );
+            return err;
+        }
+    }
+    malformed(page, index, "member list", e)
 }
 
 #[cfg(test)]
@@ -407,7 +456,8 @@ fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
     t
 }
 
-fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> Account {
+/// The account, and whether its id is the member id the API gave.
+fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> (Account, bool) {
     let user = m.user;
     let pending = m.pending.unwrap_or(user.is_none());
     let status = match (pending, m.expired.unwrap_or(false)) {
@@ -436,12 +486,16 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         None => (None, None, None, None, None, None),
     };
     let email = m.email.filter(|e| !e.is_empty()).or(user_email);
-    let account_id =
-        m.id.clone()
-            .or_else(|| user_id.as_ref().map(|u| format!("user:{u}")))
+    let identified = m.id.as_deref().is_some_and(|id| !id.is_empty());
+    let account_id = match m.id {
+        Some(id) if identified => id,
+        _ => user_id
+            .as_ref()
+            .map(|u| format!("user:{u}"))
             .or_else(|| email.as_ref().map(|e| format!("email:{e}")))
-            .unwrap_or_else(|| "unknown".to_string());
-    Account {
+            .unwrap_or_else(|| "unknown".to_string()),
+    };
+    let account = Account {
         source: SourceKind::Sentry,
         source_name: source_name.to_string(),
         scope: org.to_string(),
@@ -459,7 +513,8 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         invited_at: if pending { created_at } else { None },
         created_at,
         flags: m.flags,
-    }
+    };
+    (account, identified)
 }
 
 fn malformed(page: &Answer, index: usize, what: &str, e: &serde_json::Error) -> ScopeError {
