@@ -100,7 +100,8 @@ fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 /// C0 and C1 controls, and the Unicode line separators and bidirectional overrides that can
 /// make a terminal show a line other than the one written.
 fn is_escaped(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

@@ -43,7 +43,11 @@ pub fn register_url_credentials(url: &str) {
     let Some(password) = parsed.password() else {
         return;
     };
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let (user, password) = (decode(parsed.username()), decode(password));
     register(&password);
     add(&[&STANDARD.encode(format!("\0{user}\0{password}"))]);
@@ -122,7 +126,9 @@ mod tests {
             "key [REDACTED] or [REDACTED] or [REDACTED] or [REDACTED]"
         );
         assert_eq!(
-            redact_bytes(bytes::Bytes::from_static(b"{\"m\":\"sk_live_redact-test/1!\"}")),
+            redact_bytes(bytes::Bytes::from_static(
+                b"{\"m\":\"sk_live_redact-test/1!\"}"
+            )),
             bytes::Bytes::from_static(b"{\"m\":\"[REDACTED]!\"}")
         );
         assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
@@ -132,7 +138,10 @@ mod tests {
     fn url_credentials_and_smtp_auth_forms() {
         register_url_credentials("smtps://audit%40acme.example:p%40ssw0rd-redact@mail.example:465");
         let plain = STANDARD.encode("\0audit@acme.example\0p@ssw0rd-redact");
-        let text = format!("AUTH PLAIN {plain} / p@ssw0rd-redact / {}", STANDARD.encode("p@ssw0rd-redact"));
+        let text = format!(
+            "AUTH PLAIN {plain} / p@ssw0rd-redact / {}",
+            STANDARD.encode("p@ssw0rd-redact")
+        );
         let out = redact(&text);
         assert!(!out.contains("ssw0rd"), "{out}");
         assert!(!out.contains(&plain), "{out}");

@@ -478,7 +478,11 @@ fn durations_and_caps_are_bounded_at_validation() {
             "expected a duration from 1s to 10m",
         ),
         ("max_response_mb = 0", "max_response_mb", "from 1 to 1024"),
-        ("max_response_mb = 4096", "max_response_mb", "from 1 to 1024"),
+        (
+            "max_response_mb = 4096",
+            "max_response_mb",
+            "from 1 to 1024",
+        ),
     ] {
         let text = with_source(&format!("{line}\n"));
         let at = text.lines().position(|l| l == line).map(|n| n + 1);

@@ -251,8 +251,13 @@ impl<'a> ScopeAccounts<'a> {
                 ids = %shown.join(", "), "accounts listed twice with the same id were merged");
         }
         if self.unidentified > 0 {
-            tracing::warn!(source = self.source_name, scope = self.scope, count = self.unidentified,
-                flag = NO_API_ID, "accounts without an id were kept and flagged; they cannot be matched across runs");
+            tracing::warn!(
+                source = self.source_name,
+                scope = self.scope,
+                count = self.unidentified,
+                flag = NO_API_ID,
+                "accounts without an id were kept and flagged; they cannot be matched across runs"
+            );
         }
         self.accounts
     }
@@ -292,7 +297,9 @@ impl Fetcher {
                         endpoint: req.endpoint.as_str(),
                         url: req.url.as_str(),
                     };
-                    let fetched_at = result.as_ref().map_or_else(|_| Utc::now(), |a| a.fetched_at);
+                    let fetched_at = result
+                        .as_ref()
+                        .map_or_else(|_| Utc::now(), |a| a.fetched_at);
                     let answer = result.as_ref().map_err(String::as_str);
                     // An answer we cannot keep as evidence must not be used: the archive would
                     // no longer prove the report.

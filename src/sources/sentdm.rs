@@ -472,12 +472,7 @@ fn time(raw: Option<&str>) -> Option<DateTime<Utc>> {
 }
 
 /// The account, and whether its id is the user id the API gave.
-fn normalise(
-    spec: &SourceSpec,
-    scope: &str,
-    u: SentUser,
-    as_of: DateTime<Utc>,
-) -> (Account, bool) {
+fn normalise(spec: &SourceSpec, scope: &str, u: SentUser, as_of: DateTime<Utc>) -> (Account, bool) {
     let role = u
         .role
         .map(|r| r.trim().to_lowercase())

@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use serde_json::value::RawValue;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::lenient::{opt_bool, opt_object, opt_string, true_keys};
@@ -313,8 +313,10 @@ async fn fetch_org(ctx: &SourceContext<'_>, org: &str) -> Result<Vec<Account>, S
     };
     let mut parser = MemberPages::new(&spec.name, org);
     let budget = PageBudget::new("member list", MAX_PAGES_PER_SCOPE);
-    let (pages, retries) =
-        fetch_pages(ctx, org, endpoint, url, budget, |i, page| parser.add(i, page)).await?;
+    let (pages, retries) = fetch_pages(ctx, org, endpoint, url, budget, |i, page| {
+        parser.add(i, page)
+    })
+    .await?;
     let mut accounts = parser.finish();
     if ctx.org_details && fetch_uses_sso(ctx, org).await? {
         for a in &mut accounts {
@@ -389,8 +391,8 @@ impl<'a> MemberPages<'a> {
     }
 
     fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
-        let members: Vec<Member> = from_json_lossy(&page.body)
-            .map_err(|e| malformed_members(page, index, &e))?;
+        let members: Vec<Member> =
+            from_json_lossy(&page.body).map_err(|e| malformed_members(page, index, &e))?;
         let accounts = members
             .into_iter()
             .map(|m| normalise(self.source_name, self.org, m, &mut self.bad_times))
