@@ -383,12 +383,12 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
     let started = std::time::Instant::now();
     let spec = ctx.spec;
     let profile = (scope != ORGANIZATION_SCOPE).then_some(scope);
-    let mut accounts = ScopeAccounts::new(&spec.name, scope);
+    let mut collected = ScopeAccounts::new(&spec.name, scope);
     let mut budget = PageBudget::new("user list", MAX_PAGES_PER_SCOPE);
     let mut page = 1u32;
     let mut total_count: Option<u64> = None;
     let mut retries = 0;
-    let count = loop {
+    let accounts = loop {
         let mut url = users_url(&spec.base_url)?;
         if page > 1 {
             url.query_pairs_mut()
@@ -407,7 +407,7 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
             .into_iter()
             .map(|u| normalise(spec, scope, u, ctx.as_of))
             .collect();
-        accounts.add_page(page as usize, page_accounts, "user list")?;
+        collected.add_page(page as usize, page_accounts, "user list")?;
         if let Some(t) = data
             .pagination
             .as_ref()
@@ -417,22 +417,22 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
             total_count = Some(t);
         }
         if !has_more(data.pagination.as_ref(), empty, page, "user list")? {
-            break accounts.finish();
+            break collected.finish();
         }
         budget.another()?;
         page += 1;
     };
     if let Some(total) = total_count {
-        if (count.len() as u64) < total {
+        if (accounts.len() as u64) < total {
             return Err(local_error(format!(
                 "the API reports {total} users but only {} could be fetched; the list is incomplete",
-                count.len()
+                accounts.len()
             )));
         }
     }
-    tracing::info!(source = %spec.name, scope, pages = page, accounts = count.len(), retries,
+    tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries,
         duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
-    Ok(count)
+    Ok(accounts)
 }
 
 /// A user list that does not parse: name the user whose fields are ambiguous (a key sent
