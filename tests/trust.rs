@@ -84,6 +84,15 @@ fn run_with(dir: &Path, config: &str, envs: &[(&str, &str)], args: &[&str]) -> O
     }
 }
 
+/// Answer every GET of `at` with `template`.
+async fn answer(server: &MockServer, at: &str, template: impl Respond + 'static) {
+    Mock::given(method("GET"))
+        .and(path(at))
+        .respond_with(template)
+        .mount(server)
+        .await;
+}
+
 fn run(dir: &Path, config: &str) -> Outcome {
     run_with(dir, config, &[], &[])
 }
@@ -141,11 +150,12 @@ async fn a_redirect_to_another_origin_gets_no_credential_and_fails_the_scope() {
     // 127.0.0.1 → localhost: another origin on the same machine.
     let port = foreign.address().port();
     let location = format!("http://localhost:{port}/v3/users?sig=s3cr3t-query");
-    Mock::given(method("GET"))
-        .and(path("/v3/users"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", location.as_str()))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/v3/users",
+        ResponseTemplate::new(302).insert_header("location", location.as_str()),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentdm_config(&api.uri(), "[]", ""));
 
@@ -198,11 +208,12 @@ async fn a_sentry_redirect_elsewhere_is_not_counted_as_the_organization() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_within_the_origin_is_followed() {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/users"))
-        .respond_with(ResponseTemplate::new(307).insert_header("location", "/v3/users-moved"))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/v3/users",
+        ResponseTemplate::new(307).insert_header("location", "/v3/users-moved"),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/v3/users-moved"))
         .and(wiremock::matchers::header("x-api-key", SENTDM_KEY))
@@ -257,23 +268,25 @@ async fn loopback_sources_never_go_through_a_proxy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn echoed_secrets_are_masked_in_reports_logs_and_evidence() {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/users"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(sentdm_error(
+    answer(
+        &api,
+        "/v3/users",
+        ResponseTemplate::new(401).set_body_json(sentdm_error(
             "AUTH_001",
             &format!("invalid key {SENTDM_KEY}"),
             &format!("req-{SENTDM_KEY}"),
-        )))
-        .mount(&api)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/acme/members/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+        )),
+    )
+    .await;
+    answer(
+        &api,
+        "/api/0/organizations/acme/members/",
+        ResponseTemplate::new(200).set_body_json(json!([{
             "id": "1", "email": "a@acme.example", "name": format!("Bearer {SENTRY_TOKEN}"),
             "orgRole": "member", "pending": false, "user": {"id": "9", "has2fa": true}
-        }])))
-        .mount(&api)
-        .await;
+        }])),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "{}{}",
@@ -431,13 +444,14 @@ async fn a_user_list_that_ignores_page_fails_the_scope() {
             )
         })
         .collect();
-    Mock::given(method("GET"))
-        .and(path("/v3/users"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sentdm_ok(json!({
+    answer(
+        &api,
+        "/v3/users",
+        ResponseTemplate::new(200).set_body_json(sentdm_ok(json!({
             "users": users, "pagination": {"has_more": true, "total_count": "250"}
-        }))))
-        .mount(&api)
-        .await;
+        }))),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentdm_config(&api.uri(), "[]", ""));
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
@@ -454,16 +468,18 @@ async fn a_repeated_profile_page_ends_discovery_at_once() {
     let api = MockServer::start().await;
     let profiles = json!({"sender_profiles": [{"id": "660e8400-e29b-41d4-a716-446655440001"}],
                           "pagination": {"has_more": true}});
-    Mock::given(method("GET"))
-        .and(path("/v3/sender-profiles"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sentdm_ok(profiles)))
-        .mount(&api)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v3/users"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sentdm_ok(json!({"users": []}))))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/v3/sender-profiles",
+        ResponseTemplate::new(200).set_body_json(sentdm_ok(profiles)),
+    )
+    .await;
+    answer(
+        &api,
+        "/v3/users",
+        ResponseTemplate::new(200).set_body_json(sentdm_ok(json!({"users": []}))),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentdm_config(&api.uri(), "\"all\"", ""));
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
@@ -485,11 +501,12 @@ async fn a_repeated_profile_page_ends_discovery_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_empty_organization_list_is_a_coverage_failure() {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/api/0/organizations/",
+        ResponseTemplate::new(200).set_body_json(json!([])),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentry_config(&api.uri(), "\"all\"", ""));
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
@@ -504,14 +521,13 @@ async fn an_empty_organization_list_is_a_coverage_failure() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_unusable_slug_fails_that_organization_alone() {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([{"slug": "acme"}, {"slug": "../../etc"}, {"slug": "labs"}])),
-        )
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/api/0/organizations/",
+        ResponseTemplate::new(200)
+            .set_body_json(json!([{"slug": "acme"}, {"slug": "../../etc"}, {"slug": "labs"}])),
+    )
+    .await;
     for org in ["acme", "labs"] {
         mount_sentry_org(
             &api,
@@ -544,11 +560,12 @@ async fn a_duplicate_key_fails_the_scope_naming_member_and_key() {
     let api = MockServer::start().await;
     let body = r#"[{"id":"1","email":"a@x","orgRole":"member","pending":false,"user":{"id":"9","has2fa":true}},
                    {"id":"2","email":"b@x","orgRole":"member","orgRole":"owner","pending":false,"user":{"id":"8","has2fa":false}}]"#;
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/acme/members/"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/api/0/organizations/acme/members/",
+        ResponseTemplate::new(200).set_body_raw(body, "application/json"),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentry_config(&api.uri(), r#"["acme"]"#, ""));
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
@@ -566,11 +583,12 @@ async fn an_oversized_answer_fails_the_scope() {
     let big: Vec<Value> = (0..30_000)
         .map(|i| json!({"id": i.to_string(), "name": "x".repeat(40)}))
         .collect();
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/acme/members/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(Value::Array(big)))
-        .mount(&api)
-        .await;
+    answer(
+        &api,
+        "/api/0/organizations/acme/members/",
+        ResponseTemplate::new(200).set_body_json(Value::Array(big)),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(
         dir.path(),
@@ -661,11 +679,7 @@ impl Respond for EndlessPages {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scope_that_never_ends_is_stopped_at_the_page_cap() {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/0/organizations/acme/members/"))
-        .respond_with(EndlessPages)
-        .mount(&api)
-        .await;
+    answer(&api, "/api/0/organizations/acme/members/", EndlessPages).await;
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(dir.path(), &sentry_config(&api.uri(), r#"["acme"]"#, ""));
     assert_eq!(outcome.code, 4, "{}", outcome.stderr);
