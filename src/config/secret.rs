@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::files::{SECRET_FILE, Symlinks};
+
 /// Where a secret comes from. Holds the *name* of the place, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -33,8 +35,11 @@ impl SecretRef {
                     return Err(format!("environment variable {name} is not valid UTF-8"));
                 }
             },
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?,
+            // Kubernetes mounts secrets as symlinks into `..data/`: follow them, but only to a
+            // regular file of a bounded size (a FIFO would block the run forever).
+            SecretRef::File(path) => {
+                crate::files::read_bounded_text(path, SECRET_FILE, Symlinks::Follow)?
+            }
         };
         // Kubernetes secret mounts and `echo > file` leave a trailing newline.
         let trimmed = value.trim_end_matches(['\n', '\r']);
