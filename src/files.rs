@@ -73,6 +73,13 @@ pub const EVIDENCE_BODY: Bound = Bound {
     limit: 64 * MIB,
 };
 
+/// A PEM CA certificate (`email.smtp_ca_file`) is a few KiB; a bundle is under 1 MiB. Not used
+/// yet: that file is read in `deliver::smtp`, which has its own owner.
+pub const PEM_FILE: Bound = Bound {
+    what: "CA certificate file",
+    limit: 4 * MIB,
+};
+
 /// Whether the file's own name may be a symbolic link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Symlinks {

@@ -211,6 +211,54 @@ mod tests {
             "report.json and plain; the temporary file was removed"
         );
     }
+
+    #[test]
+    fn a_file_set_replaces_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a.html", "b.csv", "c.json"];
+        for n in names {
+            std::fs::write(dir.path().join(n), "old").unwrap();
+        }
+        let mut set = FileSet::new(dir.path()).unwrap();
+        set.stage("a.html", |o| o.write_all(b"new").map_err(|e| e.to_string()))
+            .unwrap();
+        set.stage("b.csv", |o| o.write_all(b"new").map_err(|e| e.to_string()))
+            .unwrap();
+        assert!(set.stage("c.json", |_| Err("disk full".into())).is_err());
+        drop(set);
+        for n in names {
+            assert_eq!(std::fs::read(dir.path().join(n)).unwrap(), b"old", "{n}");
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporaries"
+        );
+
+        let mut set = FileSet::new(dir.path()).unwrap();
+        for n in names {
+            set.stage(n, |o| o.write_all(b"new").map_err(|e| e.to_string()))
+                .unwrap();
+        }
+        assert_eq!(set.commit().unwrap().len(), 3);
+        for n in names {
+            assert_eq!(std::fs::read(dir.path().join(n)).unwrap(), b"new", "{n}");
+        }
+    }
+
+    #[test]
+    fn an_output_directory_is_locked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_dir(dir.path()).unwrap();
+        let err = lock_dir(dir.path()).unwrap_err();
+        assert!(
+            err.contains("is in use by another access-audit run"),
+            "{err}"
+        );
+        drop(held);
+        assert!(lock_dir(dir.path()).is_ok(), "released when dropped");
+        assert!(dir.path().join(LOCK_FILE).exists(), "the lock file is kept");
+    }
 }
 
 /// Fill `{date}` (2026-11-20) and `{as_of}` (2026-11-20T060000Z, safe in file names) in a

@@ -72,6 +72,29 @@ mod tests {
         );
     }
 
+    /// Kubernetes: `token -> ..data/token`, `..data -> ..2026_11_01_…/`.
+    #[cfg(unix)]
+    #[test]
+    fn a_kubernetes_style_symlinked_secret_is_followed_to_its_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("..2026_11_01_00_00_00.1");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("token"), "mounted\n").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("..data")).unwrap();
+        let link = dir.path().join("token");
+        std::os::unix::fs::symlink("..data/token", &link).unwrap();
+        let secret = SecretRef::File(link).resolve().unwrap();
+        assert_eq!(secret.expose_secret(), "mounted");
+        // A directory is no secret, however it is reached.
+        let err = SecretRef::File(dir.path().join("..data"))
+            .resolve()
+            .unwrap_err();
+        assert!(
+            err.contains("it is a directory, not a regular file"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn missing_sources_are_named() {
         let err = SecretRef::Env("ACCESS_AUDIT_TEST_SURELY_UNSET_VAR".into())
