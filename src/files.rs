@@ -168,7 +168,7 @@ impl Bound {
 /// "64 KiB", "4 GiB": limits are whole powers of 1024 here.
 fn human(n: u64) -> String {
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }

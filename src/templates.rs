@@ -60,13 +60,13 @@ impl Templates {
                     format!("template {origin} is invalid: {e}")
                 })?;
         }
-        if let Some(dir) = dir {
-            if !dir.is_dir() {
-                return Err(format!(
-                    "report.template_dir {} is not a directory",
-                    dir.display()
-                ));
-            }
+        if let Some(dir) = dir
+            && !dir.is_dir()
+        {
+            return Err(format!(
+                "report.template_dir {} is not a directory",
+                dir.display()
+            ));
         }
         Ok(Templates { html, text })
     }

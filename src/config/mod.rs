@@ -732,15 +732,15 @@ impl Config {
                 ));
             }
         };
-        if let Some(from) = &e.from {
-            if !looks_like_mailbox(from) {
-                return Err(err_at(
-                    key(&["email", "from"]),
-                    format!(
-                        "`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""
-                    ),
-                ));
-            }
+        if let Some(from) = &e.from
+            && !looks_like_mailbox(from)
+        {
+            return Err(err_at(
+                key(&["email", "from"]),
+                format!(
+                    "`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""
+                ),
+            ));
         }
         for (i, to) in e.to.iter().enumerate() {
             if !looks_like_mailbox(to) {
