@@ -54,7 +54,7 @@ fn member(id: u64) -> Value {
     if h % 50 == 7 {
         let email = format!("invitee{id}@contractor.example");
         return json!({"id": id.to_string(), "email": email, "name": email, "user": null, "orgRole": "member", "role": "member",
-            "pending": true, "expired": h % 3 == 0, "flags": {"sso:linked": false}, "dateCreated": ts((h % 60) as i64, h),
+            "pending": true, "expired": h.is_multiple_of(3), "flags": {"sso:linked": false}, "dateCreated": ts((h % 60) as i64, h),
             "inviteStatus": "approved", "inviterName": "Ops"});
     }
     let last_login = match h % 20 {
@@ -67,7 +67,7 @@ fn member(id: u64) -> Value {
         "user": {"id": (id * 7).to_string(), "name": format!("User {id}"), "username": format!("user{id}@acme.example"),
                  "email": format!("user{id}@acme.example"), "avatarUrl": "https://gravatar.com/avatar/0?s=32&d=mm",
                  "isActive": true, "hasPasswordAuth": true, "isManaged": false, "dateJoined": ts(900, h),
-                 "lastLogin": last_login, "has2fa": h % 7 != 0, "lastActive": null, "isSuperuser": false, "isStaff": false,
+                 "lastLogin": last_login, "has2fa": !h.is_multiple_of(7), "lastActive": null, "isSuperuser": false, "isStaff": false,
                  "experiments": {}, "avatar": {"avatarType": "letter_avatar", "avatarUuid": null, "avatarUrl": null}},
         "orgRole": role, "role": role, "roleName": role, "pending": false, "expired": false,
         "flags": {"idp:provisioned": false, "idp:role-restricted": false, "sso:linked": true, "sso:invalid": false,

@@ -8,7 +8,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::files::{Bound, REPORT_JSON_FILE, Symlinks, read_bounded};
 use crate::model::{Change, Finding, Outcome, ScopeResult, Severity};
+
+/// The previous run's report.json: as large as a report can be.
+const BASELINE: Bound = Bound {
+    what: "baseline report.json",
+    ..REPORT_JSON_FILE
+};
 
 #[derive(Deserialize)]
 struct BaselineReport {
@@ -56,8 +63,7 @@ impl Baseline {
         } else {
             path.to_path_buf()
         };
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
+        let bytes = read_bounded(&path, BASELINE, Symlinks::Follow)?;
         let report: BaselineReport = serde_json::from_slice(&bytes).map_err(|e| {
             format!(
                 "the baseline {} is not an access-audit report.json: {e}",

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod exit;
+pub mod files;
 pub mod http;
 pub mod logging;
 pub mod merge;

@@ -81,8 +81,12 @@ fn read(input: &Path) -> Result<(PathBuf, ShardReport), Error> {
     } else {
         input.to_path_buf()
     };
-    let bytes = std::fs::read(&path)
-        .map_err(|e| Error::Fatal(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = crate::files::read_bounded(
+        &path,
+        crate::files::REPORT_JSON_FILE,
+        crate::files::Symlinks::Follow,
+    )
+    .map_err(|e| Error::Fatal(e.to_string()))?;
     let report: ShardReport = serde_json::from_slice(&bytes).map_err(|e| {
         Error::Fatal(format!(
             "{} is not an access-audit report.json: {e}",
@@ -341,6 +345,14 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
             .check_complete()
             .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
     }
+    std::fs::create_dir_all(&output_dir).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot create output directory {}: {e}",
+            output_dir.display()
+        ))
+    })?;
+    // Held through the email, as in `run`: a second merge into this directory fails at once.
+    let _output_lock = crate::output::lock_dir(&output_dir).map_err(Error::Fatal)?;
     report::write_all(&report, &output_dir, &formats, &templates).map_err(Error::Fatal)?;
     tracing::info!(
         reports = args.inputs.len(),

@@ -1,21 +1,40 @@
 //! Files that appear whole or not at all: written to a temporary file in the same directory,
 //! flushed to disk, then renamed over the final name. A killed run leaves at most a stray
-//! `.access-audit-*.tmp`, never a half-written report or evidence file.
+//! `.access-audit-*.tmp`, never a half-written report or evidence file. A report set is
+//! replaced as a whole ([`FileSet`]), and an output directory is locked by the run that writes
+//! into it ([`lock_dir`]).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Write `path` atomically; `fill` streams the content.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
 ) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_of(path);
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    let tmp = stage(dir, path, fill)?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Write the content for `path` to a temporary file in `dir`, flushed to disk. Dropped without
+/// being persisted, the temporary file is removed.
+fn stage(
+    dir: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+) -> Result<tempfile::NamedTempFile, String> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".access-audit-").suffix(".tmp");
     // Reports and evidence are for other people and processes to read (subject to the umask),
@@ -34,8 +53,109 @@ pub fn write_atomically(
     out.flush().map_err(|e| err(&e))?;
     let tmp = out.into_inner().map_err(|e| err(e.error()))?;
     tmp.as_file().sync_all().map_err(|e| err(&e))?;
-    tmp.persist(path).map_err(|e| err(&e.error))?;
+    Ok(tmp)
+}
+
+/// Files that replace their previous versions together or not at all: each is written in full
+/// to a temporary file in the same directory and flushed to disk; only when every one of them
+/// is complete are they renamed over the final names. A set dropped before [`FileSet::commit`]
+/// (a write failed: disk full, quota, file-size limit) removes its temporaries and leaves every
+/// previous file as it was. The renames themselves need no data space; they are the only step
+/// that could be interrupted between two files of a set.
+pub struct FileSet {
+    dir: PathBuf,
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl FileSet {
+    /// A set of files in `dir`, which is created if missing.
+    pub fn new(dir: &Path) -> Result<FileSet, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+        Ok(FileSet {
+            dir: dir.to_path_buf(),
+            staged: Vec::new(),
+        })
+    }
+
+    /// Write the content of `dir/name` under a temporary name.
+    pub fn stage(
+        &mut self,
+        name: &str,
+        fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let path = self.dir.join(name);
+        let tmp = stage(&self.dir, &path, fill)?;
+        self.staged.push((tmp, path));
+        Ok(())
+    }
+
+    /// Rename every staged file into place, and make the renames durable. Returns the paths.
+    pub fn commit(self) -> Result<Vec<PathBuf>, String> {
+        let mut written = Vec::with_capacity(self.staged.len());
+        for (tmp, path) in self.staged {
+            tmp.persist(&path)
+                .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+            written.push(path);
+        }
+        sync_dir(&self.dir)?;
+        Ok(written)
+    }
+}
+
+/// A rename is durable once its directory is flushed to disk.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), String> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("cannot flush directory {} to disk: {e}", dir.display()))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), String> {
     Ok(())
+}
+
+/// In every output directory; locked by the run or merge writing into it, for as long as it
+/// runs. Never removed: removing a lock file lets a third run lock a new file while the second
+/// still holds the old one.
+pub const LOCK_FILE: &str = ".access-audit.lock";
+
+/// An exclusive lock on an output directory, released when dropped (or when the process ends,
+/// however it ends).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+/// Lock `dir` (which must exist) for this process, or fail at once if another run holds it:
+/// two runs into one directory would leave a report set mixed from both.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, String> {
+    let path = dir.join(LOCK_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "output directory {} is in use by another access-audit run (it holds {}): wait for it to finish, \
+             or give this run another output directory",
+            dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!(
+            "cannot lock output directory {} ({}): {e}",
+            dir.display(),
+            path.display()
+        )),
+    }
 }
 
 /// Write bytes to `path` atomically.
@@ -90,6 +210,54 @@ mod tests {
             2,
             "report.json and plain; the temporary file was removed"
         );
+    }
+
+    #[test]
+    fn a_file_set_replaces_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a.html", "b.csv", "c.json"];
+        for n in names {
+            std::fs::write(dir.path().join(n), "old").unwrap();
+        }
+        let mut set = FileSet::new(dir.path()).unwrap();
+        set.stage("a.html", |o| o.write_all(b"new").map_err(|e| e.to_string()))
+            .unwrap();
+        set.stage("b.csv", |o| o.write_all(b"new").map_err(|e| e.to_string()))
+            .unwrap();
+        assert!(set.stage("c.json", |_| Err("disk full".into())).is_err());
+        drop(set);
+        for n in names {
+            assert_eq!(std::fs::read(dir.path().join(n)).unwrap(), b"old", "{n}");
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporaries"
+        );
+
+        let mut set = FileSet::new(dir.path()).unwrap();
+        for n in names {
+            set.stage(n, |o| o.write_all(b"new").map_err(|e| e.to_string()))
+                .unwrap();
+        }
+        assert_eq!(set.commit().unwrap().len(), 3);
+        for n in names {
+            assert_eq!(std::fs::read(dir.path().join(n)).unwrap(), b"new", "{n}");
+        }
+    }
+
+    #[test]
+    fn an_output_directory_is_locked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_dir(dir.path()).unwrap();
+        let err = lock_dir(dir.path()).unwrap_err();
+        assert!(
+            err.contains("is in use by another access-audit run"),
+            "{err}"
+        );
+        drop(held);
+        assert!(lock_dir(dir.path()).is_ok(), "released when dropped");
+        assert!(dir.path().join(LOCK_FILE).exists(), "the lock file is kept");
     }
 }
 

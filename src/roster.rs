@@ -3,7 +3,7 @@
 //! whether that person has left, and whether time-bound access has ended.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -55,10 +55,15 @@ impl Roster {
             line,
             message,
         };
+        let bytes = crate::files::read_bounded(
+            path,
+            crate::files::ROSTER_FILE,
+            crate::files::Symlinks::Follow,
+        )
+        .map_err(|e| err(None, format!("cannot read the roster: {}", e.reason())))?;
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| err(None, format!("cannot read the roster: {e}")))?;
+            .from_reader(bytes.as_slice());
         let headers = reader
             .headers()
             .map_err(|e| err(Some(1), format!("cannot read the header row: {e}")))?
@@ -211,34 +216,32 @@ pub fn people_view(roster: &Roster, accounts: &[Account], findings: &[Finding]) 
     rows.into_values().collect()
 }
 
-/// Write `people.csv`.
-pub fn write_people_csv(rows: &[PersonRow], path: &Path) -> Result<(), String> {
-    crate::output::write_atomically(path, |out| {
-        let err = |e: &dyn std::fmt::Display| format!("cannot write people.csv: {e}");
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(out);
-        w.write_record([
-            "email", "name", "status", "end_date", "manager", "accounts", "findings",
-        ])
+/// Stream people.csv (one row per person and their accounts) into `out`.
+pub fn write_people_to(rows: &[PersonRow], out: &mut dyn std::io::Write) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("cannot write people.csv: {e}");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record([
+        "email", "name", "status", "end_date", "manager", "accounts", "findings",
+    ])
+    .map_err(|e| err(&e))?;
+    for r in rows {
+        let cells = [
+            r.email.clone(),
+            r.name.clone(),
+            r.status.clone(),
+            r.end_date.clone().unwrap_or_default(),
+            r.manager.clone(),
+            r.accounts.join("; "),
+            r.findings.to_string(),
+        ];
+        w.write_record(
+            cells
+                .iter()
+                .map(|c| crate::report::neutralise_cell(c).into_owned()),
+        )
         .map_err(|e| err(&e))?;
-        for r in rows {
-            let cells = [
-                r.email.clone(),
-                r.name.clone(),
-                r.status.clone(),
-                r.end_date.clone().unwrap_or_default(),
-                r.manager.clone(),
-                r.accounts.join("; "),
-                r.findings.to_string(),
-            ];
-            w.write_record(
-                cells
-                    .iter()
-                    .map(|c| crate::report::neutralise_cell(c).into_owned()),
-            )
-            .map_err(|e| err(&e))?;
-        }
-        w.flush().map_err(|e| err(&e))
-    })
+    }
+    w.flush().map_err(|e| err(&e))
 }

@@ -167,6 +167,9 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             plan.output_dir.display()
         ))
     })?;
+    // Held until the run ends, so a second run into this directory fails here, before any
+    // request, instead of mixing its reports with ours.
+    let _output_lock = crate::output::lock_dir(&plan.output_dir).map_err(Error::Fatal)?;
     probe_writable(&plan.output_dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
     let recorder = match &evidence_dir {
         Some(dir) => Some(Arc::new(

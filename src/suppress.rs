@@ -99,11 +99,16 @@ impl Suppressions {
             line,
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_bounded_text(
+            path,
+            crate::files::SUPPRESSIONS_FILE,
+            crate::files::Symlinks::Follow,
+        )
+        .map_err(|e| {
             err(
                 None,
                 None,
-                format!("cannot read the suppressions file: {e}"),
+                format!("cannot read the suppressions file: {}", e.reason()),
             )
         })?;
         let raw: RawFile = toml::from_str(&text).map_err(|e| {

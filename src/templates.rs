@@ -32,10 +32,17 @@ impl Templates {
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
         for (name, builtin) in BUILTIN {
-            let custom = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+            // Present in any form (even a FIFO or a dangling link) means meant to replace the
+            // built-in one: read it or fail, never fall back silently.
+            let custom = dir
+                .map(|d| d.join(name))
+                .filter(|p| std::fs::symlink_metadata(p).is_ok());
             let source = match &custom {
-                Some(path) => std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read template {}: {e}", path.display()))?,
+                Some(path) => crate::files::read_bounded_text(
+                    path,
+                    crate::files::TEMPLATE_FILE,
+                    crate::files::Symlinks::Follow,
+                )?,
                 None => builtin.to_string(),
             };
             let registry = if name == EMAIL_TEXT {
@@ -53,13 +60,13 @@ impl Templates {
                     format!("template {origin} is invalid: {e}")
                 })?;
         }
-        if let Some(dir) = dir {
-            if !dir.is_dir() {
-                return Err(format!(
-                    "report.template_dir {} is not a directory",
-                    dir.display()
-                ));
-            }
+        if let Some(dir) = dir
+            && !dir.is_dir()
+        {
+            return Err(format!(
+                "report.template_dir {} is not a directory",
+                dir.display()
+            ));
         }
         Ok(Templates { html, text })
     }

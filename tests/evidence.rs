@@ -378,3 +378,186 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A hostile archive: every file regular, bounded and inside, every name a safe component.
+#[cfg(unix)]
+mod hostile {
+    use super::*;
+
+    /// Long enough for a loaded machine; a read that blocks fails the test instead of hanging it.
+    const NO_HANG: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    /// Replay `archive`; expect exit 1, no report, and each of `parts` in the error.
+    fn replay_is_refused(archive: &Path, parts: &[&str]) {
+        let out = tempfile::tempdir().unwrap();
+        let mut assert = bin()
+            .timeout(NO_HANG)
+            .args(["run", "--replay"])
+            .arg(archive)
+            .arg("--out")
+            .arg(out.path())
+            .assert()
+            .code(1);
+        for part in parts {
+            assert = assert.stderr(predicates::str::contains(*part));
+        }
+        assert!(!out.path().join("report.json").exists());
+    }
+
+    fn demo_copy(dir: &Path) -> std::path::PathBuf {
+        let copy = dir.join("archive");
+        copy_dir(&demo_dir(), &copy);
+        copy
+    }
+
+    fn edit_manifest(archive: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = archive.join("manifest.json");
+        let mut manifest = read_json(&path);
+        edit(&mut manifest);
+        std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_as_manifest_or_body_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("fifo-manifest");
+        std::fs::create_dir_all(&archive).unwrap();
+        mkfifo(&archive.join("manifest.json"));
+        replay_is_refused(
+            &archive,
+            &[
+                "cannot read evidence manifest",
+                "it is a FIFO, not a regular file",
+            ],
+        );
+
+        let archive = demo_copy(dir.path());
+        let body = archive.join("sentry/acme/0002.json");
+        std::fs::remove_file(&body).unwrap();
+        mkfifo(&body);
+        replay_is_refused(
+            &archive,
+            &[
+                "responses[1]",
+                "sentry/acme/0002.json",
+                "it is a FIFO, not a regular file",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_symlink_inside_the_archive_is_refused_even_to_an_identical_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+
+        // The body file itself: the bytes outside match the manifest, but nothing vouches for them.
+        let archive = demo_copy(dir.path());
+        let body = archive.join("sentry/acme/0002.json");
+        std::fs::rename(&body, outside.join("0002.json")).unwrap();
+        std::os::unix::fs::symlink(outside.join("0002.json"), &body).unwrap();
+        replay_is_refused(
+            &archive,
+            &["sentry/acme/0002.json", "it is a symbolic link"],
+        );
+
+        // A directory on the way.
+        let archive2 = dir.path().join("archive2");
+        copy_dir(&demo_dir(), &archive2);
+        std::fs::rename(archive2.join("sentry/acme"), outside.join("acme")).unwrap();
+        std::os::unix::fs::symlink(outside.join("acme"), archive2.join("sentry/acme")).unwrap();
+        replay_is_refused(&archive2, &["sentry/acme: it is a symbolic link"]);
+
+        // The manifest.
+        let archive3 = dir.path().join("archive3");
+        copy_dir(&demo_dir(), &archive3);
+        std::fs::rename(
+            archive3.join("manifest.json"),
+            outside.join("manifest.json"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            outside.join("manifest.json"),
+            archive3.join("manifest.json"),
+        )
+        .unwrap();
+        replay_is_refused(
+            &archive3,
+            &["cannot read evidence manifest", "it is a symbolic link"],
+        );
+    }
+
+    #[test]
+    fn an_oversized_body_is_refused_from_the_manifest_and_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = demo_copy(dir.path());
+        let body = archive.join("sentry/acme-legacy/0001.json");
+        // Sparse: 2 GiB on paper, nothing on disk.
+        let size: u64 = 2 << 30;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&body)
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        edit_manifest(&archive, |m| m["responses"][4]["bytes"] = json!(size));
+        replay_is_refused(
+            &archive,
+            &[
+                "responses[4]",
+                "sentry/acme-legacy/0001.json",
+                &format!("{size} bytes, over the 1 GiB limit for an evidence body"),
+            ],
+        );
+    }
+
+    #[test]
+    fn hostile_names_in_the_manifest_are_refused_naming_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = demo_copy(dir.path());
+        edit_manifest(&archive, |m| {
+            m["responses"][4]["scope"] = json!("../../etc")
+        });
+        replay_is_refused(
+            &archive,
+            &[
+                "manifest.json: responses[4].scope",
+                "`../../etc` is not a usable scope name",
+            ],
+        );
+
+        let archive = dir.path().join("archive2");
+        copy_dir(&demo_dir(), &archive);
+        edit_manifest(&archive, |m| {
+            m["sources"][1]["name"] = json!("manifest.json")
+        });
+        replay_is_refused(
+            &archive,
+            &[
+                "manifest.json: sources[1].name",
+                "`manifest.json` is not a usable source name",
+            ],
+        );
+
+        let archive = dir.path().join("archive3");
+        copy_dir(&demo_dir(), &archive);
+        edit_manifest(&archive, |m| {
+            m["responses"][10]["source_name"] = json!("sent\u{0}dm")
+        });
+        replay_is_refused(
+            &archive,
+            &[
+                "responses[10].source_name",
+                "`sent\\0dm` is not a usable source name",
+            ],
+        );
+    }
+}

@@ -33,7 +33,7 @@ fn acme_pages() -> Vec<Vec<Value>> {
         };
         let last_login = match id {
             7 => None,
-            _ if id % 10 == 0 => Some("2026-01-01T00:00:00.123456Z"),
+            _ if id.is_multiple_of(10) => Some("2026-01-01T00:00:00.123456Z"),
             _ => Some("2026-10-20T08:00:00Z"),
         };
         sentry_member(id, role, id != 1, last_login)

@@ -22,6 +22,7 @@ pub use locate::KeySegment;
 pub use secret::SecretRef;
 use values::{AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug};
 
+use crate::files::Symlinks;
 use crate::model::{FailOn, Severity, SourceKind};
 use crate::rules::RuleSettings;
 
@@ -387,18 +388,19 @@ struct RawEmail {
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: Some(path.to_path_buf()),
-            key: None,
-            line: None,
-            message: match e.kind() {
-                std::io::ErrorKind::NotFound => {
+        // A ConfigMap mount is a symlink: follow it, to a regular file of bounded size.
+        let text = crate::files::read_bounded_text(path, crate::files::CONFIG_FILE, Symlinks::Follow)
+            .map_err(|e| ConfigError {
+                file: Some(path.to_path_buf()),
+                key: None,
+                line: None,
+                message: if e.is_not_found() {
                     "file not found; pass --config PATH or set ACCESS_AUDIT_CONFIG (examples/access-audit.toml is a start)"
                         .to_string()
-                }
-                _ => format!("cannot read the file: {e}"),
-            },
-        })?;
+                } else {
+                    format!("cannot read the file: {}", e.reason())
+                },
+            })?;
         Config::parse(&text, Some(path))
     }
 
@@ -528,17 +530,8 @@ impl Config {
         for (i, s) in raw.sources.into_iter().enumerate() {
             let kind = s.kind;
             let name = s.name.clone().unwrap_or_else(|| kind.as_str().to_string());
-            if name.trim().is_empty()
-                || name.contains(['/', '\\'])
-                || name.starts_with('.')
-                || name.len() > 100
-            {
-                return Err(err_at(
-                    src_key(i, "name"),
-                    format!(
-                        "`{name}` is not a usable source name: expected a short label without `/`, such as \"sentry-eu\""
-                    ),
-                ));
+            if let Some(problem) = crate::sources::evidence::source_name_problem(&name) {
+                return Err(err_at(src_key(i, "name"), problem));
             }
             if let Some(first) = seen_names.insert(name.clone(), i) {
                 return Err(err_at(
@@ -767,15 +760,15 @@ impl Config {
                 ));
             }
         };
-        if let Some(from) = &e.from {
-            if !looks_like_mailbox(from) {
-                return Err(err_at(
-                    key(&["email", "from"]),
-                    format!(
-                        "`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""
-                    ),
-                ));
-            }
+        if let Some(from) = &e.from
+            && !looks_like_mailbox(from)
+        {
+            return Err(err_at(
+                key(&["email", "from"]),
+                format!(
+                    "`{from}` is not an email address: expected \"Name <addr@example.com>\" or \"addr@example.com\""
+                ),
+            ));
         }
         for (i, to) in e.to.iter().enumerate() {
             if !looks_like_mailbox(to) {

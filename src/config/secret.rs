@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::files::{SECRET_FILE, Symlinks};
+
 /// Where a secret comes from. Holds the *name* of the place, never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -33,8 +35,11 @@ impl SecretRef {
                     return Err(format!("environment variable {name} is not valid UTF-8"));
                 }
             },
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?,
+            // Kubernetes mounts secrets as symlinks into `..data/`: follow them, but only to a
+            // regular file of a bounded size (a FIFO would block the run forever).
+            SecretRef::File(path) => {
+                crate::files::read_bounded_text(path, SECRET_FILE, Symlinks::Follow)?
+            }
         };
         // Kubernetes secret mounts and `echo > file` leave a trailing newline.
         let trimmed = value.trim_end_matches(['\n', '\r']);
@@ -64,6 +69,29 @@ mod tests {
                 .resolve()
                 .unwrap_err()
                 .contains("is empty")
+        );
+    }
+
+    /// Kubernetes: `token -> ..data/token`, `..data -> ..2026_11_01_…/`.
+    #[cfg(unix)]
+    #[test]
+    fn a_kubernetes_style_symlinked_secret_is_followed_to_its_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("..2026_11_01_00_00_00.1");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("token"), "mounted\n").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("..data")).unwrap();
+        let link = dir.path().join("token");
+        std::os::unix::fs::symlink("..data/token", &link).unwrap();
+        let secret = SecretRef::File(link).resolve().unwrap();
+        assert_eq!(secret.expose_secret(), "mounted");
+        // A directory is no secret, however it is reached.
+        let err = SecretRef::File(dir.path().join("..data"))
+            .resolve()
+            .unwrap_err();
+        assert!(
+            err.contains("it is a directory, not a regular file"),
+            "{err}"
         );
     }
 

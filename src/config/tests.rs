@@ -936,6 +936,49 @@ fn unusable_source_name() {
     );
 }
 
+/// Source names become directories of the evidence archive: one safe path component each.
+#[test]
+fn source_names_are_safe_path_components() {
+    for bad_name in [
+        "manifest.json",
+        ".",
+        "..",
+        "a.b",
+        "-lead",
+        "_lead",
+        "a b",
+        "sentry\\u0000x",
+        "a\\\\b",
+        "é",
+    ] {
+        bad_at(
+            &with_source(&format!("name = \"{bad_name}\"\n")),
+            "sources[0].name",
+            5,
+            "is not a usable source name: expected 1 to 64 ASCII letters, digits, `-` or `_`",
+        );
+    }
+    let long = "a".repeat(65);
+    bad_at(
+        &with_source(&format!("name = \"{long}\"\n")),
+        "sources[0].name",
+        5,
+        "is not a usable source name",
+    );
+    // The NUL is shown escaped, not written raw to the terminal.
+    let err = bad_at(
+        &with_source("name = \"x\\u0000y\"\n"),
+        "sources[0].name",
+        5,
+        "`x\\0y`",
+    );
+    assert!(!err.message.contains('\0'));
+    for good in ["sentry-eu", "Sentry_2", "9lives", &"a".repeat(64)] {
+        let config = ok(&with_source(&format!("name = \"{good}\"\n")));
+        assert_eq!(config.sources[0].spec.name, good);
+    }
+}
+
 #[test]
 fn empty_organizations_list() {
     bad_at(

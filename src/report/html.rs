@@ -521,12 +521,12 @@ mod tests {
             } else {
                 format!("User {i}")
             }),
-            role: Some(if i % 10 == 0 {
+            role: Some(if i.is_multiple_of(10) {
                 "owner".into()
             } else {
                 "member".into()
             }),
-            privileged: i % 10 == 0,
+            privileged: i.is_multiple_of(10),
             status: "active".into(),
             mfa: Some(false),
             last_login_at: None,

@@ -18,7 +18,7 @@ use crate::model::{
     Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
     format_time,
 };
-use crate::output::write_atomically;
+use crate::output::FileSet;
 use crate::rules::{ActiveRule, RULES};
 use crate::templates::Templates;
 
@@ -400,33 +400,36 @@ pub fn render_bytes(
     Ok(out)
 }
 
-/// Write the selected formats into `dir`, each atomically. Returns the files written.
+/// Write the selected formats into `dir` as one set, replaced whole or not at all: every file
+/// (people.csv too, with a roster) is first written and flushed to disk under a temporary name in
+/// `dir`, and only when all of them are complete are they renamed over the previous ones. If any
+/// write fails — disk full, quota, a file-size limit — the temporaries are removed and every
+/// previous file stays as it was, so the directory never holds this run's report.html next to
+/// the last run's report.json. Returns the files written.
 pub fn write_all(
     report: &Report,
     dir: &Path,
     formats: &[Format],
     templates: &Templates,
 ) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
-    let mut written = Vec::new();
+    let mut set = FileSet::new(dir)?;
     for format in formats {
         for artifact in Artifact::for_format(*format) {
-            let path = dir.join(artifact.file_name());
             let started = std::time::Instant::now();
-            write_atomically(&path, |out| render_to(report, *artifact, templates, out))?;
+            set.stage(artifact.file_name(), |out| {
+                render_to(report, *artifact, templates, out)
+            })?;
             if *artifact == Artifact::AccountsCsv && !report.people.is_empty() {
-                let people = dir.join(PEOPLE_CSV);
-                crate::roster::write_people_csv(&report.people, &people)?;
-                written.push(people);
+                set.stage(PEOPLE_CSV, |out| {
+                    crate::roster::write_people_to(&report.people, out)
+                })?;
             }
             tracing::debug!(
                 file = artifact.file_name(),
                 ms = started.elapsed().as_millis() as u64,
                 "written"
             );
-            written.push(path);
         }
     }
-    Ok(written)
+    set.commit()
 }

@@ -17,6 +17,60 @@ use crate::report::Tool;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// Created first, with `O_EXCL`, by the run that records into the directory, and kept: it claims
+/// the directory so that two runs given one `--evidence DIR` cannot both record into it. It holds
+/// the recording process's pid and start time. Replay reads only the manifest and the files it
+/// lists, so the marker is ignored there.
+pub const CLAIM_FILE: &str = ".access-audit-evidence";
+
+/// The longest source name: a short label for reports and a directory of the archive.
+pub const MAX_SOURCE_NAME: usize = 64;
+/// The longest scope name: Sentry slugs are accepted up to 100 characters in the config.
+pub const MAX_SCOPE_NAME: usize = 100;
+
+/// Why `name` cannot be a source name, if it cannot. Source names become directories of the
+/// archive (`<source>/<scope>/NNNN.json`), so each must be one harmless path component on every
+/// filesystem: ASCII letters, digits, `-` and `_`, starting with a letter or digit. No dots at
+/// all rules out `.`, `..` and `manifest.json`.
+pub fn source_name_problem(name: &str) -> Option<String> {
+    (!is_component(name, MAX_SOURCE_NAME, |c| c.is_ascii_alphanumeric())).then(|| {
+        format!(
+            "`{}` is not a usable source name: expected 1 to {MAX_SOURCE_NAME} ASCII letters, digits, `-` or `_`, \
+             starting with a letter or digit, such as \"sentry-eu\" (it names a directory of the evidence archive)",
+            shown(name)
+        )
+    })
+}
+
+/// Why `name` cannot be a scope name, if it cannot: as [`source_name_problem`], except that a
+/// scope may start with `_` (the pseudo-scopes `_organizations`, `_profiles`) and be longer.
+pub fn scope_name_problem(name: &str) -> Option<String> {
+    (!is_component(name, MAX_SCOPE_NAME, |c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
+        format!(
+            "`{}` is not a usable scope name: expected 1 to {MAX_SCOPE_NAME} ASCII letters, digits, `-` or `_` \
+             (it names a directory of the evidence archive)",
+            shown(name)
+        )
+    })
+}
+
+fn is_component(name: &str, max: usize, first_ok: impl Fn(char) -> bool) -> bool {
+    name.len() <= max
+        && name.chars().next().is_some_and(first_ok)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A name as it can be shown in one line of an error: control characters escaped, not endless.
+fn shown(name: &str) -> String {
+    let escaped: String = name.escape_debug().collect();
+    match escaped.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -71,23 +125,22 @@ struct RecorderState {
 }
 
 impl EvidenceRecorder {
-    /// Prepare `dir`: created if missing, refused if it already holds anything, so one run's
-    /// evidence is never mixed with another's.
+    /// Claim `dir` for this run: created if missing, the claim marker created with `O_EXCL`
+    /// before anything else, then refused if it holds anything besides our marker. Of two runs
+    /// given the same new directory, exactly one gets it; evidence of runs never mixes.
     pub fn create(dir: &Path) -> Result<EvidenceRecorder, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create evidence directory {}: {e}", dir.display()))?;
-        let mut entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read evidence directory {}: {e}", dir.display()))?;
-        if entries.next().is_some() {
-            return Err(format!(
-                "evidence directory {} is not empty; evidence of different runs must not mix: name a new directory",
-                dir.display()
-            ));
+        let started_at = Utc::now();
+        let marker = claim(dir, &started_at)?;
+        if let Err(e) = only_the_marker(dir) {
+            // Not ours to record into: give the claim back so the message stays the true one.
+            let _ = std::fs::remove_file(&marker);
+            return Err(e);
         }
-        probe_writable(dir)?;
         Ok(EvidenceRecorder {
             dir: dir.to_path_buf(),
-            started_at: Utc::now(),
+            started_at,
             state: Mutex::new(RecorderState::default()),
         })
     }
@@ -113,6 +166,12 @@ impl EvidenceRecorder {
         };
         let record = match answer {
             Ok(a) => {
+                // The names become directories here; replay refuses what this would not write.
+                if let Some(problem) =
+                    source_name_problem(key.source_name).or_else(|| scope_name_problem(key.scope))
+                {
+                    return Err(format!("the answer cannot be kept as evidence: {problem}"));
+                }
                 let rel = format!("{}/{}/{number:04}.json", key.source_name, key.scope);
                 let path = self.dir.join(&rel);
                 write_bytes(&path, &a.body)?;
@@ -180,4 +239,53 @@ impl EvidenceRecorder {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Create the claim marker; fails if another run (or an earlier one) already has.
+fn claim(dir: &Path, started_at: &DateTime<Utc>) -> Result<PathBuf, String> {
+    let marker = dir.join(CLAIM_FILE);
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!(
+                "evidence directory {} is already claimed by another run ({} exists); evidence of different runs \
+                 must not mix: name a new directory",
+                dir.display(),
+                marker.display()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "evidence directory {} is not writable: cannot create {}: {e}",
+                dir.display(),
+                marker.display()
+            ));
+        }
+    };
+    let note =
+        serde_json::json!({"pid": std::process::id(), "started_at": format_time(started_at)});
+    std::io::Write::write_all(&mut file, format!("{note}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    Ok(marker)
+}
+
+fn only_the_marker(dir: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read evidence directory {}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| format!("cannot read evidence directory {}: {e}", dir.display()))?;
+        if entry.file_name() != CLAIM_FILE {
+            return Err(format!(
+                "evidence directory {} is not empty; evidence of different runs must not mix: name a new directory",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
 }

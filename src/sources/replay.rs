@@ -8,7 +8,10 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::evidence::{MANIFEST_FILE, Manifest, ResponseRecord};
+use super::evidence::{
+    MANIFEST_FILE, Manifest, ResponseRecord, scope_name_problem, source_name_problem,
+};
+use crate::files::{self, EVIDENCE_BODY, EVIDENCE_MANIFEST, Symlinks};
 use crate::http::Answer;
 use crate::timestamp::parse_timestamp;
 
@@ -37,14 +40,12 @@ pub enum Replayed {
 impl ReplayArchive {
     /// Read `DIR/manifest.json` and check every body against its recorded size and SHA-256.
     /// A file that does not match is a fatal error: evidence that was altered proves nothing.
+    /// The archive is untrusted input: names must be safe path components, files regular and
+    /// bounded, and no path inside the archive may pass through a symbolic link.
     pub fn load(dir: &Path) -> Result<ReplayArchive, String> {
         let manifest_path = dir.join(MANIFEST_FILE);
-        let bytes = std::fs::read(&manifest_path).map_err(|e| {
-            format!(
-                "cannot read {}: {e} (--replay takes a directory written by --evidence)",
-                manifest_path.display()
-            )
-        })?;
+        let bytes = files::read_bounded(&manifest_path, EVIDENCE_MANIFEST, Symlinks::Refuse)
+            .map_err(|e| format!("{e} (--replay takes a directory written by --evidence)"))?;
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
             format!(
                 "{} is not an access-audit evidence manifest: {e}",
@@ -58,10 +59,12 @@ impl ReplayArchive {
                 manifest.schema_version
             ));
         }
+        check_names(&manifest)
+            .map_err(|e| format!("evidence manifest {}: {e}", manifest_path.display()))?;
         let mut by_scope: HashMap<(String, String), Vec<(ResponseRecord, bool)>> = HashMap::new();
         for (i, r) in manifest.responses.iter().enumerate() {
             if let Some(file) = &r.file {
-                verify_file(dir, file, r).map_err(|e| {
+                read_body(dir, file, r).map_err(|e| {
                     format!("evidence archive {}: responses[{i}]: {e}", dir.display())
                 })?;
             } else if r.error.is_none() {
@@ -119,9 +122,10 @@ impl ReplayArchive {
                     .unwrap_or_else(|| "no answer was recorded".into()),
             );
         };
-        let body = match std::fs::read(self.dir.join(file)) {
+        // Checked again as it is used: the file may have changed since `load`.
+        let body = match read_body(&self.dir, file, &record) {
             Ok(b) => Bytes::from(b),
-            Err(e) => return Replayed::Missing(format!("cannot read evidence file {file}: {e}")),
+            Err(e) => return Replayed::Missing(e),
         };
         Replayed::Answer(Answer {
             status: record.status.unwrap_or(0),
@@ -134,16 +138,45 @@ impl ReplayArchive {
     }
 }
 
-fn verify_file(dir: &Path, file: &str, r: &ResponseRecord) -> Result<(), String> {
-    let rel = Path::new(file);
-    if rel.is_absolute()
-        || rel
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-    {
-        return Err(format!("file `{file}` is outside the archive"));
+/// Source and scope names from a hostile manifest: each must be what a recording run could have
+/// written, one safe path component.
+fn check_names(manifest: &Manifest) -> Result<(), String> {
+    for (i, s) in manifest.sources.iter().enumerate() {
+        if let Some(problem) = source_name_problem(&s.name) {
+            return Err(format!("sources[{i}].name: {problem}"));
+        }
     }
-    let body = std::fs::read(dir.join(rel)).map_err(|e| format!("cannot read {file}: {e}"))?;
+    for (i, r) in manifest.responses.iter().enumerate() {
+        if let Some(problem) = source_name_problem(&r.source_name) {
+            return Err(format!("responses[{i}].source_name: {problem}"));
+        }
+        if let Some(problem) = scope_name_problem(&r.scope) {
+            return Err(format!("responses[{i}].scope: {problem}"));
+        }
+    }
+    Ok(())
+}
+
+/// One recorded body, if it is what the manifest says: size checked against the cap and against
+/// the file's size before a byte is read, then the SHA-256.
+fn read_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<Vec<u8>, String> {
+    if r.bytes > EVIDENCE_BODY.limit {
+        return Err(format!(
+            "the manifest says {file} has {} bytes, over the {} limit for an {}",
+            r.bytes,
+            EVIDENCE_BODY.limit_text(),
+            EVIDENCE_BODY.what
+        ));
+    }
+    let opened = files::open_inside(dir, file, EVIDENCE_BODY).map_err(|e| e.to_string())?;
+    if opened.len() != r.bytes {
+        return Err(format!(
+            "{file} has {} bytes, the manifest says {}: the archive was altered",
+            opened.len(),
+            r.bytes
+        ));
+    }
+    let body = opened.read().map_err(|e| e.to_string())?;
     if body.len() as u64 != r.bytes {
         return Err(format!(
             "{file} has {} bytes, the manifest says {}: the archive was altered",
@@ -153,7 +186,7 @@ fn verify_file(dir: &Path, file: &str, r: &ResponseRecord) -> Result<(), String>
     }
     let actual = hex::encode(Sha256::digest(&body));
     match &r.sha256 {
-        Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(()),
+        Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(body),
         Some(expected) => Err(format!(
             "{file} has SHA-256 {actual}, the manifest says {expected}: the archive was altered"
         )),

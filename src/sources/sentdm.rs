@@ -422,13 +422,13 @@ async fn fetch_users(ctx: &SourceContext<'_>, scope: &str) -> Result<Vec<Account
         budget.another()?;
         page += 1;
     };
-    if let Some(total) = total_count {
-        if (accounts.len() as u64) < total {
-            return Err(local_error(format!(
-                "the API reports {total} users but only {} could be fetched; the list is incomplete",
-                accounts.len()
-            )));
-        }
+    if let Some(total) = total_count
+        && (accounts.len() as u64) < total
+    {
+        return Err(local_error(format!(
+            "the API reports {total} users but only {} could be fetched; the list is incomplete",
+            accounts.len()
+        )));
     }
     tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries,
         duration_ms = started.elapsed().as_millis() as u64, "scope fetched");
