@@ -2,6 +2,7 @@
 //! plain and with TLS (STARTTLS and implicit), then the received message taken apart.
 
 mod common;
+mod smtp_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -479,5 +480,314 @@ fn preview_writes_the_eml_and_sends_nothing() {
             .get_first_value("Subject")
             .unwrap()
             .starts_with("[access-audit] Acme review 2026-11-20")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines, stops and secrets, against the Rust SMTP server of tests/smtp_server.
+
+use smtp_server::{Options, Silence};
+
+/// The binary, started so that the test can signal it and must see it end within a limit.
+struct Running {
+    child: Child,
+    started: Instant,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+struct Finished {
+    code: Option<i32>,
+    elapsed: Duration,
+    stdout: String,
+    stderr: String,
+}
+
+impl Running {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("access-audit"));
+        cmd.env_clear()
+            .env("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+            .env("SENTDM_API_KEY", SENTDM_KEY);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start access-audit");
+        Running {
+            child,
+            started: Instant::now(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// A run of the demo archive with this config and SMTP URL.
+    fn replay(dir: &Path, config: &str, smtp_url: &str, extra: &[&str]) -> Running {
+        let cfg = write_config(dir, config);
+        let out = dir.join("out");
+        let mut args = vec![
+            "--config",
+            cfg.to_str().expect("utf-8 path"),
+            "run",
+            "--replay",
+            demo_dir(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        Running::start(dir, &args, &[("SMTP_URL", smtp_url)])
+    }
+
+    #[cfg(unix)]
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Wait for the exit; a run still going after `limit` is killed and the test fails.
+    fn finish_within(mut self, limit: Duration) -> Finished {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for access-audit") {
+                return Finished {
+                    code: status.code(),
+                    elapsed: self.started.elapsed(),
+                    stdout: std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+                    stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+                };
+            }
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "access-audit still running after {limit:?}; stderr:\n{}",
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+fn demo_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-evidence")
+}
+
+fn assert_reports_on_disk(dir: &Path) {
+    for f in ["report.html", "report.json", "findings.csv", "accounts.csv"] {
+        assert!(dir.join("out").join(f).exists(), "{f} is on disk");
+    }
+}
+
+/// A server that goes silent at `stage` holds every attempt until `email.timeout`: three attempts
+/// of 1s and the waits of 2s and 4s between them, then exit 5 with the reports on disk.
+fn silent_server_times_out(stage: Silence) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp_server::SmtpServer::start(Options {
+        silence: stage,
+        ..Options::default()
+    });
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let done = Running::replay(dir.path(), &email_config("timeout = \"1s\""), &url, &[])
+        .finish_within(Duration::from_secs(40));
+    assert_eq!(done.code, Some(5), "{stage:?}: {}", done.stderr);
+    assert!(
+        done.elapsed < Duration::from_secs(16),
+        "{stage:?}: took {:?}",
+        done.elapsed
+    );
+    assert_eq!(
+        server.connections(),
+        3,
+        "{stage:?}: every attempt connects; {}",
+        done.stderr
+    );
+    let named = format!(
+        "sending the email through 127.0.0.1:{} timed out",
+        server.port
+    );
+    assert!(done.stderr.contains(&named), "{stage:?}: {}", done.stderr);
+    assert!(done.stderr.contains("after 3 attempts"), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    assert_reports_on_disk(dir.path());
+    assert_eq!(done.stdout, "", "logs go to stderr, reports to files");
+}
+
+#[test]
+fn a_server_silent_after_the_greeting_times_out() {
+    silent_server_times_out(Silence::AfterGreeting);
+}
+
+#[test]
+fn a_server_silent_after_ehlo_times_out() {
+    silent_server_times_out(Silence::AfterEhlo);
+}
+
+#[test]
+fn a_server_silent_after_data_times_out() {
+    silent_server_times_out(Silence::AfterData);
+}
+
+#[test]
+fn email_timeout_is_a_duration_from_1s_to_10m() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, message) in [
+        ("500ms", "500ms: expected from 1s to 10m"),
+        ("11m", "11m: expected from 1s to 10m"),
+        ("0s", "a duration of zero is not allowed"),
+        ("soon", "is not a duration"),
+    ] {
+        replay_demo(
+            dir.path(),
+            &email_config(&format!("timeout = \"{value}\"")),
+            "smtp://127.0.0.1:25",
+        )
+        .code(1)
+        .stderr(predicate::str::contains("email.timeout"))
+        .stderr(predicate::str::contains(message));
+        assert!(!dir.path().join("out/report.json").exists());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_the_email_abandons_it_and_the_reports_record_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp_server::SmtpServer::start(Options {
+        silence: Silence::BeforeGreeting,
+        ..Options::default()
+    });
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::replay(dir.path(), &email_config(""), &url, &[]);
+    // The reports are on disk before the email starts: this SIGTERM comes after them.
+    assert!(
+        server.wait_for_connection(Duration::from_secs(30)),
+        "the email step connected"
+    );
+    let signalled = Instant::now();
+    run.signal("TERM");
+    let done = run.finish_within(Duration::from_secs(30));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "abandoned within seconds, took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    let report = read_json(&dir.path().join("out/report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("SIGTERM was received"));
+    assert!(
+        done.stderr.contains("email under way is abandoned"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_merge_email_abandons_it_and_the_merged_report_records_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    // One run's report to merge, without email.
+    replay_demo(
+        dir.path(),
+        &email_config("").replace("enabled = true", "enabled = false"),
+        "",
+    )
+    .code(4);
+    let server = smtp_server::SmtpServer::start(Options {
+        silence: Silence::BeforeGreeting,
+        ..Options::default()
+    });
+    let cfg = write_config(dir.path(), &email_config(""));
+    let (input, merged) = (dir.path().join("out"), dir.path().join("merged"));
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::start(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "merge",
+            input.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url)],
+    );
+    assert!(server.wait_for_connection(Duration::from_secs(30)));
+    run.signal("TERM");
+    let done = run.finish_within(Duration::from_secs(30));
+    assert!(done.elapsed < Duration::from_secs(30));
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    let report = read_json(&merged.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+}
+
+/// The deadline stops the run while a source is still answering: the reports say so, exit 4, and
+/// the SMTP server never hears from the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_before_the_email_means_no_smtp_connection() {
+    let api = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!([]))
+                .set_delay(Duration::from_secs(20)),
+        )
+        .mount(&api)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp_server::SmtpServer::start(Options::default());
+    let config = format!(
+        "{}[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
+        email_config(""),
+        api.uri()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let out = dir.path().join("out");
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::start(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--deadline",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url)],
+    );
+    let done = tokio::task::spawn_blocking(move || run.finish_within(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(done.elapsed < Duration::from_secs(10), "{:?}", done.elapsed);
+    assert_eq!(server.connections(), 0, "no SMTP connection after a stop");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(
+        report["run"]["stopped"],
+        "the run deadline of 1s was reached"
+    );
+    assert!(
+        done.stderr.contains("no email is started"),
+        "{}",
+        done.stderr
     );
 }
