@@ -791,3 +791,85 @@ async fn a_stop_before_the_email_means_no_smtp_connection() {
         done.stderr
     );
 }
+
+/// At the most verbose logging, with a server that demands AUTH: neither the password (plain or
+/// base64, alone or as AUTH PLAIN sends it) nor the message reaches stdout or stderr.
+#[test]
+fn trace_logs_carry_neither_the_smtp_password_nor_the_message() {
+    const USER: &str = "audit@acme.example";
+    const PASSWORD: &str = "Xq7-smtp-pw-must-never-leak-4d2f";
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp_server::SmtpServer::start(Options {
+        auth: true,
+        ..Options::default()
+    });
+    let url = format!(
+        "smtp://audit%40acme.example:{PASSWORD}@127.0.0.1:{}",
+        server.port
+    );
+    let cfg = write_config(dir.path(), &email_config(""));
+    let out = dir.path().join("out");
+    let done = Running::start(
+        dir.path(),
+        &[
+            "-vv",
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo_dir(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url), ("RUST_LOG", "trace")],
+    )
+    .finish_within(Duration::from_secs(60));
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    // The conversation really happened: authenticated, and the message delivered.
+    assert_eq!(
+        server.logins(),
+        vec![(USER.to_string(), PASSWORD.to_string())]
+    );
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let raw = String::from_utf8_lossy(&messages[0].data).into_owned();
+    assert!(
+        done.stderr.contains("\"level\":\"DEBUG\""),
+        "verbose logging was on: {}",
+        done.stderr
+    );
+
+    let mut secrets = vec![
+        PASSWORD.to_string(),
+        smtp_server::base64_encode(PASSWORD.as_bytes()),
+        smtp_server::base64_encode(format!("\0{USER}\0{PASSWORD}").as_bytes()),
+    ];
+    // Lines of the message as it crossed the wire: a header, the text part, an attachment.
+    let attachment_line = raw
+        .split("Content-Transfer-Encoding: base64\r\n")
+        .nth(1)
+        .and_then(|part| part.lines().find(|l| l.len() >= 40))
+        .expect("a base64 attachment line")
+        .to_string();
+    for line in [
+        "Subject: [access-audit] Acme review 2026-11-20",
+        "Failing findings by severity:",
+        "report; do not read their absence as clean.",
+        attachment_line.as_str(),
+    ] {
+        assert!(raw.contains(line), "the message has `{line}`");
+        secrets.push(line.to_string());
+    }
+    let leaks: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            [("stderr", &done.stderr), ("stdout", &done.stdout)]
+                .into_iter()
+                .filter(|(_, output)| output.contains(secret.as_str()))
+                .map(move |(name, _)| format!("{name} contains `{secret}`"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
