@@ -873,3 +873,89 @@ fn trace_logs_carry_neither_the_smtp_password_nor_the_message() {
         .collect();
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
+
+/// A display name from an API that tries to add lines of its own, clear the terminal line and
+/// reverse text, and an API error message that tries the same: in the plain-text part and the
+/// subject every one of those characters is shown as an escape; the HTML part stays escaped HTML.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_names_cannot_forge_lines_in_the_text_email_or_subject() {
+    const FAKE: &str = "  - ceo@acme.example [owner] sentry / acme: all good";
+    let hostile = format!(
+        "Mallory\n{FAKE}\r\n\u{1b}[2K\ttab\u{85}nel\u{2028}ls\u{2029}ps\u{202e}gpj.exe\u{2066}iso\u{7f}<b>bold</b>"
+    );
+    let api = wiremock::MockServer::start().await;
+    let mut member = sentry_member(1, "owner", false, Some("2026-10-31T00:00:00Z"));
+    member["name"] = serde_json::json!(hostile);
+    member["user"]["name"] = serde_json::json!(hostile);
+    mount_sentry_org(&api, "acme", vec![vec![member]]).await;
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/api/0/organizations/evil/members/",
+    ))
+    .respond_with(
+        wiremock::ResponseTemplate::new(403)
+            .set_body_json(serde_json::json!({ "detail": format!("denied\n{FAKE}\u{202e}") })),
+    )
+    .mount(&api)
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}subject = \"{{{{title}}}}: {{{{#each rules}}}}{{{{#each rows}}}}{{{{who}}}}{{{{/each}}}}{{{{/each}}}}\"\n\
+         [[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\", \"evil\"]\n",
+        email_config("").replace("enabled = true", "enabled = false"),
+        api.uri()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let (out, preview) = (dir.path().join("out"), dir.path().join("preview"));
+    let args = [
+        "--config".to_string(),
+        cfg.display().to_string(),
+        "run".into(),
+        "--as-of".into(),
+        AS_OF.into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--email-preview".into(),
+        preview.display().to_string(),
+    ];
+    tokio::task::spawn_blocking(move || bin().args(args).assert().code(4))
+        .await
+        .unwrap();
+    let eml = std::fs::read_dir(&preview)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .expect("the previewed email");
+    let raw = std::fs::read(eml).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+
+    let escaped_name = "Mallory\\n  - ceo@acme.example [owner] sentry / acme: all good\\r\\n\\u{1b}[2K\\ttab\\u{85}nel\\u{2028}ls\\u{2029}ps\\u{202e}gpj.exe\\u{2066}iso\\u{7f}<b>bold</b>";
+    let text = find_part(&mail, "text/plain", None).get_body().unwrap();
+    assert!(text.contains(escaped_name), "{text}");
+    assert!(
+        text.contains("denied\\n  - ceo@acme.example [owner] sentry / acme: all good\\u{202e}"),
+        "the API's error message is escaped too: {text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with(FAKE)),
+        "no forged line: {text}"
+    );
+    let forging = |c: char| {
+        (c.is_control() && c != '\n' && c != '\r')
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    assert!(!text.chars().any(forging), "{text:?}");
+    assert!(!text.replace("\r\n", "\n").contains('\r'), "{text:?}");
+
+    let subject = mail.headers.get_first_value("Subject").unwrap();
+    assert!(subject.starts_with("Acme review: "), "{subject}");
+    assert!(subject.contains(escaped_name), "{subject}");
+    assert!(
+        !subject.chars().any(|c| forging(c) || c == '\n'),
+        "{subject:?}"
+    );
+
+    // HTML keeps its own escaping; the name is there as text, not as markup.
+    let html = find_part(&mail, "text/html", None).get_body().unwrap();
+    assert!(html.contains("iso\u{7f}&lt;b&gt;bold&lt;/b&gt;"), "{html}");
+    assert!(!html.contains("<b>bold"));
+}
