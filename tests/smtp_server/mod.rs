@@ -1,13 +1,17 @@
 //! A real SMTP server for the tests, in Rust, on 127.0.0.1: it speaks the protocol lettre speaks
-//! (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT), records the envelope, the credentials and the
-//! message, and on demand goes silent at a chosen stage, as a hung server does.
+//! (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT), plain, with STARTTLS or with TLS from
+//! the first byte, under a private CA made by rcgen; it records the envelope, the credentials and
+//! the message, and on demand goes silent at a chosen stage, as a hung server does.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 
 /// Where the server stops answering (the connection stays open).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +28,23 @@ pub enum Silence {
     AfterData,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// How the connection is secured.
+#[derive(Clone, Default)]
+pub enum Encryption {
+    #[default]
+    None,
+    /// Plain until the client says STARTTLS (offered in the EHLO answer).
+    StartTls(Arc<rustls::ServerConfig>),
+    /// TLS from the first byte (`smtps://`).
+    Implicit(Arc<rustls::ServerConfig>),
+}
+
+#[derive(Clone)]
 pub struct Options {
     pub silence: Silence,
     /// Advertise AUTH PLAIN and refuse mail until the client authenticates.
     pub auth: bool,
+    pub encryption: Encryption,
 }
 
 impl Default for Options {
@@ -36,6 +52,7 @@ impl Default for Options {
         Options {
             silence: Silence::Never,
             auth: false,
+            encryption: Encryption::None,
         }
     }
 }
@@ -47,6 +64,8 @@ pub struct Received {
     pub rcpt_to: Vec<String>,
     /// The message, CRLF line ends, dot-stuffing undone.
     pub data: Vec<u8>,
+    /// Whether it came over TLS (STARTTLS or implicit).
+    pub tls: bool,
 }
 
 #[derive(Debug, Default)]
@@ -141,12 +160,24 @@ async fn accept_loop(listener: TcpListener, options: Options, record: Arc<Mutex<
             r.connections += 1;
         }
         let record = Arc::clone(&record);
+        let options = options.clone();
         tokio::spawn(async move {
+            let (io, encrypted): (Box<dyn Io>, bool) = match &options.encryption {
+                Encryption::Implicit(config) => {
+                    match TlsAcceptor::from(Arc::clone(config)).accept(stream).await {
+                        Ok(tls) => (Box::new(tls), true),
+                        // A client that refuses the certificate hangs up here.
+                        Err(_) => return,
+                    }
+                }
+                _ => (Box::new(stream), false),
+            };
             let mut session = Session {
-                io: BufReader::new(Box::new(stream)),
+                io: BufReader::new(io),
                 options,
                 record,
                 authenticated: false,
+                encrypted,
             };
             // A client that goes away mid-conversation is not the server's problem.
             let _ = session.run().await;
@@ -162,6 +193,7 @@ struct Session {
     options: Options,
     record: Arc<Mutex<Record>>,
     authenticated: bool,
+    encrypted: bool,
 }
 
 type Step = std::io::Result<()>;
@@ -185,6 +217,10 @@ impl Session {
                 "EHLO" | "HELO" => {
                     self.silent_at(Silence::AfterGreeting).await;
                     self.ehlo().await?;
+                }
+                "STARTTLS" => {
+                    envelope = None;
+                    self.starttls().await?;
                 }
                 "AUTH" => self.auth(&line).await?,
                 "MAIL" => {
@@ -212,6 +248,7 @@ impl Session {
                             mail_from,
                             rcpt_to,
                             data,
+                            tls: self.encrypted,
                         });
                         self.reply("250 2.0.0 OK: queued").await?;
                     }
@@ -238,13 +275,44 @@ impl Session {
         }
     }
 
+    fn offers_starttls(&self) -> bool {
+        matches!(self.options.encryption, Encryption::StartTls(_)) && !self.encrypted
+    }
+
     async fn ehlo(&mut self) -> Step {
         let mut lines = vec!["250-localhost", "250-8BITMIME"];
-        if self.options.auth {
+        if self.offers_starttls() {
+            lines.push("250-STARTTLS");
+        }
+        // As real servers do: no password over a connection that could still be encrypted.
+        if self.options.auth && !self.offers_starttls() {
             lines.push("250-AUTH PLAIN");
         }
         lines.push("250 SIZE 52428800");
         self.reply(&lines.join("\r\n")).await
+    }
+
+    /// Switch the connection to TLS; the client starts over with EHLO (RFC 3207).
+    async fn starttls(&mut self) -> Step {
+        let Encryption::StartTls(config) = &self.options.encryption else {
+            return self.reply("502 5.5.1 STARTTLS not offered").await;
+        };
+        if self.encrypted {
+            return self.reply("503 5.5.1 TLS already active").await;
+        }
+        // Commands sent after STARTTLS in the same packet would cross into the TLS session.
+        if !self.io.buffer().is_empty() {
+            return self.reply("501 5.5.2 Nothing may follow STARTTLS").await;
+        }
+        let acceptor = TlsAcceptor::from(Arc::clone(config));
+        self.reply("220 2.0.0 Ready to start TLS").await?;
+        let placeholder: Box<dyn Io> = Box::new(tokio::io::duplex(1).0);
+        let plain = std::mem::replace(&mut self.io, BufReader::new(placeholder)).into_inner();
+        let tls = acceptor.accept(plain).await?;
+        self.io = BufReader::new(Box::new(tls));
+        self.encrypted = true;
+        self.authenticated = false;
+        Ok(())
     }
 
     /// AUTH PLAIN, with the credentials on the command line or after a 334.
@@ -263,6 +331,9 @@ impl Session {
                 self.line().await?.unwrap_or_default()
             }
         };
+        if self.offers_starttls() {
+            return self.reply("538 5.7.11 Encryption required").await;
+        }
         let Some((user, password)) = decode_plain(&encoded) else {
             return self.reply("501 5.5.2 Bad AUTH PLAIN response").await;
         };
@@ -313,6 +384,67 @@ impl Session {
         stream.write_all(text.as_bytes()).await?;
         stream.write_all(b"\r\n").await?;
         stream.flush().await
+    }
+}
+
+/// A private CA and a server certificate it signed, for `localhost` and `127.0.0.1`.
+pub struct TestPki {
+    /// The CA certificate, for `email.smtp_ca_file`.
+    pub ca_pem: PathBuf,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl TestPki {
+    pub fn create(dir: &Path) -> TestPki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "access-audit test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = KeyPair::generate().expect("CA key");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let key = KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let ca_pem = dir.join("ca.pem");
+        std::fs::write(&ca_pem, ca_cert.pem()).expect("write ca.pem");
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server TLS config");
+        TestPki {
+            ca_pem,
+            server: Arc::new(server),
+        }
+    }
+
+    pub fn starttls(&self) -> Encryption {
+        Encryption::StartTls(Arc::clone(&self.server))
+    }
+
+    pub fn implicit(&self) -> Encryption {
+        Encryption::Implicit(Arc::clone(&self.server))
     }
 }
 
