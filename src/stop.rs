@@ -165,6 +165,62 @@ async fn termination_signal() -> &'static str {
 mod tests {
     use super::*;
 
+    fn report(stopped: Option<&str>) -> Report {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Report::build(crate::report::ReportInput {
+            title: "t".into(),
+            as_of: at,
+            generated_at: at,
+            results: Vec::new(),
+            findings: Vec::new(),
+            rules: Vec::new(),
+            fail_on: crate::model::FailOn::None,
+            stopped: stopped.map(str::to_string),
+            suppressions: Vec::new(),
+            changes: None,
+            config_sha256: None,
+            evidence_manifest_sha256: None,
+            evidence_dir: None,
+            replayed: false,
+            shard: None,
+            framework: None,
+        })
+    }
+
+    #[test]
+    fn a_late_stop_is_recorded_once_after_earlier_ones_and_rewritten() {
+        let stop = StopSignal::new();
+        let mut clean = report(None);
+        record_late_stop(&mut clean, None, &stop, |_| panic!("nothing to rewrite"));
+        assert!(clean.complete);
+
+        stop.stop(StopReason::Signal("SIGTERM"));
+        // Built with this very stop: already recorded, nothing to rewrite.
+        let mut built_stopped = report(Some("SIGTERM was received"));
+        let recorded = stop.cause();
+        record_late_stop(&mut built_stopped, recorded, &stop, |_| {
+            panic!("rewritten twice")
+        });
+        assert_eq!(
+            built_stopped.run.stopped.as_deref(),
+            Some("SIGTERM was received")
+        );
+
+        // A merge whose shard was stopped, stopped itself after writing.
+        let mut merged = report(Some("the run deadline of 1s was reached"));
+        let mut rewrites = 0;
+        record_late_stop(&mut merged, None, &stop, |r| {
+            rewrites += 1;
+            assert!(!r.complete);
+            Ok(Vec::new())
+        });
+        assert_eq!(rewrites, 1);
+        assert_eq!(
+            merged.run.stopped.as_deref(),
+            Some("the run deadline of 1s was reached; SIGTERM was received")
+        );
+    }
+
     #[test]
     fn reasons_read_as_the_reports_have_always_put_them() {
         assert_eq!(
