@@ -74,8 +74,7 @@ pub const EVIDENCE_BODY: Bound = Bound {
     limit: 1024 * MIB,
 };
 
-/// A PEM CA certificate (`email.smtp_ca_file`) is a few KiB; a bundle is under 1 MiB. Not used
-/// yet: that file is read in `deliver::smtp`, which has its own owner.
+/// A PEM CA certificate (`email.smtp_ca_file`) is a few KiB; a bundle is under 1 MiB.
 pub const PEM_FILE: Bound = Bound {
     what: "CA certificate file",
     limit: 4 * MIB,

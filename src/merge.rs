@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::report::{self, REPORT_JSON, Report, ReportInput, ScopeEntry};
 use crate::rules::{ActiveRule, rule_info};
+use crate::stop::StopSignal;
 use crate::templates::Templates;
 use crate::{ConfigPath, Error};
 
@@ -300,7 +301,7 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
     } else {
         first_title
     };
-    let report = Report::build(ReportInput {
+    let mut report = Report::build(ReportInput {
         title,
         as_of,
         generated_at: Utc::now(),
@@ -353,6 +354,10 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
     })?;
     // Held through the email, as in `run`: a second merge into this directory fails at once.
     let _output_lock = crate::output::lock_dir(&output_dir).map_err(Error::Fatal)?;
+    // From the first write on, a signal is recorded in the reports rather than ending the process
+    // (before, the default action ends it at once, with nothing written).
+    let stop = StopSignal::new();
+    let _armed = stop.arm(None);
     report::write_all(&report, &output_dir, &formats, &templates).map_err(Error::Fatal)?;
     tracing::info!(
         reports = args.inputs.len(),
@@ -372,10 +377,13 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
             target: target.as_ref(),
             preview: args.email_preview.as_deref(),
         };
-        deliver::deliver_logged(&report, &job).await
+        deliver::deliver_unless_stopped(&report, &job, &stop).await
     } else {
         false
     };
+    crate::stop::record_late_stop(&mut report, None, &stop, |r| {
+        report::write_all(r, &output_dir, &formats, &templates)
+    });
     Ok(ExitStatus::for_run(
         email_failed,
         !report.complete,

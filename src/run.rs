@@ -183,7 +183,9 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
 
     let progress = crate::progress::Progress::new(!args.no_progress);
     let stop = StopSignal::new();
-    let watcher = stop.arm(args.deadline);
+    // Armed until the command ends: a stop while the reports are written or the email is under
+    // way must still be honoured.
+    let _armed = stop.arm(args.deadline);
     let mut fetches = Vec::new();
     for source in &plan.sources {
         let page_source = match &archive {
@@ -222,9 +224,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         .into_iter()
         .flatten()
         .collect();
-    watcher.abort();
     progress.finish();
-    let stopped = stop.reason();
 
     let evidence_manifest_sha256 = match (&recorder, &archive) {
         (Some(rec), _) => Some(
@@ -272,6 +272,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         "rules evaluated"
     );
     let phase = std::time::Instant::now();
+    let recorded_stop = stop.cause();
     let report = Report::build(ReportInput {
         title: plan.config.report.title.clone(),
         as_of,
@@ -280,7 +281,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         findings,
         rules: plan.config.rules.active(),
         fail_on: plan.fail_on,
-        stopped: stopped.clone(),
+        stopped: recorded_stop.map(|r| r.to_string()),
         suppressions: suppression_states,
         changes,
         config_sha256: plan.config.digest.clone(),
@@ -317,12 +318,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
     );
 
     // Only now, with every report on disk, does anything leave by email.
-    let email_failed = if (send_email || preview.is_some()) && stop_was_signal(stopped.as_deref()) {
-        tracing::warn!(
-            "the run was stopped by a signal; the email is not sent (the reports are on disk)"
-        );
-        false
-    } else if send_email || preview.is_some() {
+    let email_failed = if send_email || preview.is_some() {
         let job = EmailJob {
             config: &plan.config.email,
             fail_on: plan.fail_on,
@@ -331,20 +327,18 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
             target: smtp_target.as_ref(),
             preview,
         };
-        deliver::deliver_logged(&report, &job).await
+        deliver::deliver_unless_stopped(&report, &job, &stop).await
     } else {
         false
     };
+    crate::stop::record_late_stop(&mut report, recorded_stop, &stop, |r| {
+        report::write_all(r, &plan.output_dir, &plan.formats, &templates)
+    });
     Ok(ExitStatus::for_run(
         email_failed,
         !report.complete,
         failing > 0,
     ))
-}
-
-/// Kubernetes sends SIGTERM and kills the pod soon after: no time to start an SMTP session.
-fn stop_was_signal(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| r.starts_with("SIG") || r.starts_with("Ctrl"))
 }
 
 /// Replaying old evidence "as of now" ages every account by the archive's age; say so.

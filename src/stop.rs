@@ -1,16 +1,42 @@
 //! Stopping a run early — on `--deadline` or SIGTERM/SIGINT — without losing what was fetched:
-//! requests in flight are abandoned, scopes not yet finished are reported as failed, and the
-//! reports are still written, marked incomplete.
+//! requests in flight are abandoned, scopes not yet finished are reported as failed, the reports
+//! are still written (or rewritten) marked incomplete, and no email is started or finished.
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::report::Report;
+
+/// Why a command was stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--deadline` ran out.
+    Deadline(Duration),
+    /// A termination signal arrived: its name (`SIGTERM`, `SIGINT`, `Ctrl-C`).
+    Signal(&'static str),
+}
+
+impl std::fmt::Display for StopReason {
+    /// The text the reports record in `run.stopped`; scripts read it, so it does not change.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Deadline(d) => write!(
+                f,
+                "the run deadline of {} was reached",
+                humantime::format_duration(*d)
+            ),
+            StopReason::Signal(name) => write!(f, "{name} was received"),
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct StopSignal {
     token: CancellationToken,
-    reason: Arc<OnceLock<String>>,
+    reason: Arc<OnceLock<StopReason>>,
 }
 
 impl StopSignal {
@@ -18,8 +44,8 @@ impl StopSignal {
         StopSignal::default()
     }
 
-    /// Stop the run; the first reason given is the one reported.
-    pub fn stop(&self, reason: String) {
+    /// Stop the command; the first reason given is the one reported.
+    pub fn stop(&self, reason: StopReason) {
         let _ = self.reason.set(reason);
         self.token.cancel();
     }
@@ -28,36 +54,87 @@ impl StopSignal {
         self.token.is_cancelled()
     }
 
-    pub fn reason(&self) -> Option<String> {
-        self.reason.get().cloned()
+    /// Why the command was stopped, if it was.
+    pub fn cause(&self) -> Option<StopReason> {
+        self.reason.get().copied()
     }
 
-    /// Resolves when the run is stopped.
+    /// Why the command was stopped, as the reports put it.
+    pub fn reason(&self) -> Option<String> {
+        self.cause().map(|r| r.to_string())
+    }
+
+    /// Resolves when the command is stopped.
     pub async fn stopped(&self) {
         self.token.cancelled().await;
     }
 
-    /// Stop on the deadline, SIGTERM (what Kubernetes sends) or SIGINT. The returned task is
-    /// aborted by the caller once fetching is over.
-    pub fn arm(&self, deadline: Option<Duration>) -> tokio::task::JoinHandle<()> {
+    /// Stop on the deadline, SIGTERM (what Kubernetes sends) or SIGINT, until the returned guard
+    /// is dropped. Keep it for the whole command: once tokio handles a signal the default action
+    /// (ending the process) is gone for good, so a signal arriving after the guard is dropped
+    /// would be swallowed.
+    pub fn arm(&self, deadline: Option<Duration>) -> Armed {
         let this = self.clone();
-        tokio::spawn(async move {
+        Armed(tokio::spawn(async move {
             let deadline_hit = async {
                 match deadline {
-                    Some(d) => tokio::time::sleep(d).await,
+                    Some(d) => {
+                        tokio::time::sleep(d).await;
+                        d
+                    }
                     None => std::future::pending().await,
                 }
             };
             let reason = tokio::select! {
-                () = deadline_hit => format!(
-                    "the run deadline of {} was reached",
-                    humantime::format_duration(deadline.unwrap_or_default())
-                ),
-                name = termination_signal() => format!("{name} was received"),
+                d = deadline_hit => StopReason::Deadline(d),
+                name = termination_signal() => StopReason::Signal(name),
             };
-            tracing::warn!(reason = %reason, "stopping: no new requests; writing the reports marked incomplete");
+            tracing::warn!(reason = %reason, "stopping: no new requests and no email; the reports are written marked incomplete");
             this.stop(reason);
-        })
+        }))
+    }
+}
+
+/// A stop that came after `report` was built — while the reports were written or the email was
+/// under way — is recorded in it, and the reports on disk are rewritten (`rewrite`: the atomic
+/// writer), so that none of them reads as a run that finished. `recorded` is the stop the report
+/// was built with, if any.
+pub fn record_late_stop(
+    report: &mut Report,
+    recorded: Option<StopReason>,
+    stop: &StopSignal,
+    rewrite: impl FnOnce(&Report) -> Result<Vec<PathBuf>, String>,
+) {
+    let Some(reason) = stop.cause().filter(|r| Some(*r) != recorded) else {
+        return;
+    };
+    mark_stopped(report, reason);
+    match rewrite(report) {
+        Ok(files) => {
+            tracing::info!(files = files.len(), reason = %reason, "reports rewritten to record the stop")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, reason = %reason, "the reports on disk could not be rewritten to record the stop")
+        }
+    }
+}
+
+/// Mark the report incomplete for `reason`, after whatever stops it already records (a merge
+/// carries its shards' stops).
+fn mark_stopped(report: &mut Report, reason: StopReason) {
+    report.complete = false;
+    report.run.stopped = Some(match report.run.stopped.take() {
+        Some(earlier) => format!("{earlier}; {reason}"),
+        None => reason.to_string(),
+    });
+}
+
+/// The watcher started by [`StopSignal::arm`]; dropping it stops watching.
+pub struct Armed(tokio::task::JoinHandle<()>);
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -81,5 +158,95 @@ async fn termination_signal() -> &'static str {
     match tokio::signal::ctrl_c().await {
         Ok(()) => "Ctrl-C",
         Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(stopped: Option<&str>) -> Report {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Report::build(crate::report::ReportInput {
+            title: "t".into(),
+            as_of: at,
+            generated_at: at,
+            results: Vec::new(),
+            findings: Vec::new(),
+            rules: Vec::new(),
+            fail_on: crate::model::FailOn::None,
+            stopped: stopped.map(str::to_string),
+            suppressions: Vec::new(),
+            changes: None,
+            config_sha256: None,
+            evidence_manifest_sha256: None,
+            evidence_dir: None,
+            replayed: false,
+            shard: None,
+            framework: None,
+        })
+    }
+
+    #[test]
+    fn a_late_stop_is_recorded_once_after_earlier_ones_and_rewritten() {
+        let stop = StopSignal::new();
+        let mut clean = report(None);
+        record_late_stop(&mut clean, None, &stop, |_| panic!("nothing to rewrite"));
+        assert!(clean.complete);
+
+        stop.stop(StopReason::Signal("SIGTERM"));
+        // Built with this very stop: already recorded, nothing to rewrite.
+        let mut built_stopped = report(Some("SIGTERM was received"));
+        let recorded = stop.cause();
+        record_late_stop(&mut built_stopped, recorded, &stop, |_| {
+            panic!("rewritten twice")
+        });
+        assert_eq!(
+            built_stopped.run.stopped.as_deref(),
+            Some("SIGTERM was received")
+        );
+
+        // A merge whose shard was stopped, stopped itself after writing.
+        let mut merged = report(Some("the run deadline of 1s was reached"));
+        let mut rewrites = 0;
+        record_late_stop(&mut merged, None, &stop, |r| {
+            rewrites += 1;
+            assert!(!r.complete);
+            Ok(Vec::new())
+        });
+        assert_eq!(rewrites, 1);
+        assert_eq!(
+            merged.run.stopped.as_deref(),
+            Some("the run deadline of 1s was reached; SIGTERM was received")
+        );
+    }
+
+    #[test]
+    fn reasons_read_as_the_reports_have_always_put_them() {
+        assert_eq!(
+            StopReason::Deadline(Duration::from_secs(90)).to_string(),
+            "the run deadline of 1m 30s was reached"
+        );
+        assert_eq!(
+            StopReason::Signal("SIGTERM").to_string(),
+            "SIGTERM was received"
+        );
+    }
+
+    #[test]
+    fn the_first_reason_wins() {
+        let stop = StopSignal::new();
+        assert_eq!(stop.cause(), None);
+        stop.stop(StopReason::Deadline(Duration::from_secs(1)));
+        stop.stop(StopReason::Signal("SIGTERM"));
+        assert!(stop.is_stopped());
+        assert_eq!(
+            stop.cause(),
+            Some(StopReason::Deadline(Duration::from_secs(1)))
+        );
+        assert_eq!(
+            stop.reason().as_deref(),
+            Some("the run deadline of 1s was reached")
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! Email delivery against a real SMTP server process on loopback (Debian's python3-aiosmtpd),
-//! plain and with TLS (STARTTLS and implicit), then the received message taken apart.
+//! Email delivery against a real SMTP server on loopback (tests/smtp_server, in Rust), plain and
+//! with TLS (STARTTLS and implicit), then the received envelope and message taken apart; and the
+//! email step's deadlines, stops and secrecy.
 
 mod common;
+mod smtp_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mailparse::{MailHeaderMap, ParsedMail};
 use predicates::prelude::*;
+use smtp_server::{Options, Received, Silence, SmtpServer, TestPki};
 
 const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
 
@@ -18,140 +21,11 @@ fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
 }
 
-/// The Python that has aiosmtpd: Debian's, unless ACCESS_AUDIT_TEST_PYTHON says otherwise.
-fn python() -> String {
-    std::env::var("ACCESS_AUDIT_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
-}
-
-enum ServerTls<'a> {
-    None,
-    Starttls { cert: &'a Path, key: &'a Path },
-    Implicit { cert: &'a Path, key: &'a Path },
-}
-
-/// An aiosmtpd process storing every message in a Maildir; killed on drop.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpServer {
-    fn start(dir: &Path, tls: ServerTls<'_>) -> SmtpServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let maildir = dir.join("maildir");
-        let mut cmd = Command::new(python());
-        cmd.args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ]);
-        match tls {
-            ServerTls::None => {}
-            ServerTls::Starttls { cert, key } => {
-                cmd.args([
-                    "--tlscert",
-                    cert.to_str().unwrap(),
-                    "--tlskey",
-                    key.to_str().unwrap(),
-                ]);
-            }
-            ServerTls::Implicit { cert, key } => {
-                cmd.args([
-                    "--smtpscert",
-                    cert.to_str().unwrap(),
-                    "--smtpskey",
-                    key.to_str().unwrap(),
-                ]);
-            }
-        }
-        cmd.arg(maildir.to_str().unwrap())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {} -m aiosmtpd: {e}; install Debian's python3-aiosmtpd (apt-get install python3-aiosmtpd)", python())
-        });
-        let mut server = SmtpServer {
-            child,
-            port,
-            maildir,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "aiosmtpd exited with {status}; is python3-aiosmtpd installed (apt-get install python3-aiosmtpd)?"
-                );
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "aiosmtpd did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// Every message received so far, raw.
-    fn messages(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-            .collect()
-    }
-}
-
-/// A private CA and a server certificate for 127.0.0.1 and localhost, as PEM files.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "access-audit test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let (ca, crt, k) = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    std::fs::write(&crt, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    (ca, crt, k)
+fn server_with(encryption: smtp_server::Encryption) -> SmtpServer {
+    SmtpServer::start(Options {
+        encryption,
+        ..Options::default()
+    })
 }
 
 fn email_config(extra: &str) -> String {
@@ -224,8 +98,14 @@ fn find_part<'a>(
     search(mail, mimetype, filename).unwrap_or_else(|| panic!("no part {mimetype} {filename:?}"))
 }
 
-fn check_message(raw: &[u8], dir: &Path) {
-    let mail = mailparse::parse_mail(raw).unwrap();
+fn check_message(received: &Received, dir: &Path) {
+    // The envelope: from the configured sender, to both recipients.
+    assert_eq!(received.mail_from, "audit@acme.example");
+    assert_eq!(
+        received.rcpt_to,
+        vec!["security@acme.example", "ciso@acme.example"]
+    );
+    let mail = mailparse::parse_mail(&received.data).unwrap();
     let headers = &mail.headers;
     assert_eq!(
         headers.get_first_value("Subject").unwrap(),
@@ -239,12 +119,6 @@ fn check_message(raw: &[u8], dir: &Path) {
     assert!(
         to.contains("security@acme.example") && to.contains("ciso@acme.example"),
         "{to}"
-    );
-    // aiosmtpd records the envelope: both recipients were given to the server.
-    let rcpt = headers.get_all_values("X-RcptTo").join(",");
-    assert!(
-        rcpt.contains("security@acme.example") && rcpt.contains("ciso@acme.example"),
-        "{rcpt}"
     );
 
     let mut parts = Vec::new();
@@ -292,7 +166,7 @@ fn check_message(raw: &[u8], dir: &Path) {
 #[test]
 fn plain_smtp_to_a_local_relay() {
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(dir.path(), ServerTls::None);
+    let server = server_with(smtp_server::Encryption::None);
     replay_demo(
         dir.path(),
         &email_config(""),
@@ -301,25 +175,21 @@ fn plain_smtp_to_a_local_relay() {
     .code(4);
     let messages = server.messages();
     assert_eq!(messages.len(), 1);
+    assert!(!messages[0].tls);
     check_message(&messages[0], dir.path());
 }
 
 #[test]
 fn starttls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path());
-    let server = SmtpServer::start(
-        dir.path(),
-        ServerTls::Starttls {
-            cert: &cert,
-            key: &key,
-        },
-    );
+    let pki = TestPki::create(dir.path());
+    let server = server_with(pki.starttls());
     let url = format!("smtp://localhost:{}?tls=required", server.port);
-    let config = email_config(&format!("smtp_ca_file = \"{}\"", ca.display()));
+    let config = email_config(&format!("smtp_ca_file = \"{}\"", pki.ca_pem.display()));
     replay_demo(dir.path(), &config, &url).code(4);
     let messages = server.messages();
     assert_eq!(messages.len(), 1);
+    assert!(messages[0].tls, "the message came after STARTTLS");
     check_message(&messages[0], dir.path());
 
     // Without the CA the certificate is not trusted: nothing is sent, exit 5, reports on disk.
@@ -334,22 +204,19 @@ fn starttls_with_a_private_ca() {
 #[test]
 fn implicit_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path());
-    let server = SmtpServer::start(
-        dir.path(),
-        ServerTls::Implicit {
-            cert: &cert,
-            key: &key,
-        },
-    );
-    let config = email_config(&format!("smtp_ca_file = \"{}\"", ca.display()));
+    let pki = TestPki::create(dir.path());
+    let server = server_with(pki.implicit());
+    let config = email_config(&format!("smtp_ca_file = \"{}\"", pki.ca_pem.display()));
     replay_demo(
         dir.path(),
         &config,
         &format!("smtps://127.0.0.1:{}", server.port),
     )
     .code(4);
-    assert_eq!(server.messages().len(), 1);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].tls);
+    check_message(&messages[0], dir.path());
 }
 
 #[test]
@@ -402,7 +269,7 @@ async fn send_problems_skips_a_clean_run() {
         .mount(&api)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(dir.path(), ServerTls::None);
+    let server = server_with(smtp_server::Encryption::None);
     let config = format!(
         "{}send = \"problems\"\n[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
         email_config(""),
@@ -480,4 +347,514 @@ fn preview_writes_the_eml_and_sends_nothing() {
             .unwrap()
             .starts_with("[access-audit] Acme review 2026-11-20")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines, stops and secrets.
+
+/// The binary, started so that the test can signal it and must see it end within a limit.
+struct Running {
+    child: Child,
+    started: Instant,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+struct Finished {
+    code: Option<i32>,
+    elapsed: Duration,
+    stdout: String,
+    stderr: String,
+}
+
+impl Running {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("access-audit"));
+        cmd.env_clear()
+            .env("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+            .env("SENTDM_API_KEY", SENTDM_KEY);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start access-audit");
+        Running {
+            child,
+            started: Instant::now(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// A run of the demo archive with this config and SMTP URL.
+    fn replay(dir: &Path, config: &str, smtp_url: &str, extra: &[&str]) -> Running {
+        let cfg = write_config(dir, config);
+        let out = dir.join("out");
+        let mut args = vec![
+            "--config",
+            cfg.to_str().expect("utf-8 path"),
+            "run",
+            "--replay",
+            demo_dir(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        Running::start(dir, &args, &[("SMTP_URL", smtp_url)])
+    }
+
+    #[cfg(unix)]
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Wait for the exit; a run still going after `limit` is killed and the test fails.
+    fn finish_within(mut self, limit: Duration) -> Finished {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for access-audit") {
+                return Finished {
+                    code: status.code(),
+                    elapsed: self.started.elapsed(),
+                    stdout: std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+                    stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+                };
+            }
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "access-audit still running after {limit:?}; stderr:\n{}",
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+fn demo_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-evidence")
+}
+
+fn assert_reports_on_disk(dir: &Path) {
+    for f in ["report.html", "report.json", "findings.csv", "accounts.csv"] {
+        assert!(dir.join("out").join(f).exists(), "{f} is on disk");
+    }
+}
+
+/// A server that goes silent at `stage` holds every attempt until `email.timeout`: three attempts
+/// of 1s and the waits of 2s and 4s between them, then exit 5 with the reports on disk.
+fn silent_server_times_out(stage: Silence) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(Options {
+        silence: stage,
+        ..Options::default()
+    });
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let done = Running::replay(dir.path(), &email_config("timeout = \"1s\""), &url, &[])
+        .finish_within(Duration::from_secs(40));
+    assert_eq!(done.code, Some(5), "{stage:?}: {}", done.stderr);
+    assert!(
+        done.elapsed < Duration::from_secs(16),
+        "{stage:?}: took {:?}",
+        done.elapsed
+    );
+    assert_eq!(
+        server.connections(),
+        3,
+        "{stage:?}: every attempt connects; {}",
+        done.stderr
+    );
+    let named = format!(
+        "sending the email through 127.0.0.1:{} timed out",
+        server.port
+    );
+    assert!(done.stderr.contains(&named), "{stage:?}: {}", done.stderr);
+    assert!(done.stderr.contains("after 3 attempts"), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    assert_reports_on_disk(dir.path());
+    assert_eq!(done.stdout, "", "logs go to stderr, reports to files");
+}
+
+#[test]
+fn a_server_silent_after_the_greeting_times_out() {
+    silent_server_times_out(Silence::AfterGreeting);
+}
+
+#[test]
+fn a_server_silent_after_ehlo_times_out() {
+    silent_server_times_out(Silence::AfterEhlo);
+}
+
+#[test]
+fn a_server_silent_after_data_times_out() {
+    silent_server_times_out(Silence::AfterData);
+}
+
+#[test]
+fn email_timeout_is_a_duration_from_1s_to_10m() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, message) in [
+        ("500ms", "500ms: expected from 1s to 10m"),
+        ("11m", "11m: expected from 1s to 10m"),
+        ("0s", "a duration of zero is not allowed"),
+        ("soon", "is not a duration"),
+    ] {
+        replay_demo(
+            dir.path(),
+            &email_config(&format!("timeout = \"{value}\"")),
+            "smtp://127.0.0.1:25",
+        )
+        .code(1)
+        .stderr(predicate::str::contains("email.timeout"))
+        .stderr(predicate::str::contains(message));
+        assert!(!dir.path().join("out/report.json").exists());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_the_email_abandons_it_and_the_reports_record_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(Options {
+        silence: Silence::BeforeGreeting,
+        ..Options::default()
+    });
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::replay(dir.path(), &email_config(""), &url, &[]);
+    // The reports are on disk before the email starts: this SIGTERM comes after them.
+    assert!(
+        server.wait_for_connection(Duration::from_secs(30)),
+        "the email step connected"
+    );
+    let signalled = Instant::now();
+    run.signal("TERM");
+    let done = run.finish_within(Duration::from_secs(30));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "abandoned within seconds, took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    let report = read_json(&dir.path().join("out/report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("SIGTERM was received"));
+    assert!(
+        done.stderr.contains("email under way is abandoned"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_merge_email_abandons_it_and_the_merged_report_records_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    // One run's report to merge, without email.
+    replay_demo(
+        dir.path(),
+        &email_config("").replace("enabled = true", "enabled = false"),
+        "",
+    )
+    .code(4);
+    let server = SmtpServer::start(Options {
+        silence: Silence::BeforeGreeting,
+        ..Options::default()
+    });
+    let cfg = write_config(dir.path(), &email_config(""));
+    let (input, merged) = (dir.path().join("out"), dir.path().join("merged"));
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::start(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "merge",
+            input.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url)],
+    );
+    assert!(server.wait_for_connection(Duration::from_secs(30)));
+    let signalled = Instant::now();
+    run.signal("TERM");
+    let done = run.finish_within(Duration::from_secs(30));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "abandoned within seconds, took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(server.messages().is_empty());
+    let report = read_json(&merged.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+}
+
+/// The deadline stops the run while a source is still answering: the reports say so, exit 4, and
+/// the SMTP server never hears from the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_before_the_email_means_no_smtp_connection() {
+    let api = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!([]))
+                .set_delay(Duration::from_secs(20)),
+        )
+        .mount(&api)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(Options::default());
+    let config = format!(
+        "{}[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
+        email_config(""),
+        api.uri()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let out = dir.path().join("out");
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let run = Running::start(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--deadline",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url)],
+    );
+    let done = tokio::task::spawn_blocking(move || run.finish_within(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert!(done.elapsed < Duration::from_secs(10), "{:?}", done.elapsed);
+    assert_eq!(server.connections(), 0, "no SMTP connection after a stop");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(
+        report["run"]["stopped"],
+        "the run deadline of 1s was reached"
+    );
+    assert!(
+        done.stderr.contains("no email is started"),
+        "{}",
+        done.stderr
+    );
+}
+
+/// At the most verbose logging, with a server that demands AUTH: neither the password (plain or
+/// base64, alone or as AUTH PLAIN sends it) nor the message reaches stdout or stderr.
+#[test]
+fn trace_logs_carry_neither_the_smtp_password_nor_the_message() {
+    no_secret_in_trace_logs(false);
+}
+
+/// The same with STARTTLS, as production mail servers want it.
+#[test]
+fn trace_logs_carry_neither_the_smtp_password_nor_the_message_over_starttls() {
+    no_secret_in_trace_logs(true);
+}
+
+fn no_secret_in_trace_logs(starttls: bool) {
+    const USER: &str = "audit@acme.example";
+    const PASSWORD: &str = "Xq7-smtp-pw-must-never-leak-4d2f";
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::create(dir.path());
+    let server = SmtpServer::start(Options {
+        auth: true,
+        encryption: if starttls {
+            pki.starttls()
+        } else {
+            smtp_server::Encryption::None
+        },
+        ..Options::default()
+    });
+    let (url, extra) = if starttls {
+        (
+            format!(
+                "smtp://audit%40acme.example:{PASSWORD}@localhost:{}?tls=required",
+                server.port
+            ),
+            format!("smtp_ca_file = \"{}\"", pki.ca_pem.display()),
+        )
+    } else {
+        (
+            format!(
+                "smtp://audit%40acme.example:{PASSWORD}@127.0.0.1:{}",
+                server.port
+            ),
+            String::new(),
+        )
+    };
+    let cfg = write_config(dir.path(), &email_config(&extra));
+    let out = dir.path().join("out");
+    let done = Running::start(
+        dir.path(),
+        &[
+            "-vv",
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--replay",
+            demo_dir(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url), ("RUST_LOG", "trace")],
+    )
+    .finish_within(Duration::from_secs(60));
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    // The conversation really happened: authenticated, and the message delivered.
+    assert_eq!(
+        server.logins(),
+        vec![(USER.to_string(), PASSWORD.to_string())]
+    );
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].tls, starttls);
+    let raw = String::from_utf8_lossy(&messages[0].data).into_owned();
+    assert!(
+        done.stderr.contains("\"level\":\"DEBUG\""),
+        "verbose logging was on: {}",
+        done.stderr
+    );
+
+    let mut secrets = vec![
+        PASSWORD.to_string(),
+        smtp_server::base64_encode(PASSWORD.as_bytes()),
+        smtp_server::base64_encode(format!("\0{USER}\0{PASSWORD}").as_bytes()),
+    ];
+    // Lines of the message as it crossed the wire: a header, the text part, an attachment.
+    let attachment_line = raw
+        .split("Content-Transfer-Encoding: base64\r\n")
+        .nth(1)
+        .and_then(|part| part.lines().find(|l| l.len() >= 40))
+        .expect("a base64 attachment line")
+        .to_string();
+    for line in [
+        "Subject: [access-audit] Acme review 2026-11-20",
+        "Failing findings by severity:",
+        "report; do not read their absence as clean.",
+        attachment_line.as_str(),
+    ] {
+        assert!(raw.contains(line), "the message has `{line}`");
+        secrets.push(line.to_string());
+    }
+    let leaks: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            [("stderr", &done.stderr), ("stdout", &done.stdout)]
+                .into_iter()
+                .filter(|(_, output)| output.contains(secret.as_str()))
+                .map(move |(name, _)| format!("{name} contains `{secret}`"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
+
+/// A display name from an API that tries to add lines of its own, clear the terminal line and
+/// reverse text, and an API error message that tries the same: in the plain-text part and the
+/// subject every one of those characters is shown as an escape; the HTML part stays escaped HTML.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_names_cannot_forge_lines_in_the_text_email_or_subject() {
+    const FAKE: &str = "  - ceo@acme.example [owner] sentry / acme: all good";
+    let hostile = format!(
+        "Mallory\n{FAKE}\r\n\u{1b}[2K\ttab\u{85}nel\u{2028}ls\u{2029}ps\u{202e}gpj.exe\u{2066}iso\u{7f}<b>bold</b>"
+    );
+    let api = wiremock::MockServer::start().await;
+    let mut member = sentry_member(1, "owner", false, Some("2026-10-31T00:00:00Z"));
+    member["name"] = serde_json::json!(hostile);
+    member["user"]["name"] = serde_json::json!(hostile);
+    mount_sentry_org(&api, "acme", vec![vec![member]]).await;
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/api/0/organizations/evil/members/",
+    ))
+    .respond_with(
+        wiremock::ResponseTemplate::new(403)
+            .set_body_json(serde_json::json!({ "detail": format!("denied\n{FAKE}\u{202e}") })),
+    )
+    .mount(&api)
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}subject = \"{{{{title}}}}: {{{{#each rules}}}}{{{{#each rows}}}}{{{{who}}}}{{{{/each}}}}{{{{/each}}}}\"\n\
+         [[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\", \"evil\"]\n",
+        email_config("").replace("enabled = true", "enabled = false"),
+        api.uri()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let (out, preview) = (dir.path().join("out"), dir.path().join("preview"));
+    let args = [
+        "--config".to_string(),
+        cfg.display().to_string(),
+        "run".into(),
+        "--as-of".into(),
+        AS_OF.into(),
+        "--out".into(),
+        out.display().to_string(),
+        "--email-preview".into(),
+        preview.display().to_string(),
+    ];
+    tokio::task::spawn_blocking(move || bin().args(args).assert().code(4))
+        .await
+        .unwrap();
+    let eml = std::fs::read_dir(&preview)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .expect("the previewed email");
+    let raw = std::fs::read(eml).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+
+    let escaped_name = "Mallory\\n  - ceo@acme.example [owner] sentry / acme: all good\\r\\n\\u{1b}[2K\\ttab\\u{85}nel\\u{2028}ls\\u{2029}ps\\u{202e}gpj.exe\\u{2066}iso\\u{7f}<b>bold</b>";
+    let text = find_part(&mail, "text/plain", None).get_body().unwrap();
+    assert!(text.contains(escaped_name), "{text}");
+    assert!(
+        text.contains("denied\\n  - ceo@acme.example [owner] sentry / acme: all good\\u{202e}"),
+        "the API's error message is escaped too: {text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with(FAKE)),
+        "no forged line: {text}"
+    );
+    let forging = |c: char| {
+        (c.is_control() && c != '\n' && c != '\r')
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    assert!(!text.chars().any(forging), "{text:?}");
+    assert!(!text.replace("\r\n", "\n").contains('\r'), "{text:?}");
+
+    let subject = mail.headers.get_first_value("Subject").unwrap();
+    assert!(subject.starts_with("Acme review: "), "{subject}");
+    assert!(subject.contains(escaped_name), "{subject}");
+    assert!(
+        !subject.chars().any(|c| forging(c) || c == '\n'),
+        "{subject:?}"
+    );
+
+    // HTML keeps its own escaping; the name is there as text, not as markup.
+    let html = find_part(&mail, "text/html", None).get_body().unwrap();
+    assert!(html.contains("iso\u{7f}&lt;b&gt;bold&lt;/b&gt;"), "{html}");
+    assert!(!html.contains("<b>bold"));
 }

@@ -276,6 +276,8 @@ pub struct EmailConfig {
     pub smtp_ca_file: Option<PathBuf>,
     /// Attachments beyond this total size are left out (and the email says so).
     pub max_attachment_mb: u32,
+    /// How long one SMTP attempt may take, from connecting to the server's last answer.
+    pub timeout: Duration,
 }
 
 /// The validated config.
@@ -380,6 +382,7 @@ struct RawEmail {
     subject: Option<String>,
     smtp_ca_file: Option<PathBuf>,
     max_attachment_mb: Option<u32>,
+    timeout: Option<HumanDuration>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -796,6 +799,16 @@ impl Config {
                 "0: expected a size in MB, at least 1".into(),
             ));
         }
+        let timeout = e.timeout.map_or(EmailConfig::DEFAULT_TIMEOUT, |t| t.0);
+        if !EmailConfig::TIMEOUT_RANGE.contains(&timeout) {
+            return Err(err_at(
+                key(&["email", "timeout"]),
+                format!(
+                    "{}: expected from 1s to 10m",
+                    humantime::format_duration(timeout)
+                ),
+            ));
+        }
         let email = EmailConfig {
             enabled: e.enabled,
             from: e.from,
@@ -808,6 +821,7 @@ impl Config {
             subject: e.subject,
             smtp_ca_file: e.smtp_ca_file,
             max_attachment_mb: e.max_attachment_mb.unwrap_or(20),
+            timeout,
         };
         if email.enabled {
             email
@@ -893,6 +907,11 @@ impl Config {
 }
 
 impl EmailConfig {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Shorter than a second fails on any real network; longer than ten minutes is a hang.
+    pub const TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(600);
+
     /// What must be set for email to be sent: `(key, message)` of the first thing missing.
     pub fn check_complete(&self) -> Result<(), (&'static str, String)> {
         if self.from.is_none() {

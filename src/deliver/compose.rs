@@ -1,6 +1,8 @@
 //! The message: a subject with the counts, a plain-text and an HTML summary (tables and inline
 //! styles only — mail clients strip SVG and style sheets), and the reports as attachments.
 
+use std::borrow::Cow;
+
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
@@ -170,6 +172,56 @@ fn artifact_of(a: Attachment) -> Artifact {
     }
 }
 
+/// Whether a character lets a value forge lines or reorder what a reader sees in plain text:
+/// control characters (C0 with newline, CR, tab and ESC; DEL; C1), the line and paragraph
+/// separators, and the bidi embeddings, overrides and isolates.
+fn forges_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A value made safe for the plain-text email and the subject: each such character is shown as
+/// an escape (`\n`, `\r`, `\t`, else `\u{1b}`), so a display name from an API stays on its own
+/// line and reads as it is. Backslashes are left alone: names may hold them, and a literal `\n`
+/// starts no line.
+fn escape_text(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(forges_text) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if forges_text(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The view with every string escaped by [`escape_text`]: names, emails, roles, scopes, details,
+/// API error messages, and whatever else a custom text template may print.
+fn text_view(view: &View<'_>) -> Result<serde_json::Value, String> {
+    fn escape_all(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(escaped) = escape_text(s) {
+                    *s = escaped;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(escape_all),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(escape_all),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(view)
+        .map_err(|e| format!("cannot prepare the plain-text email: {e}"))?;
+    escape_all(&mut value);
+    Ok(value)
+}
+
 pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     let cfg = job.config;
     // Attachments first: the body says which ones were left out for size.
@@ -283,14 +335,16 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
         tool_version: &report.tool.version,
     };
     let subject_template = cfg.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
-    // A subject is one line, whatever a title or template holds.
+    // Text is not escaped by its templates the way HTML is: the values are, before rendering.
+    let text_view = text_view(&view)?;
+    // A subject is one line, whatever the template itself holds.
     let subject: String = job
         .templates
-        .render_text_str(subject_template, &view)?
+        .render_text_str(subject_template, &text_view)?
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let text = job.templates.render(EMAIL_TEXT, &view)?;
+    let text = job.templates.render(EMAIL_TEXT, &text_view)?;
     let html = job.templates.render(EMAIL_HTML, &view)?;
 
     let from: Mailbox = cfg
@@ -317,4 +371,29 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     builder
         .multipart(body)
         .map_err(|e| format!("cannot build the email: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_that_forge_lines_or_reorder_text_are_shown_as_escapes() {
+        assert_eq!(escape_text("Zoë López"), "Zoë López");
+        assert!(matches!(escape_text("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_text("Eve\n  - ceo@acme.example [owner]\r\tx"),
+            "Eve\\n  - ceo@acme.example [owner]\\r\\tx"
+        );
+        assert_eq!(
+            escape_text("\u{1b}[2K\u{7f}\u{85}\u{0}"),
+            "\\u{1b}[2K\\u{7f}\\u{85}\\u{0}"
+        );
+        assert_eq!(
+            escape_text("a\u{2028}b\u{2029}c\u{202a}\u{202e}d\u{2066}\u{2069}"),
+            "a\\u{2028}b\\u{2029}c\\u{202a}\\u{202e}d\\u{2066}\\u{2069}"
+        );
+        // Right-to-left text itself, and backslashes, are left as they are.
+        assert_eq!(escape_text("שרה \\ Sarah"), "שרה \\ Sarah");
+    }
 }

@@ -1,5 +1,5 @@
 //! Delivery: the email that carries a summary and the reports to the people who read them.
-//! Runs only after every report is on disk.
+//! Runs only after every report is on disk, and never outlives a stop.
 
 pub mod compose;
 pub mod smtp;
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{EmailConfig, SendPolicy};
 use crate::model::FailOn;
 use crate::report::Report;
+use crate::stop::StopSignal;
 use crate::templates::Templates;
 
 /// What happened to the email.
@@ -64,15 +65,39 @@ pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, S
         .target
         .ok_or("email is enabled but no SMTP server is configured")?;
     let recipients = job.config.to.len();
-    let attempts = smtp::send(target, message).await?;
+    let attempts = smtp::send(target, message, job.config.timeout).await?;
     Ok(Delivered::Sent {
         recipients,
         attempts,
     })
 }
 
+/// Deliver unless the command is stopped: no email is started after a stop, and one under way
+/// is dropped mid-conversation when a stop arrives (Kubernetes kills the pod soon after SIGTERM;
+/// the exit and the reports must come first). Returns `true` when delivery failed (exit 5); an
+/// email given up for a stop is not a delivery failure: the stop itself makes the run exit 4.
+pub async fn deliver_unless_stopped(
+    report: &Report,
+    job: &EmailJob<'_>,
+    stop: &StopSignal,
+) -> bool {
+    if let Some(reason) = stop.cause() {
+        tracing::warn!(reason = %reason, "the run was stopped; no email is started (the reports are on disk)");
+        return false;
+    }
+    tokio::select! {
+        biased;
+        () = stop.stopped() => {
+            let reason = stop.reason().unwrap_or_default();
+            tracing::warn!(reason = %reason, "the run was stopped; the email under way is abandoned (the reports are on disk)");
+            false
+        }
+        failed = deliver_logged(report, job) => failed,
+    }
+}
+
 /// Deliver, and log what happened. Returns `true` when delivery failed (exit 5).
-pub async fn deliver_logged(report: &Report, job: &EmailJob<'_>) -> bool {
+async fn deliver_logged(report: &Report, job: &EmailJob<'_>) -> bool {
     match deliver(report, job).await {
         Ok(Delivered::Sent {
             recipients,

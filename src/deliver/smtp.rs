@@ -97,9 +97,12 @@ impl SmtpTarget {
             .map(|p| SecretString::from(percent_decode(p)));
         let ca_pem = match ca_file {
             Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    format!("cannot read email.smtp_ca_file {}: {e}", path.display())
-                })?;
+                let pem = crate::files::read_bounded(
+                    path,
+                    crate::files::PEM_FILE,
+                    crate::files::Symlinks::Follow,
+                )
+                .map_err(|e| format!("email.smtp_ca_file: {e}"))?;
                 Certificate::from_pem(&pem).map_err(|e| {
                     format!(
                         "email.smtp_ca_file {} is not a PEM certificate: {e}",
@@ -134,11 +137,11 @@ impl SmtpTarget {
         })
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    fn transport(&self, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.clone())
                 .port(self.port)
-                .timeout(Some(Duration::from_secs(30)));
+                .timeout(Some(timeout));
         if self.security != Security::Plain {
             let mut params = TlsParameters::builder(self.host.clone());
             if let Some(pem) = &self.ca_pem {
@@ -170,33 +173,81 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Send, retrying what may pass (connection trouble, 4xx answers); a 5xx answer or a TLS
-/// failure is final. Returns the attempts made.
-pub async fn send(target: &SmtpTarget, message: Message) -> Result<u32, String> {
-    let transport = target.transport()?;
+/// Waits between attempts: after the first failure, after the second, ….
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(2).saturating_mul(attempt)
+}
+
+/// The longest the whole email step may take: every attempt's deadline and the waits between
+/// them, and a second's grace so that the per-attempt deadlines (whose errors say more) fire
+/// first. A backstop, computed so that no setting overflows.
+pub fn overall_bound(timeout: Duration) -> Duration {
+    (1..ATTEMPTS).fold(
+        timeout
+            .saturating_mul(ATTEMPTS)
+            .saturating_add(Duration::from_secs(1)),
+        |total, attempt| total.saturating_add(backoff(attempt)),
+    )
+}
+
+/// Send, retrying what may pass (connection trouble, 4xx answers, no answer in time); a 5xx
+/// answer or a TLS failure is final. Each attempt ends after `timeout` whatever the server does
+/// (lettre's own timeout covers only connecting). Returns the attempts made.
+pub async fn send(target: &SmtpTarget, message: Message, timeout: Duration) -> Result<u32, String> {
+    let bound = overall_bound(timeout);
+    tokio::time::timeout(bound, send_with_retries(target, message, timeout))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "sending the email through {}:{} timed out: not done within {} ({ATTEMPTS} attempts of email.timeout = {} and the waits between them)",
+                target.host,
+                target.port,
+                humantime::format_duration(bound),
+                humantime::format_duration(timeout)
+            ))
+        })
+}
+
+async fn send_with_retries(
+    target: &SmtpTarget,
+    message: Message,
+    timeout: Duration,
+) -> Result<u32, String> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match transport.send(message.clone()).await {
-            Ok(_) => return Ok(attempt),
-            Err(e) => {
-                let permanent = e.is_permanent() || e.is_tls();
-                let what = format!(
-                    "sending the email through {}:{} failed: {e}",
-                    target.host, target.port
-                );
-                if permanent || attempt >= ATTEMPTS {
-                    return Err(if permanent {
-                        what
-                    } else {
-                        format!("{what} (after {attempt} attempts)")
-                    });
+        // A fresh transport each time: lettre's pool would hand the next attempt the connection
+        // a timed-out attempt left mid-command, out of step with the server.
+        let transport = target.transport(timeout)?;
+        let (error, permanent) =
+            match tokio::time::timeout(timeout, transport.send(message.clone())).await {
+                Ok(Ok(_)) => return Ok(attempt),
+                Ok(Err(e)) => {
+                    let permanent = e.is_permanent() || e.is_tls();
+                    (format!("failed: {e}"), permanent)
                 }
-                let wait = Duration::from_secs(u64::from(attempt) * 2);
-                tracing::warn!(attempt, wait_s = wait.as_secs(), error = %e, "email not sent; retrying");
-                tokio::time::sleep(wait).await;
-            }
+                Err(_) => (
+                    format!(
+                        "timed out: no answer within {} (email.timeout)",
+                        humantime::format_duration(timeout)
+                    ),
+                    false,
+                ),
+            };
+        let what = format!(
+            "sending the email through {}:{} {error}",
+            target.host, target.port
+        );
+        if permanent || attempt >= ATTEMPTS {
+            return Err(if permanent {
+                what
+            } else {
+                format!("{what} (after {attempt} attempts)")
+            });
         }
+        let wait = backoff(attempt);
+        tracing::warn!(attempt, wait_s = wait.as_secs(), error = %what, "email not sent; retrying");
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -218,6 +269,16 @@ pub async fn write_preview(message: Message, dir: &Path) -> Result<PathBuf, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_email_step_is_bounded_for_any_timeout() {
+        // 3 attempts of 60s, waits of 2s and 4s between them, 1s of grace.
+        assert_eq!(
+            overall_bound(Duration::from_secs(60)),
+            Duration::from_secs(187)
+        );
+        assert_eq!(overall_bound(Duration::MAX), Duration::MAX);
+    }
 
     fn parse(url: &str) -> Result<SmtpTarget, String> {
         SmtpTarget::parse(&SecretString::from(url.to_string()), None)
