@@ -224,6 +224,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         .into_iter()
         .flatten()
         .collect();
+    stop.fetching_done();
     progress.finish();
 
     let evidence_manifest_sha256 = match (&recorder, &archive) {

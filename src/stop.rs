@@ -1,6 +1,11 @@
 //! Stopping a run early — on `--deadline` or SIGTERM/SIGINT — without losing what was fetched:
-//! requests in flight are abandoned, scopes not yet finished are reported as failed, the reports
-//! are still written (or rewritten) marked incomplete, and no email is started or finished.
+//! requests in flight are abandoned, scopes not yet finished are reported as failed, and the
+//! reports are still written (or rewritten) marked incomplete.
+//!
+//! The two differ after that. The deadline bounds fetching only: once every scope is fetched it
+//! can no longer fire, and a run it cut short still sends its email, so the people who read it
+//! learn the audit was incomplete. A signal means the process must end now (Kubernetes kills the
+//! pod soon after SIGTERM): no email is started after it, and one under way is abandoned.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -35,8 +40,14 @@ impl std::fmt::Display for StopReason {
 
 #[derive(Clone, Default)]
 pub struct StopSignal {
+    /// Cancelled by the first stop, whatever its reason.
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
+    /// Cancelled by a signal, which may come after a deadline stop.
+    signal_token: CancellationToken,
+    signal: Arc<OnceLock<&'static str>>,
+    /// Cancelled when fetching is over: the deadline no longer applies.
+    fetched: CancellationToken,
 }
 
 impl StopSignal {
@@ -47,6 +58,10 @@ impl StopSignal {
     /// Stop the command; the first reason given is the one reported.
     pub fn stop(&self, reason: StopReason) {
         let _ = self.reason.set(reason);
+        if let StopReason::Signal(name) = reason {
+            let _ = self.signal.set(name);
+            self.signal_token.cancel();
+        }
         self.token.cancel();
     }
 
@@ -69,6 +84,28 @@ impl StopSignal {
         self.token.cancelled().await;
     }
 
+    /// Fetching is over: from now on only a signal stops the command.
+    pub fn fetching_done(&self) {
+        self.fetched.cancel();
+    }
+
+    /// Whether a signal (not only the deadline) stopped the command: then nothing more may leave.
+    pub fn by_signal(&self) -> bool {
+        self.signal.get().is_some()
+    }
+
+    /// Resolves when a signal stops the command.
+    pub async fn signalled(&self) {
+        self.signal_token.cancelled().await;
+    }
+
+    /// The latest stop, if it is not the one `recorded` in a report: a signal that came after
+    /// the deadline is later than the deadline.
+    fn unrecorded(&self, recorded: Option<StopReason>) -> Option<StopReason> {
+        let latest = self.signal.get().map(|n| StopReason::Signal(n));
+        latest.or(self.cause()).filter(|r| Some(*r) != recorded)
+    }
+
     /// Stop on the deadline, SIGTERM (what Kubernetes sends) or SIGINT, until the returned guard
     /// is dropped. Keep it for the whole command: once tokio handles a signal the default action
     /// (ending the process) is gone for good, so a signal arriving after the guard is dropped
@@ -76,22 +113,24 @@ impl StopSignal {
     pub fn arm(&self, deadline: Option<Duration>) -> Armed {
         let this = self.clone();
         Armed(tokio::spawn(async move {
-            let deadline_hit = async {
-                match deadline {
-                    Some(d) => {
-                        tokio::time::sleep(d).await;
-                        d
-                    }
-                    None => std::future::pending().await,
+            let signal = termination_signal();
+            tokio::pin!(signal);
+            if let Some(d) = deadline {
+                tokio::select! {
+                    () = tokio::time::sleep(d) => this.stopped_by(StopReason::Deadline(d)),
+                    () = this.fetched.cancelled() => {}
+                    name = &mut signal => return this.stopped_by(StopReason::Signal(name)),
                 }
-            };
-            let reason = tokio::select! {
-                d = deadline_hit => StopReason::Deadline(d),
-                name = termination_signal() => StopReason::Signal(name),
-            };
-            tracing::warn!(reason = %reason, "stopping: no new requests and no email; the reports are written marked incomplete");
-            this.stop(reason);
+            }
+            // Signals are watched until the guard is dropped, after a deadline stop too.
+            let name = signal.await;
+            this.stopped_by(StopReason::Signal(name));
         }))
+    }
+
+    fn stopped_by(&self, reason: StopReason) {
+        tracing::warn!(reason = %reason, "stopping: no new requests; the reports are written marked incomplete");
+        self.stop(reason);
     }
 }
 
@@ -105,7 +144,7 @@ pub fn record_late_stop(
     stop: &StopSignal,
     rewrite: impl FnOnce(&Report) -> Result<Vec<PathBuf>, String>,
 ) {
-    let Some(reason) = stop.cause().filter(|r| Some(*r) != recorded) else {
+    let Some(reason) = stop.unrecorded(recorded) else {
         return;
     };
     mark_stopped(report, reason);
@@ -164,6 +203,26 @@ async fn termination_signal() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_after_the_deadline_still_counts_as_a_signal() {
+        let stop = StopSignal::new();
+        let deadline = StopReason::Deadline(Duration::from_secs(1));
+        stop.stop(deadline);
+        assert!(!stop.by_signal(), "a deadline alone lets the email go");
+        assert_eq!(stop.unrecorded(Some(deadline)), None);
+        stop.stop(StopReason::Signal("SIGTERM"));
+        assert!(stop.by_signal());
+        assert_eq!(
+            stop.cause(),
+            Some(deadline),
+            "the first reason is the one reported"
+        );
+        assert_eq!(
+            stop.unrecorded(Some(deadline)),
+            Some(StopReason::Signal("SIGTERM"))
+        );
+    }
 
     fn report(stopped: Option<&str>) -> Report {
         let at = chrono::DateTime::UNIX_EPOCH;

@@ -607,10 +607,32 @@ fn sigterm_during_a_merge_email_abandons_it_and_the_merged_report_records_the_st
     assert_eq!(report["run"]["stopped"], "SIGTERM was received");
 }
 
-/// The deadline stops the run while a source is still answering: the reports say so, exit 4, and
-/// the SMTP server never hears from the run.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_stop_before_the_email_means_no_smtp_connection() {
+/// A run whose source is still answering after 20 s, with an SMTP server: the deadline or a
+/// signal stops it during fetching.
+fn stopped_while_fetching(api: &str, dir: &Path, server: &SmtpServer, deadline: &str) -> Running {
+    let config = format!(
+        "{}[[sources]]\ntype = \"sentry\"\nbase_url = \"{api}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
+        email_config("")
+    );
+    let cfg = write_config(dir, &config);
+    let out = dir.join("out");
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    Running::start(
+        dir,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--deadline",
+            deadline,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("SMTP_URL", &url)],
+    )
+}
+
+async fn slow_source() -> wiremock::MockServer {
     let api = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .respond_with(
@@ -620,40 +642,51 @@ async fn a_stop_before_the_email_means_no_smtp_connection() {
         )
         .mount(&api)
         .await;
+    api
+}
+
+/// The deadline bounds fetching: the reports say the run was cut short, exit 4, and the email
+/// still goes out, so its readers learn the audit is incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_stop_still_emails_the_incomplete_report() {
+    let api = slow_source().await;
     let dir = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(Options::default());
-    let config = format!(
-        "{}[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [\"acme\"]\n",
-        email_config(""),
-        api.uri()
-    );
-    let cfg = write_config(dir.path(), &config);
-    let out = dir.path().join("out");
-    let url = format!("smtp://127.0.0.1:{}", server.port);
-    let run = Running::start(
-        dir.path(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "run",
-            "--deadline",
-            "1s",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[("SMTP_URL", &url)],
-    );
+    let run = stopped_while_fetching(&api.uri(), dir.path(), &server, "1s");
     let done = tokio::task::spawn_blocking(move || run.finish_within(Duration::from_secs(30)))
         .await
         .unwrap();
     assert_eq!(done.code, Some(4), "{}", done.stderr);
     assert!(done.elapsed < Duration::from_secs(10), "{:?}", done.elapsed);
-    assert_eq!(server.connections(), 0, "no SMTP connection after a stop");
-    let report = read_json(&out.join("report.json"));
+    let report = read_json(&dir.path().join("out").join("report.json"));
     assert_eq!(
         report["run"]["stopped"],
         "the run deadline of 1s was reached"
     );
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1, "{}", done.stderr);
+    let text = String::from_utf8_lossy(&messages[0].data);
+    assert!(text.contains("INCOMPLETE"), "{text}");
+}
+
+/// A signal while fetching: the reports say so, exit 4, and the SMTP server never hears from
+/// the run.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_before_the_email_means_no_smtp_connection() {
+    let api = slow_source().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(Options::default());
+    let run = stopped_while_fetching(&api.uri(), dir.path(), &server, "1h");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    run.signal("TERM");
+    let done = tokio::task::spawn_blocking(move || run.finish_within(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(done.code, Some(4), "{}", done.stderr);
+    assert_eq!(server.connections(), 0, "no SMTP connection after a signal");
+    let report = read_json(&dir.path().join("out").join("report.json"));
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
     assert!(
         done.stderr.contains("no email is started"),
         "{}",

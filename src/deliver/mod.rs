@@ -81,13 +81,14 @@ pub async fn deliver_unless_stopped(
     job: &EmailJob<'_>,
     stop: &StopSignal,
 ) -> bool {
-    if let Some(reason) = stop.cause() {
+    if stop.by_signal() {
+        let reason = stop.reason().unwrap_or_default();
         tracing::warn!(reason = %reason, "the run was stopped; no email is started (the reports are on disk)");
         return false;
     }
     tokio::select! {
         biased;
-        () = stop.stopped() => {
+        () = stop.signalled() => {
             let reason = stop.reason().unwrap_or_default();
             tracing::warn!(reason = %reason, "the run was stopped; the email under way is abandoned (the reports are on disk)");
             false
