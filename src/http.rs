@@ -46,12 +46,22 @@ impl Answer {
 
 /// No usable answer came: the connection failed or timed out on every attempt, or the one
 /// answer cannot be used (too large, a redirect to another origin).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message} (after {attempts} attempts)")]
+#[derive(Debug, Clone)]
 pub struct NoAnswer {
     pub message: String,
     pub attempts: u32,
 }
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.attempts {
+            0 | 1 => f.write_str(&self.message),
+            n => write!(f, "{} (after {n} attempts)", self.message),
+        }
+    }
+}
+
+impl std::error::Error for NoAnswer {}
 
 /// Why one attempt gave no usable answer, and whether another attempt may fare better.
 struct Failed {
