@@ -68,12 +68,10 @@ pub enum Command {
     Man,
 }
 
+/// Where the reports go and what makes the command fail: shared by every command that writes a
+/// report.
 #[derive(Debug, Clone, Default, Args)]
-pub struct MergeArgs {
-    /// Directories (or report.json files) written by the shard runs
-    #[arg(required = true, value_name = "DIR")]
-    pub inputs: Vec<PathBuf>,
-
+pub struct OutputArgs {
     /// Output directory (overrides report.output_dir)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -82,37 +80,14 @@ pub struct MergeArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
     pub format: Option<Vec<Format>>,
 
-    /// Send the email (overrides email.enabled)
-    #[arg(long, conflicts_with = "no_email")]
-    pub email: bool,
-
-    /// Do not send the email (overrides email.enabled)
-    #[arg(long)]
-    pub no_email: bool,
-
-    /// Write the email to DIR/<id>.eml instead of sending it
-    #[arg(long, value_name = "DIR")]
-    pub email_preview: Option<PathBuf>,
-
-    /// Lowest severity of a failing finding that makes the merge exit 3
+    /// Lowest severity of a failing finding that makes the command exit 3: info|low|medium|high|critical|none
     #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
     pub fail_on: Option<FailOn>,
 }
 
+/// Whether the report is emailed: shared by every command that writes a report.
 #[derive(Debug, Clone, Default, Args)]
-pub struct RunArgs {
-    /// Evaluate every rule as of this instant (RFC 3339) [default: now]
-    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
-    pub as_of: Option<DateTime<Utc>>,
-
-    /// Output directory (overrides report.output_dir)
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-
-    /// Reports to write, comma-separated: html,csv,json (overrides report.formats)
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
-    pub format: Option<Vec<Format>>,
-
+pub struct EmailArgs {
     /// Send the email (overrides email.enabled)
     #[arg(long, conflicts_with = "no_email")]
     pub email: bool,
@@ -124,10 +99,32 @@ pub struct RunArgs {
     /// Write the email to DIR/<id>.eml instead of sending it (a preview; no SMTP needed)
     #[arg(long, value_name = "DIR")]
     pub email_preview: Option<PathBuf>,
+}
 
-    /// Lowest severity of a failing finding that makes the run exit 3: info|low|medium|high|critical|none
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
-    pub fail_on: Option<FailOn>,
+#[derive(Debug, Clone, Default, Args)]
+pub struct MergeArgs {
+    /// Directories (or report.json files) written by the shard runs
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Evaluate every rule as of this instant (RFC 3339) [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
+    pub as_of: Option<DateTime<Utc>>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
 
     /// No progress bar, even on a terminal
     #[arg(long)]
@@ -281,8 +278,8 @@ mod tests {
             args.as_of.unwrap().to_rfc3339(),
             "2026-10-31T23:00:00+00:00"
         );
-        assert_eq!(args.format.unwrap(), vec![Format::Json, Format::Csv]);
-        assert_eq!(args.fail_on, Some(FailOn::None));
+        assert_eq!(args.output.format.unwrap(), vec![Format::Json, Format::Csv]);
+        assert_eq!(args.output.fail_on, Some(FailOn::None));
         assert!(Cli::try_parse_from(["access-audit", "run", "--format", "pdf"]).is_err());
         assert!(Cli::try_parse_from(["access-audit", "run", "--email", "--no-email"]).is_err());
         assert!(Cli::try_parse_from(["access-audit", "run", "--as-of", "yesterday"]).is_err());

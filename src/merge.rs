@@ -9,16 +9,15 @@ use serde::Deserialize;
 
 use crate::cli::MergeArgs;
 use crate::config::Config;
-use crate::deliver::smtp::SmtpTarget;
-use crate::deliver::{self, EmailJob};
 use crate::exit::ExitStatus;
+use crate::finish::finish;
 use crate::model::{
     Account, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
 };
-use crate::report::{self, REPORT_JSON, Report, ReportInput, ScopeEntry};
+use crate::report::{REPORT_JSON, Report, ReportInput, ScopeEntry};
 use crate::rules::{ActiveRule, rule_info};
+use crate::settings::Settings;
 use crate::stop::StopSignal;
-use crate::templates::Templates;
 use crate::{ConfigPath, Error};
 
 /// What merge reads of a shard's report.json.
@@ -159,6 +158,10 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         }
     }
 
+    // Every operator mistake in the config or options fails here, before the merge is built,
+    // exactly as it would for `run`.
+    let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+
     // Every shard of N must be there exactly once; a missing one is a failed scope.
     let mut missing_shards = Vec::new();
     let shard_ids: Vec<Option<(u32, u32)>> = shards
@@ -295,20 +298,19 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         });
     }
 
-    let fail_on = args.fail_on.unwrap_or(config.report.fail_on);
     let title = if config.file.is_some() {
         config.report.title.clone()
     } else {
         first_title
     };
-    let mut report = Report::build(ReportInput {
+    let report = Report::build(ReportInput {
         title,
         as_of,
         generated_at: Utc::now(),
         results,
         findings,
         rules,
-        fail_on,
+        fail_on: settings.fail_on,
         stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
         suppressions: Vec::new(),
         changes: None,
@@ -319,74 +321,10 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         shard: None,
         framework: None,
     });
-
-    let output_dir = crate::output::expand_placeholders(
-        &args
-            .out
-            .clone()
-            .unwrap_or_else(|| config.report.output_dir.clone()),
-        &as_of,
-    )
-    .map_err(Error::Fatal)?;
-    let formats = args
-        .format
-        .clone()
-        .unwrap_or_else(|| config.report.formats.clone());
-    let templates = Templates::load(config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
-    let send =
-        (args.email || (config.email.enabled && !args.no_email)) && args.email_preview.is_none();
-    let secrets = config.resolve_secrets(send)?;
-    let target = match (&secrets.smtp_url, send) {
-        (Some(url), true) => Some(SmtpTarget::from_config(&config, url)?),
-        _ => None,
-    };
-    if send {
-        config
-            .email
-            .check_complete()
-            .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
-    }
-    std::fs::create_dir_all(&output_dir).map_err(|e| {
-        Error::Fatal(format!(
-            "cannot create output directory {}: {e}",
-            output_dir.display()
-        ))
-    })?;
-    // Held through the email, as in `run`: a second merge into this directory fails at once.
-    let _output_lock = crate::output::lock_dir(&output_dir).map_err(Error::Fatal)?;
     // From the first write on, a signal is recorded in the reports rather than ending the process
     // (before, the default action ends it at once, with nothing written).
     let stop = StopSignal::new();
     let _armed = stop.arm(None);
-    report::write_all(&report, &output_dir, &formats, &templates).map_err(Error::Fatal)?;
-    tracing::info!(
-        reports = args.inputs.len(),
-        accounts = report.summary.accounts,
-        scopes = report.summary.scopes,
-        scopes_failed = report.summary.scopes_failed,
-        output_dir = %output_dir.display(),
-        "merged: {}",
-        report.verdict()
-    );
-    let email_failed = if send || args.email_preview.is_some() {
-        let job = EmailJob {
-            config: &config.email,
-            fail_on,
-            templates: &templates,
-            output_dir: &output_dir,
-            target: target.as_ref(),
-            preview: args.email_preview.as_deref(),
-        };
-        deliver::deliver_unless_stopped(&report, &job, &stop).await
-    } else {
-        false
-    };
-    crate::stop::record_late_stop(&mut report, None, &stop, |r| {
-        report::write_all(r, &output_dir, &formats, &templates)
-    });
-    Ok(ExitStatus::for_run(
-        email_failed,
-        !report.complete,
-        report.failing_at_or_above(fail_on) > 0,
-    ))
+    tracing::info!(reports = args.inputs.len(), "merged");
+    finish(report, &settings, &stop, None).await
 }

@@ -227,3 +227,37 @@ fn completions_and_man_page() {
             .and(predicate::str::contains("check\\-config")),
     );
 }
+
+/// `run` and `merge` resolve their output and email settings through one path, so the same
+/// mistake is refused the same way by both, before anything is written.
+#[test]
+fn run_and_merge_refuse_the_same_email_mistake_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    replay(&first, &[]).code(4);
+    let cfg = write_config(dir.path(), "[email]\nto = [\"security@acme.example\"]\n");
+    let preview = dir.path().join("preview");
+    let expected = "email.from";
+    for (command, out) in [
+        ("run", dir.path().join("run")),
+        ("merge", dir.path().join("merge")),
+    ] {
+        let mut cmd = bin();
+        cmd.args(["--config", cfg.to_str().unwrap(), command]);
+        if command == "run" {
+            cmd.args(["--replay", demo().to_str().unwrap(), "--as-of", DEMO_AS_OF]);
+        } else {
+            cmd.arg(first.to_str().unwrap());
+        }
+        cmd.args(["--out", out.to_str().unwrap()])
+            .args(["--email-preview", preview.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(expected));
+        assert!(
+            !out.join("report.json").exists(),
+            "{command} wrote a report"
+        );
+    }
+    assert!(!preview.exists());
+}

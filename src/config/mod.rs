@@ -869,10 +869,21 @@ impl Config {
         }
     }
 
-    /// Read every secret the run needs. Called before any request is made.
-    /// Every secret read is also registered with [`crate::redact`], so that no report, log line,
-    /// evidence entry or email repeats it, whoever echoes it back.
+    /// Read every secret: the sources' and, when email is enabled, the SMTP URL. Every secret
+    /// read is also registered with [`crate::redact`], so that no report, log line, evidence
+    /// entry or email repeats it, whoever echoes it back.
     pub fn resolve_secrets(&self, email_enabled: bool) -> Result<Secrets, ConfigError> {
+        let sources = self.resolve_source_secrets()?;
+        let smtp_url = if email_enabled {
+            Some(self.resolve_smtp_url()?)
+        } else {
+            None
+        };
+        Ok(Secrets { sources, smtp_url })
+    }
+
+    /// The sources' credentials, by source name. Called before any request is made.
+    pub fn resolve_source_secrets(&self) -> Result<BTreeMap<String, SecretString>, ConfigError> {
         use secrecy::ExposeSecret;
         let mut sources = BTreeMap::new();
         for s in &self.sources {
@@ -883,26 +894,27 @@ impl Config {
             crate::redact::register(value.expose_secret());
             sources.insert(s.spec.name.clone(), value);
         }
-        let smtp_url = if email_enabled {
-            let secret = self.email.smtp_url.as_ref().ok_or_else(|| {
-                self.error_at(
-                    &["email"],
-                    "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into(),
-                )
-            })?;
-            let key = match secret {
-                SecretRef::Env(_) => "smtp_url_env",
-                SecretRef::File(_) => "smtp_url_file",
-            };
-            let url = secret
-                .resolve()
-                .map_err(|m| self.error_at(&["email", key], m))?;
-            crate::redact::register_url_credentials(url.expose_secret());
-            Some(url)
-        } else {
-            None
+        Ok(sources)
+    }
+
+    /// The SMTP URL (it may hold a password), for a command that sends email.
+    pub fn resolve_smtp_url(&self) -> Result<SecretString, ConfigError> {
+        use secrecy::ExposeSecret;
+        let secret = self.email.smtp_url.as_ref().ok_or_else(|| {
+            self.error_at(
+                &["email"],
+                "email is enabled but neither `smtp_url_env` nor `smtp_url_file` is set".into(),
+            )
+        })?;
+        let key = match secret {
+            SecretRef::Env(_) => "smtp_url_env",
+            SecretRef::File(_) => "smtp_url_file",
         };
-        Ok(Secrets { sources, smtp_url })
+        let url = secret
+            .resolve()
+            .map_err(|m| self.error_at(&["email", key], m))?;
+        crate::redact::register_url_credentials(url.expose_secret());
+        Ok(url)
     }
 }
 

@@ -1,0 +1,123 @@
+//! What a command that writes a report will do with it, resolved once from the config file and
+//! the command line: where the reports go, in which formats, what makes the command fail, and
+//! how (or whether) the report is emailed. `run`, `merge` and every later command that writes a
+//! report go through [`Settings::resolve`], so the same config and options are accepted or
+//! refused the same way everywhere, before any work is done.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::cli::{EmailArgs, OutputArgs};
+use crate::config::{Config, EmailConfig, Format};
+use crate::deliver::smtp::SmtpTarget;
+use crate::model::FailOn;
+use crate::output::DirLock;
+use crate::templates::Templates;
+
+/// How the report leaves by email.
+pub enum EmailDelivery {
+    Off,
+    Send(SmtpTarget),
+    /// Write the message as `DIR/<id>.eml` instead of sending it.
+    Preview(PathBuf),
+}
+
+/// Everything the finish stage needs, checked.
+pub struct Settings {
+    pub output_dir: PathBuf,
+    /// Deduplicated, in a fixed order.
+    pub formats: Vec<Format>,
+    pub fail_on: FailOn,
+    pub templates: Templates,
+    pub email: EmailDelivery,
+    pub email_config: EmailConfig,
+    /// Held until the command ends: a second command writing into the same directory fails at
+    /// once instead of mixing its reports with ours.
+    _lock: DirLock,
+}
+
+impl Settings {
+    /// Resolve and check everything about delivery — the output directory (created, locked,
+    /// writable), templates, email addresses and the SMTP secret — so that an operator's mistake
+    /// fails here (exit 1), never after the work is done.
+    pub fn resolve(
+        output: &OutputArgs,
+        email: &EmailArgs,
+        config: &Config,
+        as_of: &DateTime<Utc>,
+    ) -> Result<Settings, Error> {
+        let output_dir = output
+            .out
+            .clone()
+            .unwrap_or_else(|| config.report.output_dir.clone());
+        let output_dir =
+            crate::output::expand_placeholders(&output_dir, as_of).map_err(Error::Fatal)?;
+        let mut formats = output
+            .format
+            .clone()
+            .unwrap_or_else(|| config.report.formats.clone());
+        formats.sort();
+        formats.dedup();
+        let templates =
+            Templates::load(config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
+        let email = email_delivery(email, config)?;
+        let lock = prepare_output_dir(&output_dir)?;
+        Ok(Settings {
+            output_dir,
+            formats,
+            fail_on: output.fail_on.unwrap_or(config.report.fail_on),
+            templates,
+            email,
+            email_config: config.email.clone(),
+            _lock: lock,
+        })
+    }
+}
+
+/// `--email-preview` needs the addresses but no server; sending needs both; `--email` /
+/// `--no-email` override `email.enabled`.
+fn email_delivery(args: &EmailArgs, config: &Config) -> Result<EmailDelivery, Error> {
+    if let Some(dir) = &args.email_preview {
+        if config.email.from.is_none() {
+            return Err(config
+                .error_at(
+                    &["email", "from"],
+                    "--email-preview needs email.from to be set".into(),
+                )
+                .into());
+        }
+        if config.email.to.is_empty() {
+            return Err(config
+                .error_at(
+                    &["email", "to"],
+                    "--email-preview needs at least one address in email.to".into(),
+                )
+                .into());
+        }
+        return Ok(EmailDelivery::Preview(dir.clone()));
+    }
+    let enabled = args.email || (config.email.enabled && !args.no_email);
+    if !enabled {
+        return Ok(EmailDelivery::Off);
+    }
+    config
+        .email
+        .check_complete()
+        .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
+    let url = config.resolve_smtp_url()?;
+    Ok(EmailDelivery::Send(SmtpTarget::from_config(config, &url)?))
+}
+
+fn prepare_output_dir(dir: &std::path::Path) -> Result<DirLock, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot create output directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let lock = crate::output::lock_dir(dir).map_err(Error::Fatal)?;
+    crate::output::probe_writable(dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
+    Ok(lock)
+}
