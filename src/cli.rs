@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Format;
+use crate::logging::LogFormat;
 use crate::model::FailOn;
+use crate::sources::Shard;
 
 /// Where the config file path came from: the default path may be absent (replay runs without
 /// one), a path the user named must exist.
@@ -40,13 +42,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-    Auto,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,13 +198,6 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         Ok(_) => Err("the deadline must be longer than zero".into()),
         Err(e) => Err(format!("`{s}` is not a duration such as 30m or 1h ({e})")),
     }
-}
-
-/// One shard of a scaled-out run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {

@@ -17,12 +17,60 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::config::FetchSettings;
+use crate::model::SourceKind;
 
 /// First backoff step; doubled on each retry.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Same-origin redirects followed before giving up; cross-origin ones are never followed.
 const MAX_REDIRECTS: usize = 3;
+
+/// How hard a source may be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Scopes fetched at once.
+    pub concurrency: usize,
+    /// Client-side pacing; `None` = only what the server's headers ask for.
+    pub requests_per_minute: Option<u32>,
+    pub burst: u32,
+    pub request_timeout: Duration,
+    /// Attempts per request, first one included.
+    pub max_attempts: u32,
+    /// The longest single wait before a retry, whatever a server asks for.
+    pub max_retry_wait: Duration,
+    /// The largest answer body read; a larger one fails the scope.
+    pub max_response_bytes: u64,
+}
+
+/// Default cap on one answer's body. A Sentry page of 100 members is ~100 KB and a Sent.dm
+/// user list of 10,000 users ~5 MB; 32 MiB leaves room without letting a server fill memory.
+pub const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
+impl FetchSettings {
+    pub fn defaults_for(kind: SourceKind) -> FetchSettings {
+        match kind {
+            // Sentry's limits are per caller and endpoint and announced in headers; a few
+            // organizations at a time is polite and fast.
+            SourceKind::Sentry => FetchSettings {
+                concurrency: 4,
+                requests_per_minute: None,
+                burst: 1,
+                request_timeout: Duration::from_secs(30),
+                max_attempts: 5,
+                max_retry_wait: Duration::from_secs(60),
+                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
+            },
+            // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
+            SourceKind::Sentdm => FetchSettings {
+                concurrency: 4,
+                requests_per_minute: Some(200),
+                burst: 50,
+                request_timeout: Duration::from_secs(30),
+                max_attempts: 5,
+                max_retry_wait: Duration::from_secs(60),
+                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
+            },
+        }
+    }
+}
 
 /// A final answer from a server.
 #[derive(Debug, Clone)]

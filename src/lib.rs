@@ -4,9 +4,8 @@
 //! [`rules`] ([`model::Finding`]s) → [`report`] (JSON, CSV, HTML) → delivery. Each stage takes
 //! plain data from the one before and returns plain data to the next.
 
-pub mod baseline;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod deliver;
 pub mod exit;
@@ -14,19 +13,16 @@ pub mod files;
 pub mod finish;
 pub mod http;
 pub mod logging;
-pub mod merge;
 pub mod model;
 pub mod output;
 pub mod progress;
 pub mod redact;
 pub mod report;
-pub mod roster;
+pub mod review;
 pub mod rules;
-pub mod run;
 pub mod settings;
 pub mod sources;
 pub mod stop;
-pub mod suppress;
 pub mod templates;
 pub mod timestamp;
 
@@ -69,10 +65,10 @@ impl ConfigPath {
 pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
     let config_path = ConfigPath::from_cli(cli.config);
     match cli.command {
-        cli::Command::Run(args) => run::run(&args, &config_path).await,
-        cli::Command::CheckConfig(args) => check::check_config(&args, &config_path).await,
-        cli::Command::Rules(args) => check::list_rules(&args),
-        cli::Command::Merge(args) => merge::merge(&args, &config_path).await,
+        cli::Command::Run(args) => commands::run::run(&args, &config_path).await,
+        cli::Command::CheckConfig(args) => commands::check::check_config(&args, &config_path).await,
+        cli::Command::Rules(args) => commands::check::list_rules(&args),
+        cli::Command::Merge(args) => commands::merge::merge(&args, &config_path).await,
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "access-audit", &mut std::io::stdout());

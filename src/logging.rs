@@ -11,7 +11,13 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
 
-use crate::cli::LogFormat;
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+    Auto,
+}
 
 pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
     let level = match (verbose, quiet) {

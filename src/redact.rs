@@ -5,7 +5,7 @@
 //! evidence manifest's `error`, a log line or an email. Every secret the run resolves is
 //! registered here (with the encodings in which it travels: percent-encoded in a URL, base64 in
 //! SMTP AUTH), and the boundaries where outside text enters — API answers, transport errors —
-//! and the one place where log lines leave ([`crate::logging`]) pass text through [`redact`].
+//! and the one place where log lines leave (the log writer) pass text through [`redact`].
 //!
 //! Secrets shorter than [`MIN_LEN`] are not registered: they would match ordinary words (a
 //! password `admin` would blank every admin role in the report). API tokens are far longer.

@@ -7,13 +7,10 @@
 //! learn the audit was incomplete. A signal means the process must end now (Kubernetes kills the
 //! pod soon after SIGTERM): no email is started after it, and one under way is abandoned.
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-
-use crate::report::Report;
 
 /// Why a command was stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +98,7 @@ impl StopSignal {
 
     /// The latest stop, if it is not the one `recorded` in a report: a signal that came after
     /// the deadline is later than the deadline.
-    fn unrecorded(&self, recorded: Option<StopReason>) -> Option<StopReason> {
+    pub fn unrecorded(&self, recorded: Option<StopReason>) -> Option<StopReason> {
         let latest = self.signal.get().map(|n| StopReason::Signal(n));
         latest.or(self.cause()).filter(|r| Some(*r) != recorded)
     }
@@ -132,40 +129,6 @@ impl StopSignal {
         tracing::warn!(reason = %reason, "stopping: no new requests; the reports are written marked incomplete");
         self.stop(reason);
     }
-}
-
-/// A stop that came after `report` was built — while the reports were written or the email was
-/// under way — is recorded in it, and the reports on disk are rewritten (`rewrite`: the atomic
-/// writer), so that none of them reads as a run that finished. `recorded` is the stop the report
-/// was built with, if any.
-pub fn record_late_stop(
-    report: &mut Report,
-    recorded: Option<StopReason>,
-    stop: &StopSignal,
-    rewrite: impl FnOnce(&Report) -> Result<Vec<PathBuf>, String>,
-) {
-    let Some(reason) = stop.unrecorded(recorded) else {
-        return;
-    };
-    mark_stopped(report, reason);
-    match rewrite(report) {
-        Ok(files) => {
-            tracing::info!(files = files.len(), reason = %reason, "reports rewritten to record the stop")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, reason = %reason, "the reports on disk could not be rewritten to record the stop")
-        }
-    }
-}
-
-/// Mark the report incomplete for `reason`, after whatever stops it already records (a merge
-/// carries its shards' stops).
-fn mark_stopped(report: &mut Report, reason: StopReason) {
-    report.complete = false;
-    report.run.stopped = Some(match report.run.stopped.take() {
-        Some(earlier) => format!("{earlier}; {reason}"),
-        None => reason.to_string(),
-    });
 }
 
 /// The watcher started by [`StopSignal::arm`]; dropping it stops watching.
@@ -221,62 +184,6 @@ mod tests {
         assert_eq!(
             stop.unrecorded(Some(deadline)),
             Some(StopReason::Signal("SIGTERM"))
-        );
-    }
-
-    fn report(stopped: Option<&str>) -> Report {
-        let at = chrono::DateTime::UNIX_EPOCH;
-        Report::build(crate::report::ReportInput {
-            title: "t".into(),
-            as_of: at,
-            generated_at: at,
-            results: Vec::new(),
-            findings: Vec::new(),
-            rules: Vec::new(),
-            fail_on: crate::model::FailOn::None,
-            stopped: stopped.map(str::to_string),
-            suppressions: Vec::new(),
-            changes: None,
-            config_sha256: None,
-            evidence_manifest_sha256: None,
-            evidence_dir: None,
-            replayed: false,
-            shard: None,
-            framework: None,
-        })
-    }
-
-    #[test]
-    fn a_late_stop_is_recorded_once_after_earlier_ones_and_rewritten() {
-        let stop = StopSignal::new();
-        let mut clean = report(None);
-        record_late_stop(&mut clean, None, &stop, |_| panic!("nothing to rewrite"));
-        assert!(clean.complete);
-
-        stop.stop(StopReason::Signal("SIGTERM"));
-        // Built with this very stop: already recorded, nothing to rewrite.
-        let mut built_stopped = report(Some("SIGTERM was received"));
-        let recorded = stop.cause();
-        record_late_stop(&mut built_stopped, recorded, &stop, |_| {
-            panic!("rewritten twice")
-        });
-        assert_eq!(
-            built_stopped.run.stopped.as_deref(),
-            Some("SIGTERM was received")
-        );
-
-        // A merge whose shard was stopped, stopped itself after writing.
-        let mut merged = report(Some("the run deadline of 1s was reached"));
-        let mut rewrites = 0;
-        record_late_stop(&mut merged, None, &stop, |r| {
-            rewrites += 1;
-            assert!(!r.complete);
-            Ok(Vec::new())
-        });
-        assert_eq!(rewrites, 1);
-        assert_eq!(
-            merged.run.stopped.as_deref(),
-            Some("the run deadline of 1s was reached; SIGTERM was received")
         );
     }
 

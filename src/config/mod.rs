@@ -23,6 +23,7 @@ pub use secret::SecretRef;
 use values::{AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug};
 
 use crate::files::Symlinks;
+use crate::http::FetchSettings;
 use crate::model::{FailOn, Severity, SourceKind};
 use crate::rules::RuleSettings;
 
@@ -196,60 +197,12 @@ impl SourceSpec {
 
 pub const DEFAULT_INVITE_TTL_DAYS: u32 = 7;
 
-/// How hard a source may be pushed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchSettings {
-    /// Scopes fetched at once.
-    pub concurrency: usize,
-    /// Client-side pacing; `None` = only what the server's headers ask for.
-    pub requests_per_minute: Option<u32>,
-    pub burst: u32,
-    pub request_timeout: Duration,
-    /// Attempts per request, first one included.
-    pub max_attempts: u32,
-    /// The longest single wait before a retry, whatever a server asks for.
-    pub max_retry_wait: Duration,
-    /// The largest answer body read; a larger one fails the scope.
-    pub max_response_bytes: u64,
-}
-
-/// Default cap on one answer's body. A Sentry page of 100 members is ~100 KB and a Sent.dm
-/// user list of 10,000 users ~5 MB; 32 MiB leaves room without letting a server fill memory.
-pub const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
 /// Bounds of the configurable durations: a mistyped `"500000000000years"` is refused at
 /// validation instead of overflowing a clock later.
 pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(600));
 pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
-
-impl FetchSettings {
-    pub fn defaults_for(kind: SourceKind) -> FetchSettings {
-        match kind {
-            // Sentry's limits are per caller and endpoint and announced in headers; a few
-            // organizations at a time is polite and fast.
-            SourceKind::Sentry => FetchSettings {
-                concurrency: 4,
-                requests_per_minute: None,
-                burst: 1,
-                request_timeout: Duration::from_secs(30),
-                max_attempts: 5,
-                max_retry_wait: Duration::from_secs(60),
-                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
-            },
-            // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
-            SourceKind::Sentdm => FetchSettings {
-                concurrency: 4,
-                requests_per_minute: Some(200),
-                burst: 50,
-                request_timeout: Duration::from_secs(30),
-                max_attempts: 5,
-                max_retry_wait: Duration::from_secs(60),
-                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
-            },
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
@@ -296,7 +249,7 @@ pub struct Config {
     /// The suppressions file, if any.
     pub suppressions: Option<PathBuf>,
     /// The people roster, if any.
-    pub roster: Option<crate::roster::RosterConfig>,
+    pub roster: Option<crate::review::roster::RosterConfig>,
 }
 
 /// Secrets read for a run, by source name.
@@ -314,7 +267,7 @@ struct RawConfig {
     /// Path of the suppressions file (accepted risk), relative to the working directory.
     suppressions: Option<PathBuf>,
     report: RawReport,
-    roster: Option<crate::roster::RosterConfig>,
+    roster: Option<crate::review::roster::RosterConfig>,
     rules: RuleSettings,
     sources: Vec<RawSource>,
     email: RawEmail,

@@ -141,7 +141,7 @@ fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
 }
 
 fn suppression_line(report: &Report) -> String {
-    use crate::suppress::State;
+    use crate::review::suppressions::State;
     let mut parts = Vec::new();
     if report.summary.suppressed > 0 {
         let n = report.summary.suppressed;

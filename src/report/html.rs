@@ -185,7 +185,7 @@ fn suppressed_rows(report: &Report) -> Vec<SuppressedRow<'_>> {
 }
 
 fn review_rows(report: &Report) -> Vec<ReviewRow<'_>> {
-    use crate::suppress::State;
+    use crate::review::suppressions::State;
     report
         .suppressions
         .iter()

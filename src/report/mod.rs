@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::config::Format;
 use crate::model::{
     Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
-    format_time,
+    Tool, format_time,
 };
 use crate::output::FileSet;
 use crate::rules::{ActiveRule, RULES};
@@ -28,21 +28,6 @@ pub const FINDINGS_CSV: &str = "findings.csv";
 pub const ACCOUNTS_CSV: &str = "accounts.csv";
 /// With a roster: one row per person and their accounts.
 pub const PEOPLE_CSV: &str = "people.csv";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tool {
-    pub name: String,
-    pub version: String,
-}
-
-impl Tool {
-    pub fn current() -> Tool {
-        Tool {
-            name: env!("CARGO_PKG_NAME").to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-}
 
 /// Counts keyed by name, serialised as a JSON object in a meaningful (not alphabetical) order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,13 +115,13 @@ pub struct Report {
     pub accounts: Vec<Account>,
     /// Every suppression entry and its state in this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub suppressions: Vec<crate::suppress::EntryStatus>,
+    pub suppressions: Vec<crate::review::suppressions::EntryStatus>,
     /// What changed since the baseline, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<crate::baseline::Changes>,
+    pub changes: Option<crate::review::baseline::Changes>,
     /// One row per person and their accounts, when a roster is configured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub people: Vec<crate::roster::PersonRow>,
+    pub people: Vec<crate::review::roster::PersonRow>,
     pub run: RunMeta,
 }
 
@@ -151,8 +136,8 @@ pub struct ReportInput {
     pub fail_on: FailOn,
     /// Why the run stopped early (deadline, signal), if it did.
     pub stopped: Option<String>,
-    pub suppressions: Vec<crate::suppress::EntryStatus>,
-    pub changes: Option<crate::baseline::Changes>,
+    pub suppressions: Vec<crate::review::suppressions::EntryStatus>,
+    pub changes: Option<crate::review::baseline::Changes>,
     pub config_sha256: Option<String>,
     pub evidence_manifest_sha256: Option<String>,
     pub evidence_dir: Option<String>,
@@ -421,7 +406,7 @@ pub fn write_all(
             })?;
             if *artifact == Artifact::AccountsCsv && !report.people.is_empty() {
                 set.stage(PEOPLE_CSV, |out| {
-                    crate::roster::write_people_to(&report.people, out)
+                    crate::review::roster::write_people_to(&report.people, out)
                 })?;
             }
             tracing::debug!(

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::SourceSpec;
+use crate::model::Tool;
 use crate::model::format_time;
 pub use crate::output::probe_writable;
 use crate::output::write_bytes;
-use crate::report::Tool;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 

@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-use crate::cli::Shard;
 use crate::config::{SourceConfig, SourceSpec};
 use crate::http::{Answer, SourceClient};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind};
@@ -330,6 +329,13 @@ fn redacted(mut answer: Answer) -> Answer {
     answer.link = answer.link.map(|l| redact(&l).into_owned());
     answer.request_id = answer.request_id.map(|r| redact(&r).into_owned());
     answer
+}
+
+/// One shard of a scaled-out run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
 }
 
 /// Everything a source module needs to fetch and normalise.

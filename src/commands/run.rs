@@ -1,16 +1,19 @@
 //! `access-audit run`: config → fetch every scope → rules → reports → (email) → exit status.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::cli::RunArgs;
-use crate::config::{Config, FetchSettings, SourceConfig};
+use crate::config::{Config, SourceConfig};
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::model::ScopeResult;
+use crate::http::FetchSettings;
+use crate::model::{Finding, ScopeResult};
 use crate::report::{Report, ReportInput};
+use crate::review::Review;
 use crate::rules;
 use crate::settings::Settings;
 use crate::sources::evidence::EvidenceRecorder;
@@ -59,31 +62,19 @@ fn load(
     Ok((config, sources))
 }
 
-/// What the review stage applies to the findings: accepted risk and the previous run.
-struct Review {
-    suppressions: crate::suppress::Suppressions,
-    baseline: Option<crate::baseline::Baseline>,
-}
-
 /// Read the review inputs (roster, suppressions, baseline). A roster turns on its rules.
 fn load_review(args: &RunArgs, config: &mut Config, as_of: DateTime<Utc>) -> Result<Review, Error> {
     if let Some(roster) = &config.roster {
-        let loaded = crate::roster::Roster::load(roster)?;
+        let loaded = crate::review::roster::Roster::load(roster)?;
         tracing::info!(people = loaded.people().len(), file = %roster.file.display(), "roster loaded");
         config.rules.roster = Some(Arc::new(loaded));
     }
-    let suppressions = match args.suppressions.as_ref().or(config.suppressions.as_ref()) {
-        Some(path) => crate::suppress::Suppressions::load(path, as_of)?,
-        None => crate::suppress::Suppressions::default(),
-    };
-    let baseline = match &args.baseline {
-        Some(path) => Some(crate::baseline::Baseline::load(path).map_err(Error::Fatal)?),
-        None => None,
-    };
-    Ok(Review {
-        suppressions,
-        baseline,
-    })
+    let suppressions = args.suppressions.as_ref().or(config.suppressions.as_ref());
+    Review::load(
+        suppressions.map(PathBuf::as_path),
+        args.baseline.as_deref(),
+        as_of,
+    )
 }
 
 pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
@@ -142,19 +133,19 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         (None, None) => None,
     };
 
-    let (findings, suppression_states, changes) = evaluate(&results, &config, &review, as_of);
+    let reviewed = review.apply(evaluate(&results, &config, as_of), &results, as_of);
     let recorded_stop = stop.cause();
     let mut report = Report::build(ReportInput {
         title: config.report.title.clone(),
         as_of,
         generated_at: Utc::now(),
         results,
-        findings,
+        findings: reviewed.findings,
         rules: config.rules.active(),
         fail_on: settings.fail_on,
         stopped: recorded_stop.map(|r| r.to_string()),
-        suppressions: suppression_states,
-        changes,
+        suppressions: reviewed.suppressions,
+        changes: reviewed.changes,
         config_sha256: config.digest.clone(),
         evidence_manifest_sha256,
         evidence_dir: evidence_dir
@@ -166,7 +157,8 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         framework: args.framework.map(|f| f.name().to_string()),
     });
     if let Some(roster) = &config.rules.roster {
-        report.people = crate::roster::people_view(roster, &report.accounts, &report.findings);
+        report.people =
+            crate::review::roster::people_view(roster, &report.accounts, &report.findings);
     }
     finish(report, &settings, &stop, recorded_stop).await
 }
@@ -232,17 +224,8 @@ async fn fetch_all(
     Ok(results)
 }
 
-/// Rules over every fetched scope, then the review stage: suppressions and the baseline.
-fn evaluate(
-    results: &[ScopeResult],
-    config: &Config,
-    review: &Review,
-    as_of: DateTime<Utc>,
-) -> (
-    Vec<crate::model::Finding>,
-    Vec<crate::suppress::EntryStatus>,
-    Option<crate::baseline::Changes>,
-) {
+/// The rules over every scope that was fetched.
+fn evaluate(results: &[ScopeResult], config: &Config, as_of: DateTime<Utc>) -> Vec<Finding> {
     let phase = std::time::Instant::now();
     let mut findings = Vec::new();
     for r in results {
@@ -250,31 +233,12 @@ fn evaluate(
             findings.extend(rules::evaluate(accounts, as_of, &config.rules));
         }
     }
-    let suppression_states = review.suppressions.apply(&mut findings, as_of);
-    let changes = review
-        .baseline
-        .as_ref()
-        .map(|b| b.compare(&mut findings, results, &crate::model::format_time(&as_of)));
-    for s in &suppression_states {
-        match s.state {
-            crate::suppress::State::Expired => {
-                tracing::warn!(entry = s.index, rule = s.rule, expires = %s.expires,
-                matched = s.matched, "a suppression has expired and no longer suppresses")
-            }
-            crate::suppress::State::Unused => tracing::warn!(
-                entry = s.index,
-                rule = s.rule,
-                "a suppression matched no finding"
-            ),
-            crate::suppress::State::Active => {}
-        }
-    }
     tracing::debug!(
         findings = findings.len(),
         ms = phase.elapsed().as_millis() as u64,
         "rules evaluated"
     );
-    (findings, suppression_states, changes)
+    findings
 }
 
 /// Replaying old evidence "as of now" ages every account by the archive's age; say so.

@@ -1,0 +1,85 @@
+//! The review stage, between the rules and the report: what people have already decided about
+//! the findings. Accepted risk (suppressions) marks findings as suppressed, never hides them; a
+//! previous run (baseline) marks each finding new or persisting and lists what was resolved; a
+//! people roster ties accounts to people (its rules run with the other rules, its view is built
+//! here).
+
+pub mod baseline;
+pub mod roster;
+pub mod suppressions;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::model::{Finding, ScopeResult, format_time};
+use baseline::{Baseline, Changes};
+use suppressions::{EntryStatus, State, Suppressions};
+
+/// What the review stage applies, loaded before any request so that a bad file fails first.
+#[derive(Default)]
+pub struct Review {
+    suppressions: Suppressions,
+    baseline: Option<Baseline>,
+}
+
+/// The findings after review, and what the report says about the review itself.
+pub struct Reviewed {
+    pub findings: Vec<Finding>,
+    pub suppressions: Vec<EntryStatus>,
+    pub changes: Option<Changes>,
+}
+
+impl Review {
+    pub fn load(
+        suppressions: Option<&Path>,
+        baseline: Option<&Path>,
+        as_of: DateTime<Utc>,
+    ) -> Result<Review, Error> {
+        Ok(Review {
+            suppressions: match suppressions {
+                Some(path) => Suppressions::load(path, as_of)?,
+                None => Suppressions::default(),
+            },
+            baseline: match baseline {
+                Some(path) => Some(Baseline::load(path).map_err(Error::Fatal)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Apply suppressions, then compare with the baseline; log the suppressions that no longer
+    /// do anything (expired, or matching nothing), since someone should tidy them.
+    pub fn apply(
+        &self,
+        mut findings: Vec<Finding>,
+        results: &[ScopeResult],
+        as_of: DateTime<Utc>,
+    ) -> Reviewed {
+        let suppressions = self.suppressions.apply(&mut findings, as_of);
+        let changes = self
+            .baseline
+            .as_ref()
+            .map(|b| b.compare(&mut findings, results, &format_time(&as_of)));
+        for s in &suppressions {
+            match s.state {
+                State::Expired => {
+                    tracing::warn!(entry = s.index, rule = s.rule, expires = %s.expires,
+                        matched = s.matched, "a suppression has expired and no longer suppresses")
+                }
+                State::Unused => tracing::warn!(
+                    entry = s.index,
+                    rule = s.rule,
+                    "a suppression matched no finding"
+                ),
+                State::Active => {}
+            }
+        }
+        Reviewed {
+            findings,
+            suppressions,
+            changes,
+        }
+    }
+}
