@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use access_audit::config::{Selection, SourceSpec};
 use access_audit::http::Answer;
 use access_audit::model::SourceKind;
 use access_audit::sources::evidence::{EvidenceRecorder, RecordKey};
+use access_audit::sources::spec::{Selection, SourceSpec};
 use access_audit::sources::{sentdm, sentry};
 use bytes::Bytes;
 use chrono::{TimeDelta, TimeZone, Utc};

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Format;
 use crate::logging::LogFormat;
 use crate::model::FailOn;
+use crate::report::Format;
 use crate::sources::Shard;
 
 /// Where the config file path came from: the default path may be absent (replay runs without

@@ -164,7 +164,7 @@ impl SourceClient {
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
             .redirect(same_origin_redirects());
-        if crate::config::values::is_loopback_host(&base) {
+        if crate::cfg::values::is_loopback_host(&base) {
             builder = builder.no_proxy();
         }
         let client = builder

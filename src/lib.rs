@@ -4,6 +4,7 @@
 //! [`rules`] ([`model::Finding`]s) → [`report`] (JSON, CSV, HTML) → delivery. Each stage takes
 //! plain data from the one before and returns plain data to the next.
 
+pub mod cfg;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod logging;
 pub mod model;
 pub mod output;
+pub mod people;
 pub mod progress;
 pub mod redact;
 pub mod report;
@@ -34,7 +36,7 @@ pub use exit::ExitStatus;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Config(#[from] config::ConfigError),
+    Config(#[from] cfg::ConfigError),
     #[error("{0}")]
     Fatal(String),
 }

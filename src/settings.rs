@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 
 use crate::Error;
 use crate::cli::{EmailArgs, OutputArgs};
-use crate::config::{Config, EmailConfig, Format};
+use crate::config::{Config, EmailConfig};
 use crate::deliver::smtp::SmtpTarget;
 use crate::model::FailOn;
 use crate::output::DirLock;
+use crate::report::Format;
 use crate::templates::Templates;
 
 /// How the report leaves by email.

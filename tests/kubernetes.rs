@@ -140,7 +140,7 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
     );
     for source in &config.sources {
         match &source.secret {
-            Some(access_audit::config::SecretRef::File(p)) => {
+            Some(access_audit::cfg::SecretRef::File(p)) => {
                 assert!(p.starts_with("/var/run/secrets/access-audit"))
             }
             other => panic!(
@@ -156,7 +156,7 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
         .filter_map(|k| k.as_str().map(str::to_string))
         .collect();
     for source in &config.sources {
-        if let Some(access_audit::config::SecretRef::File(p)) = &source.secret {
+        if let Some(access_audit::cfg::SecretRef::File(p)) = &source.secret {
             let file = p.file_name().unwrap().to_str().unwrap();
             assert!(
                 keys.iter().any(|k| k == file),

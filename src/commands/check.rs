@@ -3,10 +3,11 @@
 use std::fmt::Write as _;
 
 use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
-use crate::config::{Config, Selection, SourceConfig};
+use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::model::SourceKind;
 use crate::rules::{ROSTER_RULES, RULES, RuleSettings};
+use crate::sources::spec::{Selection, SourceConfig};
 use crate::sources::{self, Endpoint, PageRequest};
 use crate::{ConfigPath, Error};
 
@@ -30,9 +31,9 @@ pub async fn check_config(
         .formats
         .iter()
         .map(|f| match f {
-            crate::config::Format::Html => "html",
-            crate::config::Format::Csv => "csv",
-            crate::config::Format::Json => "json",
+            crate::report::Format::Html => "html",
+            crate::report::Format::Csv => "csv",
+            crate::report::Format::Json => "json",
         })
         .collect();
     let _ = writeln!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::cli::RunArgs;
-use crate::config::{Config, SourceConfig};
+use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
 use crate::http::FetchSettings;
@@ -18,6 +18,7 @@ use crate::rules;
 use crate::settings::Settings;
 use crate::sources::evidence::EvidenceRecorder;
 use crate::sources::replay::ReplayArchive;
+use crate::sources::spec::SourceConfig;
 use crate::sources::{self, Fetcher, PageSource, SourceContext};
 use crate::stop::StopSignal;
 use crate::{ConfigPath, Error};
@@ -65,16 +66,20 @@ fn load(
 /// Read the review inputs (roster, suppressions, baseline). A roster turns on its rules.
 fn load_review(args: &RunArgs, config: &mut Config, as_of: DateTime<Utc>) -> Result<Review, Error> {
     if let Some(roster) = &config.roster {
-        let loaded = crate::review::roster::Roster::load(roster)?;
+        let loaded = crate::people::Roster::load(roster)?;
         tracing::info!(people = loaded.people().len(), file = %roster.file.display(), "roster loaded");
         config.rules.roster = Some(Arc::new(loaded));
     }
     let suppressions = args.suppressions.as_ref().or(config.suppressions.as_ref());
-    Review::load(
-        suppressions.map(PathBuf::as_path),
-        args.baseline.as_deref(),
-        as_of,
-    )
+    // A baseline may be named by its run folder.
+    let baseline = args.baseline.as_ref().map(|p| {
+        if p.is_dir() {
+            p.join(crate::report::REPORT_JSON)
+        } else {
+            p.clone()
+        }
+    });
+    Review::load(suppressions.map(PathBuf::as_path), baseline, as_of)
 }
 
 pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {

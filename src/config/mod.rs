@@ -5,12 +5,7 @@
 //! are checked as a whole (unique names, keys that belong to the other source type, …) and turned
 //! into [`Config`]. Secrets are only *named* here; [`Config::resolve_secrets`] reads them.
 
-pub(crate) mod locate;
-mod secret;
-pub mod values;
-
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,65 +13,17 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use locate::KeySegment;
-pub use secret::SecretRef;
-use values::{AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug};
+use crate::cfg::values::{
+    AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug,
+};
+use crate::cfg::{ConfigError, KeySegment, SecretRef, locate};
 
 use crate::files::Symlinks;
 use crate::http::FetchSettings;
 use crate::model::{FailOn, Severity, SourceKind};
+use crate::report::Format;
 use crate::rules::RuleSettings;
-
-/// A config problem, located as precisely as we can: file, key, line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: Option<PathBuf>,
-    pub key: Option<String>,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "invalid config {}", file.display())?,
-            None => f.write_str("invalid config")?,
-        }
-        if let Some(key) = &self.key {
-            write!(f, ", key `{key}`")?;
-        }
-        if let Some(line) = self.line {
-            write!(f, " (line {line})")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Report formats (`report.formats`, `--format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Html,
-    Csv,
-    Json,
-}
-
-impl Format {
-    pub const ALL: [Format; 3] = [Format::Html, Format::Csv, Format::Json];
-
-    pub fn parse(s: &str) -> Result<Format, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "html" => Ok(Format::Html),
-            "csv" => Ok(Format::Csv),
-            "json" => Ok(Format::Json),
-            other => Err(format!(
-                "unknown report format `{other}`: expected html, csv or json"
-            )),
-        }
-    }
-}
+use crate::sources::spec::{DEFAULT_INVITE_TTL_DAYS, Selection, SourceConfig, SourceSpec};
 
 /// What `[email] attach` may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,103 +64,12 @@ pub enum SendPolicy {
     Changes,
 }
 
-/// "all", or an explicit list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    All,
-    List(Vec<String>),
-}
-
-impl Serialize for Selection {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Selection::All => s.serialize_str("all"),
-            Selection::List(items) => items.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Selection {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Word(String),
-            List(Vec<String>),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Word(w) if w == "all" => Ok(Selection::All),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "`{w}`: expected \"all\" or a list"
-            ))),
-            Raw::List(items) => Ok(Selection::List(items)),
-        }
-    }
-}
-
-impl fmt::Display for Selection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Selection::All => f.write_str("all"),
-            Selection::List(items) if items.is_empty() => f.write_str("none"),
-            Selection::List(items) => f.write_str(&items.join(", ")),
-        }
-    }
-}
-
-/// What a source audits. Also what the evidence manifest records, so replay needs no config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceSpec {
-    #[serde(rename = "type")]
-    pub kind: SourceKind,
-    pub name: String,
-    pub base_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organizations: Option<Selection>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub projects: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profiles: Option<Selection>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invite_ttl_days: Option<u32>,
-}
-
-impl SourceSpec {
-    /// Sentry: the organizations to audit (`"all"` = discover). Missing means all.
-    pub fn organizations(&self) -> &Selection {
-        self.organizations.as_ref().unwrap_or(&Selection::All)
-    }
-
-    /// Sent.dm: the profiles to audit besides the organization. Missing means all.
-    pub fn profiles(&self) -> &Selection {
-        self.profiles.as_ref().unwrap_or(&Selection::All)
-    }
-
-    /// Sent.dm: days after which an invitation has expired.
-    pub fn invite_ttl_days(&self) -> u32 {
-        self.invite_ttl_days.unwrap_or(DEFAULT_INVITE_TTL_DAYS)
-    }
-}
-
-pub const DEFAULT_INVITE_TTL_DAYS: u32 = 7;
-
 /// Bounds of the configurable durations: a mistyped `"500000000000years"` is refused at
 /// validation instead of overflowing a clock later.
 pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(600));
 pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
-
-#[derive(Debug, Clone)]
-pub struct SourceConfig {
-    pub spec: SourceSpec,
-    /// `None` only when replaying, where no request is made.
-    pub secret: Option<SecretRef>,
-    /// The config key that names the secret, for error messages.
-    pub secret_key: String,
-    pub index: usize,
-    pub fetch: FetchSettings,
-}
 
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
@@ -249,7 +105,7 @@ pub struct Config {
     /// The suppressions file, if any.
     pub suppressions: Option<PathBuf>,
     /// The people roster, if any.
-    pub roster: Option<crate::review::roster::RosterConfig>,
+    pub roster: Option<crate::people::RosterConfig>,
 }
 
 /// Secrets read for a run, by source name.
@@ -267,7 +123,7 @@ struct RawConfig {
     /// Path of the suppressions file (accepted risk), relative to the working directory.
     suppressions: Option<PathBuf>,
     report: RawReport,
-    roster: Option<crate::review::roster::RosterConfig>,
+    roster: Option<crate::people::RosterConfig>,
     rules: RuleSettings,
     sources: Vec<RawSource>,
     email: RawEmail,

@@ -9,7 +9,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::config::values::is_loopback_host;
+use crate::cfg::values::is_loopback_host;
 
 const ATTEMPTS: u32 = 3;
 
@@ -127,10 +127,10 @@ impl SmtpTarget {
     pub fn from_config(
         config: &crate::config::Config,
         url: &SecretString,
-    ) -> Result<SmtpTarget, crate::config::ConfigError> {
+    ) -> Result<SmtpTarget, crate::cfg::ConfigError> {
         SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref()).map_err(|m| {
             let key = match &config.email.smtp_url {
-                Some(crate::config::SecretRef::File(_)) => "smtp_url_file",
+                Some(crate::cfg::SecretRef::File(_)) => "smtp_url_file",
                 _ => "smtp_url_env",
             };
             config.error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))

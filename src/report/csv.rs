@@ -188,6 +188,35 @@ pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), S
     rows.finish()
 }
 
+/// Stream people.csv (one row per person and their accounts) into `out`.
+pub fn write_people_to(
+    rows: &[crate::review::roster::PersonRow],
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("cannot write people.csv: {e}");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record([
+        "email", "name", "status", "end_date", "manager", "accounts", "findings",
+    ])
+    .map_err(|e| err(&e))?;
+    for r in rows {
+        let cells = [
+            r.email.clone(),
+            r.name.clone(),
+            r.status.clone(),
+            r.end_date.clone().unwrap_or_default(),
+            r.manager.clone(),
+            r.accounts.join("; "),
+            r.findings.to_string(),
+        ];
+        w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::Format;
 use crate::model::{
     Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
     Tool, format_time,
@@ -21,6 +20,30 @@ use crate::model::{
 use crate::output::FileSet;
 use crate::rules::{ActiveRule, RULES};
 use crate::templates::Templates;
+
+/// Report formats (`report.formats`, `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Html, Format::Csv, Format::Json];
+
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "html" => Ok(Format::Html),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(format!(
+                "unknown report format `{other}`: expected html, csv or json"
+            )),
+        }
+    }
+}
 
 pub const REPORT_JSON: &str = "report.json";
 pub const REPORT_HTML: &str = "report.html";
@@ -405,9 +428,7 @@ pub fn write_all(
                 render_to(report, *artifact, templates, out)
             })?;
             if *artifact == Artifact::AccountsCsv && !report.people.is_empty() {
-                set.stage(PEOPLE_CSV, |out| {
-                    crate::review::roster::write_people_to(&report.people, out)
-                })?;
+                set.stage(PEOPLE_CSV, |out| csv::write_people_to(&report.people, out))?;
             }
             tracing::debug!(
                 file = artifact.file_name(),

@@ -57,13 +57,9 @@ pub struct Changes {
 }
 
 impl Baseline {
+    /// Read a previous run's report.json (the caller resolves a directory to its report.json).
     pub fn load(path: &Path) -> Result<Baseline, String> {
-        let path = if path.is_dir() {
-            path.join(crate::report::REPORT_JSON)
-        } else {
-            path.to_path_buf()
-        };
-        let bytes = read_bounded(&path, BASELINE, Symlinks::Follow)?;
+        let bytes = read_bounded(path, BASELINE, Symlinks::Follow)?;
         let report: BaselineReport = serde_json::from_slice(&bytes).map_err(|e| {
             format!(
                 "the baseline {} is not an access-audit report.json: {e}",

@@ -8,7 +8,7 @@ pub mod baseline;
 pub mod roster;
 pub mod suppressions;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
@@ -34,7 +34,7 @@ pub struct Reviewed {
 impl Review {
     pub fn load(
         suppressions: Option<&Path>,
-        baseline: Option<&Path>,
+        baseline: Option<PathBuf>,
         as_of: DateTime<Utc>,
     ) -> Result<Review, Error> {
         Ok(Review {
@@ -43,7 +43,7 @@ impl Review {
                 None => Suppressions::default(),
             },
             baseline: match baseline {
-                Some(path) => Some(Baseline::load(path).map_err(Error::Fatal)?),
+                Some(path) => Some(Baseline::load(&path).map_err(Error::Fatal)?),
                 None => None,
             },
         })

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
-use crate::config::locate::{KeySegment, line_of_offset, line_of_path, render_path};
+use crate::cfg::ConfigError;
+use crate::cfg::locate::{KeySegment, line_of_offset, line_of_path, render_path};
 use crate::model::{Finding, SuppressionNote};
 use crate::rules::rule_info;
 

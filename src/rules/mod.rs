@@ -87,7 +87,7 @@ pub struct RuleSettings {
     pub access_past_end_date: RosterRule,
     /// The people roster, when one is configured; the roster rules run only then.
     #[serde(skip)]
-    pub roster: Option<std::sync::Arc<crate::review::roster::Roster>>,
+    pub roster: Option<std::sync::Arc<crate::people::Roster>>,
     /// Evaluate only the rules that evidence this framework (`--framework`).
     #[serde(skip)]
     pub framework: Option<Framework>,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Hit, Rule, RuleInfo};
-use crate::config::values::Days;
+use crate::cfg::values::Days;
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
 

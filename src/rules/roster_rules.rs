@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{Hit, RuleInfo};
 use crate::model::{Account, Severity, status};
-use crate::review::roster::{PersonStatus, Roster};
+use crate::people::{PersonStatus, Roster};
 
 pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
     id: "orphaned_account",

@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::SourceSpec;
 use crate::model::Tool;
 use crate::model::format_time;
 pub use crate::output::probe_writable;
 use crate::output::write_bytes;
+use crate::sources::spec::SourceSpec;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 

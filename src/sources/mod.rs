@@ -7,6 +7,7 @@ pub mod link;
 pub mod replay;
 pub mod sentdm;
 pub mod sentry;
+pub mod spec;
 
 use std::sync::Arc;
 
@@ -14,7 +15,6 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-use crate::config::{SourceConfig, SourceSpec};
 use crate::http::{Answer, SourceClient};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind};
 use crate::progress::Progress;
@@ -22,6 +22,7 @@ use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
 use replay::{ReplayArchive, Replayed};
 use sha2::{Digest, Sha256};
+use spec::{SourceConfig, SourceSpec};
 
 /// The endpoints we call, named as in the evidence manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,10 +15,10 @@ use super::{
     SENTDM_DISCOVERY_SCOPE, ScopeAccounts, SourceContext, body_excerpt, check_progress,
     local_error,
 };
-use crate::config::values::is_hyphenated_uuid;
-use crate::config::{Selection, SourceSpec};
+use crate::cfg::values::is_hyphenated_uuid;
 use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind, status};
+use crate::sources::spec::{Selection, SourceSpec};
 use crate::timestamp::{older_than_days, parse_timestamp};
 
 /// The scope name of the organization's own user list.

@@ -16,9 +16,9 @@ use super::{
     SENTRY_DISCOVERY_SCOPE, ScopeAccounts, SourceContext, body_excerpt, check_progress,
     local_error,
 };
-use crate::config::{Selection, SourceSpec};
 use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, ScopeError, ScopeResult, SourceKind, later_of, status};
+use crate::sources::spec::{Selection, SourceSpec};
 use crate::timestamp::parse_timestamp;
 
 /// Sentry's maximum page size. Constant across pages: the cursor encodes it.
