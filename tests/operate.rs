@@ -261,3 +261,31 @@ fn run_and_merge_refuse_the_same_email_mistake_the_same_way() {
     }
     assert!(!preview.exists());
 }
+
+/// Every reader of report.json (merge, baseline) goes through one schema: another schema
+/// version is a clear error, not a half-read report.
+#[test]
+fn a_report_of_another_schema_version_is_refused_by_merge_and_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    replay(&first, &[]).code(4);
+    let path = first.join("report.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"schema_version\":1", "\"schema_version\":2", 1)).unwrap();
+    let expected = "has schema_version 2; this version of access-audit reads schema_version 1";
+    bin()
+        .args(["merge", first.to_str().unwrap()])
+        .args(["--out", dir.path().join("merged").to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(expected));
+    replay(&dir.path().join("second"), &["--baseline", first.to_str().unwrap()])
+        .code(1)
+        .stderr(predicate::str::contains(expected))
+        .stderr(predicate::str::contains("baseline report.json"));
+    // A v2 report that also changed shape gets the same message, not a parse error.
+    std::fs::write(&path, "{\"schema_version\":2,\"something\":\"else\"}").unwrap();
+    replay(&dir.path().join("third"), &["--baseline", path.to_str().unwrap()])
+        .code(1)
+        .stderr(predicate::str::contains(expected));
+}

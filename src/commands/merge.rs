@@ -4,104 +4,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::Utc;
 
 use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::model::{
-    Account, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
-};
-use crate::report::{REPORT_JSON, Report, ReportInput, ScopeEntry};
+use crate::model::{Account, Finding, ScopeError, ScopeResult, ScopeStatus, SourceKind};
+use crate::report::schema::{self, ReportFile};
+use crate::report::{Report, ReportInput, ScopeEntry};
 use crate::rules::{ActiveRule, rule_info};
 use crate::settings::Settings;
 use crate::stop::StopSignal;
 use crate::{ConfigPath, Error};
-
-/// What merge reads of a shard's report.json.
-#[derive(Deserialize)]
-struct ShardReport {
-    schema_version: u32,
-    title: String,
-    as_of: DateTime<Utc>,
-    scopes: Vec<ScopeEntry>,
-    findings: Vec<FindingRecord>,
-    accounts: Vec<Account>,
-    run: ShardRun,
-}
-
-#[derive(Deserialize)]
-struct ShardRun {
-    #[serde(default)]
-    rules: Vec<RuleRecord>,
-    #[serde(default)]
-    shard: Option<String>,
-    #[serde(default)]
-    stopped: Option<String>,
-    #[serde(default)]
-    config_sha256: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RuleRecord {
-    id: String,
-    severity: Severity,
-}
-
-#[derive(Deserialize)]
-struct FindingRecord {
-    id: String,
-    rule: String,
-    severity: Severity,
-    outcome: Outcome,
-    source: SourceKind,
-    source_name: String,
-    scope: String,
-    account_id: String,
-    email: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
-    status: String,
-    last_seen_at: Option<DateTime<Utc>>,
-    detail: String,
-    suppressed: bool,
-    #[serde(default)]
-    suppression: Option<crate::model::SuppressionNote>,
-    #[serde(default)]
-    change: Option<crate::model::Change>,
-    #[serde(default)]
-    first_seen: Option<String>,
-}
-
-fn read(input: &Path) -> Result<(PathBuf, ShardReport), Error> {
-    let path = if input.is_dir() {
-        input.join(REPORT_JSON)
-    } else {
-        input.to_path_buf()
-    };
-    let bytes = crate::files::read_bounded(
-        &path,
-        crate::files::REPORT_JSON_FILE,
-        crate::files::Symlinks::Follow,
-    )
-    .map_err(|e| Error::Fatal(e.to_string()))?;
-    let report: ShardReport = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Fatal(format!(
-            "{} is not an access-audit report.json: {e}",
-            path.display()
-        ))
-    })?;
-    if report.schema_version != 1 {
-        return Err(Error::Fatal(format!(
-            "{} has schema_version {}; expected 1",
-            path.display(),
-            report.schema_version
-        )));
-    }
-    Ok((path, report))
-}
 
 fn parse_shard(s: &str) -> Option<(u32, u32)> {
     let (i, n) = s.split_once('/')?;
@@ -113,10 +28,10 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         ConfigPath::Default(p) if !p.exists() => Config::defaults(),
         _ => Config::load(config_path.path())?,
     };
-    let shards: Vec<(PathBuf, ShardReport)> = args
+    let shards: Vec<(PathBuf, ReportFile)> = args
         .inputs
         .iter()
-        .map(|p| read(p))
+        .map(|p| schema::read(p, "shard report.json").map_err(Error::Fatal))
         .collect::<Result<_, _>>()?;
     let Some((first_path, first)) = shards.first() else {
         return Err(Error::Fatal("merge needs at least one report".into()));
@@ -203,6 +118,9 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
     let mut findings: Vec<Finding> = Vec::new();
     let mut stopped: Vec<String> = Vec::new();
     for (path, s) in shards {
+        let accounts = s
+            .accounts()
+            .map_err(|e| Error::Fatal(format!("{}: {e}", path.display())))?;
         for entry in s.scopes {
             let key = (entry.source_name.clone(), entry.scope.clone());
             match index.get(&key) {
@@ -224,40 +142,17 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
                 }
             }
         }
-        for a in s.accounts {
+        for a in accounts {
             accounts_by_scope
                 .entry((a.source_name.clone(), a.scope.clone()))
                 .or_default()
                 .push(a);
         }
         for f in s.findings {
-            let rule = rule_info(&f.rule).map(|r| r.id).ok_or_else(|| {
-                Error::Fatal(format!(
-                    "{} has a finding of unknown rule `{}`",
-                    path.display(),
-                    f.rule
-                ))
-            })?;
-            findings.push(Finding {
-                id: f.id,
-                rule,
-                severity: f.severity,
-                outcome: f.outcome,
-                source: f.source,
-                source_name: f.source_name,
-                scope: f.scope,
-                account_id: f.account_id,
-                email: f.email,
-                name: f.name,
-                role: f.role,
-                status: f.status,
-                last_seen_at: f.last_seen_at,
-                detail: f.detail,
-                suppressed: f.suppressed,
-                suppression: f.suppression,
-                change: f.change,
-                first_seen: f.first_seen,
-            });
+            findings.push(
+                f.into_finding()
+                    .map_err(|e| Error::Fatal(format!("{}: {e}", path.display())))?,
+            );
         }
         if let Some(reason) = s.run.stopped {
             stopped.push(reason);

@@ -12,7 +12,7 @@ use crate::exit::ExitStatus;
 use crate::finish::finish;
 use crate::http::FetchSettings;
 use crate::model::{Finding, ScopeResult};
-use crate::report::{Report, ReportInput};
+use crate::report::{Report, ReportInput, schema};
 use crate::review::Review;
 use crate::rules;
 use crate::settings::Settings;
@@ -71,14 +71,13 @@ fn load_review(args: &RunArgs, config: &mut Config, as_of: DateTime<Utc>) -> Res
         config.rules.roster = Some(Arc::new(loaded));
     }
     let suppressions = args.suppressions.as_ref().or(config.suppressions.as_ref());
-    // A baseline may be named by its run folder.
-    let baseline = args.baseline.as_ref().map(|p| {
-        if p.is_dir() {
-            p.join(crate::report::REPORT_JSON)
-        } else {
-            p.clone()
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let (_, file) = schema::read(path, "baseline report.json").map_err(Error::Fatal)?;
+            Some(file.into_baseline())
         }
-    });
+        None => None,
+    };
     Review::load(suppressions.map(PathBuf::as_path), baseline, as_of)
 }
 

@@ -4,7 +4,7 @@
 mod csv;
 pub use csv::neutralise as neutralise_cell;
 mod html;
-mod json;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -386,7 +386,7 @@ pub fn render_to(
     out: &mut dyn std::io::Write,
 ) -> Result<(), String> {
     match artifact {
-        Artifact::Json => json::write_to(report, out),
+        Artifact::Json => schema::write_to(report, out),
         Artifact::FindingsCsv => csv::write_findings(&report.findings, out),
         Artifact::AccountsCsv => csv::write_accounts(&report.accounts, out),
         Artifact::Html => {

@@ -4,24 +4,10 @@
 //! again: a finding in a scope that failed this time is "not re-checked", never "fixed".
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::files::{Bound, REPORT_JSON_FILE, Symlinks, read_bounded};
 use crate::model::{Change, Finding, Outcome, ScopeResult, Severity};
-
-/// The previous run's report.json: as large as a report can be.
-const BASELINE: Bound = Bound {
-    what: "baseline report.json",
-    ..REPORT_JSON_FILE
-};
-
-#[derive(Deserialize)]
-struct BaselineReport {
-    as_of: String,
-    findings: Vec<BaselineFinding>,
-}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct BaselineFinding {
@@ -57,19 +43,9 @@ pub struct Changes {
 }
 
 impl Baseline {
-    /// Read a previous run's report.json (the caller resolves a directory to its report.json).
-    pub fn load(path: &Path) -> Result<Baseline, String> {
-        let bytes = read_bounded(path, BASELINE, Symlinks::Follow)?;
-        let report: BaselineReport = serde_json::from_slice(&bytes).map_err(|e| {
-            format!(
-                "the baseline {} is not an access-audit report.json: {e}",
-                path.display()
-            )
-        })?;
-        Ok(Baseline {
-            as_of: report.as_of,
-            findings: report.findings,
-        })
+    /// A previous run's findings, as of when it ran (read by `report::schema`).
+    pub fn new(as_of: String, findings: Vec<BaselineFinding>) -> Baseline {
+        Baseline { as_of, findings }
     }
 
     /// Mark each finding new or persisting, and list what was resolved.

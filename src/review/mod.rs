@@ -8,7 +8,7 @@ pub mod baseline;
 pub mod roster;
 pub mod suppressions;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
@@ -34,7 +34,7 @@ pub struct Reviewed {
 impl Review {
     pub fn load(
         suppressions: Option<&Path>,
-        baseline: Option<PathBuf>,
+        baseline: Option<Baseline>,
         as_of: DateTime<Utc>,
     ) -> Result<Review, Error> {
         Ok(Review {
@@ -42,10 +42,7 @@ impl Review {
                 Some(path) => Suppressions::load(path, as_of)?,
                 None => Suppressions::default(),
             },
-            baseline: match baseline {
-                Some(path) => Some(Baseline::load(&path).map_err(Error::Fatal)?),
-                None => None,
-            },
+            baseline,
         })
     }
 
