@@ -33,8 +33,23 @@ fn main() -> ExitCode {
     match runtime.block_on(execute(cli)) {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", with_causes(&e));
             ExitCode::from(ExitStatus::Fatal.code())
         }
     }
+}
+
+/// The error and each cause under it, once each: "error: A: B: C".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
