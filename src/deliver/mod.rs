@@ -3,6 +3,8 @@
 //! Prometheus ([`metrics`]). Runs only after every report is on disk.
 
 pub mod compose;
+#[cfg(test)]
+mod config_tests;
 pub mod metrics;
 pub mod notify;
 mod post;
