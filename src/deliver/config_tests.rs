@@ -112,3 +112,33 @@ fn errors_name_file_key_and_line() {
         assert!(err.message.contains(message), "{table}: {err}");
     }
 }
+
+/// The example config carries the three tables commented out (each enables a target by being
+/// there); uncommented, they must parse.
+#[test]
+fn the_example_configs_tables_parse_when_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/access-audit.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let is_key = |rest: &str| {
+        rest.starts_with('[')
+            || rest.split_once(" = ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+    };
+    let start = text
+        .find("# [store]")
+        .expect("the example has a [store] table");
+    let tail: String = text[start..]
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if is_key(rest) => rest,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = Config::parse(&format!("{}{tail}\n", &text[..start]), Some(&path)).unwrap();
+    let store = config.store.expect("[store]");
+    assert_eq!(store.include, Include::ALL.to_vec());
+    assert!(config.notify.expect("[notify]").webhook_secret.is_some());
+    assert!(config.metrics.expect("[metrics]").textfile.is_some());
+}
