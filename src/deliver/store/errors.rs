@@ -8,19 +8,11 @@ use crate::deliver::target::{DeliveryError, Target};
 pub(super) fn describe(e: &object_store::Error, op: &str, location: &str) -> DeliveryError {
     // object_store keeps the HTTP status and body in an error type it does not export; its
     // text says "… status code: 404 Not Found: <body>".
-    let text = chain(e);
+    let text = without_queries(&chain(e));
     let status = status_in(&text);
     let service = service_error(&text);
-    let hint = match e {
-        object_store::Error::NotFound { .. } => " (does the bucket or container exist?)",
-        object_store::Error::PermissionDenied { .. } => {
-            " (the credentials are valid but may not write here: check the bucket policy or role)"
-        }
-        object_store::Error::Unauthenticated { .. } => {
-            " (the credentials were refused: check the access key, secret and session token)"
-        }
-        _ => "",
-    };
+    let code = service.as_deref().map(|s| s.split(':').next().unwrap_or(s));
+    let hint = hint(e, code);
     let what = match (status, service) {
         (Some(status), Some(service)) => format!("HTTP {status} {service}"),
         (Some(status), None) => format!("HTTP {status}"),
@@ -31,6 +23,53 @@ pub(super) fn describe(e: &object_store::Error, op: &str, location: &str) -> Del
         format!("{op} {location} failed: {what}{hint}"),
     )
     .with_status(status)
+}
+
+/// What to check. S3 answers a bad key or signature with 403, like a missing permission, so
+/// the service's error code decides between "refused" and "denied".
+fn hint(e: &object_store::Error, code: Option<&str>) -> &'static str {
+    const REFUSED: [&str; 5] = [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "ExpiredToken",
+        "InvalidToken",
+        "AuthenticationFailed",
+    ];
+    match e {
+        _ if code.is_some_and(|c| REFUSED.contains(&c)) => {
+            " (the credentials were refused: check the access key, secret and session token in the environment)"
+        }
+        object_store::Error::Unauthenticated { .. } => {
+            " (the credentials were refused: check the access key, secret and session token in the environment)"
+        }
+        object_store::Error::PermissionDenied { .. } => {
+            " (access denied: these credentials may not write here; check the bucket policy or role)"
+        }
+        object_store::Error::NotFound { .. } => " (does the bucket or container exist?)",
+        _ => "",
+    }
+}
+
+/// URLs with their query strings cut: an Azure SAS token or a presigned signature travels
+/// there (they are registered with redact too; this also keeps messages short).
+fn without_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_url, mut in_query) = (false, false);
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            (in_url, in_query) = (false, false);
+        } else if !in_url && (text[i..].starts_with("http://") || text[i..].starts_with("https://"))
+        {
+            in_url = true;
+        } else if in_url && !in_query && c == '?' {
+            in_query = true;
+            out.push_str("?…");
+        }
+        if !in_query {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `Code: Message` from an S3/Azure/GCS XML error body (`<Code>NoSuchBucket</Code>…`), or
@@ -96,5 +135,11 @@ mod tests {
             Some(403)
         );
         assert_eq!(status_in("connection refused"), None);
+        assert_eq!(
+            without_queries(
+                "PUT https://a.blob.core.windows.net/c/k?sv=2024&sig=abc in 2ms; see http://x/?q"
+            ),
+            "PUT https://a.blob.core.windows.net/c/k?… in 2ms; see http://x/?…"
+        );
     }
 }
