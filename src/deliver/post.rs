@@ -259,6 +259,9 @@ mod tests {
             e.join_path("/metrics/job/access_audit").url.as_str(),
             "https://push.example/prefix/metrics/job/access_audit"
         );
-        assert!(!format!("{e:?}").contains("prefix"), "Debug shows the origin only");
+        assert!(
+            !format!("{e:?}").contains("prefix"),
+            "Debug shows the origin only"
+        );
     }
 }
