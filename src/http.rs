@@ -411,6 +411,30 @@ fn reset_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     Some(wait.saturating_add(Duration::from_millis(250)))
 }
 
+/// A client for one delivery target (a webhook, a Pushgateway, an object store): nothing
+/// follows a redirect (the URL itself may be the credential, and an answer from elsewhere is
+/// no delivery), every request has `timeout`, and a loopback target never goes through a
+/// proxy, which would see the request in clear.
+pub fn delivery_client(loopback: bool, timeout: Duration) -> Result<reqwest::Client, String> {
+    delivery_client_builder(loopback, timeout)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// [`delivery_client`] before it is built, for a caller that adds its own settings.
+pub fn delivery_client_builder(loopback: bool, timeout: Duration) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none());
+    if loopback {
+        builder.no_proxy()
+    } else {
+        builder
+    }
+}
+
 /// Follow a redirect only within the origin of the first request: the credential headers are
 /// on every request of the chain, and an answer from elsewhere is not this scope's population.
 fn same_origin_redirects() -> reqwest::redirect::Policy {
@@ -497,7 +521,8 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 /// A transport error in words, with its cause chain (reqwest's top line alone says little).
-fn describe_reqwest_error(e: &reqwest::Error) -> String {
+/// The request URL is left out: for a webhook it is itself a secret.
+pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -271,7 +271,11 @@ fn a_report_of_another_schema_version_is_refused_by_merge_and_baseline() {
     replay(&first, &[]).code(4);
     let path = first.join("report.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("\"schema_version\":1", "\"schema_version\":2", 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"schema_version\":1", "\"schema_version\":2", 1),
+    )
+    .unwrap();
     let expected = "has schema_version 2; this version of access-audit reads schema_version 1";
     bin()
         .args(["merge", first.to_str().unwrap()])
@@ -279,13 +283,19 @@ fn a_report_of_another_schema_version_is_refused_by_merge_and_baseline() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(expected));
-    replay(&dir.path().join("second"), &["--baseline", first.to_str().unwrap()])
-        .code(1)
-        .stderr(predicate::str::contains(expected))
-        .stderr(predicate::str::contains("baseline report.json"));
+    replay(
+        &dir.path().join("second"),
+        &["--baseline", first.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr(predicate::str::contains(expected))
+    .stderr(predicate::str::contains("baseline report.json"));
     // A v2 report that also changed shape gets the same message, not a parse error.
     std::fs::write(&path, "{\"schema_version\":2,\"something\":\"else\"}").unwrap();
-    replay(&dir.path().join("third"), &["--baseline", path.to_str().unwrap()])
-        .code(1)
-        .stderr(predicate::str::contains(expected));
+    replay(
+        &dir.path().join("third"),
+        &["--baseline", path.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr(predicate::str::contains(expected));
 }

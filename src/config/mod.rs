@@ -106,6 +106,12 @@ pub struct Config {
     pub suppressions: Option<PathBuf>,
     /// The people roster, if any.
     pub roster: Option<crate::people::RosterConfig>,
+    /// `[store]`: upload the run folder to object storage.
+    pub store: Option<crate::deliver::store::StoreSettings>,
+    /// `[notify]`: Slack and/or a signed JSON webhook.
+    pub notify: Option<crate::deliver::notify::NotifySettings>,
+    /// `[metrics]`: Prometheus textfile and/or Pushgateway.
+    pub metrics: Option<crate::deliver::metrics::MetricsSettings>,
 }
 
 /// Secrets read for a run, by source name.
@@ -127,6 +133,9 @@ struct RawConfig {
     rules: RuleSettings,
     sources: Vec<RawSource>,
     email: RawEmail,
+    store: Option<crate::deliver::store::RawStore>,
+    notify: Option<crate::deliver::notify::RawNotify>,
+    metrics: Option<crate::deliver::metrics::RawMetrics>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -638,6 +647,23 @@ impl Config {
                 .map_err(|(k, m)| err_at(key(&["email", k]), m))?;
         }
 
+        // [store], [notify], [metrics]: each module checks its own table.
+        let store = raw
+            .store
+            .map(crate::deliver::store::validate)
+            .transpose()
+            .map_err(|(k, m)| err_at(key(&["store", k]), m))?;
+        let notify = raw
+            .notify
+            .map(crate::deliver::notify::validate)
+            .transpose()
+            .map_err(|(k, m)| err_at(key(&["notify", k]), m))?;
+        let metrics = raw
+            .metrics
+            .map(crate::deliver::metrics::validate)
+            .transpose()
+            .map_err(|(k, m)| err_at(key(&["metrics", k]), m))?;
+
         Ok(Config {
             file: file.map(Path::to_path_buf),
             digest,
@@ -654,6 +680,9 @@ impl Config {
             email,
             suppressions: raw.suppressions,
             roster: raw.roster,
+            store,
+            notify,
+            metrics,
         })
     }
 

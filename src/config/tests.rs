@@ -1471,7 +1471,7 @@ fn display_without_file_or_line() {
     assert_eq!(err.file, None);
     assert_eq!(
         err.to_string(),
-        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`"
+        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`, `store`, `notify`, `metrics`"
     );
     let err = ConfigError {
         file: Some("a.toml".into()),

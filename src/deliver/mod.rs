@@ -1,8 +1,21 @@
-//! Delivery: the email that carries a summary and the reports to the people who read them.
-//! Runs only after every report is on disk, and never outlives a stop.
+//! Delivery: the email that carries a summary and the reports to the people who read them,
+//! and the targets beyond email — object storage ([`store`]), chat and webhooks ([`notify`]),
+//! Prometheus ([`metrics`]). Runs only after every report is on disk, and never outlives a stop.
 
 pub mod compose;
+#[cfg(test)]
+mod config_tests;
+pub mod metrics;
+pub mod notify;
+mod post;
+#[cfg(test)]
+mod sample;
 pub mod smtp;
+pub mod store;
+mod target;
+
+pub use post::{Accepted, Retry};
+pub use target::{DeliveryError, DeliveryOutcome, NamedSecret, Target, shown_origin};
 
 use std::path::{Path, PathBuf};
 
