@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::Error;
 use crate::cli::{EmailArgs, OutputArgs};
-use crate::config::{Config, EmailConfig};
+use crate::config::Config;
+use crate::deliver::email::EmailConfig;
 use crate::deliver::smtp::SmtpTarget;
 use crate::model::FailOn;
 use crate::output::DirLock;
@@ -108,7 +109,21 @@ fn email_delivery(args: &EmailArgs, config: &Config) -> Result<EmailDelivery, Er
         .check_complete()
         .map_err(|(key, msg)| config.error_at(&["email", key], msg))?;
     let url = config.resolve_smtp_url()?;
-    Ok(EmailDelivery::Send(SmtpTarget::from_config(config, &url)?))
+    Ok(EmailDelivery::Send(smtp_target(config, &url)?))
+}
+
+/// The server the config's `[email]` names, with errors located at the key that names the URL.
+pub fn smtp_target(
+    config: &Config,
+    url: &secrecy::SecretString,
+) -> Result<SmtpTarget, crate::cfg::ConfigError> {
+    SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref()).map_err(|m| {
+        let key = match &config.email.smtp_url {
+            Some(crate::cfg::SecretRef::File(_)) => "smtp_url_file",
+            _ => "smtp_url_env",
+        };
+        config.error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
+    })
 }
 
 fn prepare_output_dir(dir: &std::path::Path) -> Result<DirLock, Error> {

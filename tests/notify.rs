@@ -7,7 +7,7 @@ mod deliver_support;
 use std::path::Path;
 use std::time::Duration;
 
-use access_audit::config::SendPolicy;
+use access_audit::deliver::email::SendPolicy;
 use access_audit::deliver::notify::{
     self, NotifyReceipt, NotifySettings, NotifySummary, RawNotify,
 };

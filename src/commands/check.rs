@@ -20,7 +20,7 @@ pub async fn check_config(
     crate::templates::Templates::load(config.report.template_dir.as_deref())
         .map_err(Error::Fatal)?;
     let smtp = match &secrets.smtp_url {
-        Some(url) => Some(crate::deliver::smtp::SmtpTarget::from_config(&config, url)?),
+        Some(url) => Some(crate::settings::smtp_target(&config, url)?),
         None => None,
     };
     let mut out = String::new();
@@ -91,10 +91,10 @@ pub async fn check_config(
                 .as_ref()
                 .map_or_else(|| "?".into(), |s| s.describe()),
             match e.send {
-                crate::config::SendPolicy::Always => "after every run",
-                crate::config::SendPolicy::Problems =>
+                crate::deliver::email::SendPolicy::Always => "after every run",
+                crate::deliver::email::SendPolicy::Problems =>
                     "only when there are failing findings or the run is incomplete",
-                crate::config::SendPolicy::Changes =>
+                crate::deliver::email::SendPolicy::Changes =>
                     "only when findings are new or resolved since the baseline",
             }
         );

@@ -9,7 +9,7 @@ use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePa
 use serde::Serialize;
 
 use super::EmailJob;
-use crate::config::Attachment;
+use crate::deliver::email::Attachment;
 use crate::model::{Finding, Outcome, ScopeStatus, Severity};
 use crate::report::{Artifact, Report, plural, render_bytes};
 use crate::templates::{EMAIL_HTML, EMAIL_TEXT};

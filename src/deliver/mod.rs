@@ -3,8 +3,7 @@
 //! Prometheus ([`metrics`]). Runs only after every report is on disk, and never outlives a stop.
 
 pub mod compose;
-#[cfg(test)]
-mod config_tests;
+pub mod email;
 pub mod metrics;
 pub mod notify;
 mod post;
@@ -19,11 +18,11 @@ pub use target::{DeliveryError, DeliveryOutcome, NamedSecret, Target, shown_orig
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{EmailConfig, SendPolicy};
 use crate::model::FailOn;
 use crate::report::Report;
 use crate::stop::StopSignal;
 use crate::templates::Templates;
+use email::{EmailConfig, SendPolicy};
 
 /// What happened to the email.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use sha2::Sha256;
 use super::post::{Accepted, Endpoint, Retry};
 use super::target::{DeliveryError, NamedSecret, Target};
 use crate::cfg::values::EnvVarName;
-use crate::config::SendPolicy;
+use crate::deliver::email::SendPolicy;
 use crate::model::FailOn;
 use crate::report::{Report, Summary};
 

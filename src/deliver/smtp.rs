@@ -123,20 +123,6 @@ impl SmtpTarget {
         })
     }
 
-    /// The server the config's `[email]` names, with errors located at the key that names the URL.
-    pub fn from_config(
-        config: &crate::config::Config,
-        url: &SecretString,
-    ) -> Result<SmtpTarget, crate::cfg::ConfigError> {
-        SmtpTarget::parse(url, config.email.smtp_ca_file.as_deref()).map_err(|m| {
-            let key = match &config.email.smtp_url {
-                Some(crate::cfg::SecretRef::File(_)) => "smtp_url_file",
-                _ => "smtp_url_env",
-            };
-            config.error_at(&["email", key], format!("the SMTP URL is not usable: {m}"))
-        })
-    }
-
     fn transport(&self, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.clone())

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cfg::SecretRef;
-use crate::config::{Config, SendPolicy};
+use crate::config::Config;
+use crate::deliver::email::SendPolicy;
 use crate::deliver::store::{Include, Scheme};
 
 const BASE: &str = "[report]\ntitle = \"t\"\n";
