@@ -114,6 +114,23 @@ mod tests {
     }
 
     #[test]
+    fn enabled_without_domains_is_invalid() {
+        let mut rule = ExternalDomain::default();
+        assert_eq!(rule.validate(), Ok(()), "off, nothing to check");
+        rule.enabled = true;
+        let err = rule.validate().map_err(|e| (e.key, e.message));
+        assert!(
+            err.as_ref()
+                .is_err_and(|(key, message)| *key == "allowed_domains"
+                    && message
+                        .starts_with("external_domain is enabled but allowed_domains is empty")),
+            "{err:?}"
+        );
+        rule.allowed_domains = vec!["acme.example".into()];
+        assert_eq!(rule.validate(), Ok(()));
+    }
+
+    #[test]
     fn external_domains_and_subdomains() {
         let rule = ExternalDomain {
             enabled: true,

@@ -377,6 +377,69 @@ mod tests {
         assert!(evaluate(&[], as_of(), &settings).is_empty());
     }
 
+    /// The config reports the first invalid setting at `rules.<id>.<key>`, in registry order.
+    #[test]
+    fn validation_names_the_key_of_the_first_invalid_setting() {
+        let mut settings = RuleSettings::default();
+        settings.owner_count.min_owners = 9;
+        settings.admin_sprawl.max_privileged_percent = 101;
+        let (path, message) = settings.validate().unwrap_err();
+        assert_eq!(path, ["rules", "owner_count", "max_owners"]);
+        assert_eq!(message, "max_owners 5 is below min_owners 9");
+        settings.owner_count.min_owners = 1;
+        let (path, _) = settings.validate().unwrap_err();
+        assert_eq!(path, ["rules", "admin_sprawl", "max_privileged_percent"]);
+    }
+
+    /// Roster rules run, and are listed as active, only when the run has a roster; a rule that
+    /// needs organization settings makes the run fetch them.
+    #[test]
+    fn rules_run_only_where_their_needs_are_met() {
+        let mut settings = RuleSettings::default();
+        let roster_rules = [
+            "orphaned_account",
+            "left_with_access",
+            "access_past_end_date",
+        ];
+        let ids = |needs| -> Vec<&str> {
+            let active = settings.active_with(needs);
+            active.iter().map(|r| r.id).collect()
+        };
+        assert!(
+            !ids(Needs::provided(false))
+                .iter()
+                .any(|id| roster_rules.contains(id))
+        );
+        assert_eq!(ids(Needs::provided(true))[4..], roster_rules);
+        assert!(settings.needs().contains(Needs::ROSTER));
+        assert!(!settings.needs().contains(Needs::ORG_SETTINGS));
+        settings.sso_not_linked.enabled = true;
+        assert!(settings.needs().contains(Needs::ORG_SETTINGS));
+        settings.framework = Some(Framework::Pci);
+        assert!(
+            !settings.needs().contains(Needs::ORG_SETTINGS),
+            "sso_not_linked evidences no PCI DSS control"
+        );
+
+        let roster = crate::people::Roster::default();
+        let with_roster = Context {
+            as_of: as_of(),
+            roster: Some(&roster),
+        };
+        settings.framework = None;
+        let roster_findings = |context: Context| -> Vec<&str> {
+            let f = evaluate(&[account()], context, &settings);
+            let rules = f.into_iter().map(|f| f.rule);
+            rules.filter(|r| roster_rules.contains(r)).collect()
+        };
+        assert_eq!(
+            roster_findings(with_roster),
+            ["orphaned_account"],
+            "an empty roster knows nobody"
+        );
+        assert!(roster_findings(as_of().into()).is_empty());
+    }
+
     #[test]
     fn a_framework_keeps_only_its_rules() {
         let mut settings = RuleSettings::default();

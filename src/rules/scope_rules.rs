@@ -192,6 +192,35 @@ mod tests {
     }
 
     #[test]
+    fn impossible_bounds_are_invalid() {
+        assert_eq!(OwnerCount::default().validate(), Ok(()));
+        let owners = OwnerCount {
+            min_owners: 4,
+            max_owners: 2,
+            ..OwnerCount::default()
+        };
+        assert_eq!(
+            owners.validate(),
+            Err(InvalidSetting {
+                key: "max_owners",
+                message: "max_owners 2 is below min_owners 4".into()
+            })
+        );
+        assert_eq!(AdminSprawl::default().validate(), Ok(()));
+        let sprawl = AdminSprawl {
+            max_privileged_percent: 150,
+            ..AdminSprawl::default()
+        };
+        assert_eq!(
+            sprawl.validate(),
+            Err(InvalidSetting {
+                key: "max_privileged_percent",
+                message: "150: expected a percentage from 0 to 100".into()
+            })
+        );
+    }
+
+    #[test]
     fn admin_sprawl_threshold_and_small_teams() {
         let rule = AdminSprawl::default();
         assert!(
