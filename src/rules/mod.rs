@@ -1,33 +1,46 @@
 //! Access-review rules (CONTRACT section 5). Every rule is a type implementing [`Rule`]: it owns
 //! its [`RuleInfo`] (id, severity, compliance references), its `[rules.<id>]` settings, their
-//! validation, what it needs from the run ([`Needs`]) and its evaluation. The registry
-//! (`registry.rs`) lists every rule once; everything else — `rule_info`, the report's rule order,
+//! validation, what it needs from the run ([`Needs`]) and its evaluation. The registry below
+//! lists every rule once; everything else — `rule_info`, the report's rule order,
 //! `access-audit rules`, `check-config` — walks that list.
 
-mod admin_without_2fa;
-mod expired_membership;
-mod flags;
-mod listing;
-mod pending_invite;
+#[macro_use]
 mod registry;
-mod roster_rules;
-mod scope_rules;
-mod stale_login;
+
+pub mod admin_without_2fa;
+pub mod expired_membership;
+pub mod flags;
+pub mod listing;
+pub mod pending_invite;
+pub mod roster_rules;
+pub mod scope_rules;
+pub mod stale_login;
+
+// The registry: every rule, once, in the order reports list them. The field name is the rule's
+// id (`registry_walk` checks it against each rule's `RuleInfo`).
+registry! {
+    stale_login: stale_login::StaleLogin,
+    pending_invite: pending_invite::PendingInvite,
+    admin_without_2fa: admin_without_2fa::AdminWithout2fa,
+    expired_membership: expired_membership::ExpiredMembership,
+    sso_invalid: flags::SsoInvalid,
+    seat_restricted: flags::SeatRestricted,
+    sso_not_linked: flags::SsoNotLinked,
+    inactive_still_listed: listing::InactiveStillListed,
+    external_domain: listing::ExternalDomain,
+    owner_count: scope_rules::OwnerCount,
+    admin_sprawl: scope_rules::AdminSprawl,
+    orphaned_account: roster_rules::OrphanedAccount,
+    left_with_access: roster_rules::LeftWithAccess,
+    access_past_end_date: roster_rules::AccessPastEndDate,
+}
 
 use std::ops::BitOr;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-pub use admin_without_2fa::AdminWithout2fa;
-pub use expired_membership::ExpiredMembership;
-pub use flags::{SeatRestricted, SsoInvalid, SsoNotLinked};
-pub use listing::{ExternalDomain, InactiveStillListed};
-pub use pending_invite::PendingInvite;
-pub use registry::{ActiveRule, RULE_COUNT, RuleSettings, rule_info, rule_infos};
-pub use roster_rules::{AccessPastEndDate, LeftWithAccess, OrphanedAccount};
-pub use scope_rules::{AdminSprawl, OwnerCount};
-pub use stale_login::StaleLogin;
+pub use registry::{ActiveRule, rule_info, rule_infos};
 
 use crate::model::{Account, Finding, Outcome, Severity};
 use crate::people::Roster;
@@ -375,69 +388,6 @@ mod tests {
         );
         assert_eq!(scope[0].id, finding_id("owner_count", "sentry", "acme", ""));
         assert!(evaluate(&[], as_of(), &settings).is_empty());
-    }
-
-    /// The config reports the first invalid setting at `rules.<id>.<key>`, in registry order.
-    #[test]
-    fn validation_names_the_key_of_the_first_invalid_setting() {
-        let mut settings = RuleSettings::default();
-        settings.owner_count.min_owners = 9;
-        settings.admin_sprawl.max_privileged_percent = 101;
-        let (path, message) = settings.validate().unwrap_err();
-        assert_eq!(path, ["rules", "owner_count", "max_owners"]);
-        assert_eq!(message, "max_owners 5 is below min_owners 9");
-        settings.owner_count.min_owners = 1;
-        let (path, _) = settings.validate().unwrap_err();
-        assert_eq!(path, ["rules", "admin_sprawl", "max_privileged_percent"]);
-    }
-
-    /// Roster rules run, and are listed as active, only when the run has a roster; a rule that
-    /// needs organization settings makes the run fetch them.
-    #[test]
-    fn rules_run_only_where_their_needs_are_met() {
-        let mut settings = RuleSettings::default();
-        let roster_rules = [
-            "orphaned_account",
-            "left_with_access",
-            "access_past_end_date",
-        ];
-        let ids = |needs| -> Vec<&str> {
-            let active = settings.active_with(needs);
-            active.iter().map(|r| r.id).collect()
-        };
-        assert!(
-            !ids(Needs::provided(false))
-                .iter()
-                .any(|id| roster_rules.contains(id))
-        );
-        assert_eq!(ids(Needs::provided(true))[4..], roster_rules);
-        assert!(settings.needs().contains(Needs::ROSTER));
-        assert!(!settings.needs().contains(Needs::ORG_SETTINGS));
-        settings.sso_not_linked.enabled = true;
-        assert!(settings.needs().contains(Needs::ORG_SETTINGS));
-        settings.framework = Some(Framework::Pci);
-        assert!(
-            !settings.needs().contains(Needs::ORG_SETTINGS),
-            "sso_not_linked evidences no PCI DSS control"
-        );
-
-        let roster = crate::people::Roster::default();
-        let with_roster = Context {
-            as_of: as_of(),
-            roster: Some(&roster),
-        };
-        settings.framework = None;
-        let roster_findings = |context: Context| -> Vec<&str> {
-            let f = evaluate(&[account()], context, &settings);
-            let rules = f.into_iter().map(|f| f.rule);
-            rules.filter(|r| roster_rules.contains(r)).collect()
-        };
-        assert_eq!(
-            roster_findings(with_roster),
-            ["orphaned_account"],
-            "an empty roster knows nobody"
-        );
-        assert!(roster_findings(as_of().into()).is_empty());
     }
 
     #[test]

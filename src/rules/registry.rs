@@ -1,30 +1,25 @@
-//! The registry: every rule, once, in the order reports list them. A line here is all a new rule
-//! needs besides its own file: it gives the rule its `[rules.<id>]` table (a field of
+//! The registry's machinery. The list itself is the `registry!` call in `rules/mod.rs`, beside
+//! the `mod` lines: a line there gives a rule its `[rules.<id>]` table (a field of
 //! [`RuleSettings`] named by the id) and its place in [`RuleSettings::all`], from which
 //! [`rule_info`], [`rule_infos`], the active rules and what the run must provide all derive.
 
-use serde::Deserialize;
-
-use super::{
-    AccessPastEndDate, AdminSprawl, AdminWithout2fa, ExpiredMembership, ExternalDomain, Framework,
-    InactiveStillListed, LeftWithAccess, Needs, OrphanedAccount, OwnerCount, PendingInvite, Rule,
-    RuleInfo, SeatRestricted, SsoInvalid, SsoNotLinked, StaleLogin, severity_of,
-};
+use super::{Needs, RULE_COUNT, Rule, RuleInfo, RuleSettings, severity_of};
 use crate::model::Severity;
 
-/// Declares [`RuleSettings`] (one field per rule) and [`RuleSettings::all`] from one list, so
-/// the settings tables and the rules that run cannot drift apart.
+/// Declares [`RuleSettings`] (one field per rule, named by the rule's id) and
+/// [`RuleSettings::all`] from one list, so the settings tables and the rules that run cannot
+/// drift apart. Paths are absolute: it expands in `rules/mod.rs`.
 macro_rules! registry {
     ($($id:ident: $rule:ty,)+) => {
         /// `[rules.*]` of the config file: one table per rule, named by its id. Every table is
         /// optional; every key has a default.
-        #[derive(Debug, Clone, Default, Deserialize)]
+        #[derive(Debug, Clone, Default, serde::Deserialize)]
         #[serde(deny_unknown_fields, default)]
         pub struct RuleSettings {
             $(pub $id: $rule,)+
             /// Evaluate only the rules that evidence this framework (`--framework`).
             #[serde(skip)]
-            pub framework: Option<Framework>,
+            pub framework: Option<$crate::rules::Framework>,
         }
 
         /// How many rules there are.
@@ -32,29 +27,11 @@ macro_rules! registry {
 
         impl RuleSettings {
             /// Every rule with its settings, in the order reports list them.
-            pub fn all(&self) -> [&dyn Rule; RULE_COUNT] {
+            pub fn all(&self) -> [&dyn $crate::rules::Rule; RULE_COUNT] {
                 [$(&self.$id),+]
             }
         }
     };
-}
-
-// The field name is the rule's id: `registry_walk` checks it against each rule's `RuleInfo`.
-registry! {
-    stale_login: StaleLogin,
-    pending_invite: PendingInvite,
-    admin_without_2fa: AdminWithout2fa,
-    expired_membership: ExpiredMembership,
-    sso_invalid: SsoInvalid,
-    seat_restricted: SeatRestricted,
-    sso_not_linked: SsoNotLinked,
-    inactive_still_listed: InactiveStillListed,
-    external_domain: ExternalDomain,
-    owner_count: OwnerCount,
-    admin_sprawl: AdminSprawl,
-    orphaned_account: OrphanedAccount,
-    left_with_access: LeftWithAccess,
-    access_past_end_date: AccessPastEndDate,
 }
 
 /// A rule as configured for this run.
@@ -110,7 +87,8 @@ impl RuleSettings {
     }
 
     /// The first setting, in registry order, that parses but cannot be used: its config key
-    /// path (`rules.<id>.<key>`) and why.
+    /// path (`rules.<id>.<key>`) and why. (The config loader still repeats these checks inline;
+    /// `validation_agrees_with_the_config_loader` keeps the two in step until it calls this.)
     pub fn validate(&self) -> Result<(), ([&'static str; 3], String)> {
         for rule in self.all() {
             rule.validate()
@@ -129,6 +107,7 @@ mod registry_walk {
     use clap::ValueEnum;
 
     use super::*;
+    use crate::rules::Framework;
 
     fn parse(toml: &str) -> RuleSettings {
         match toml::from_str(toml) {
@@ -211,6 +190,95 @@ mod registry_walk {
                 "{}",
                 rule.info().id
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::people::Roster;
+    use crate::rules::test_support::{account, as_of};
+    use crate::rules::{Context, Framework, evaluate};
+
+    /// The config reports the first invalid setting at `rules.<id>.<key>`, in registry order.
+    #[test]
+    fn validation_names_the_key_of_the_first_invalid_setting() {
+        let mut settings = RuleSettings::default();
+        settings.owner_count.min_owners = 9;
+        settings.admin_sprawl.max_privileged_percent = 101;
+        let (path, message) = settings.validate().unwrap_err();
+        assert_eq!(path, ["rules", "owner_count", "max_owners"]);
+        assert_eq!(message, "max_owners 5 is below min_owners 9");
+        settings.owner_count.min_owners = 1;
+        let (path, _) = settings.validate().unwrap_err();
+        assert_eq!(path, ["rules", "admin_sprawl", "max_privileged_percent"]);
+    }
+
+    /// Roster rules run, and are listed as active, only when the run has a roster; a rule that
+    /// needs organization settings makes the run fetch them.
+    #[test]
+    fn rules_run_only_where_their_needs_are_met() {
+        let mut settings = RuleSettings::default();
+        let roster_rules = [
+            "orphaned_account",
+            "left_with_access",
+            "access_past_end_date",
+        ];
+        let ids = |needs| -> Vec<&str> {
+            let active = settings.active_with(needs);
+            active.iter().map(|r| r.id).collect()
+        };
+        assert!(
+            !ids(Needs::provided(false))
+                .iter()
+                .any(|id| roster_rules.contains(id))
+        );
+        assert!(ids(Needs::provided(true)).ends_with(&roster_rules));
+        assert!(settings.needs().contains(Needs::ROSTER));
+        assert!(!settings.needs().contains(Needs::ORG_SETTINGS));
+        settings.sso_not_linked.enabled = true;
+        assert!(settings.needs().contains(Needs::ORG_SETTINGS));
+        settings.framework = Some(Framework::Pci);
+        assert!(
+            !settings.needs().contains(Needs::ORG_SETTINGS),
+            "sso_not_linked evidences no PCI DSS control"
+        );
+
+        let roster = Roster::default();
+        let with_roster = Context {
+            as_of: as_of(),
+            roster: Some(&roster),
+        };
+        settings.framework = None;
+        let roster_findings = |context: Context| -> Vec<&str> {
+            let f = evaluate(&[account()], context, &settings);
+            let rules = f.into_iter().map(|f| f.rule);
+            rules.filter(|r| roster_rules.contains(r)).collect()
+        };
+        assert_eq!(
+            roster_findings(with_roster),
+            ["orphaned_account"],
+            "an empty roster knows nobody"
+        );
+        assert!(roster_findings(as_of().into()).is_empty());
+    }
+
+    /// The config loader still makes these checks inline instead of calling
+    /// `RuleSettings::validate`; until it does, the two must agree, key and message.
+    #[test]
+    fn validation_agrees_with_the_config_loader() {
+        for table in [
+            "[external_domain]\nenabled = true\n",
+            "[owner_count]\nmin_owners = 4\nmax_owners = 2\n",
+            "[admin_sprawl]\nmax_privileged_percent = 150\n",
+        ] {
+            let settings: RuleSettings = toml::from_str(table).unwrap();
+            let (path, message) = settings.validate().unwrap_err();
+            let config = table.replace('[', "[rules.");
+            let err = crate::config::Config::parse(&config, None).unwrap_err();
+            assert_eq!(err.key, Some(path.join(".")), "{table}");
+            assert_eq!(err.message, message, "{table}");
         }
     }
 }
