@@ -81,7 +81,8 @@ impl RuleSettings {
             .collect()
     }
 
-    /// The rules that run in a run without a roster.
+    /// The rules that run in a run without a roster: what the config alone turns on. `run` and
+    /// `check-config` say what they provide through [`RuleSettings::active_with`].
     pub fn active(&self) -> Vec<ActiveRule> {
         self.active_with(Needs::provided(false))
     }
