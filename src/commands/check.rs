@@ -6,7 +6,7 @@ use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::model::SourceKind;
-use crate::rules::{ROSTER_RULES, RULES, RuleSettings};
+use crate::rules::{Needs, RuleSettings};
 use crate::sources::spec::{Selection, SourceConfig};
 use crate::sources::{self, Endpoint, PageRequest};
 use crate::{ConfigPath, Error};
@@ -67,7 +67,11 @@ pub async fn check_config(
         describe_source(&mut out, s);
     }
     let _ = writeln!(out, "\nRules");
-    describe_rules(&mut out, &config.rules);
+    describe_rules(
+        &mut out,
+        &config.rules,
+        Needs::provided(config.roster.is_some()),
+    );
     let e = &config.email;
     if e.enabled {
         let server = smtp.as_ref().map_or_else(String::new, |t| {
@@ -180,25 +184,22 @@ fn describe_source(out: &mut String, s: &SourceConfig) {
     );
 }
 
-fn describe_rules(out: &mut String, settings: &RuleSettings) {
-    let active = settings.active();
-    for info in RULES {
-        let state = match active.iter().find(|a| a.id == info.id) {
+/// Each rule: the severity it runs at given what the run will provide, or `disabled`.
+fn describe_rules(out: &mut String, settings: &RuleSettings, provided: Needs) {
+    let active = settings.active_with(provided);
+    for rule in settings.all() {
+        let id = rule.info().id;
+        let state = match active.iter().find(|a| a.id == id) {
             Some(a) => a.severity.to_string(),
             None => "disabled".to_string(),
         };
-        let params = match info.id {
-            "stale_login" => format!(
-                "max_inactive_days = {}, grace_days = {}",
-                settings.stale_login.max_inactive_days.0, settings.stale_login.grace_days.0
-            ),
-            "pending_invite" => format!(
-                "max_pending_days = {}",
-                settings.pending_invite.max_pending_days.0
-            ),
-            _ => String::new(),
-        };
-        let _ = writeln!(out, "  {:<20} {:<9} {params}", info.id, state);
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<9} {}",
+            id,
+            state,
+            rule.describe_settings()
+        );
     }
 }
 
@@ -253,18 +254,19 @@ async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
 
 pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
     let defaults = RuleSettings::default();
-    let on_by_default: Vec<&str> = defaults.active().iter().map(|r| r.id).collect();
-    let listed = RULES
-        .iter()
-        .filter(|r| args.framework.is_none_or(|f| f.covers(r)));
+    let listed = defaults
+        .all()
+        .into_iter()
+        .filter(|rule| args.framework.is_none_or(|f| f.covers(rule.info())));
     match args.format {
         RulesFormat::Json => {
             let rules: Vec<serde_json::Value> = listed
-                .map(|r| {
+                .map(|rule| {
+                    let r = rule.info();
                     serde_json::json!({
                         "id": r.id, "default_severity": r.default_severity,
-                        "enabled_by_default": on_by_default.contains(&r.id) || ROSTER_RULES.contains(&r.id),
-                        "requires_roster": ROSTER_RULES.contains(&r.id),
+                        "enabled_by_default": rule.enabled(),
+                        "requires_roster": rule.needs().contains(Needs::ROSTER),
                         "checks": r.checks, "references": r.references,
                     })
                 })
@@ -274,11 +276,12 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
             println!("{text}");
         }
         RulesFormat::Text => {
-            for r in listed {
-                let opt_in = if on_by_default.contains(&r.id) {
-                    ""
-                } else if ROSTER_RULES.contains(&r.id) {
+            for rule in listed {
+                let r = rule.info();
+                let opt_in = if rule.needs().contains(Needs::ROSTER) {
                     "  (runs when a [roster] is configured)"
+                } else if rule.enabled() {
+                    ""
                 } else {
                     "  (opt-in: enabled = true)"
                 };

@@ -12,6 +12,7 @@ use crate::exit::ExitStatus;
 use crate::finish::finish;
 use crate::http::FetchSettings;
 use crate::model::{Finding, ScopeResult};
+use crate::people::Roster;
 use crate::report::{Report, ReportInput, schema};
 use crate::review::Review;
 use crate::rules;
@@ -64,11 +65,16 @@ fn load(
 }
 
 /// Read the review inputs (roster, suppressions, baseline). A roster turns on its rules.
-fn load_review(args: &RunArgs, config: &mut Config, as_of: DateTime<Utc>) -> Result<Review, Error> {
+fn load_review(
+    args: &RunArgs,
+    config: &Config,
+    as_of: DateTime<Utc>,
+) -> Result<(Review, Option<Roster>), Error> {
+    let mut loaded_roster = None;
     if let Some(roster) = &config.roster {
-        let loaded = crate::people::Roster::load(roster)?;
+        let loaded = Roster::load(roster)?;
         tracing::info!(people = loaded.people().len(), file = %roster.file.display(), "roster loaded");
-        config.rules.roster = Some(Arc::new(loaded));
+        loaded_roster = Some(loaded);
     }
     let suppressions = args.suppressions.as_ref().or(config.suppressions.as_ref());
     let baseline = match &args.baseline {
@@ -78,7 +84,8 @@ fn load_review(args: &RunArgs, config: &mut Config, as_of: DateTime<Utc>) -> Res
         }
         None => None,
     };
-    Review::load(suppressions.map(PathBuf::as_path), baseline, as_of)
+    let review = Review::load(suppressions.map(PathBuf::as_path), baseline, as_of)?;
+    Ok((review, loaded_roster))
 }
 
 pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
@@ -99,7 +106,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         Some(_) => BTreeMap::new(),
         None => config.resolve_source_secrets()?,
     };
-    let review = load_review(args, &mut config, as_of)?;
+    let (review, roster) = load_review(args, &config, as_of)?;
     let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
     let recorder = match &evidence_dir {
         Some(dir) => Some(Arc::new(
@@ -121,11 +128,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         archive: archive.as_ref(),
         recorder: recorder.as_ref(),
         as_of,
-        org_details: config
-            .rules
-            .active()
-            .iter()
-            .any(|r| r.id == "sso_not_linked"),
+        org_details: config.rules.needs().contains(rules::Needs::ORG_SETTINGS),
     };
     let results = fetch_all(&fetch, args, &stop).await?;
     let evidence_manifest_sha256 = match (&recorder, &archive) {
@@ -137,7 +140,11 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         (None, None) => None,
     };
 
-    let reviewed = review.apply(evaluate(&results, &config, as_of), &results, as_of);
+    let context = rules::Context {
+        as_of,
+        roster: roster.as_ref(),
+    };
+    let reviewed = review.apply(evaluate(&results, &config, context), &results, as_of);
     let recorded_stop = stop.cause();
     let mut report = Report::build(ReportInput {
         title: config.report.title.clone(),
@@ -145,7 +152,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         generated_at: Utc::now(),
         results,
         findings: reviewed.findings,
-        rules: config.rules.active(),
+        rules: config.rules.active_with(context.provides()),
         fail_on: settings.fail_on,
         stopped: recorded_stop.map(|r| r.to_string()),
         suppressions: reviewed.suppressions,
@@ -160,7 +167,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         shard: args.shard.map(|s| format!("{}/{}", s.index, s.count)),
         framework: args.framework.map(|f| f.name().to_string()),
     });
-    if let Some(roster) = &config.rules.roster {
+    if let Some(roster) = &roster {
         report.people =
             crate::review::roster::people_view(roster, &report.accounts, &report.findings);
     }
@@ -229,12 +236,12 @@ async fn fetch_all(
 }
 
 /// The rules over every scope that was fetched.
-fn evaluate(results: &[ScopeResult], config: &Config, as_of: DateTime<Utc>) -> Vec<Finding> {
+fn evaluate(results: &[ScopeResult], config: &Config, context: rules::Context) -> Vec<Finding> {
     let phase = std::time::Instant::now();
     let mut findings = Vec::new();
     for r in results {
         if let Ok(accounts) = &r.outcome {
-            findings.extend(rules::evaluate(accounts, as_of, &config.rules));
+            findings.extend(rules::evaluate(accounts, context, &config.rules));
         }
     }
     tracing::debug!(

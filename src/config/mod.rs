@@ -272,31 +272,9 @@ impl Config {
             ));
         }
 
-        if raw.rules.external_domain.enabled && raw.rules.external_domain.allowed_domains.is_empty()
-        {
-            return Err(err_at(
-                key(&["rules", "external_domain", "allowed_domains"]),
-                "external_domain is enabled but allowed_domains is empty: list your domains, such as [\"acme.example\"]".into(),
-            ));
-        }
-        let owners = &raw.rules.owner_count;
-        if owners.min_owners > owners.max_owners {
-            return Err(err_at(
-                key(&["rules", "owner_count", "max_owners"]),
-                format!(
-                    "max_owners {} is below min_owners {}",
-                    owners.max_owners, owners.min_owners
-                ),
-            ));
-        }
-        if raw.rules.admin_sprawl.max_privileged_percent > 100 {
-            return Err(err_at(
-                key(&["rules", "admin_sprawl", "max_privileged_percent"]),
-                format!(
-                    "{}: expected a percentage from 0 to 100",
-                    raw.rules.admin_sprawl.max_privileged_percent
-                ),
-            ));
+        // Each rule validates its own [rules.<id>] table.
+        if let Err((path, message)) = raw.rules.validate() {
+            return Err(err_at(key(&path), message));
         }
 
         // [[sources]]

@@ -18,7 +18,7 @@ use crate::model::{
     Tool, format_time,
 };
 use crate::output::FileSet;
-use crate::rules::{ActiveRule, RULES};
+use crate::rules::{ActiveRule, rule_infos};
 use crate::templates::Templates;
 
 /// Report formats (`report.formats`, `--format`).
@@ -198,8 +198,11 @@ impl Report {
             });
         }
         let mut findings = input.findings;
-        let rule_rank: HashMap<&str, usize> =
-            RULES.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let rule_rank: HashMap<&str, usize> = rule_infos()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)

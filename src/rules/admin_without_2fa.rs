@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, Rule, RuleInfo};
 use crate::model::{Account, Outcome, Severity, status};
 
 pub const INFO: RuleInfo = RuleInfo {
@@ -64,8 +64,8 @@ impl Rule for AdminWithout2fa {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
-        check(account, as_of, self)
+    fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
+        check(account, context.as_of, self)
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, Rule, RuleInfo};
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, whole_days};
 
@@ -61,8 +61,8 @@ impl Rule for ExpiredMembership {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
-        check(account, as_of, self)
+    fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
+        check(account, context.as_of, self)
     }
 }
 

@@ -1,9 +1,8 @@
-//! Rules on Sentry member flags: `sso_invalid` and `seat_restricted`.
+//! Rules on Sentry member flags: `sso_invalid`, `seat_restricted` and `sso_not_linked`.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, Needs, Rule, RuleInfo};
 use crate::model::{Account, Severity, status};
 
 pub const SSO_INVALID: RuleInfo = RuleInfo {
@@ -21,6 +20,11 @@ pub const SEAT_RESTRICTED: RuleInfo = RuleInfo {
              without access and should be removed or re-enabled deliberately.",
     references: &["SOC 2 CC6.2", "ISO/IEC 27001:2022 A.5.18"],
 };
+
+/// An active member carrying `flag`.
+fn active_with_flag(account: &Account, flag: &str) -> bool {
+    account.status.eq_ignore_ascii_case(status::ACTIVE) && account.flags.iter().any(|f| f == flag)
+}
 
 macro_rules! flag_rule {
     ($name:ident, $info:ident, $flag:literal, $detail:literal) => {
@@ -50,10 +54,8 @@ macro_rules! flag_rule {
             fn severity(&self) -> Option<Severity> {
                 self.severity
             }
-            fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
-                (account.status.eq_ignore_ascii_case(status::ACTIVE)
-                    && account.flags.iter().any(|f| f == $flag))
-                .then(|| Hit::fail($detail.to_string()))
+            fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
+                active_with_flag(account, $flag).then(|| Hit::fail($detail.to_string()))
             }
         }
     };
@@ -75,25 +77,25 @@ flag_rule!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{account, as_of};
+    use crate::rules::test_support::{account, context};
 
     #[test]
     fn flags_fire_on_active_members_only() {
         let mut a = account();
-        assert!(SsoInvalid::default().check(&a, as_of()).is_none());
+        assert!(SsoInvalid::default().check(&a, &context()).is_none());
         a.flags = vec!["sso:linked".into(), "sso:invalid".into()];
-        assert!(SsoInvalid::default().check(&a, as_of()).is_some());
-        assert!(SeatRestricted::default().check(&a, as_of()).is_none());
+        assert!(SsoInvalid::default().check(&a, &context()).is_some());
+        assert!(SeatRestricted::default().check(&a, &context()).is_none());
         a.flags.push("member-limit:restricted".into());
         assert!(
             SeatRestricted::default()
-                .check(&a, as_of())
+                .check(&a, &context())
                 .unwrap()
                 .detail
                 .contains("holds a seat")
         );
         a.status = "invited".into();
-        assert!(SsoInvalid::default().check(&a, as_of()).is_none());
+        assert!(SsoInvalid::default().check(&a, &context()).is_none());
     }
 }
 
@@ -108,13 +110,6 @@ pub const SSO_NOT_LINKED: RuleInfo = RuleInfo {
         "ISO/IEC 27001:2022 A.8.5",
     ],
 };
-
-flag_rule!(
-    SsoNotLinkedInner,
-    SSO_NOT_LINKED,
-    "org:auth-provider",
-    "the organization uses SSO, but this member has not linked an SSO identity"
-);
 
 /// `sso_not_linked`: the organization flag is set and the member's `sso:linked` is not.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,34 +129,38 @@ impl Rule for SsoNotLinked {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
-        if account.flags.iter().any(|f| f == "sso:linked") {
-            return None;
-        }
-        SsoNotLinkedInner {
-            enabled: true,
-            severity: None,
-        }
-        .check(account, as_of)
+    /// The `org:auth-provider` flag comes from the organization's settings.
+    fn needs(&self) -> Needs {
+        Needs::ORG_SETTINGS
+    }
+    fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
+        (active_with_flag(account, "org:auth-provider")
+            && !account.flags.iter().any(|f| f == "sso:linked"))
+        .then(|| {
+            Hit::fail(
+                "the organization uses SSO, but this member has not linked an SSO identity"
+                    .to_string(),
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod sso_tests {
     use super::*;
-    use crate::rules::test_support::{account, as_of};
+    use crate::rules::test_support::{account, context};
 
     #[test]
     fn only_in_sso_organizations_and_only_unlinked() {
         let rule = SsoNotLinked::default();
         let mut a = account();
         assert!(
-            rule.check(&a, as_of()).is_none(),
+            rule.check(&a, &context()).is_none(),
             "organization without SSO"
         );
         a.flags = vec!["org:auth-provider".into()];
-        assert!(rule.check(&a, as_of()).is_some());
+        assert!(rule.check(&a, &context()).is_some());
         a.flags.push("sso:linked".into());
-        assert!(rule.check(&a, as_of()).is_none());
+        assert!(rule.check(&a, &context()).is_none());
     }
 }

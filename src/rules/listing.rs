@@ -1,9 +1,8 @@
 //! Rules on who is listed: `inactive_still_listed` (Sent.dm) and `external_domain` (both).
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
 use crate::model::{Account, Severity};
 
 pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
@@ -43,7 +42,7 @@ impl Rule for InactiveStillListed {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+    fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
         let s = account.status.to_ascii_lowercase();
         matches!(s.as_str(), "suspended" | "rejected")
             .then(|| Hit::fail(format!("{s} account still listed")))
@@ -70,7 +69,17 @@ impl Rule for ExternalDomain {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+    /// Enabled without domains, every address would be external.
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.enabled && self.allowed_domains.is_empty() {
+            return Err(InvalidSetting {
+                key: "allowed_domains",
+                message: "external_domain is enabled but allowed_domains is empty: list your domains, such as [\"acme.example\"]".into(),
+            });
+        }
+        Ok(())
+    }
+    fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
         let email = account.email.as_deref()?;
         let domain = email.rsplit_once('@')?.1.trim().to_ascii_lowercase();
         let allowed = self.allowed_domains.iter().any(|d| {
@@ -84,20 +93,41 @@ impl Rule for ExternalDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{account, as_of};
+    use crate::rules::test_support::{account, context};
 
     #[test]
     fn suspended_and_rejected_are_listed() {
         let mut a = account();
-        assert!(InactiveStillListed::default().check(&a, as_of()).is_none());
+        assert!(
+            InactiveStillListed::default()
+                .check(&a, &context())
+                .is_none()
+        );
         a.status = "Suspended".into();
         assert_eq!(
             InactiveStillListed::default()
-                .check(&a, as_of())
+                .check(&a, &context())
                 .unwrap()
                 .detail,
             "suspended account still listed"
         );
+    }
+
+    #[test]
+    fn enabled_without_domains_is_invalid() {
+        let mut rule = ExternalDomain::default();
+        assert_eq!(rule.validate(), Ok(()), "off, nothing to check");
+        rule.enabled = true;
+        let err = rule.validate().map_err(|e| (e.key, e.message));
+        assert!(
+            err.as_ref()
+                .is_err_and(|(key, message)| *key == "allowed_domains"
+                    && message
+                        .starts_with("external_domain is enabled but allowed_domains is empty")),
+            "{err:?}"
+        );
+        rule.allowed_domains = vec!["acme.example".into()];
+        assert_eq!(rule.validate(), Ok(()));
     }
 
     #[test]
@@ -109,17 +139,17 @@ mod tests {
         };
         let mut a = account();
         a.email = Some("A@Example.com".into());
-        assert!(rule.check(&a, as_of()).is_none());
+        assert!(rule.check(&a, &context()).is_none());
         a.email = Some("a@eu.example.com".into());
-        assert!(rule.check(&a, as_of()).is_none());
+        assert!(rule.check(&a, &context()).is_none());
         a.email = Some("a@notexample.com".into());
         assert!(
-            rule.check(&a, as_of())
+            rule.check(&a, &context())
                 .unwrap()
                 .detail
                 .contains("notexample.com")
         );
         a.email = None;
-        assert!(rule.check(&a, as_of()).is_none());
+        assert!(rule.check(&a, &context()).is_none());
     }
 }

@@ -1,33 +1,54 @@
-//! Access-review rules (CONTRACT section 5): one file per rule, each a plain function of
-//! (account, as_of, settings), and the registry that runs them all.
+//! Access-review rules (CONTRACT section 5). Every rule is a type implementing [`Rule`]: it owns
+//! its [`RuleInfo`] (id, severity, compliance references), its `[rules.<id>]` settings, their
+//! validation, what it needs from the run ([`Needs`]) and its evaluation. The registry below
+//! lists every rule once; everything else — `rule_info`, the report's rule order,
+//! `access-audit rules`, `check-config` — walks that list.
 
-mod admin_without_2fa;
-mod expired_membership;
-mod flags;
-mod listing;
-mod pending_invite;
-mod roster_rules;
-mod scope_rules;
-mod stale_login;
+#[macro_use]
+mod registry;
+
+pub mod admin_without_2fa;
+pub mod expired_membership;
+pub mod flags;
+pub mod listing;
+pub mod pending_invite;
+pub mod roster_rules;
+pub mod scope_rules;
+pub mod stale_login;
+
+// The registry: every rule, once, in the order reports list them. The field name is the rule's
+// id (`registry_walk` checks it against each rule's `RuleInfo`).
+registry! {
+    stale_login: stale_login::StaleLogin,
+    pending_invite: pending_invite::PendingInvite,
+    admin_without_2fa: admin_without_2fa::AdminWithout2fa,
+    expired_membership: expired_membership::ExpiredMembership,
+    sso_invalid: flags::SsoInvalid,
+    seat_restricted: flags::SeatRestricted,
+    sso_not_linked: flags::SsoNotLinked,
+    inactive_still_listed: listing::InactiveStillListed,
+    external_domain: listing::ExternalDomain,
+    owner_count: scope_rules::OwnerCount,
+    admin_sprawl: scope_rules::AdminSprawl,
+    orphaned_account: roster_rules::OrphanedAccount,
+    left_with_access: roster_rules::LeftWithAccess,
+    access_past_end_date: roster_rules::AccessPastEndDate,
+}
+
+use std::ops::BitOr;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-pub use admin_without_2fa::AdminWithout2fa;
-pub use expired_membership::ExpiredMembership;
-pub use flags::{SeatRestricted, SsoInvalid, SsoNotLinked};
-pub use listing::{ExternalDomain, InactiveStillListed};
-pub use pending_invite::PendingInvite;
-pub use roster_rules::RosterRule;
-pub use scope_rules::{AdminSprawl, OwnerCount};
-pub use stale_login::StaleLogin;
+pub use registry::{ActiveRule, rule_info, rule_infos};
 
 use crate::model::{Account, Finding, Outcome, Severity};
+use crate::people::Roster;
 
 /// What `access-audit rules` prints about a rule, and what reports cite.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleInfo {
+    /// Also the key of the rule's `[rules.<id>]` table and of its findings.
     pub id: &'static str,
     pub default_severity: Severity,
     /// One sentence: what the rule checks.
@@ -52,74 +73,104 @@ impl Hit {
     }
 }
 
-/// A rule as its `[rules.<id>]` settings configure it. Account rules implement `check`, rules
-/// over a whole scope `check_scope`.
+/// What a rule needs from the run besides the accounts, as a set of flags. A rule whose needs
+/// the run does not provide does not run and is not listed as active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs(u8);
+
+impl Needs {
+    pub const NOTHING: Needs = Needs(0);
+    /// The people roster ([`Context::roster`]); a run has one only when `[roster]` is configured.
+    pub const ROSTER: Needs = Needs(1);
+    /// Each Sentry organization's settings, fetched with its members (as account flags).
+    pub const ORG_SETTINGS: Needs = Needs(1 << 1);
+
+    /// What a run provides: organization settings always, because the run fetches them whenever
+    /// an enabled rule needs them ([`RuleSettings::needs`]); the roster only when one is configured.
+    pub fn provided(roster: bool) -> Needs {
+        if roster {
+            Needs::ORG_SETTINGS | Needs::ROSTER
+        } else {
+            Needs::ORG_SETTINGS
+        }
+    }
+
+    /// Whether every flag of `other` is in `self`.
+    pub fn contains(self, other: Needs) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for Needs {
+    type Output = Needs;
+    fn bitor(self, other: Needs) -> Needs {
+        Needs(self.0 | other.0)
+    }
+}
+
+/// What the run gives every rule besides the accounts.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The moment the review is made as of; ages are measured to it.
+    pub as_of: DateTime<Utc>,
+    /// The people roster, when one is configured.
+    pub roster: Option<&'a Roster>,
+}
+
+impl Context<'_> {
+    pub fn provides(&self) -> Needs {
+        Needs::provided(self.roster.is_some())
+    }
+}
+
+/// A run without a roster, as of the given moment.
+impl From<DateTime<Utc>> for Context<'_> {
+    fn from(as_of: DateTime<Utc>) -> Self {
+        Context {
+            as_of,
+            roster: None,
+        }
+    }
+}
+
+/// A `[rules.<id>]` value that parses but cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSetting {
+    /// The key within the rule's table, such as `max_owners`.
+    pub key: &'static str,
+    pub message: String,
+}
+
+/// A rule as its `[rules.<id>]` settings configure it: the settings struct is the rule. Account
+/// rules implement `check`, rules over a whole scope `check_scope`.
 pub trait Rule {
     fn info(&self) -> &'static RuleInfo;
     fn enabled(&self) -> bool;
     /// The configured severity, if the default is overridden.
     fn severity(&self) -> Option<Severity>;
-    fn check(&self, _account: &Account, _as_of: DateTime<Utc>) -> Option<Hit> {
+    /// What the rule needs from the run; it runs only where the run provides all of it.
+    fn needs(&self) -> Needs {
+        Needs::NOTHING
+    }
+    /// Settings that parse but contradict each other or make no sense.
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        Ok(())
+    }
+    /// The settings `check-config` shows, such as `max_pending_days = 7`; empty if none.
+    fn describe_settings(&self) -> String {
+        String::new()
+    }
+    fn check(&self, _account: &Account, _context: &Context) -> Option<Hit> {
         None
     }
-    fn check_scope(&self, _accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+    fn check_scope(&self, _accounts: &[Account], _context: &Context) -> Option<Hit> {
         None
     }
 }
 
-/// `[rules.*]` of the config file. Every table is optional; every key has a default.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RuleSettings {
-    pub stale_login: StaleLogin,
-    pub pending_invite: PendingInvite,
-    pub admin_without_2fa: AdminWithout2fa,
-    pub expired_membership: ExpiredMembership,
-    pub sso_invalid: SsoInvalid,
-    pub seat_restricted: SeatRestricted,
-    pub sso_not_linked: SsoNotLinked,
-    pub inactive_still_listed: InactiveStillListed,
-    pub external_domain: ExternalDomain,
-    pub owner_count: OwnerCount,
-    pub admin_sprawl: AdminSprawl,
-    pub orphaned_account: RosterRule,
-    pub left_with_access: RosterRule,
-    pub access_past_end_date: RosterRule,
-    /// The people roster, when one is configured; the roster rules run only then.
-    #[serde(skip)]
-    pub roster: Option<std::sync::Arc<crate::people::Roster>>,
-    /// Evaluate only the rules that evidence this framework (`--framework`).
-    #[serde(skip)]
-    pub framework: Option<Framework>,
-}
-
-/// Every rule, in the order reports list them.
-pub const RULES: [RuleInfo; 14] = [
-    stale_login::INFO,
-    pending_invite::INFO,
-    admin_without_2fa::INFO,
-    expired_membership::INFO,
-    flags::SSO_INVALID,
-    flags::SEAT_RESTRICTED,
-    flags::SSO_NOT_LINKED,
-    listing::INACTIVE_STILL_LISTED,
-    listing::EXTERNAL_DOMAIN,
-    scope_rules::OWNER_COUNT,
-    scope_rules::ADMIN_SPRAWL,
-    roster_rules::ORPHANED_ACCOUNT,
-    roster_rules::LEFT_WITH_ACCESS,
-    roster_rules::ACCESS_PAST_END_DATE,
-];
-
-/// Rules that run only when a people roster is configured (and then by default).
-pub const ROSTER_RULES: [&str; 3] = [
-    roster_rules::ORPHANED_ACCOUNT.id,
-    roster_rules::LEFT_WITH_ACCESS.id,
-    roster_rules::ACCESS_PAST_END_DATE.id,
-];
-
-pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|r| r.id == id)
+/// The severity a rule reports at: configured, or its default.
+fn severity_of(rule: &dyn Rule) -> Severity {
+    rule.severity().unwrap_or(rule.info().default_severity)
 }
 
 /// Compliance frameworks the rules are mapped to.
@@ -155,71 +206,6 @@ impl Framework {
     }
 }
 
-/// A rule as configured for this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ActiveRule {
-    pub id: &'static str,
-    pub severity: Severity,
-}
-
-impl RuleSettings {
-    /// Every rule with its settings, in [`RULES`] order.
-    pub fn all(&self) -> [&dyn Rule; 11] {
-        [
-            &self.stale_login,
-            &self.pending_invite,
-            &self.admin_without_2fa,
-            &self.expired_membership,
-            &self.sso_invalid,
-            &self.seat_restricted,
-            &self.sso_not_linked,
-            &self.inactive_still_listed,
-            &self.external_domain,
-            &self.owner_count,
-            &self.admin_sprawl,
-        ]
-    }
-
-    fn enabled_rules(&self) -> impl Iterator<Item = &dyn Rule> {
-        self.all()
-            .into_iter()
-            .filter(|r| r.enabled() && self.framework.is_none_or(|f| f.covers(r.info())))
-    }
-
-    /// Rules that are enabled, with the severity they report at.
-    pub fn active(&self) -> Vec<ActiveRule> {
-        let mut active: Vec<ActiveRule> = self
-            .enabled_rules()
-            .map(|r| ActiveRule {
-                id: r.info().id,
-                severity: r.severity().unwrap_or(r.info().default_severity),
-            })
-            .collect();
-        active.extend(self.roster_rules().map(|(info, severity)| ActiveRule {
-            id: info.id,
-            severity,
-        }));
-        active
-    }
-
-    /// The roster rules that run: enabled, in the framework, and only with a roster.
-    fn roster_rules(&self) -> impl Iterator<Item = (&'static RuleInfo, Severity)> + '_ {
-        [
-            (&roster_rules::ORPHANED_ACCOUNT, &self.orphaned_account),
-            (&roster_rules::LEFT_WITH_ACCESS, &self.left_with_access),
-            (
-                &roster_rules::ACCESS_PAST_END_DATE,
-                &self.access_past_end_date,
-            ),
-        ]
-        .into_iter()
-        .filter(|(info, s)| {
-            self.roster.is_some() && s.enabled && self.framework.is_none_or(|f| f.covers(info))
-        })
-        .map(|(info, s)| (info, s.severity.unwrap_or(info.default_severity)))
-    }
-}
-
 /// Stable fingerprint of a finding: rule + source name + scope + account id. Nothing that changes
 /// from run to run (day counts, names) goes in, so suppressions and baselines can key on it.
 pub fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) -> String {
@@ -231,43 +217,29 @@ pub fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) 
     hex::encode(&h.finalize()[..10])
 }
 
-/// Run every enabled rule over the accounts of one scope (account rules on each account, scope
-/// rules on the scope as a whole).
-pub fn evaluate(
+/// Run every rule that can run over the accounts of one scope: account rules on each account,
+/// scope rules on the scope as a whole. A bare `as_of` converts to a context without a roster.
+pub fn evaluate<'a>(
     accounts: &[Account],
-    as_of: DateTime<Utc>,
+    context: impl Into<Context<'a>>,
     settings: &RuleSettings,
 ) -> Vec<Finding> {
+    let context = context.into();
     let rules: Vec<(&dyn Rule, Severity)> = settings
-        .enabled_rules()
-        .map(|r| (r, r.severity().unwrap_or(r.info().default_severity)))
+        .runnable(context.provides())
+        .map(|r| (r, severity_of(r)))
         .collect();
     let mut findings = Vec::new();
     for account in accounts {
         for (rule, severity) in &rules {
-            if let Some(hit) = rule.check(account, as_of) {
+            if let Some(hit) = rule.check(account, &context) {
                 findings.push(finding(rule.info().id, *severity, hit, account, false));
-            }
-        }
-    }
-    if let Some(roster) = &settings.roster {
-        let roster_rules: Vec<(&'static RuleInfo, Severity)> = settings.roster_rules().collect();
-        for account in accounts {
-            for (info, severity) in &roster_rules {
-                let hit = match info.id {
-                    "orphaned_account" => roster_rules::orphaned(account, roster),
-                    "left_with_access" => roster_rules::left(account, roster),
-                    _ => roster_rules::past_end_date(account, roster, as_of),
-                };
-                if let Some(hit) = hit {
-                    findings.push(finding(info.id, *severity, hit, account, false));
-                }
             }
         }
     }
     if let Some(first) = accounts.first() {
         for (rule, severity) in &rules {
-            if let Some(hit) = rule.check_scope(accounts, as_of) {
+            if let Some(hit) = rule.check_scope(accounts, &context) {
                 findings.push(finding(rule.info().id, *severity, hit, first, true));
             }
         }
@@ -338,6 +310,11 @@ pub(crate) mod test_support {
 
     pub fn as_of() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+    }
+
+    /// A run without a roster, as of [`as_of`].
+    pub fn context() -> super::Context<'static> {
+        as_of().into()
     }
 
     pub fn account() -> Account {

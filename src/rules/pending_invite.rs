@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, Rule, RuleInfo};
 use crate::cfg::values::Days;
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -68,8 +68,11 @@ impl Rule for PendingInvite {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
-        check(account, as_of, self)
+    fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
+        check(account, context.as_of, self)
+    }
+    fn describe_settings(&self) -> String {
+        format!("max_pending_days = {}", self.max_pending_days.0)
     }
 }
 

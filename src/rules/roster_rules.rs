@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, RuleInfo};
+use super::{Context, Hit, Needs, Rule, RuleInfo};
 use crate::model::{Account, Severity, status};
 use crate::people::{PersonStatus, Roster};
 
@@ -43,27 +43,55 @@ pub const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
     ],
 };
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RosterRule {
-    pub enabled: bool,
-    pub severity: Option<Severity>,
+/// A rule that needs the roster: its settings, on by default since it runs only when a roster
+/// is configured, and its check (a function of the account, the roster and `as_of`).
+macro_rules! roster_rule {
+    ($name:ident, $info:ident, $check:ident) => {
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            pub enabled: bool,
+            pub severity: Option<Severity>,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    enabled: true,
+                    severity: None,
+                }
+            }
+        }
+
+        impl Rule for $name {
+            fn info(&self) -> &'static RuleInfo {
+                &$info
+            }
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+            fn severity(&self) -> Option<Severity> {
+                self.severity
+            }
+            fn needs(&self) -> Needs {
+                Needs::ROSTER
+            }
+            fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
+                $check(account, context.roster?, context.as_of)
+            }
+        }
+    };
 }
 
-impl Default for RosterRule {
-    fn default() -> Self {
-        RosterRule {
-            enabled: true,
-            severity: None,
-        }
-    }
-}
+roster_rule!(OrphanedAccount, ORPHANED_ACCOUNT, orphaned);
+roster_rule!(LeftWithAccess, LEFT_WITH_ACCESS, left);
+roster_rule!(AccessPastEndDate, ACCESS_PAST_END_DATE, past_end_date);
 
 fn has_access(a: &Account) -> bool {
     a.status.eq_ignore_ascii_case(status::ACTIVE) || a.status.eq_ignore_ascii_case(status::INVITED)
 }
 
-pub fn orphaned(account: &Account, roster: &Roster) -> Option<Hit> {
+pub fn orphaned(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
     if !account.status.eq_ignore_ascii_case(status::ACTIVE) {
         return None;
     }
@@ -78,7 +106,7 @@ pub fn orphaned(account: &Account, roster: &Roster) -> Option<Hit> {
     }
 }
 
-pub fn left(account: &Account, roster: &Roster) -> Option<Hit> {
+pub fn left(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
     let person = roster.person(account.email.as_deref()?)?;
     (person.status == PersonStatus::Left && has_access(account)).then(|| {
         Hit::fail(match person.end_date {

@@ -1,9 +1,8 @@
 //! Rules over a whole scope rather than one account: `owner_count` and `admin_sprawl`.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
 use crate::model::{Account, Severity, SourceKind, status};
 
 pub const OWNER_COUNT: RuleInfo = RuleInfo {
@@ -58,7 +57,19 @@ impl Rule for OwnerCount {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check_scope(&self, accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.min_owners > self.max_owners {
+            return Err(InvalidSetting {
+                key: "max_owners",
+                message: format!(
+                    "max_owners {} is below min_owners {}",
+                    self.max_owners, self.min_owners
+                ),
+            });
+        }
+        Ok(())
+    }
+    fn check_scope(&self, accounts: &[Account], _context: &Context) -> Option<Hit> {
         // Sent.dm's owner is implicit and never listed: counting there would always say zero.
         if accounts
             .first()
@@ -110,7 +121,19 @@ impl Rule for AdminSprawl {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check_scope(&self, accounts: &[Account], _as_of: DateTime<Utc>) -> Option<Hit> {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.max_privileged_percent > 100 {
+            return Err(InvalidSetting {
+                key: "max_privileged_percent",
+                message: format!(
+                    "{}: expected a percentage from 0 to 100",
+                    self.max_privileged_percent
+                ),
+            });
+        }
+        Ok(())
+    }
+    fn check_scope(&self, accounts: &[Account], _context: &Context) -> Option<Hit> {
         let total = active(accounts).count();
         if total < self.min_accounts as usize || total == 0 {
             return None;
@@ -129,7 +152,7 @@ impl Rule for AdminSprawl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{account, as_of};
+    use crate::rules::test_support::{account, context};
 
     fn accounts(owners: usize, members: usize) -> Vec<Account> {
         (0..owners + members)
@@ -149,36 +172,69 @@ mod tests {
     fn owner_count_bounds() {
         let rule = OwnerCount::default();
         assert_eq!(
-            rule.check_scope(&accounts(1, 5), as_of()).unwrap().detail,
+            rule.check_scope(&accounts(1, 5), &context())
+                .unwrap()
+                .detail,
             "1 active owner; the policy is 2 to 5"
         );
-        assert!(rule.check_scope(&accounts(2, 5), as_of()).is_none());
-        assert!(rule.check_scope(&accounts(5, 5), as_of()).is_none());
-        assert!(rule.check_scope(&accounts(6, 5), as_of()).is_some());
+        assert!(rule.check_scope(&accounts(2, 5), &context()).is_none());
+        assert!(rule.check_scope(&accounts(5, 5), &context()).is_none());
+        assert!(rule.check_scope(&accounts(6, 5), &context()).is_some());
         let mut sentdm = accounts(0, 3);
         for a in &mut sentdm {
             a.source = SourceKind::Sentdm;
         }
         assert!(
-            rule.check_scope(&sentdm, as_of()).is_none(),
+            rule.check_scope(&sentdm, &context()).is_none(),
             "Sent.dm never lists its owner"
         );
-        assert!(rule.check_scope(&[], as_of()).is_none());
+        assert!(rule.check_scope(&[], &context()).is_none());
+    }
+
+    #[test]
+    fn impossible_bounds_are_invalid() {
+        assert_eq!(OwnerCount::default().validate(), Ok(()));
+        let owners = OwnerCount {
+            min_owners: 4,
+            max_owners: 2,
+            ..OwnerCount::default()
+        };
+        assert_eq!(
+            owners.validate(),
+            Err(InvalidSetting {
+                key: "max_owners",
+                message: "max_owners 2 is below min_owners 4".into()
+            })
+        );
+        assert_eq!(AdminSprawl::default().validate(), Ok(()));
+        let sprawl = AdminSprawl {
+            max_privileged_percent: 150,
+            ..AdminSprawl::default()
+        };
+        assert_eq!(
+            sprawl.validate(),
+            Err(InvalidSetting {
+                key: "max_privileged_percent",
+                message: "150: expected a percentage from 0 to 100".into()
+            })
+        );
     }
 
     #[test]
     fn admin_sprawl_threshold_and_small_teams() {
         let rule = AdminSprawl::default();
         assert!(
-            rule.check_scope(&accounts(2, 8), as_of()).is_none(),
+            rule.check_scope(&accounts(2, 8), &context()).is_none(),
             "exactly 20%"
         );
         assert_eq!(
-            rule.check_scope(&accounts(3, 7), as_of()).unwrap().detail,
+            rule.check_scope(&accounts(3, 7), &context())
+                .unwrap()
+                .detail,
             "3 of 10 active accounts (30%) are privileged; the limit is 20%"
         );
         assert!(
-            rule.check_scope(&accounts(5, 4), as_of()).is_none(),
+            rule.check_scope(&accounts(5, 4), &context()).is_none(),
             "fewer than min_accounts"
         );
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Hit, Rule, RuleInfo};
+use super::{Context, Hit, Rule, RuleInfo};
 use crate::cfg::values::{Days, DaysOrZero};
 use crate::model::{Account, Severity, status};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -79,8 +79,14 @@ impl Rule for StaleLogin {
     fn severity(&self) -> Option<Severity> {
         self.severity
     }
-    fn check(&self, account: &Account, as_of: DateTime<Utc>) -> Option<Hit> {
-        check(account, as_of, self)
+    fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
+        check(account, context.as_of, self)
+    }
+    fn describe_settings(&self) -> String {
+        format!(
+            "max_inactive_days = {}, grace_days = {}",
+            self.max_inactive_days.0, self.grace_days.0
+        )
     }
 }
 
