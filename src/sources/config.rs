@@ -28,12 +28,11 @@ pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
 pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
 
-/// The keys every source's table takes, besides its own: the first three, then its secret keys
-/// and its own keys, then the fetch settings (the order error messages list them in).
-pub const SHARED_KEYS: &[&str] = &[
-    "type",
-    "name",
-    "base_url",
+/// The keys every source's table takes, besides its secret keys and its own. Error messages
+/// list a table's keys as: these first three, the secret's, the source's own, then the fetch
+/// settings.
+const LEADING_KEYS: &[&str] = &["type", "name", "base_url"];
+const FETCH_KEYS: &[&str] = &[
     "concurrency",
     "requests_per_minute",
     "burst",
@@ -42,6 +41,11 @@ pub const SHARED_KEYS: &[&str] = &[
     "max_retry_wait",
     "max_response_mb",
 ];
+
+/// Whether every source's table takes `key` (a source cannot claim it as its own).
+pub fn is_shared_key(key: &str) -> bool {
+    LEADING_KEYS.contains(&key) || FETCH_KEYS.contains(&key)
+}
 
 /// The keys every source shares.
 #[derive(Debug, Deserialize)]
@@ -199,6 +203,8 @@ impl SourceTable<'_> {
 }
 
 /// One source: its type, its keys, its shared and own values, its name among the others'.
+/// Values are read (a bad one reported) before the table is checked as a whole, as serde read
+/// them before the checks when every source shared one struct.
 fn read_source(
     table: &SourceTable<'_>,
     seen_names: &mut BTreeMap<String, usize>,
@@ -210,22 +216,7 @@ fn read_source(
     let secret_env: Option<EnvVarName> = table.read_key(keys.env)?;
     let secret_file: Option<PathBuf> = table.read_key(keys.file)?;
 
-    let name = shared
-        .name
-        .clone()
-        .unwrap_or_else(|| source.kind().as_str().to_string());
-    if let Some(problem) = super::evidence::source_name_problem(&name) {
-        return Err(table.error(Some("name"), problem));
-    }
-    if let Some(first) = seen_names.insert(name.clone(), table.index) {
-        return Err(table.error(
-            Some("name"),
-            format!(
-                "source name `{name}` is already used by sources[{first}]; every source needs its own `name` \
-                 (it defaults to the type)"
-            ),
-        ));
-    }
+    let name = unique_name(table, shared.name.as_deref(), source, seen_names)?;
     let (secret, secret_key) = match (secret_env, secret_file) {
         (Some(env), None) => (SecretRef::Env(env.0), keys.env),
         (None, Some(path)) => (SecretRef::File(path), keys.file),
@@ -264,6 +255,30 @@ fn read_source(
     })
 }
 
+/// The source's name (it defaults to the type): a safe directory name of the evidence archive,
+/// and no other source's.
+fn unique_name(
+    table: &SourceTable<'_>,
+    name: Option<&str>,
+    source: &dyn Source,
+    seen_names: &mut BTreeMap<String, usize>,
+) -> Result<String, ConfigError> {
+    let name = name.map_or_else(|| source.kind().as_str().to_string(), str::to_string);
+    if let Some(problem) = super::evidence::source_name_problem(&name) {
+        return Err(table.error(Some("name"), problem));
+    }
+    if let Some(first) = seen_names.insert(name.clone(), table.index) {
+        return Err(table.error(
+            Some("name"),
+            format!(
+                "source name `{name}` is already used by sources[{first}]; every source needs its own `name` \
+                 (it defaults to the type)"
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 /// The source the table's `type` names.
 fn source_of(table: &SourceTable<'_>) -> Result<&'static dyn Source, ConfigError> {
     if table.item.get_ref().as_table().is_none() {
@@ -294,12 +309,12 @@ fn source_of(table: &SourceTable<'_>) -> Result<&'static dyn Source, ConfigError
 /// table is named as such.
 fn check_keys(table: &SourceTable<'_>, source: &dyn Source) -> Result<(), ConfigError> {
     let secret = source.secret_keys();
-    let allowed: Vec<&str> = SHARED_KEYS[..3]
+    let allowed: Vec<&str> = LEADING_KEYS
         .iter()
         .copied()
         .chain([secret.env, secret.file])
         .chain(source.config_keys().iter().copied())
-        .chain(SHARED_KEYS[3..].iter().copied())
+        .chain(FETCH_KEYS.iter().copied())
         .collect();
     for (key, _) in table.entries() {
         if allowed.contains(&key) {
@@ -420,4 +435,35 @@ pub fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields = Fields(&[]);
     let _ = T::deserialize(&mut fields);
     fields.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Two {
+        first: Option<u32>,
+        #[serde(rename = "second_key")]
+        second: Option<String>,
+    }
+
+    #[test]
+    fn keys_of_a_struct_are_its_field_names_as_written_in_the_file() {
+        assert_eq!(keys_of::<Two>(), ["first", "second_key"]);
+        assert!(keys_of::<String>().is_empty(), "not a struct: no keys");
+    }
+
+    #[test]
+    fn unknown_field_reads_as_serde_says_it() {
+        assert_eq!(
+            unknown_field("x", &["a", "b", "c"]),
+            "unknown field `x`, expected one of `a`, `b`, `c`"
+        );
+        assert_eq!(
+            unknown_field("x", &["a", "b"]),
+            "unknown field `x`, expected `a` or `b`"
+        );
+    }
 }

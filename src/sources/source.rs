@@ -52,7 +52,7 @@ pub trait Source: Sync {
 
     /// Its settings as an evidence manifest recorded them (what [`SourceSettings::manifest`]
     /// wrote), so that a replay needs no config.
-    fn from_manifest(
+    fn read_manifest(
         &self,
         entries: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Arc<dyn SourceSettings>, String>;

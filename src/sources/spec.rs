@@ -117,7 +117,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
         let source = registry::find(&kind)
             .ok_or_else(|| de::Error::custom(registry::unknown_type(&kind)))?;
         let settings = source
-            .from_manifest(entries)
+            .read_manifest(entries)
             .map_err(|e| de::Error::custom(format!("source `{name}`: {e}")))?;
         Ok(SourceSpec {
             name,

@@ -71,7 +71,7 @@ impl Source for Sentdm {
         Ok(Arc::new(config::read(table)?))
     }
 
-    fn from_manifest(
+    fn read_manifest(
         &self,
         entries: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Arc<dyn SourceSettings>, String> {

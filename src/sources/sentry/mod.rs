@@ -70,7 +70,7 @@ impl Source for Sentry {
         Ok(Arc::new(config::read(table)?))
     }
 
-    fn from_manifest(
+    fn read_manifest(
         &self,
         entries: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Arc<dyn SourceSettings>, String> {

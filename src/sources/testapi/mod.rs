@@ -61,7 +61,7 @@ impl Source for TestApi {
         }
     }
 
-    fn from_manifest(
+    fn read_manifest(
         &self,
         entries: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Arc<dyn SourceSettings>, String> {
@@ -264,7 +264,10 @@ mod tests {
         .await
     }
 
-    fn outcome(results: &[ScopeResult]) -> Vec<(String, Result<Vec<String>, Option<u16>>)> {
+    /// A scope, and its account ids or the HTTP status that failed it.
+    type Outcome = (String, Result<Vec<String>, Option<u16>>);
+
+    fn outcome(results: &[ScopeResult]) -> Vec<Outcome> {
         results
             .iter()
             .map(|r| {
@@ -303,8 +306,8 @@ mod tests {
             ("blue".to_string(), Err(Some(403))),
         ];
         assert_eq!(outcome(&results), expected);
-        let alice = &results[0].outcome.as_ref().unwrap()[0];
-        assert!(alice.privileged);
+        let ann = &results[0].outcome.as_ref().unwrap()[0];
+        assert!(ann.privileged, "an admin of the team is privileged");
 
         // The manifest records the source as its table had it; a replay needs nothing else.
         recorder.finish(vec![source.spec.clone()]).unwrap();
