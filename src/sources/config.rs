@@ -80,6 +80,8 @@ impl<'t> SourceTables<'t> {
 
     /// The `sources` array of a document that has parsed as TOML. Its shape (an array) has been
     /// checked with the rest of the file; each table's keys are checked by [`read`](Self::read).
+    /// The text is parsed again (a config file is small) because the pass through the config's
+    /// own structs keeps no spans, and every error here names its line.
     pub fn of(text: &'t str, file: Option<&'t Path>) -> Result<SourceTables<'t>, ConfigError> {
         let root = DeTable::parse(text).map_err(|e| ConfigError {
             file: file.map(Path::to_path_buf),

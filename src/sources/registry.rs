@@ -1,5 +1,7 @@
 //! The one list of the APIs access-audit audits. A new API is a folder under `src/sources/` that
-//! implements [`Source`] and [`SourceSettings`](super::SourceSettings), and one line here.
+//! implements [`Source`] and [`SourceSettings`](super::SourceSettings), its `mod` line in
+//! `sources/mod.rs`, and one line here. Everything that depends on which API a source is asks
+//! it through these traits; nothing else lists the APIs.
 
 use super::source::Source;
 use super::{sentdm, sentry};
@@ -16,11 +18,6 @@ pub static SOURCES: &[&dyn Source] = &[
 /// The source whose `type` is `name`.
 pub fn find(name: &str) -> Option<&'static dyn Source> {
     SOURCES.iter().copied().find(|s| s.kind().as_str() == name)
-}
-
-/// The source of a kind read from a report or a manifest.
-pub fn of_kind(kind: SourceKind) -> Option<&'static dyn Source> {
-    SOURCES.iter().copied().find(|s| s.kind() == kind)
 }
 
 /// "unknown variant `x`, expected `a` or `b`": what serde said when the types were an enum.
