@@ -8,36 +8,37 @@ use crate::model::ScopeError;
 use crate::sources::lenient::{opt_bool, opt_object, opt_string};
 use crate::sources::{body_excerpt, local_error};
 
+/// `{"success", "data", "error", "meta"}`, every part optional and lenient.
 #[derive(Debug, Deserialize)]
 pub(super) struct Envelope<T> {
     #[serde(default, deserialize_with = "opt_bool")]
-    pub(super) success: Option<bool>,
+    success: Option<bool>,
     #[serde(default = "Option::default")]
     pub(super) data: Option<T>,
     #[serde(default, deserialize_with = "opt_object")]
-    pub(super) error: Option<ApiError>,
+    error: Option<ApiError>,
     #[serde(default, deserialize_with = "opt_object")]
-    pub(super) meta: Option<Meta>,
+    meta: Option<Meta>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ApiError {
+struct ApiError {
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) code: Option<String>,
+    code: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) message: Option<String>,
+    message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Meta {
+struct Meta {
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) request_id: Option<String>,
+    request_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Pagination {
     #[serde(default, deserialize_with = "opt_bool")]
-    pub(super) has_more: Option<bool>,
+    has_more: Option<bool>,
     #[serde(default, deserialize_with = "opt_string")]
     pub(super) total_count: Option<String>,
 }

@@ -20,21 +20,21 @@ pub(super) struct UsersData {
 #[derive(Debug, Deserialize)]
 pub(super) struct SentUser {
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) id: Option<String>,
+    id: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) email: Option<String>,
+    email: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) name: Option<String>,
+    name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) role: Option<String>,
+    role: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) status: Option<String>,
+    status: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) invited_at: Option<String>,
+    invited_at: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) last_login_at: Option<String>,
+    last_login_at: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub(super) created_at: Option<String>,
+    created_at: Option<String>,
 }
 
 /// A user list that does not parse: name the user whose fields are ambiguous (a key sent
