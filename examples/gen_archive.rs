@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use access_audit::http::Answer;
-use access_audit::model::SourceKind;
 use access_audit::sources::evidence::{EvidenceRecorder, RecordKey};
 use access_audit::sources::spec::{Selection, SourceSpec};
 use access_audit::sources::{sentdm, sentry};
@@ -209,23 +208,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut sources = vec![SourceSpec {
-        kind: SourceKind::Sentry,
         name: "sentry".into(),
         base_url: SENTRY_BASE.into(),
-        organizations: Some(Selection::List(orgs.clone())),
-        projects: vec![],
-        profiles: None,
-        invite_ttl_days: None,
+        settings: Arc::new(sentry::Settings {
+            organizations: Selection::List(orgs.clone()),
+            projects: vec![],
+        }),
     }];
     if sentdm_accounts > 0 {
         sources.push(SourceSpec {
-            kind: SourceKind::Sentdm,
             name: "sentdm".into(),
             base_url: SENTDM_BASE.into(),
-            organizations: None,
-            projects: vec![],
-            profiles: Some(Selection::All),
-            invite_ttl_days: Some(7),
+            settings: Arc::new(sentdm::Settings {
+                profiles: Selection::All,
+                invite_ttl_days: 7,
+            }),
         });
     }
     recorder.finish(sources)?;

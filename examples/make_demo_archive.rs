@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use access_audit::model::SourceKind;
 use access_audit::sources::evidence::Manifest;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use clap::Parser;
@@ -17,8 +16,6 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
-const SENTRY_BASE: &str = "https://sentry.io";
-const SENTDM_BASE: &str = "https://api.sent.dm";
 const PROFILE_MARKETING: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
 const PROFILE_SUPPORT: &str = "8d9e0f1a-2b3c-4d5e-8f70-81a2b3c4d5e6";
 const PROFILE_PARTNER: &str = "c0ffee00-1234-4abc-9def-0123456789ab";
@@ -504,12 +501,9 @@ profiles = "all"
 fn rewrite(dir: &Path, mock: &str) -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("manifest.json");
     let mut manifest: Manifest = serde_json::from_slice(&std::fs::read(&path)?)?;
-    let base_for = |kind: SourceKind| match kind {
-        SourceKind::Sentry => SENTRY_BASE,
-        SourceKind::Sentdm => SENTDM_BASE,
-    };
+    // The production base URL of each source is its API's default one.
     for s in &mut manifest.sources {
-        s.base_url = base_for(s.kind).to_string();
+        s.base_url = s.source().default_base_url().to_string();
     }
     // Concurrent fetching records scopes in any order; sort so the archive is reproducible.
     let order: Vec<String> = manifest.sources.iter().map(|s| s.name.clone()).collect();
@@ -521,13 +515,14 @@ fn rewrite(dir: &Path, mock: &str) -> Result<(), Box<dyn std::error::Error>> {
     manifest.started_at = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let n = manifest.responses.len() as i64;
     for (i, r) in manifest.responses.iter_mut().enumerate() {
-        let kind = manifest
+        let base = manifest
             .sources
             .iter()
             .find(|s| s.name == r.source_name)
             .ok_or("source")?
-            .kind;
-        r.url = r.url.replacen(mock, base_for(kind), 1);
+            .source()
+            .default_base_url();
+        r.url = r.url.replacen(mock, base, 1);
         let t = start + TimeDelta::milliseconds(180 * (i as i64 + 1));
         r.fetched_at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     }

@@ -17,8 +17,6 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::model::SourceKind;
-
 /// First backoff step; doubled on each retry.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Same-origin redirects followed before giving up; cross-origin ones are never followed.
@@ -44,30 +42,19 @@ pub struct FetchSettings {
 /// Default cap on one answer's body. A Sentry page of 100 members is ~100 KB and a Sent.dm
 /// user list of 10,000 users ~5 MB; 32 MiB leaves room without letting a server fill memory.
 pub const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
-impl FetchSettings {
-    pub fn defaults_for(kind: SourceKind) -> FetchSettings {
-        match kind {
-            // Sentry's limits are per caller and endpoint and announced in headers; a few
-            // organizations at a time is polite and fast.
-            SourceKind::Sentry => FetchSettings {
-                concurrency: 4,
-                requests_per_minute: None,
-                burst: 1,
-                request_timeout: Duration::from_secs(30),
-                max_attempts: 5,
-                max_retry_wait: Duration::from_secs(60),
-                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
-            },
-            // Sent.dm: 200 requests/minute with a burst of 50, shared by the organization's profiles.
-            SourceKind::Sentdm => FetchSettings {
-                concurrency: 4,
-                requests_per_minute: Some(200),
-                burst: 50,
-                request_timeout: Duration::from_secs(30),
-                max_attempts: 5,
-                max_retry_wait: Duration::from_secs(60),
-                max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
-            },
+
+/// What a source gets unless its API asks for something else (`Source::fetch_defaults`) or the
+/// config overrides it: a few scopes at a time, paced by what the server's headers say.
+impl Default for FetchSettings {
+    fn default() -> FetchSettings {
+        FetchSettings {
+            concurrency: 4,
+            requests_per_minute: None,
+            burst: 1,
+            request_timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            max_retry_wait: Duration::from_secs(60),
+            max_response_bytes: u64::from(DEFAULT_MAX_RESPONSE_MB) << 20,
         }
     }
 }

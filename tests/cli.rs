@@ -135,6 +135,33 @@ fn missing_config_is_fatal_and_names_the_file() {
         .stderr(contains("/nonexistent/env.toml"));
 }
 
+#[test]
+fn a_source_type_or_key_that_does_not_fit_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str, expected: &str| {
+        let cfg = write_config(dir.path(), text);
+        bin()
+            .args(["--config", cfg.to_str().unwrap(), "check-config"])
+            .assert()
+            .code(1)
+            .stderr(contains(expected));
+    };
+    check(
+        "[[sources]]\ntype = \"github\"\ntoken_env = \"T\"\n",
+        "key `sources[0].type` (line 2): unknown variant `github`, expected `sentry` or `sentdm`",
+    );
+    check(
+        "[[sources]]\ntype = \"sentdm\"\napi_key_env = \"K\"\norganizations = \"all\"\n",
+        "key `sources[0].organizations` (line 4): `organizations` belongs to type = \"sentry\" \
+         sources; this source is type = \"sentdm\"",
+    );
+    check(
+        "[[sources]]\ntype = \"sentry\"\ntoken_env = \"T\"\norganizations = \"all\"\nregion = 1\n",
+        "key `sources[0].region` (line 5): unknown field `region`, expected one of `type`, `name`, \
+         `base_url`, `token_env`, `token_file`, `organizations`, `projects`, `concurrency`",
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_config_and_missing_secret_fail_before_any_request() {
     let server = MockServer::start().await;

@@ -26,6 +26,19 @@ pub fn render_path(path: &[KeySegment]) -> String {
     out
 }
 
+/// The path serde reports for an error, as key segments.
+pub fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|seg| match seg {
+            Segment::Map { key } => Some(KeySegment::Key(key.clone())),
+            Segment::Seq { index } => Some(KeySegment::Index(*index)),
+            Segment::Enum { variant } => Some(KeySegment::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
 /// 1-based line number of a byte offset.
 pub fn line_of_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());

@@ -1,6 +1,7 @@
 //! The building blocks every domain's configuration is made of: errors located at a file, key
-//! and line; value types that validate themselves as they are read (days, durations, slugs,
-//! URLs); and references to secrets (an environment variable or a file, never the value).
+//! and line; value types that validate themselves as they are read (days, durations, URLs,
+//! "all" or a list); and references to secrets (an environment variable or a file, never the
+//! value).
 //!
 //! Each domain (sources, rules, review, delivery) owns its section of the config file and
 //! validates it with these; the `config` module reads the file as a whole and hands each domain

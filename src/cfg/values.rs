@@ -162,6 +162,19 @@ pub enum AllOr<T> {
     List(Vec<T>),
 }
 
+impl<T> AllOr<T> {
+    /// Read `"all"` or a list of `T`; `what` names the items in errors ("organization slugs").
+    /// Each value type that may appear in such a list implements `Deserialize for AllOr<Itself>`
+    /// with this.
+    pub fn deserialize_naming<'de, D>(d: D, what: &'static str) -> Result<AllOr<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        d.deserialize_any(AllOrVisitor(std::marker::PhantomData, what))
+    }
+}
+
 struct AllOrVisitor<T>(std::marker::PhantomData<T>, &'static str);
 
 impl<'de, T: Deserialize<'de>> Visitor<'de> for AllOrVisitor<T> {
@@ -188,89 +201,6 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for AllOrVisitor<T> {
             items.push(item);
         }
         Ok(AllOr::List(items))
-    }
-}
-
-/// A Sentry organization slug.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slug(pub String);
-
-impl<'de> Deserialize<'de> for Slug {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let valid = !s.is_empty()
-            && s.len() <= 100
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-            && !s.starts_with('_');
-        if !valid {
-            return Err(de::Error::custom(format!(
-                "`{s}` is not a Sentry organization slug: expected lower-case letters, digits and `-`, as in the org's URL"
-            )));
-        }
-        Ok(Slug(s))
-    }
-}
-
-impl<'de> Deserialize<'de> for AllOr<Slug> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(AllOrVisitor(std::marker::PhantomData, "organization slugs"))
-    }
-}
-
-/// A Sent.dm profile UUID in its hyphenated form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileId(pub String);
-
-pub fn is_hyphenated_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-impl<'de> Deserialize<'de> for ProfileId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if !is_hyphenated_uuid(&s) {
-            return Err(de::Error::custom(format!(
-                "`{s}` is not a profile UUID: expected the form 660e8400-e29b-41d4-a716-446655440001"
-            )));
-        }
-        Ok(ProfileId(s.to_ascii_lowercase()))
-    }
-}
-
-impl<'de> Deserialize<'de> for AllOr<ProfileId> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(AllOrVisitor(std::marker::PhantomData, "profile UUIDs"))
-    }
-}
-
-/// A Sentry project id: digits, written as a string or an integer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectId(pub String);
-
-impl<'de> Deserialize<'de> for ProjectId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(i64),
-            Str(String),
-        }
-        let s = match Raw::deserialize(d)? {
-            Raw::Int(n) => n.to_string(),
-            Raw::Str(s) => s,
-        };
-        if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
-            return Err(de::Error::custom(format!(
-                "`{s}` is not a Sentry project id: expected the numeric id, such as \"123456\""
-            )));
-        }
-        Ok(ProjectId(s))
     }
 }
 
@@ -337,12 +267,5 @@ mod tests {
             BaseUrl::parse("https://x.test/sentry/").unwrap().trimmed(),
             "https://x.test/sentry"
         );
-    }
-
-    #[test]
-    fn uuids() {
-        assert!(is_hyphenated_uuid("660e8400-e29b-41d4-a716-446655440001"));
-        assert!(!is_hyphenated_uuid("660e8400e29b41d4a716446655440001"));
-        assert!(!is_hyphenated_uuid("660e8400-e29b-41d4-a716-44665544000g"));
     }
 }

@@ -5,10 +5,9 @@ use std::fmt::Write as _;
 use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
 use crate::config::Config;
 use crate::exit::ExitStatus;
-use crate::model::SourceKind;
 use crate::rules::{Needs, RuleSettings};
-use crate::sources::spec::{Selection, SourceConfig};
-use crate::sources::{self, Endpoint, PageRequest};
+use crate::sources;
+use crate::sources::spec::SourceConfig;
 use crate::{ConfigPath, Error};
 
 pub async fn check_config(
@@ -116,7 +115,7 @@ pub async fn check_config(
         let Some(secret) = secrets.sources.get(&s.spec.name) else {
             continue;
         };
-        let verdict = connect(s, secret).await;
+        let verdict = sources::probe::connect(s, secret).await;
         all_ok &= verdict.starts_with("ok");
         println!("  {:<16} {verdict}", s.spec.name);
     }
@@ -136,39 +135,13 @@ fn describe_source(out: &mut String, s: &SourceConfig) {
     let _ = writeln!(
         out,
         "Source   {} ({}, {})",
-        spec.name, spec.kind, spec.base_url
+        spec.name,
+        spec.kind(),
+        spec.base_url
     );
     let _ = writeln!(out, "         credentials from {secret}");
-    match spec.kind {
-        SourceKind::Sentry => {
-            let orgs = match spec.organizations() {
-                Selection::All => "all the token can see (discovered at run time)".to_string(),
-                list => list.to_string(),
-            };
-            let _ = writeln!(out, "         organizations: {orgs}");
-            if !spec.projects.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "         only members with access to projects: {}",
-                    spec.projects.join(", ")
-                );
-            }
-        }
-        SourceKind::Sentdm => {
-            let profiles = match spec.profiles() {
-                Selection::All => {
-                    "the organization and every child profile (discovered at run time)".to_string()
-                }
-                Selection::List(l) if l.is_empty() => "the organization only".to_string(),
-                list => format!("the organization and profiles {list}"),
-            };
-            let _ = writeln!(out, "         scopes: {profiles}");
-            let _ = writeln!(
-                out,
-                "         invitations expire after {} days",
-                spec.invite_ttl_days()
-            );
-        }
+    for line in spec.settings.describe() {
+        let _ = writeln!(out, "         {line}");
     }
     let f = &s.fetch;
     let pace = f.requests_per_minute.map_or_else(
@@ -200,55 +173,6 @@ fn describe_rules(out: &mut String, settings: &RuleSettings, provided: Needs) {
             state,
             rule.describe_settings()
         );
-    }
-}
-
-/// One authenticated request, and what its answer means for the user.
-async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
-    let fetcher = match sources::live_source(s, secret, None) {
-        Ok(source) => sources::Fetcher {
-            source,
-            stop: crate::stop::StopSignal::new(),
-        },
-        Err(e) => return format!("FAILED: {e}"),
-    };
-    let base = &s.spec.base_url;
-    let (endpoint, url) = match (s.spec.kind, s.spec.organizations()) {
-        (SourceKind::Sentry, Selection::List(orgs)) if !orgs.is_empty() => (
-            Endpoint::SentryMembers,
-            format!("{base}/api/0/organizations/{}/members/?per_page=1", orgs[0]),
-        ),
-        (SourceKind::Sentry, _) => (
-            Endpoint::SentryOrganizations,
-            format!("{base}/api/0/organizations/?per_page=1"),
-        ),
-        (SourceKind::Sentdm, _) => (Endpoint::SentdmMe, format!("{base}/v3/me")),
-    };
-    let url = match url::Url::parse(&url) {
-        Ok(u) => u,
-        Err(e) => return format!("FAILED: bad URL {url}: {e}"),
-    };
-    let req = PageRequest {
-        scope: "_connect",
-        endpoint,
-        url: url.clone(),
-        headers: Vec::new(),
-    };
-    match fetcher.get(&s.spec.name, &req).await {
-        Err(e) => format!("FAILED: no answer from {base}: {}", e.0),
-        Ok(a) if a.is_success() => format!("ok (GET {} answered {})", url.path(), a.status),
-        Ok(a) => {
-            let what = match (s.spec.kind, a.status) {
-                (_, 401) => "bad credentials",
-                (SourceKind::Sentry, 403) => {
-                    "missing scope member:read (or the token's user is not in the organization)"
-                }
-                (SourceKind::Sentdm, 403) => "the key's owner lacks the developer role",
-                (_, 404) => "not found (check base_url and the organization slug)",
-                _ => "unexpected answer",
-            };
-            format!("FAILED: {what}: HTTP {} from GET {}", a.status, url.path())
-        }
     }
 }
 

@@ -10,7 +10,6 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::http::FetchSettings;
 use crate::model::{Finding, ScopeResult};
 use crate::people::Roster;
 use crate::report::{Report, ReportInput, schema};
@@ -40,13 +39,7 @@ fn load(
             .sources
             .iter()
             .enumerate()
-            .map(|(index, spec)| SourceConfig {
-                spec: spec.clone(),
-                secret: None,
-                secret_key: String::new(),
-                index,
-                fetch: FetchSettings::defaults_for(spec.kind),
-            })
+            .map(|(index, spec)| SourceConfig::replayed(index, spec.clone()))
             .collect(),
         None => config.sources.clone(),
     };
@@ -128,7 +121,7 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         archive: archive.as_ref(),
         recorder: recorder.as_ref(),
         as_of,
-        org_details: config.rules.needs().contains(rules::Needs::ORG_SETTINGS),
+        scope_details: config.rules.needs().contains(rules::Needs::ORG_SETTINGS),
     };
     let results = fetch_all(&fetch, args, &stop).await?;
     let evidence_manifest_sha256 = match (&recorder, &archive) {
@@ -181,8 +174,8 @@ struct FetchPlan<'a> {
     archive: Option<&'a Arc<ReplayArchive>>,
     recorder: Option<&'a Arc<EvidenceRecorder>>,
     as_of: DateTime<Utc>,
-    /// Fetch each Sentry organization's settings too (a rule needs them).
-    org_details: bool,
+    /// Fetch each scope's own settings too (a rule needs them).
+    scope_details: bool,
 }
 
 /// Fetch every source at once, each from the network or the archive.
@@ -217,7 +210,7 @@ async fn fetch_all(
             as_of: plan.as_of,
             shard: args.shard,
             progress: progress.clone(),
-            org_details: plan.org_details,
+            scope_details: plan.scope_details,
         }));
     }
     let results: Vec<ScopeResult> = futures::future::join_all(fetches)

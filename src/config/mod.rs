@@ -2,29 +2,29 @@
 //!
 //! Reading happens in two steps. The TOML is deserialized into raw structs whose value types
 //! validate themselves (so a bad value is reported with its key and line), then the raw structs
-//! are checked as a whole (unique names, keys that belong to the other source type, …) and turned
-//! into [`Config`]. Secrets are only *named* here; [`Config::resolve_secrets`] reads them.
+//! are checked as a whole (formats, rule bounds, email, …) and turned into [`Config`]. Each
+//! `[[sources]]` table is read by the source its `type` names (`sources::config`): its keys,
+//! their checks and its defaults live with the source. Secrets are only *named* here;
+//! [`Config::resolve_secrets`] reads them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::cfg::values::{
-    AllOr, BaseUrl, Days, EnvVarName, HumanDuration, ProfileId, ProjectId, Slug,
-};
+use crate::cfg::locate::path_segments;
+use crate::cfg::values::{EnvVarName, HumanDuration};
 use crate::cfg::{ConfigError, KeySegment, SecretRef, locate};
 
 use crate::deliver::email::{Attachment, EmailConfig, SendPolicy};
 use crate::files::Symlinks;
-use crate::http::FetchSettings;
-use crate::model::{FailOn, Severity, SourceKind};
+use crate::model::{FailOn, Severity};
 use crate::report::Format;
 use crate::rules::RuleSettings;
-use crate::sources::spec::{DEFAULT_INVITE_TTL_DAYS, Selection, SourceConfig, SourceSpec};
+use crate::sources::config::SourceTables;
+use crate::sources::spec::SourceConfig;
 
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
@@ -35,13 +35,6 @@ pub struct ReportConfig {
     /// Replacement templates (`report.html.hbs`, `email.html.hbs`, `email.txt.hbs`).
     pub template_dir: Option<PathBuf>,
 }
-
-/// Bounds of the configurable durations: a mistyped `"500000000000years"` is refused at
-/// validation instead of overflowing a clock later.
-pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(600));
-pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(3600));
 
 /// The validated config.
 #[derive(Debug, Clone)]
@@ -85,7 +78,9 @@ struct RawConfig {
     report: RawReport,
     roster: Option<crate::people::RosterConfig>,
     rules: RuleSettings,
-    sources: Vec<RawSource>,
+    /// Each `[[sources]]` table is read by the source its `type` names (`sources::config`);
+    /// here only that `sources` is an array.
+    sources: Vec<serde::de::IgnoredAny>,
     email: RawEmail,
     store: Option<crate::deliver::store::RawStore>,
     notify: Option<crate::deliver::notify::RawNotify>,
@@ -112,33 +107,6 @@ impl Default for RawReport {
             template_dir: None,
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
-    #[serde(rename = "type")]
-    kind: SourceKind,
-    name: Option<String>,
-    base_url: Option<BaseUrl>,
-    // Sentry
-    token_env: Option<EnvVarName>,
-    token_file: Option<PathBuf>,
-    organizations: Option<AllOr<Slug>>,
-    projects: Option<Vec<ProjectId>>,
-    // Sent.dm
-    api_key_env: Option<EnvVarName>,
-    api_key_file: Option<PathBuf>,
-    profiles: Option<AllOr<ProfileId>>,
-    invite_ttl_days: Option<Days>,
-    // Both
-    concurrency: Option<u32>,
-    requests_per_minute: Option<u32>,
-    burst: Option<u32>,
-    request_timeout: Option<HumanDuration>,
-    max_attempts: Option<u32>,
-    max_retry_wait: Option<HumanDuration>,
-    max_response_mb: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,8 +175,9 @@ impl Config {
                 message: inner.message().trim().to_string(),
             }
         })?;
+        let sources = SourceTables::of(text, file)?;
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        let mut config = Config::validate(raw, err_at, file, Some(digest))?;
+        let mut config = Config::validate(raw, &sources, err_at, file, Some(digest))?;
         config.text = Some(text.to_string());
         Ok(config)
     }
@@ -222,7 +191,13 @@ impl Config {
             message: m,
         };
         // The default raw config has no sources and validates trivially.
-        match Config::validate(RawConfig::default(), never, None, None) {
+        match Config::validate(
+            RawConfig::default(),
+            &SourceTables::none(),
+            never,
+            None,
+            None,
+        ) {
             Ok(c) => c,
             Err(e) => unreachable!("default config is valid: {e}"),
         }
@@ -230,6 +205,7 @@ impl Config {
 
     fn validate(
         raw: RawConfig,
+        source_tables: &SourceTables<'_>,
         err_at: impl Fn(Vec<KeySegment>, String) -> ConfigError,
         file: Option<&Path>,
         digest: Option<String>,
@@ -239,13 +215,6 @@ impl Config {
                 .iter()
                 .map(|p| KeySegment::Key((*p).to_string()))
                 .collect::<Vec<_>>()
-        };
-        let src_key = |i: usize, k: &str| {
-            vec![
-                KeySegment::Key("sources".into()),
-                KeySegment::Index(i),
-                KeySegment::Key(k.to_string()),
-            ]
         };
 
         // [report]
@@ -277,228 +246,8 @@ impl Config {
             return Err(err_at(key(&path), message));
         }
 
-        // [[sources]]
-        let mut sources = Vec::new();
-        let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, s) in raw.sources.into_iter().enumerate() {
-            let kind = s.kind;
-            let name = s.name.clone().unwrap_or_else(|| kind.as_str().to_string());
-            if let Some(problem) = crate::sources::evidence::source_name_problem(&name) {
-                return Err(err_at(src_key(i, "name"), problem));
-            }
-            if let Some(first) = seen_names.insert(name.clone(), i) {
-                return Err(err_at(
-                    src_key(i, "name"),
-                    format!(
-                        "source name `{name}` is already used by sources[{first}]; every source needs its own `name` \
-                         (it defaults to the type)"
-                    ),
-                ));
-            }
-            let foreign = |k: &str| {
-                err_at(
-                    src_key(i, k),
-                    format!(
-                        "`{k}` belongs to type = \"{}\" sources; this source is type = \"{kind}\"",
-                        match kind {
-                            SourceKind::Sentry => "sentdm",
-                            SourceKind::Sentdm => "sentry",
-                        }
-                    ),
-                )
-            };
-            let (secret_env, secret_file, env_key, file_key) = match kind {
-                SourceKind::Sentry => {
-                    if s.api_key_env.is_some() {
-                        return Err(foreign("api_key_env"));
-                    }
-                    if s.api_key_file.is_some() {
-                        return Err(foreign("api_key_file"));
-                    }
-                    if s.profiles.is_some() {
-                        return Err(foreign("profiles"));
-                    }
-                    if s.invite_ttl_days.is_some() {
-                        return Err(foreign("invite_ttl_days"));
-                    }
-                    (
-                        s.token_env.clone(),
-                        s.token_file.clone(),
-                        "token_env",
-                        "token_file",
-                    )
-                }
-                SourceKind::Sentdm => {
-                    if s.token_env.is_some() {
-                        return Err(foreign("token_env"));
-                    }
-                    if s.token_file.is_some() {
-                        return Err(foreign("token_file"));
-                    }
-                    if s.organizations.is_some() {
-                        return Err(foreign("organizations"));
-                    }
-                    if s.projects.is_some() {
-                        return Err(foreign("projects"));
-                    }
-                    (
-                        s.api_key_env.clone(),
-                        s.api_key_file.clone(),
-                        "api_key_env",
-                        "api_key_file",
-                    )
-                }
-            };
-            let (secret, secret_key) = match (secret_env, secret_file) {
-                (Some(env), None) => (SecretRef::Env(env.0), env_key),
-                (None, Some(path)) => (SecretRef::File(path), file_key),
-                (Some(_), Some(_)) => {
-                    return Err(err_at(
-                        src_key(i, file_key),
-                        format!("set either `{env_key}` or `{file_key}`, not both"),
-                    ));
-                }
-                (None, None) => {
-                    return Err(err_at(
-                        vec![KeySegment::Key("sources".into()), KeySegment::Index(i)],
-                        format!(
-                            "missing `{env_key}` (the environment variable that holds the {}) or `{file_key}` \
-                             (a file that holds it)",
-                            match kind {
-                                SourceKind::Sentry => "Sentry auth token",
-                                SourceKind::Sentdm => "Sent.dm API key",
-                            }
-                        ),
-                    ));
-                }
-            };
-            let default_base = match kind {
-                SourceKind::Sentry => "https://sentry.io",
-                SourceKind::Sentdm => "https://api.sent.dm",
-            };
-            let base_url = s
-                .base_url
-                .as_ref()
-                .map_or_else(|| default_base.to_string(), |b| b.trimmed().to_string());
-
-            let mut spec = SourceSpec {
-                kind,
-                name: name.clone(),
-                base_url,
-                organizations: None,
-                projects: Vec::new(),
-                profiles: None,
-                invite_ttl_days: None,
-            };
-            match kind {
-                SourceKind::Sentry => {
-                    let orgs = match s.organizations {
-                        None => {
-                            return Err(err_at(
-                                vec![KeySegment::Key("sources".into()), KeySegment::Index(i)],
-                                "missing `organizations`: expected a list of organization slugs, or \"all\" for \
-                                 every organization the token can see"
-                                    .into(),
-                            ));
-                        }
-                        Some(AllOr::All) => Selection::All,
-                        Some(AllOr::List(list)) if list.is_empty() => {
-                            return Err(err_at(
-                                src_key(i, "organizations"),
-                                "the list is empty: name at least one organization slug, or use \"all\"".into(),
-                            ));
-                        }
-                        Some(AllOr::List(list)) => {
-                            Selection::List(dedup(list.into_iter().map(|s| s.0)))
-                        }
-                    };
-                    spec.organizations = Some(orgs);
-                    if let Some(projects) = s.projects {
-                        if projects.is_empty() {
-                            return Err(err_at(
-                                src_key(i, "projects"),
-                                "the list is empty: remove the key to audit every member, or name project ids".into(),
-                            ));
-                        }
-                        spec.projects = dedup(projects.into_iter().map(|p| p.0));
-                    }
-                }
-                SourceKind::Sentdm => {
-                    spec.profiles = Some(match s.profiles {
-                        None | Some(AllOr::All) => Selection::All,
-                        Some(AllOr::List(list)) => {
-                            Selection::List(dedup(list.into_iter().map(|p: ProfileId| p.0)))
-                        }
-                    });
-                    spec.invite_ttl_days =
-                        Some(s.invite_ttl_days.map_or(DEFAULT_INVITE_TTL_DAYS, |d| d.0));
-                }
-            }
-
-            let mut fetch = FetchSettings::defaults_for(kind);
-            if let Some(c) = s.concurrency {
-                if !(1..=64).contains(&c) {
-                    return Err(err_at(
-                        src_key(i, "concurrency"),
-                        format!("{c}: expected a number from 1 to 64"),
-                    ));
-                }
-                fetch.concurrency = c as usize;
-            }
-            if let Some(rpm) = s.requests_per_minute {
-                if rpm == 0 {
-                    return Err(err_at(
-                        src_key(i, "requests_per_minute"),
-                        "0: expected a positive number of requests per minute".into(),
-                    ));
-                }
-                fetch.requests_per_minute = Some(rpm);
-            }
-            if let Some(b) = s.burst {
-                if b == 0 {
-                    return Err(err_at(
-                        src_key(i, "burst"),
-                        "0: expected a positive burst size".into(),
-                    ));
-                }
-                fetch.burst = b;
-            }
-            if let Some(w) = s.max_retry_wait {
-                fetch.max_retry_wait = w
-                    .within(MAX_RETRY_WAIT_RANGE)
-                    .map_err(|m| err_at(src_key(i, "max_retry_wait"), m))?;
-            }
-            if let Some(t) = s.request_timeout {
-                fetch.request_timeout = t
-                    .within(REQUEST_TIMEOUT_RANGE)
-                    .map_err(|m| err_at(src_key(i, "request_timeout"), m))?;
-            }
-            if let Some(mb) = s.max_response_mb {
-                if !(1..=1024).contains(&mb) {
-                    return Err(err_at(
-                        src_key(i, "max_response_mb"),
-                        format!("{mb}: expected a number of MiB from 1 to 1024"),
-                    ));
-                }
-                fetch.max_response_bytes = u64::from(mb) << 20;
-            }
-            if let Some(m) = s.max_attempts {
-                if !(1..=20).contains(&m) {
-                    return Err(err_at(
-                        src_key(i, "max_attempts"),
-                        format!("{m}: expected a number from 1 to 20"),
-                    ));
-                }
-                fetch.max_attempts = m;
-            }
-            sources.push(SourceConfig {
-                spec,
-                secret: Some(secret),
-                secret_key: secret_key.into(),
-                index: i,
-                fetch,
-            });
-        }
+        // [[sources]]: each read by the source its type names, the shared keys in one place.
+        let sources = source_tables.read()?;
 
         // [email]
         let e = raw.email;
@@ -690,28 +439,6 @@ impl Config {
 
 fn looks_like_mailbox(s: &str) -> bool {
     s.parse::<lettre::message::Mailbox>().is_ok()
-}
-
-fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
-}
-
-fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
-    use serde_path_to_error::Segment;
-    path.iter()
-        .filter_map(|seg| match seg {
-            Segment::Map { key } => Some(KeySegment::Key(key.clone())),
-            Segment::Seq { index } => Some(KeySegment::Index(*index)),
-            Segment::Enum { variant } => Some(KeySegment::Key(variant.clone())),
-            Segment::Unknown => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
