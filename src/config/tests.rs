@@ -4,6 +4,7 @@
 use super::*;
 
 use std::io::Write as _;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
