@@ -1,4 +1,4 @@
-//! Command-line definitions (CONTRACT section 1). Defaults live in the config layer, not here,
+//! Command-line definitions. Defaults live in the config layer, not here,
 //! so that an option the user did not give never overrides the config file.
 
 use std::path::PathBuf;

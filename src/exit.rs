@@ -1,4 +1,4 @@
-//! Exit codes (CONTRACT section 2). Scripts and cron jobs depend on these numbers.
+//! Exit codes. Scripts and cron jobs depend on these numbers: they never change meaning.
 
 /// When several apply, the first in this order wins: 1, 5, 4, 3, 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

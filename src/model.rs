@@ -1,4 +1,5 @@
-//! The data that flows between the stages: accounts (CONTRACT section 4), scopes, findings.
+//! The data that flows between the stages: accounts (every source normalised to one model),
+//! scopes, findings.
 //!
 //! Everything here is plain data. Sources produce [`Account`]s and [`ScopeResult`]s, rules turn
 //! accounts into [`Finding`]s, and the report stage renders all of it.
@@ -210,7 +211,8 @@ impl TimeText {
     }
 }
 
-/// One account with access to one scope, normalised from either API (CONTRACT section 4).
+/// One account with access to one scope, normalised from whichever API it came from: the same
+/// fields, with the same meaning, whatever the source (the README's account model table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub source: SourceKind,
@@ -248,7 +250,8 @@ pub mod status {
     pub const EXPIRED: &str = "expired";
 }
 
-/// The later of two optional instants; `last_seen_at` in CONTRACT section 4.
+/// The later of two optional instants: `last_seen_at` is the later of the last login and the
+/// last activity.
 pub fn later_of(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),

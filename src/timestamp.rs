@@ -33,7 +33,7 @@ pub fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-/// "Older than N days": strictly more than N × 24 h before `as_of` (CONTRACT section 5).
+/// "Older than N days": strictly more than N × 24 h before `as_of`, as every rule documents it.
 pub fn older_than_days(t: DateTime<Utc>, as_of: DateTime<Utc>, days: u32) -> bool {
     as_of - t > TimeDelta::days(i64::from(days))
 }

@@ -28,27 +28,60 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
         ConfigPath::Default(p) if !p.exists() => Config::defaults(),
         _ => Config::load(config_path.path())?,
     };
-    let shards: Vec<(PathBuf, ReportFile)> = args
-        .inputs
+    let shards = read_shards(&args.inputs)?;
+    let first = &shards[0].1;
+    let (as_of, first_title) = (first.as_of, first.title.clone());
+    let rules = active_rules(first);
+    // Every operator mistake in the config or options fails here, before the merge is built,
+    // exactly as it would for `run`.
+    let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+    let missing = missing_shards(&shards)?;
+    let mut combined = combine(shards)?;
+    combined
+        .results
+        .extend(missing.iter().map(|&(i, n)| missing_shard(i, n)));
+
+    let title = if config.file.is_some() {
+        config.report.title.clone()
+    } else {
+        first_title
+    };
+    let report = Report::build(ReportInput {
+        title,
+        as_of,
+        generated_at: Utc::now(),
+        results: combined.results,
+        findings: combined.findings,
+        rules,
+        fail_on: settings.fail_on,
+        stopped: (!combined.stopped.is_empty()).then(|| combined.stopped.join("; ")),
+        suppressions: Vec::new(),
+        changes: None,
+        config_sha256: config.digest.clone(),
+        evidence_manifest_sha256: None,
+        evidence_dir: None,
+        replayed: false,
+        shard: None,
+        framework: None,
+    });
+    // From the first write on, a signal is recorded in the reports rather than ending the process
+    // (before, the default action ends it at once, with nothing written).
+    let stop = StopSignal::new();
+    let _armed = stop.arm(None);
+    tracing::info!(reports = args.inputs.len(), "merged");
+    finish(report, &settings, &stop, None).await
+}
+
+/// Read every shard's report and check they belong to one run: one `as_of` (different configs
+/// are allowed, with a warning).
+fn read_shards(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, ReportFile)>, Error> {
+    let shards: Vec<(PathBuf, ReportFile)> = inputs
         .iter()
         .map(|p| schema::read(p, "shard report.json").map_err(Error::Fatal))
         .collect::<Result<_, _>>()?;
     let Some((first_path, first)) = shards.first() else {
         return Err(Error::Fatal("merge needs at least one report".into()));
     };
-    let as_of = first.as_of;
-    let rules: Vec<ActiveRule> = first
-        .run
-        .rules
-        .iter()
-        .filter_map(|r| {
-            rule_info(&r.id).map(|info| ActiveRule {
-                id: info.id,
-                severity: r.severity,
-            })
-        })
-        .collect();
-    let first_title = first.title.clone();
     let mut digests: Vec<&str> = shards
         .iter()
         .filter_map(|(_, s)| s.run.config_sha256.as_deref())
@@ -61,66 +94,103 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
             "the reports were made with different config files; rules and severities may differ"
         );
     }
-    for (path, s) in &shards {
-        if s.as_of != as_of {
-            return Err(Error::Fatal(format!(
-                "{} was evaluated as of {}, but {} as of {}: merge reports of one run (give every shard the same --as-of)",
-                path.display(),
-                s.as_of,
-                first_path.display(),
-                as_of
-            )));
-        }
+    if let Some((path, s)) = shards.iter().find(|(_, s)| s.as_of != first.as_of) {
+        return Err(Error::Fatal(format!(
+            "{} was evaluated as of {}, but {} as of {}: merge reports of one run (give every shard the same --as-of)",
+            path.display(),
+            s.as_of,
+            first_path.display(),
+            first.as_of
+        )));
     }
+    Ok(shards)
+}
 
-    // Every operator mistake in the config or options fails here, before the merge is built,
-    // exactly as it would for `run`.
-    let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+/// The rules the shards ran, as the first one recorded them.
+fn active_rules(first: &ReportFile) -> Vec<ActiveRule> {
+    first
+        .run
+        .rules
+        .iter()
+        .filter_map(|r| {
+            rule_info(&r.id).map(|info| ActiveRule {
+                id: info.id,
+                severity: r.severity,
+            })
+        })
+        .collect()
+}
 
-    // Every shard of N must be there exactly once; a missing one is a failed scope.
-    let mut missing_shards = Vec::new();
+/// Every shard of N must be there exactly once; the ones not given, as `(i, n)`.
+fn missing_shards(shards: &[(PathBuf, ReportFile)]) -> Result<Vec<(u32, u32)>, Error> {
     let shard_ids: Vec<Option<(u32, u32)>> = shards
         .iter()
         .map(|(_, s)| s.run.shard.as_deref().and_then(parse_shard))
         .collect();
-    if let Some(Some((_, n))) = shard_ids.iter().find(|s| s.is_some()) {
-        let n = *n;
-        let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
-        for ((path, _), id) in shards.iter().zip(&shard_ids) {
-            match id {
-                Some((i, count)) if *count == n => {
-                    if let Some(other) = seen.insert(*i, path) {
-                        return Err(Error::Fatal(format!(
-                            "shard {i}/{n} is given twice: {} and {}",
-                            other.display(),
-                            path.display()
-                        )));
-                    }
-                }
-                _ => {
+    let Some(Some((_, n))) = shard_ids.iter().find(|s| s.is_some()).copied() else {
+        return Ok(Vec::new());
+    };
+    let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
+    for ((path, _), id) in shards.iter().zip(&shard_ids) {
+        match id {
+            Some((i, count)) if *count == n => {
+                if let Some(other) = seen.insert(*i, path) {
                     return Err(Error::Fatal(format!(
-                        "{} is not one of the {n} shards of this run; merge the shards of one run together",
+                        "shard {i}/{n} is given twice: {} and {}",
+                        other.display(),
                         path.display()
                     )));
                 }
             }
+            _ => {
+                return Err(Error::Fatal(format!(
+                    "{} is not one of the {n} shards of this run; merge the shards of one run together",
+                    path.display()
+                )));
+            }
         }
-        missing_shards = (0..n)
-            .filter(|i| !seen.contains_key(i))
-            .map(|i| (i, n))
-            .collect();
     }
+    Ok((0..n)
+        .filter(|i| !seen.contains_key(i))
+        .map(|i| (i, n))
+        .collect())
+}
 
-    // Scopes: each once. The same failed discovery scope may come from several shards.
+/// A shard that was not given: a failed scope, so the merged run is incomplete, never short.
+fn missing_shard(i: u32, n: u32) -> ScopeResult {
+    ScopeResult {
+        source: SourceKind::Sentry,
+        source_name: "merge".into(),
+        scope: format!("_shard-{i}-of-{n}"),
+        outcome: Err(ScopeError {
+            http_status: None,
+            code: None,
+            message: format!(
+                "the report of shard {i}/{n} was not given to merge; its scopes are not in this report"
+            ),
+            request_id: None,
+        }),
+    }
+}
+
+/// The shards' scopes, findings and stops, combined.
+struct Combined {
+    results: Vec<ScopeResult>,
+    findings: Vec<Finding>,
+    stopped: Vec<String>,
+}
+
+/// Each scope once (the same failed discovery scope may come from several shards; a scope
+/// audited twice is an error), with its accounts; every finding; every stop.
+fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
     let mut scope_entries: Vec<ScopeEntry> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut accounts_by_scope: HashMap<(String, String), Vec<Account>> = HashMap::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut stopped: Vec<String> = Vec::new();
     for (path, s) in shards {
-        let accounts = s
-            .accounts()
-            .map_err(|e| Error::Fatal(format!("{}: {e}", path.display())))?;
+        let in_file = |e: String| Error::Fatal(format!("{}: {e}", path.display()));
+        let accounts = s.accounts().map_err(in_file)?;
         for entry in s.scopes {
             let key = (entry.source_name.clone(), entry.scope.clone());
             match index.get(&key) {
@@ -149,77 +219,40 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
                 .push(a);
         }
         for f in s.findings {
-            findings.push(
-                f.into_finding()
-                    .map_err(|e| Error::Fatal(format!("{}: {e}", path.display())))?,
-            );
+            findings.push(f.into_finding().map_err(in_file)?);
         }
-        if let Some(reason) = s.run.stopped {
-            stopped.push(reason);
-        }
+        stopped.extend(s.run.stopped);
     }
-    let mut results: Vec<ScopeResult> = scope_entries
+    let results = scope_entries
         .into_iter()
-        .map(|e| {
-            let key = (e.source_name.clone(), e.scope.clone());
-            ScopeResult {
-                source: e.source,
-                source_name: e.source_name,
-                scope: e.scope,
-                outcome: match e.error {
-                    Some(err) if e.status == ScopeStatus::Failed => Err(err),
-                    None if e.status == ScopeStatus::Failed => Err(ScopeError {
-                        http_status: None,
-                        code: None,
-                        message: "failed".into(),
-                        request_id: None,
-                    }),
-                    _ => Ok(accounts_by_scope.remove(&key).unwrap_or_default()),
-                },
-            }
-        })
+        .map(|e| scope_result(e, &mut accounts_by_scope))
         .collect();
-    for (i, n) in &missing_shards {
-        results.push(ScopeResult {
-            source: SourceKind::Sentry,
-            source_name: "merge".into(),
-            scope: format!("_shard-{i}-of-{n}"),
-            outcome: Err(ScopeError {
-                http_status: None,
-                code: None,
-                message: format!("the report of shard {i}/{n} was not given to merge; its scopes are not in this report"),
-                request_id: None,
-            }),
-        });
-    }
-
-    let title = if config.file.is_some() {
-        config.report.title.clone()
-    } else {
-        first_title
-    };
-    let report = Report::build(ReportInput {
-        title,
-        as_of,
-        generated_at: Utc::now(),
+    Ok(Combined {
         results,
         findings,
-        rules,
-        fail_on: settings.fail_on,
-        stopped: (!stopped.is_empty()).then(|| stopped.join("; ")),
-        suppressions: Vec::new(),
-        changes: None,
-        config_sha256: config.digest.clone(),
-        evidence_manifest_sha256: None,
-        evidence_dir: None,
-        replayed: false,
-        shard: None,
-        framework: None,
-    });
-    // From the first write on, a signal is recorded in the reports rather than ending the process
-    // (before, the default action ends it at once, with nothing written).
-    let stop = StopSignal::new();
-    let _armed = stop.arm(None);
-    tracing::info!(reports = args.inputs.len(), "merged");
-    finish(report, &settings, &stop, None).await
+        stopped,
+    })
+}
+
+/// A shard's scope entry back as a result, with its accounts.
+fn scope_result(
+    e: ScopeEntry,
+    accounts_by_scope: &mut HashMap<(String, String), Vec<Account>>,
+) -> ScopeResult {
+    let key = (e.source_name.clone(), e.scope.clone());
+    ScopeResult {
+        source: e.source,
+        source_name: e.source_name,
+        scope: e.scope,
+        outcome: match e.error {
+            Some(err) if e.status == ScopeStatus::Failed => Err(err),
+            None if e.status == ScopeStatus::Failed => Err(ScopeError {
+                http_status: None,
+                code: None,
+                message: "failed".into(),
+                request_id: None,
+            }),
+            _ => Ok(accounts_by_scope.remove(&key).unwrap_or_default()),
+        },
+    }
 }

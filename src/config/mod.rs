@@ -1,4 +1,5 @@
-//! The config file (CONTRACT section 3): schema, validation, and where secrets come from.
+//! The config file as a whole: each section read by the domain that owns it, validated, and
+//! secrets named (read only by `Config::resolve_*`).
 //!
 //! Reading happens in two steps. The TOML is deserialized into raw structs whose value types
 //! validate themselves (so a bad value is reported with its key and line), then the raw structs

@@ -1,4 +1,4 @@
-//! Unit tests for reading the config file (CONTRACT section 3): what a good file turns into, and
+//! Unit tests for reading the config file (the keys the README documents): what a good file turns into, and
 //! for a bad one, exactly which file, key, line and expectation the error names.
 
 use super::*;
@@ -13,7 +13,7 @@ use crate::model::{FailOn, Severity, SourceKind};
 use crate::sources::spec::{Selection, SourceSpec};
 use crate::sources::{Source, sentdm, sentry};
 
-/// The example of CONTRACT section 3, verbatim.
+/// The complete example config users start from (the README's keys, every section).
 const CONTRACT_EXAMPLE: &str = r#"[report]
 title = "Acme quarterly access review"   # default "Access audit"
 output_dir = "reports"                  # default "reports"; created if missing

@@ -1,4 +1,4 @@
-//! `[metrics]` (CONTRACT 8.3): the run in Prometheus text exposition format, written atomically
+//! `[metrics]`: the run in Prometheus text exposition format, written atomically
 //! for node_exporter's textfile collector and/or pushed to a Pushgateway.
 //!
 //! Every metric is a gauge describing the last run, labelled with the report's `title` (so two
@@ -21,7 +21,7 @@ use crate::cfg::values::EnvVarName;
 use crate::model::{Outcome, ScopeStatus};
 use crate::report::Report;
 
-/// The Pushgateway grouping path (CONTRACT 8.3): PUT replaces the job's previous metrics.
+/// The Pushgateway grouping path: PUT replaces the job's previous metrics.
 pub const PUSH_PATH: &str = "/metrics/job/access_audit";
 const TABLE: &str = "metrics";
 

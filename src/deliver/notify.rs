@@ -1,4 +1,4 @@
-//! `[notify]` (CONTRACT 8.2): after the reports are written, a Slack message (incoming webhook,
+//! `[notify]`: after the reports are written, a Slack message (incoming webhook,
 //! Block Kit) and/or a generic JSON webhook signed with HMAC-SHA256.
 //!
 //! Three steps, each called by the run at its own stage: [`validate`] the table when the config
@@ -178,8 +178,8 @@ pub struct FailedScope {
     pub http_status: Option<u16>,
 }
 
-/// What a notification says. Serialised, it is exactly the generic webhook's body (CONTRACT
-/// 8.2); the fields marked `skip` serve the policy decision and the Slack layout.
+/// What a notification says. Serialised, it is exactly the generic webhook's documented body
+/// (receivers parse it); the fields marked `skip` serve the policy decision and the Slack layout.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotifySummary {
     pub schema_version: u32,

@@ -1,4 +1,4 @@
-//! `[store]` (CONTRACT 8.1): the run folder, uploaded to object storage (S3, GCS, Azure Blob,
+//! `[store]`: the run folder, uploaded to object storage (S3, GCS, Azure Blob,
 //! or a local directory) under the same relative paths, with `manifest.sha256` beside it.
 //!
 //! Every object is verified after it is written: it is read back and its SHA-256 compared with

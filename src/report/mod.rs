@@ -1,4 +1,4 @@
-//! The report model (CONTRACT section 6) and the writers that render it: one file per format,
+//! The report model (what report.json holds) and the writers that render it: one file per format,
 //! each written atomically.
 
 mod csv;

@@ -18,7 +18,7 @@ pub const INFO: RuleInfo = RuleInfo {
     ],
 };
 
-/// Sentence of a `manual` finding: the CONTRACT's wording.
+/// Sentence of a `manual` finding, as documented: reviewers search for it.
 pub const NOT_EXPOSED: &str = "2FA status is not exposed by this source; verify by hand";
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,4 +1,4 @@
-//! Access-review rules (CONTRACT section 5). Every rule is a type implementing [`Rule`]: it owns
+//! Access-review rules. Every rule is a type implementing [`Rule`]: it owns
 //! its [`RuleInfo`] (id, severity, compliance references), its `[rules.<id>]` settings, their
 //! validation, what it needs from the run ([`Needs`]) and its evaluation. The registry below
 //! lists every rule once; everything else — `rule_info`, the report's rule order,

@@ -1,4 +1,4 @@
-//! The evidence archive (CONTRACT section 7): every final API answer, byte for byte, plus a
+//! The evidence archive: every final API answer, byte for byte, plus a
 //! manifest that says what was asked, when, and the SHA-256 of what came back.
 
 use std::collections::HashMap;
