@@ -23,9 +23,47 @@ pub async fn check_config(
         None => None,
     };
     let mut out = String::new();
-    let file = config_path.path().display();
-    let _ = writeln!(out, "{file}: valid.\n");
-    let r = &config.report;
+    let _ = writeln!(out, "{}: valid.\n", config_path.path().display());
+    describe_report(&mut out, &config.report);
+    if config.sources.is_empty() {
+        let _ = writeln!(
+            out,
+            "Sources  none configured: `run` needs at least one [[sources]] entry"
+        );
+    }
+    for s in &config.sources {
+        describe_source(&mut out, s);
+    }
+    let _ = writeln!(out, "\nRules");
+    describe_rules(
+        &mut out,
+        &config.rules,
+        Needs::provided(config.roster.is_some()),
+    );
+    describe_email(&mut out, &config.email, smtp.as_ref());
+    print!("{out}");
+
+    if !args.connect {
+        return Ok(ExitStatus::Clean);
+    }
+    println!("\nConnecting (one request per source)");
+    let mut all_ok = true;
+    for s in &config.sources {
+        let Some(secret) = secrets.sources.get(&s.spec.name) else {
+            continue;
+        };
+        let verdict = sources::probe::connect(s, secret).await;
+        all_ok &= verdict.starts_with("ok");
+        println!("  {:<16} {verdict}", s.spec.name);
+    }
+    Ok(if all_ok {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Fatal
+    })
+}
+
+fn describe_report(out: &mut String, r: &crate::config::ReportConfig) {
     let formats: Vec<&str> = r
         .formats
         .iter()
@@ -56,74 +94,45 @@ pub async fn check_config(
         "will be created".to_string()
     };
     let _ = writeln!(out, "         output directory {dir_state}\n");
-    if config.sources.is_empty() {
-        let _ = writeln!(
-            out,
-            "Sources  none configured: `run` needs at least one [[sources]] entry"
-        );
-    }
-    for s in &config.sources {
-        describe_source(&mut out, s);
-    }
-    let _ = writeln!(out, "\nRules");
-    describe_rules(
-        &mut out,
-        &config.rules,
-        Needs::provided(config.roster.is_some()),
-    );
-    let e = &config.email;
-    if e.enabled {
-        let server = smtp.as_ref().map_or_else(String::new, |t| {
-            let security = match t.security {
-                crate::deliver::smtp::Security::ImplicitTls => "implicit TLS",
-                crate::deliver::smtp::Security::StartTls => "STARTTLS required",
-                crate::deliver::smtp::Security::Plain => "plain, loopback relay",
-            };
-            format!("{}:{} ({security})", t.host, t.port)
-        });
-        let _ = writeln!(
-            out,
-            "\nEmail    enabled: from {} to {}",
-            e.from.as_deref().unwrap_or("?"),
-            e.to.join(", ")
-        );
-        let _ = writeln!(
-            out,
-            "         via {server}, URL from {} (set); sent {}",
-            e.smtp_url
-                .as_ref()
-                .map_or_else(|| "?".into(), |s| s.describe()),
-            match e.send {
-                crate::deliver::email::SendPolicy::Always => "after every run",
-                crate::deliver::email::SendPolicy::Problems =>
-                    "only when there are failing findings or the run is incomplete",
-                crate::deliver::email::SendPolicy::Changes =>
-                    "only when findings are new or resolved since the baseline",
-            }
-        );
-    } else {
-        let _ = writeln!(out, "\nEmail    disabled");
-    }
-    print!("{out}");
+}
 
-    if !args.connect {
-        return Ok(ExitStatus::Clean);
+fn describe_email(
+    out: &mut String,
+    e: &crate::deliver::email::EmailConfig,
+    smtp: Option<&crate::deliver::smtp::SmtpTarget>,
+) {
+    use crate::deliver::email::SendPolicy;
+    use crate::deliver::smtp::Security;
+    if !e.enabled {
+        let _ = writeln!(out, "\nEmail    disabled");
+        return;
     }
-    println!("\nConnecting (one request per source)");
-    let mut all_ok = true;
-    for s in &config.sources {
-        let Some(secret) = secrets.sources.get(&s.spec.name) else {
-            continue;
+    let server = smtp.map_or_else(String::new, |t| {
+        let security = match t.security {
+            Security::ImplicitTls => "implicit TLS",
+            Security::StartTls => "STARTTLS required",
+            Security::Plain => "plain, loopback relay",
         };
-        let verdict = sources::probe::connect(s, secret).await;
-        all_ok &= verdict.starts_with("ok");
-        println!("  {:<16} {verdict}", s.spec.name);
-    }
-    Ok(if all_ok {
-        ExitStatus::Clean
-    } else {
-        ExitStatus::Fatal
-    })
+        format!("{}:{} ({security})", t.host, t.port)
+    });
+    let _ = writeln!(
+        out,
+        "\nEmail    enabled: from {} to {}",
+        e.from.as_deref().unwrap_or("?"),
+        e.to.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "         via {server}, URL from {} (set); sent {}",
+        e.smtp_url
+            .as_ref()
+            .map_or_else(|| "?".into(), |s| s.describe()),
+        match e.send {
+            SendPolicy::Always => "after every run",
+            SendPolicy::Problems => "only when there are failing findings or the run is incomplete",
+            SendPolicy::Changes => "only when findings are new or resolved since the baseline",
+        }
+    );
 }
 
 fn describe_source(out: &mut String, s: &SourceConfig) {
