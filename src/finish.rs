@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::Error;
-use crate::deliver::{self, EmailJob};
+use crate::deliver::metrics::{self, RunFacts};
+use crate::deliver::notify::{self, NotifyReceipt, NotifySummary};
+use crate::deliver::{self, DeliveryOutcome, EmailJob};
 use crate::exit::ExitStatus;
 use crate::report::{self, Report};
 use crate::settings::{EmailDelivery, Settings};
@@ -43,14 +45,125 @@ pub async fn finish(
         "{}",
         report.verdict()
     );
-    // Only now, with every report on disk, does anything leave.
+    // Only now, with every report on disk, does anything leave; after a signal, nothing does.
+    let targets = &settings.targets;
+    let (store, report_url) = upload(settings, &written, stop).await;
     let email_failed = email(&report, settings, stop).await;
+    let notified = notify(&report, settings, report_url, stop).await;
     record_late_stop(&mut report, recorded, stop, write);
-    Ok(ExitStatus::for_run(
-        email_failed,
+    let failed = |o: DeliveryOutcome| o == DeliveryOutcome::Failed;
+    let status = ExitStatus::for_run(
+        email_failed || failed(store) || failed(notified),
         !report.complete,
         report.failing_at_or_above(settings.fail_on) > 0,
-    ))
+    );
+    let facts = RunFacts {
+        started_at: settings.started_at,
+        duration: (chrono::Utc::now() - settings.started_at)
+            .to_std()
+            .unwrap_or_default(),
+        exit_code: status.code(),
+        retries: 0,
+        email: match (&settings.email, email_failed) {
+            (EmailDelivery::Off, _) => DeliveryOutcome::Skipped,
+            (_, true) => DeliveryOutcome::Failed,
+            (_, false) => DeliveryOutcome::Ok,
+        },
+        notify: notified,
+        store,
+    };
+    let metrics_failed = record_metrics(&report, &facts, targets, stop).await;
+    Ok(if metrics_failed && status != ExitStatus::Fatal {
+        ExitStatus::EmailFailed
+    } else {
+        status
+    })
+}
+
+/// Upload the run folder's reports to object storage; the stored report's URL, for the links.
+async fn upload(
+    settings: &Settings,
+    written: &[PathBuf],
+    stop: &StopSignal,
+) -> (DeliveryOutcome, Option<String>) {
+    let Some(store) = &settings.targets.store else {
+        return (DeliveryOutcome::Skipped, None);
+    };
+    if stop.by_signal() {
+        return (DeliveryOutcome::Skipped, None);
+    }
+    let files: Vec<PathBuf> = written
+        .iter()
+        .filter_map(|p| p.strip_prefix(&settings.output_dir).ok())
+        .map(PathBuf::from)
+        .collect();
+    match store.upload(&settings.output_dir, &files).await {
+        Ok(receipt) => {
+            tracing::info!(url = %receipt.folder_url, objects = receipt.objects.len(), "reports stored and verified");
+            let url = receipt.url_of(report::REPORT_HTML).map(str::to_string);
+            (DeliveryOutcome::Ok, url)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "uploading the reports failed; they are on disk");
+            (DeliveryOutcome::Failed, None)
+        }
+    }
+}
+
+/// Slack and the JSON webhook, as `[notify] send` calls for.
+async fn notify(
+    report: &Report,
+    settings: &Settings,
+    report_url: Option<String>,
+    stop: &StopSignal,
+) -> DeliveryOutcome {
+    let Some(notifier) = &settings.targets.notifier else {
+        return DeliveryOutcome::Skipped;
+    };
+    if stop.by_signal() {
+        return DeliveryOutcome::Skipped;
+    }
+    let summary = NotifySummary::from_report(report, settings.fail_on, report_url);
+    match notify::send(notifier, &summary).await {
+        Ok(NotifyReceipt::NotWanted) => DeliveryOutcome::Skipped,
+        Ok(NotifyReceipt::Sent { .. }) => {
+            tracing::info!("notification sent");
+            DeliveryOutcome::Ok
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the notification failed; the reports are on disk");
+            DeliveryOutcome::Failed
+        }
+    }
+}
+
+/// The textfile is written whatever happened (it is local, and says what happened); the push
+/// leaves only when no signal stopped the run. Returns `true` when either failed.
+async fn record_metrics(
+    report: &Report,
+    facts: &RunFacts,
+    targets: &crate::settings::Targets,
+    stop: &StopSignal,
+) -> bool {
+    if targets.metrics_textfile.is_none() && targets.pusher.is_none() {
+        return false;
+    }
+    let text = metrics::render(report, facts);
+    let mut failed = false;
+    if let Some(path) = &targets.metrics_textfile
+        && let Err(e) = metrics::write_textfile(path, &text)
+    {
+        tracing::error!(error = %e, "the metrics file could not be written");
+        failed = true;
+    }
+    if let Some(pusher) = &targets.pusher
+        && !stop.by_signal()
+        && let Err(e) = metrics::push(pusher, &text).await
+    {
+        tracing::error!(error = %e, "pushing the metrics failed");
+        failed = true;
+    }
+    failed
 }
 
 /// Returns `true` when delivery failed (exit 5).

@@ -11,8 +11,12 @@ use chrono::{DateTime, Utc};
 use crate::Error;
 use crate::cli::{EmailArgs, OutputArgs};
 use crate::config::Config;
+use crate::deliver::DeliveryError;
 use crate::deliver::email::EmailConfig;
+use crate::deliver::metrics::{self, Pusher};
+use crate::deliver::notify::{self, Notifier};
 use crate::deliver::smtp::SmtpTarget;
+use crate::deliver::store::{CloudEnv, Store};
 use crate::model::FailOn;
 use crate::output::DirLock;
 use crate::report::Format;
@@ -35,6 +39,10 @@ pub struct Settings {
     pub templates: Templates,
     pub email: EmailDelivery,
     pub email_config: EmailConfig,
+    /// Object storage, notifications, metrics: prepared, used after the reports are written.
+    pub targets: Targets,
+    /// When the command started, for the metrics.
+    pub started_at: DateTime<Utc>,
     /// Held until the command ends: a second command writing into the same directory fails at
     /// once instead of mixing its reports with ours.
     _lock: DirLock,
@@ -65,6 +73,7 @@ impl Settings {
         let templates =
             Templates::load(config.report.template_dir.as_deref()).map_err(Error::Fatal)?;
         let email = email_delivery(email, config)?;
+        let targets = Targets::prepare(config, as_of)?;
         let lock = prepare_output_dir(&output_dir)?;
         Ok(Settings {
             output_dir,
@@ -73,7 +82,54 @@ impl Settings {
             templates,
             email,
             email_config: config.email.clone(),
+            targets,
+            started_at: Utc::now(),
             _lock: lock,
+        })
+    }
+}
+
+/// The delivery targets beyond email, each ready to use: its secrets read (and registered for
+/// redaction), its URL checked. A problem here is the operator's (exit 1), found before any work.
+#[derive(Default)]
+pub struct Targets {
+    pub store: Option<Store>,
+    pub notifier: Option<Notifier>,
+    pub metrics_textfile: Option<PathBuf>,
+    pub pusher: Option<Pusher>,
+}
+
+impl Targets {
+    fn prepare(config: &Config, as_of: &DateTime<Utc>) -> Result<Targets, Error> {
+        let located = |e: DeliveryError| -> Error {
+            match &e.key {
+                Some(key) => {
+                    let path: Vec<&str> = key.split('.').collect();
+                    config.error_at(&path, e.message.clone()).into()
+                }
+                None => Error::Fatal(e.to_string()),
+            }
+        };
+        let store = match &config.store {
+            Some(s) => Some(Store::connect(s, as_of, &CloudEnv::from_process()).map_err(located)?),
+            None => None,
+        };
+        let notifier = match &config.notify {
+            Some(n) => Some(notify::prepare(n).map_err(located)?),
+            None => None,
+        };
+        let (metrics_textfile, pusher) = match &config.metrics {
+            Some(m) => (
+                m.textfile.clone(),
+                metrics::prepare_push(m).map_err(located)?,
+            ),
+            None => (None, None),
+        };
+        Ok(Targets {
+            store,
+            notifier,
+            metrics_textfile,
+            pusher,
         })
     }
 }
