@@ -73,14 +73,18 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
         cli::Command::Merge(args) => commands::merge::merge(&args, &config_path).await,
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "access-audit", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "access-audit", &mut script);
+            output::to_stdout(&script).map_err(Error::Fatal)?;
             Ok(ExitStatus::Clean)
         }
         cli::Command::Man => {
             let cmd = <cli::Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
             clap_mangen::Man::new(cmd)
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::Fatal(format!("cannot write the man page: {e}")))?;
+                .render(&mut page)
+                .map_err(|e| Error::Fatal(format!("cannot render the man page: {e}")))?;
+            output::to_stdout(&page).map_err(Error::Fatal)?;
             Ok(ExitStatus::Clean)
         }
     }

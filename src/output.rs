@@ -166,6 +166,17 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
+/// Write to standard output. A reader that went away (`rules --format json | head`) is a
+/// normal end, not an error: like other Unix tools, we stop writing and exit as planned.
+pub fn to_stdout(text: &[u8]) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to standard output: {e}")),
+    }
+}
+
 /// Fail early, with a clear message, if files cannot be created in `dir`.
 pub fn probe_writable(dir: &Path) -> Result<(), String> {
     tempfile::Builder::new()

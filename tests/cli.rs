@@ -555,3 +555,29 @@ fn example_suppressions_file_is_valid() {
     let report = read_json(&dir.path().join("report.json"));
     assert_eq!(report["suppressions"].as_array().unwrap().len(), 2);
 }
+
+/// `rules --format json | head` and friends: a reader that goes away is a normal end (exit 0),
+/// not a panic (exit 101).
+#[test]
+fn a_closed_pipe_is_a_normal_exit() {
+    for args in [
+        vec!["rules", "--format", "json"],
+        vec!["rules"],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("access-audit"))
+            .args(&args)
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -41,12 +41,12 @@ pub async fn check_config(
         Needs::provided(config.roster.is_some()),
     );
     describe_email(&mut out, &config.email, smtp.as_ref());
-    print!("{out}");
+    print(&out)?;
 
     if !args.connect {
         return Ok(ExitStatus::Clean);
     }
-    println!("\nConnecting (one request per source)");
+    print("\nConnecting (one request per source)\n")?;
     let mut all_ok = true;
     for s in &config.sources {
         let Some(secret) = secrets.sources.get(&s.spec.name) else {
@@ -54,7 +54,7 @@ pub async fn check_config(
         };
         let verdict = sources::probe::connect(s, secret).await;
         all_ok &= verdict.starts_with("ok");
-        println!("  {:<16} {verdict}", s.spec.name);
+        print(&format!("  {:<16} {verdict}\n", s.spec.name))?;
     }
     Ok(if all_ok {
         ExitStatus::Clean
@@ -206,7 +206,7 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
                 .collect();
             let text =
                 serde_json::to_string_pretty(&rules).map_err(|e| Error::Fatal(e.to_string()))?;
-            println!("{text}");
+            print(&format!("{text}\n"))?;
         }
         RulesFormat::Text => {
             for rule in listed {
@@ -218,11 +218,20 @@ pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
                 } else {
                     "  (opt-in: enabled = true)"
                 };
-                println!("{:<22} {}{opt_in}", r.id, r.default_severity);
-                println!("    {}", r.checks);
-                println!("    references: {}\n", r.references.join(", "));
+                print(&format!(
+                    "{:<22} {}{opt_in}\n    {}\n    references: {}\n\n",
+                    r.id,
+                    r.default_severity,
+                    r.checks,
+                    r.references.join(", ")
+                ))?;
             }
         }
     }
     Ok(ExitStatus::Clean)
+}
+
+/// Standard output, where a closed pipe is a normal end.
+fn print(text: &str) -> Result<(), Error> {
+    crate::output::to_stdout(text.as_bytes()).map_err(Error::Fatal)
 }
