@@ -115,6 +115,17 @@ fn check_message(received: &Received, dir: &Path) {
         headers.get_first_value("From").unwrap(),
         "\"Access Audit\" <audit@acme.example>"
     );
+    // Threading, sorting, and no auto-replies to a machine (RFC 3834).
+    let message_id = headers.get_first_value("Message-ID").unwrap_or_default();
+    assert!(
+        message_id.starts_with('<') && message_id.contains('@') && message_id.ends_with('>'),
+        "{message_id}"
+    );
+    assert!(headers.get_first_value("Date").is_some());
+    assert_eq!(
+        headers.get_first_value("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
     let to = headers.get_first_value("To").unwrap();
     assert!(
         to.contains("security@acme.example") && to.contains("ciso@acme.example"),

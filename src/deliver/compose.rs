@@ -353,7 +353,14 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
         .ok_or("email.from is not set")?
         .parse()
         .map_err(|e| format!("email.from is not a valid address: {e}"))?;
-    let mut builder = Message::builder().from(from).subject(subject.trim());
+    // Message-ID and Date for threading and sorting; Auto-Submitted (RFC 3834) so that
+    // auto-responders do not answer a machine and mail rules can tell it from a person.
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject.trim())
+        .message_id(None)
+        .date_now()
+        .header(AutoSubmitted::auto_generated());
     for to in &cfg.to {
         let mailbox: Mailbox = to
             .parse()
@@ -371,6 +378,30 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     builder
         .multipart(body)
         .map_err(|e| format!("cannot build the email: {e}"))
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): this message was sent by a program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AutoSubmitted(String);
+
+impl AutoSubmitted {
+    fn auto_generated() -> AutoSubmitted {
+        AutoSubmitted("auto-generated".to_string())
+    }
+}
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.trim().to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 #[cfg(test)]
