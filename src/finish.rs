@@ -47,9 +47,9 @@ pub async fn finish(
     );
     // Only now, with every report on disk, does anything leave; after a signal, nothing does.
     let targets = &settings.targets;
-    let (store, report_url) = upload(settings, &written, stop).await;
+    let (store, stored_url) = upload(settings, &written, stop).await;
     let email_failed = email(&report, settings, stop).await;
-    let notified = notify(&report, settings, report_url, stop).await;
+    let notified = notify(&report, settings, stored_url.clone(), stop).await;
     record_late_stop(&mut report, recorded, stop, write);
     let failed = |o: DeliveryOutcome| o == DeliveryOutcome::Failed;
     let status = ExitStatus::for_run(
@@ -73,11 +73,52 @@ pub async fn finish(
         store,
     };
     let metrics_failed = record_metrics(&report, &facts, targets, stop).await;
-    Ok(if metrics_failed && status != ExitStatus::Fatal {
+    let status = if metrics_failed && status != ExitStatus::Fatal {
         ExitStatus::EmailFailed
     } else {
         status
-    })
+    };
+    if settings.summary {
+        let text = summary(&report, settings, &written, stored_url.as_deref(), status);
+        crate::output::to_stdout(text.as_bytes()).map_err(Error::Fatal)?;
+    }
+    Ok(status)
+}
+
+/// What a person at a terminal needs at the end, without reading the logs: the verdict, where
+/// the reports are, and what the exit code means.
+fn summary(
+    report: &Report,
+    settings: &Settings,
+    written: &[PathBuf],
+    stored: Option<&str>,
+    status: ExitStatus,
+) -> String {
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    let mut text = format!(
+        "{} (as of {})\n{}\nReports: {} ({})\n",
+        report.title,
+        report.as_of,
+        report.verdict(),
+        settings.output_dir.display(),
+        names.join(", ")
+    );
+    if let Some(url) = stored {
+        text.push_str(&format!("Stored: {url}\n"));
+    }
+    let meaning = match status {
+        ExitStatus::Clean => "no failing finding at or above fail_on",
+        ExitStatus::Failing => "failing findings at or above fail_on",
+        ExitStatus::Incomplete => "incomplete: some scopes could not be audited",
+        ExitStatus::EmailFailed => "a delivery failed (the reports are on disk)",
+        ExitStatus::Fatal | ExitStatus::Usage => "",
+    };
+    text.push_str(&format!("Exit {}: {meaning}\n", status.code()));
+    text
 }
 
 /// Upload the run folder's reports to object storage; the stored report's URL, for the links.

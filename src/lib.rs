@@ -66,11 +66,13 @@ impl ConfigPath {
 /// Run a parsed command line. `Err` is fatal (exit 1); everything else maps to its exit status.
 pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
     let config_path = ConfigPath::from_cli(cli.config);
+    // `-q` also silences the summary a person at a terminal reads at the end of a run.
+    let summary = cli.quiet == 0;
     match cli.command {
-        cli::Command::Run(args) => commands::run::run(&args, &config_path).await,
+        cli::Command::Run(args) => commands::run::run(&args, &config_path, summary).await,
         cli::Command::CheckConfig(args) => commands::check::check_config(&args, &config_path).await,
         cli::Command::Rules(args) => commands::check::list_rules(&args),
-        cli::Command::Merge(args) => commands::merge::merge(&args, &config_path).await,
+        cli::Command::Merge(args) => commands::merge::merge(&args, &config_path, summary).await,
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -43,6 +43,8 @@ pub struct Settings {
     pub targets: Targets,
     /// When the command started, for the metrics.
     pub started_at: DateTime<Utc>,
+    /// Print a short summary on stdout at the end (off with `-q`).
+    pub summary: bool,
     /// Held until the command ends: a second command writing into the same directory fails at
     /// once instead of mixing its reports with ours.
     _lock: DirLock,
@@ -84,6 +86,7 @@ impl Settings {
             email_config: config.email.clone(),
             targets,
             started_at: Utc::now(),
+            summary: true,
             _lock: lock,
         })
     }

@@ -403,3 +403,39 @@ fn an_unusable_delivery_target_fails_before_any_work() {
         .stderr(predicate::str::contains("notify.webhook_url_env"));
     assert!(!out.join("report.json").exists());
 }
+
+/// At the end of a run a person sees the verdict, where the reports are and what the exit code
+/// means, on stdout; `-q` silences it, and logs never go there.
+#[test]
+fn a_run_ends_with_a_summary_on_stdout_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let assert = replay(&out, &[]).code(4);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("73 failing findings across 7 scopes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Reports: {} (report.json)", out.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Exit 4: incomplete: some scopes could not be audited\n"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    let quiet = bin()
+        .args([
+            "-q",
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+        ])
+        .args(["--out", dir.path().join("q").to_str().unwrap()])
+        .assert()
+        .code(4);
+    assert!(quiet.get_output().stdout.is_empty());
+}

@@ -23,7 +23,11 @@ fn parse_shard(s: &str) -> Option<(u32, u32)> {
     Some((i.parse().ok()?, n.parse().ok()?))
 }
 
-pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+pub async fn merge(
+    args: &MergeArgs,
+    config_path: &ConfigPath,
+    summary: bool,
+) -> Result<ExitStatus, Error> {
     let config = match config_path {
         ConfigPath::Default(p) if !p.exists() => Config::defaults(),
         _ => Config::load(config_path.path())?,
@@ -34,7 +38,8 @@ pub async fn merge(args: &MergeArgs, config_path: &ConfigPath) -> Result<ExitSta
     let rules = active_rules(first);
     // Every operator mistake in the config or options fails here, before the merge is built,
     // exactly as it would for `run`.
-    let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+    let mut settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+    settings.summary = summary;
     let missing = missing_shards(&shards)?;
     let mut combined = combine(shards)?;
     combined

@@ -81,7 +81,11 @@ fn load_review(
     Ok((review, loaded_roster))
 }
 
-pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
+pub async fn run(
+    args: &RunArgs,
+    config_path: &ConfigPath,
+    summary: bool,
+) -> Result<ExitStatus, Error> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     let archive = match &args.replay {
         Some(dir) => Some(Arc::new(ReplayArchive::load(dir).map_err(Error::Fatal)?)),
@@ -100,7 +104,8 @@ pub async fn run(args: &RunArgs, config_path: &ConfigPath) -> Result<ExitStatus,
         None => config.resolve_source_secrets()?,
     };
     let (review, roster) = load_review(args, &config, as_of)?;
-    let settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+    let mut settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
+    settings.summary = summary;
     let recorder = match &evidence_dir {
         Some(dir) => Some(Arc::new(
             EvidenceRecorder::create(dir).map_err(Error::Fatal)?,
