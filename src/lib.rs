@@ -26,6 +26,7 @@ pub mod settings;
 pub mod sources;
 pub mod stop;
 pub mod templates;
+pub mod text;
 pub mod timestamp;
 
 use std::path::PathBuf;

@@ -40,7 +40,7 @@ pub fn init(verbose: u8, quiet: u8, format: Option<LogFormat>) {
         .with_writer(|| LogWriter);
     let escaped_fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
         let raw = format!("{value:?}");
-        let text = escape_controls(&raw);
+        let text = crate::text::escape_controls(&raw);
         if field.name() == "message" {
             write!(w, "{text}")
         } else {
@@ -84,43 +84,5 @@ impl std::io::Write for LogWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
-    }
-}
-
-/// Control characters as escapes (`\n`, `\u{1b}`), everything else as it is.
-fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(is_escaped) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if is_escaped(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// C0 and C1 controls, and the Unicode line separators and bidirectional overrides that can
-/// make a terminal show a line other than the one written.
-fn is_escaped(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_controls;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(escape_controls("plain text"), "plain text");
-        assert_eq!(
-            escape_controls("bad\nlevel=ERROR forged\u{1b}[31m"),
-            "bad\\nlevel=ERROR forged\\u{1b}[31m"
-        );
-        assert_eq!(escape_controls("a\u{202e}b"), "a\\u{202e}b");
     }
 }

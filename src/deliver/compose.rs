@@ -13,6 +13,7 @@ use crate::deliver::email::Attachment;
 use crate::model::{Finding, Outcome, ScopeStatus, Severity};
 use crate::report::{Artifact, Report, plural, render_bytes};
 use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
+use crate::text::escape_controls;
 
 /// Findings listed per rule in the email; the attachments have them all.
 pub const ROWS_PER_RULE: usize = 10;
@@ -172,42 +173,13 @@ fn artifact_of(a: Attachment) -> Artifact {
     }
 }
 
-/// Whether a character lets a value forge lines or reorder what a reader sees in plain text:
-/// control characters (C0 with newline, CR, tab and ESC; DEL; C1), the line and paragraph
-/// separators, and the bidi embeddings, overrides and isolates.
-fn forges_text(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// A value made safe for the plain-text email and the subject: each such character is shown as
-/// an escape (`\n`, `\r`, `\t`, else `\u{1b}`), so a display name from an API stays on its own
-/// line and reads as it is. Backslashes are left alone: names may hold them, and a literal `\n`
-/// starts no line.
-fn escape_text(value: &str) -> Cow<'_, str> {
-    if !value.chars().any(forges_text) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if forges_text(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// The view with every string escaped by [`escape_text`]: names, emails, roles, scopes, details,
+/// The view with every string escaped by [`escape_controls`]: names, emails, roles, scopes, details,
 /// API error messages, and whatever else a custom text template may print.
 fn text_view(view: &View<'_>) -> Result<serde_json::Value, String> {
     fn escape_all(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(s) => {
-                if let Cow::Owned(escaped) = escape_text(s) {
+                if let Cow::Owned(escaped) = escape_controls(s) {
                     *s = escaped;
                 }
             }
@@ -410,21 +382,21 @@ mod tests {
 
     #[test]
     fn characters_that_forge_lines_or_reorder_text_are_shown_as_escapes() {
-        assert_eq!(escape_text("Zoë López"), "Zoë López");
-        assert!(matches!(escape_text("plain"), Cow::Borrowed(_)));
+        assert_eq!(escape_controls("Zoë López"), "Zoë López");
+        assert!(matches!(escape_controls("plain"), Cow::Borrowed(_)));
         assert_eq!(
-            escape_text("Eve\n  - ceo@acme.example [owner]\r\tx"),
+            escape_controls("Eve\n  - ceo@acme.example [owner]\r\tx"),
             "Eve\\n  - ceo@acme.example [owner]\\r\\tx"
         );
         assert_eq!(
-            escape_text("\u{1b}[2K\u{7f}\u{85}\u{0}"),
+            escape_controls("\u{1b}[2K\u{7f}\u{85}\u{0}"),
             "\\u{1b}[2K\\u{7f}\\u{85}\\u{0}"
         );
         assert_eq!(
-            escape_text("a\u{2028}b\u{2029}c\u{202a}\u{202e}d\u{2066}\u{2069}"),
+            escape_controls("a\u{2028}b\u{2029}c\u{202a}\u{202e}d\u{2066}\u{2069}"),
             "a\\u{2028}b\\u{2029}c\\u{202a}\\u{202e}d\\u{2066}\\u{2069}"
         );
         // Right-to-left text itself, and backslashes, are left as they are.
-        assert_eq!(escape_text("שרה \\ Sarah"), "שרה \\ Sarah");
+        assert_eq!(escape_controls("שרה \\ Sarah"), "שרה \\ Sarah");
     }
 }
