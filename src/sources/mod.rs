@@ -256,14 +256,12 @@ pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
     // A source that yields no scope at all audited nothing: that is a coverage failure, never
     // a clean result (a shard may legitimately hold none of a source's scopes).
     if results.is_empty() && ctx.shard.is_none() {
-        results.push(ScopeResult {
-            source: ctx.spec.kind(),
-            source_name: ctx.spec.name.clone(),
-            scope: ctx.spec.source().discovery_scope().to_string(),
-            outcome: Err(local_error(
+        results.push(ctx.spec.scope_result(
+            ctx.spec.source().discovery_scope(),
+            Err(local_error(
                 "the source yielded no scope to audit; nothing of it was audited".into(),
             )),
-        });
+        ));
     }
     let accounts: usize = results
         .iter()

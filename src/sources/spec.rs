@@ -81,6 +81,20 @@ impl SourceSpec {
         self.source().kind()
     }
 
+    /// One scope of this source, fetched (`Ok`) or failed.
+    pub fn scope_result(
+        &self,
+        scope: &str,
+        outcome: Result<Vec<crate::model::Account>, crate::model::ScopeError>,
+    ) -> crate::model::ScopeResult {
+        crate::model::ScopeResult {
+            source: self.kind(),
+            source_name: self.name.clone(),
+            scope: scope.to_string(),
+            outcome,
+        }
+    }
+
     /// The settings as their API's type `T`, if they are of that API.
     pub fn settings_of<T: SourceSettings>(&self) -> Option<&T> {
         let settings: &dyn std::any::Any = self.settings.as_ref();

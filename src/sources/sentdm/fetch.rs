@@ -12,9 +12,9 @@ use super::envelope::{Pagination, has_more, missing_list, open};
 use super::users::{UsersData, ambiguous_user, normalise};
 use super::{DISCOVERY_SCOPE, PROFILES, SENDER_PROFILES, Settings, USERS};
 use crate::http::Answer;
-use crate::model::{Account, ScopeError, ScopeResult, SourceKind};
+use crate::model::{Account, ScopeError, ScopeResult};
 use crate::sources::lenient::{opt_object, opt_string};
-use crate::sources::spec::{Selection, SourceSpec};
+use crate::sources::spec::Selection;
 use crate::sources::{
     Endpoint, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, PageRequest, ScopeAccounts,
     SourceContext, check_progress, local_error,
@@ -54,7 +54,7 @@ pub(super) async fn fetch(ctx: &SourceContext<'_>, settings: &Settings) -> Vec<S
                 // A profile whose id cannot be used fails alone, under its place in the list.
                 for (n, error) in found.unusable {
                     let scope = format!("{DISCOVERY_SCOPE}[{n}]");
-                    results.push(scope_result(spec, &scope, Err(error)));
+                    results.push(spec.scope_result(&scope, Err(error)));
                 }
                 scopes.extend(found.ids);
             }
@@ -62,31 +62,18 @@ pub(super) async fn fetch(ctx: &SourceContext<'_>, settings: &Settings) -> Vec<S
                 // The organization itself can still be audited; the missing profile list is
                 // reported as a failed scope so the run is marked incomplete.
                 tracing::error!(source = %spec.name, error = %e, "cannot list the organization's profiles");
-                results.push(scope_result(spec, DISCOVERY_SCOPE, Err(e)));
+                results.push(spec.scope_result(DISCOVERY_SCOPE, Err(e)));
             }
         },
     }
     let scopes = ctx.select(scopes);
     results.extend(
         ctx.fetch_scopes(&scopes, |scope| async move {
-            scope_result(spec, scope, fetch_users(ctx, settings, scope).await)
+            spec.scope_result(scope, fetch_users(ctx, settings, scope).await)
         })
         .await,
     );
     results
-}
-
-fn scope_result(
-    spec: &SourceSpec,
-    scope: &str,
-    outcome: Result<Vec<Account>, ScopeError>,
-) -> ScopeResult {
-    ScopeResult {
-        source: SourceKind::Sentdm,
-        source_name: spec.name.clone(),
-        scope: scope.to_string(),
-        outcome,
-    }
 }
 
 /// One page of the sender-profile list.

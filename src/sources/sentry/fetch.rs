@@ -10,10 +10,10 @@ use super::errors::{error_from_answer, malformed};
 use super::members::{MemberPages, ORG_AUTH_PROVIDER};
 use super::{DISCOVERY_SCOPE, MEMBERS, ORGANIZATION, ORGANIZATIONS, Settings, USERS};
 use crate::http::{Answer, from_json_lossy};
-use crate::model::{Account, ScopeError, ScopeResult, SourceKind};
+use crate::model::{Account, ScopeError, ScopeResult};
 use crate::sources::lenient::{opt_bool, opt_string};
 use crate::sources::link::next_cursor;
-use crate::sources::spec::{Selection, SourceSpec};
+use crate::sources::spec::Selection;
 use crate::sources::{
     Endpoint, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, PageRequest, SourceContext,
     check_progress, local_error,
@@ -40,13 +40,13 @@ pub(super) async fn fetch(ctx: &SourceContext<'_>, settings: &Settings) -> Vec<S
                 // the list; the others are audited.
                 for (n, error) in discovered.unusable {
                     let scope = format!("{DISCOVERY_SCOPE}[{n}]");
-                    results.push(scope_result(spec, &scope, Err(error)));
+                    results.push(spec.scope_result(&scope, Err(error)));
                 }
                 discovered.slugs
             }
             Err(e) => {
                 tracing::error!(source = %spec.name, error = %e, "cannot list the token's organizations");
-                results.push(scope_result(spec, DISCOVERY_SCOPE, Err(e)));
+                results.push(spec.scope_result(DISCOVERY_SCOPE, Err(e)));
                 return results;
             }
         },
@@ -54,24 +54,11 @@ pub(super) async fn fetch(ctx: &SourceContext<'_>, settings: &Settings) -> Vec<S
     let orgs = ctx.select(orgs);
     results.extend(
         ctx.fetch_scopes(&orgs, |org| async move {
-            scope_result(spec, org, fetch_org(ctx, settings, org).await)
+            spec.scope_result(org, fetch_org(ctx, settings, org).await)
         })
         .await,
     );
     results
-}
-
-fn scope_result(
-    spec: &SourceSpec,
-    scope: &str,
-    outcome: Result<Vec<Account>, ScopeError>,
-) -> ScopeResult {
-    ScopeResult {
-        source: SourceKind::Sentry,
-        source_name: spec.name.clone(),
-        scope: scope.to_string(),
-        outcome,
-    }
 }
 
 /// `{base}/api/0/organizations/[{slug}/{tail}/]`

@@ -98,12 +98,7 @@ impl SourceSettings for Settings {
         Box::pin(async move {
             let teams = ctx.select(self.teams.clone());
             ctx.fetch_scopes(&teams, |team| async move {
-                ScopeResult {
-                    source: KIND,
-                    source_name: ctx.spec.name.clone(),
-                    scope: team.to_string(),
-                    outcome: fetch_team(ctx, team).await,
-                }
+                ctx.spec.scope_result(team, fetch_team(ctx, team).await)
             })
             .await
         })
