@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::LogFormat;
 use crate::model::FailOn;
+use crate::model::Shard;
 use crate::report::Format;
-use crate::sources::Shard;
 
 /// Where the config file path came from: the default path may be absent (replay runs without
 /// one), a path the user named must exist.
@@ -208,9 +208,6 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{n}` is not a number of shards"))?;
-    if count == 0 {
-        return Err("the number of shards must be at least 1".into());
-    }
     let index: u32 = if i.trim() == "auto" {
         let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
             "--shard auto/N reads JOB_COMPLETION_INDEX, which is not set".to_string()
@@ -223,13 +220,7 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
             .parse()
             .map_err(|_| format!("`{i}` is not a shard index"))?
     };
-    if index >= count {
-        return Err(format!(
-            "shard index {index} is out of range: expected 0 to {}",
-            count - 1
-        ));
-    }
-    Ok(Shard { index, count })
+    Shard::new(index, count)
 }
 
 fn parse_fail_on(s: &str) -> Result<FailOn, String> {

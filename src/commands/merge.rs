@@ -10,18 +10,13 @@ use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::model::{Account, Finding, ScopeError, ScopeResult, ScopeStatus, SourceKind};
+use crate::model::{Account, Finding, ScopeError, ScopeResult, ScopeStatus, Shard, SourceKind};
 use crate::report::schema::{self, ReportFile};
 use crate::report::{Report, ReportInput, ScopeEntry};
 use crate::rules::{ActiveRule, rule_info};
 use crate::settings::Settings;
 use crate::stop::StopSignal;
 use crate::{ConfigPath, Error};
-
-fn parse_shard(s: &str) -> Option<(u32, u32)> {
-    let (i, n) = s.split_once('/')?;
-    Some((i.parse().ok()?, n.parse().ok()?))
-}
 
 pub async fn merge(
     args: &MergeArgs,
@@ -44,7 +39,7 @@ pub async fn merge(
     let mut combined = combine(shards)?;
     combined
         .results
-        .extend(missing.iter().map(|&(i, n)| missing_shard(i, n)));
+        .extend(missing.into_iter().map(missing_shard));
 
     let title = if config.file.is_some() {
         config.report.title.clone()
@@ -126,20 +121,20 @@ fn active_rules(first: &ReportFile) -> Vec<ActiveRule> {
         .collect()
 }
 
-/// Every shard of N must be there exactly once; the ones not given, as `(i, n)`.
-fn missing_shards(shards: &[(PathBuf, ReportFile)]) -> Result<Vec<(u32, u32)>, Error> {
-    let shard_ids: Vec<Option<(u32, u32)>> = shards
+/// Every shard of N must be there exactly once; the ones not given.
+fn missing_shards(shards: &[(PathBuf, ReportFile)]) -> Result<Vec<Shard>, Error> {
+    let Some(n) = shards
         .iter()
-        .map(|(_, s)| s.run.shard.as_deref().and_then(parse_shard))
-        .collect();
-    let Some(Some((_, n))) = shard_ids.iter().find(|s| s.is_some()).copied() else {
+        .find_map(|(_, s)| s.run.shard)
+        .map(|s| s.count)
+    else {
         return Ok(Vec::new());
     };
     let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
-    for ((path, _), id) in shards.iter().zip(&shard_ids) {
-        match id {
-            Some((i, count)) if *count == n => {
-                if let Some(other) = seen.insert(*i, path) {
+    for (path, report) in shards {
+        match report.run.shard {
+            Some(Shard { index: i, count }) if count == n => {
+                if let Some(other) = seen.insert(i, path) {
                     return Err(Error::Fatal(format!(
                         "shard {i}/{n} is given twice: {} and {}",
                         other.display(),
@@ -157,14 +152,16 @@ fn missing_shards(shards: &[(PathBuf, ReportFile)]) -> Result<Vec<(u32, u32)>, E
     }
     Ok((0..n)
         .filter(|i| !seen.contains_key(i))
-        .map(|i| (i, n))
+        .map(|index| Shard { index, count: n })
         .collect())
 }
 
 /// A shard that was not given: a failed scope, so the merged run is incomplete, never short.
-fn missing_shard(i: u32, n: u32) -> ScopeResult {
+fn missing_shard(shard: Shard) -> ScopeResult {
+    let Shard { index: i, count: n } = shard;
     ScopeResult {
-        source: SourceKind::Sentry,
+        // Not an API's scope: `merge` itself reports the gap.
+        source: SourceKind::new("merge"),
         source_name: "merge".into(),
         scope: format!("_shard-{i}-of-{n}"),
         outcome: Err(ScopeError {

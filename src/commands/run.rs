@@ -162,7 +162,7 @@ pub async fn run(
             .or(args.replay.as_ref())
             .map(|p| p.display().to_string()),
         replayed: archive.is_some(),
-        shard: args.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        shard: args.shard,
         framework: args.framework.map(|f| f.name().to_string()),
     });
     if let Some(roster) = &roster {

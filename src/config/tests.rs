@@ -243,7 +243,7 @@ fn empty_file_gives_defaults() {
     assert_eq!(rules.pending_invite.max_pending_days.0, 7);
     // The contract's four rules are on by default; the others are opt-in, so an upgrade never
     // changes what a scheduled run reports.
-    let active: Vec<&str> = rules.active().iter().map(|r| r.id).collect();
+    let active: Vec<&str> = rules.active().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         active,
         vec![
@@ -340,7 +340,7 @@ enabled = false
     assert_eq!(rules.pending_invite.severity, Some(Severity::Critical));
     assert_eq!(rules.pending_invite.max_pending_days.0, 1);
     assert!(!rules.admin_without_2fa.enabled);
-    let active: Vec<&str> = rules.active().iter().map(|r| r.id).collect();
+    let active: Vec<&str> = rules.active().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(active, vec!["pending_invite", "expired_membership"]);
 }
 

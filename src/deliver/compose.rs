@@ -9,8 +9,12 @@ use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePa
 use serde::Serialize;
 
 use super::EmailJob;
-use crate::deliver::email::Attachment;
-use crate::model::{Finding, Outcome, ScopeStatus, Severity};
+use crate::deliver::email::{Attachment, EmailConfig};
+use crate::model::{Finding, Outcome, Severity, format_time};
+use crate::report::view::{
+    FindingRow, RuleGroup, ScopeRow, change_rows, rule_groups, scope_rows, severity_counts,
+    suppression_line,
+};
 use crate::report::{Artifact, Report, plural, render_bytes};
 use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
 use crate::text::escape_controls;
@@ -23,8 +27,8 @@ pub const DEFAULT_SUBJECT: &str = "[access-audit] {{title}} {{as_of_date}}: {{fa
 #[derive(Serialize)]
 struct View<'a> {
     title: &'a str,
-    as_of_date: &'a str,
-    generated_at: &'a str,
+    as_of_date: String,
+    generated_at: String,
     verdict: String,
     complete: bool,
     stopped: &'a str,
@@ -36,7 +40,7 @@ struct View<'a> {
     /// "1 scope incomplete", for the subject.
     incomplete: String,
     severities: Vec<SeverityCount>,
-    failed_scopes: Vec<FailedScope<'a>>,
+    failed_scopes: Vec<ScopeRow<'a>>,
     rules: Vec<RuleSection<'a>>,
     attachments: String,
     skipped: Vec<String>,
@@ -47,8 +51,8 @@ struct View<'a> {
     /// "2 findings suppressed as accepted risk; 1 suppression expired", or empty.
     suppressions: String,
     /// Against a baseline: the first new and resolved findings, to lead with.
-    new_findings: Vec<Row<'a>>,
-    resolved_findings: Vec<Row<'a>>,
+    new_findings: Vec<FindingRow<'a>>,
+    resolved_findings: Vec<FindingRow<'a>>,
     output_dir: String,
     tool_version: &'a str,
 }
@@ -60,29 +64,12 @@ struct SeverityCount {
     color: &'static str,
 }
 
-#[derive(Serialize)]
-struct FailedScope<'a> {
-    source_name: &'a str,
-    scope: &'a str,
-    error: String,
-}
-
+/// A rule's failing findings as the message lists them.
 #[derive(Serialize)]
 struct RuleSection<'a> {
-    rule: &'a str,
-    severity: &'static str,
+    #[serde(flatten)]
+    group: RuleGroup<'a>,
     color: &'static str,
-    count: usize,
-    rows: Vec<Row<'a>>,
-    more: usize,
-}
-
-#[derive(Serialize)]
-struct Row<'a> {
-    who: String,
-    role: &'a str,
-    place: String,
-    detail: &'a str,
 }
 
 fn color(s: Severity) -> &'static str {
@@ -96,72 +83,13 @@ fn color(s: Severity) -> &'static str {
 }
 
 fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
-    let mut out: Vec<RuleSection<'_>> = Vec::new();
-    for f in findings
-        .iter()
-        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
-    {
-        let idx = match out.iter().position(|s| s.rule == f.rule) {
-            Some(i) => i,
-            None => {
-                out.push(RuleSection {
-                    rule: f.rule,
-                    severity: f.severity.as_str(),
-                    color: color(f.severity),
-                    count: 0,
-                    rows: Vec::new(),
-                    more: 0,
-                });
-                out.len() - 1
-            }
-        };
-        let section = &mut out[idx];
-        section.count += 1;
-        if section.rows.len() < ROWS_PER_RULE {
-            section.rows.push(Row {
-                who: who(f.name.as_deref(), f.email.as_deref(), &f.account_id),
-                role: f.role.as_deref().unwrap_or(""),
-                place: format!("{} / {}", f.source_name, f.scope),
-                detail: &f.detail,
-            });
-        } else {
-            section.more += 1;
-        }
-    }
-    out
-}
-
-/// "Name <email>", or whichever of them there is.
-fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
-    match (name, email) {
-        (Some(n), Some(e)) if n != e => format!("{n} <{e}>"),
-        (_, Some(e)) => e.to_string(),
-        (Some(n), None) => n.to_string(),
-        (None, None) => account_id.to_string(),
-    }
-}
-
-fn suppression_line(report: &Report) -> String {
-    use crate::review::suppressions::State;
-    let mut parts = Vec::new();
-    if report.summary.suppressed > 0 {
-        let n = report.summary.suppressed;
-        parts.push(format!(
-            "{n} finding{} suppressed as accepted risk",
-            plural(n)
-        ));
-    }
-    for (state, word) in [(State::Expired, "expired"), (State::Unused, "unused")] {
-        let n = report
-            .suppressions
-            .iter()
-            .filter(|s| s.state == state)
-            .count();
-        if n > 0 {
-            parts.push(format!("{n} suppression{} {word}", plural(n)));
-        }
-    }
-    parts.join("; ")
+    rule_groups(findings, Outcome::Fail, ROWS_PER_RULE)
+        .into_iter()
+        .map(|group| RuleSection {
+            color: color(group.severity_level),
+            group,
+        })
+        .collect()
 }
 
 fn artifact_of(a: Attachment) -> Artifact {
@@ -197,6 +125,47 @@ fn text_view(view: &View<'_>) -> Result<serde_json::Value, String> {
 pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     let cfg = job.config;
     // Attachments first: the body says which ones were left out for size.
+    let (attached, skipped) = attachments(report, job)?;
+    let mut view = summary_view(report, job.output_dir);
+    view.attachments = attached
+        .iter()
+        .map(|(a, _)| a.file_name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    view.skipped = skipped;
+    let subject_template = cfg.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
+    // Text is not escaped by its templates the way HTML is: the values are, before rendering.
+    let text_view = text_view(&view)?;
+    // A subject is one line, whatever the template itself holds.
+    let subject: String = job
+        .templates
+        .render_text_str(subject_template, &text_view)?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = job.templates.render(EMAIL_TEXT, &text_view)?;
+    let html = job.templates.render(EMAIL_HTML, &view)?;
+
+    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html));
+    for (artifact, bytes) in attached {
+        let content_type = ContentType::parse(artifact.content_type())
+            .map_err(|e| format!("bad content type for {}: {e}", artifact.file_name()))?;
+        let part: SinglePart =
+            MailAttachment::new(artifact.file_name().to_string()).body(bytes, content_type);
+        body = body.singlepart(part);
+    }
+    envelope(cfg, subject.trim())?
+        .multipart(body)
+        .map_err(|e| format!("cannot build the email: {e}"))
+}
+
+/// Reports rendered for attaching.
+type Rendered = Vec<(Artifact, Vec<u8>)>;
+
+/// The reports to attach, rendered, within `email.max_attachment_mb` together; and a line for
+/// each one left out for size.
+fn attachments(report: &Report, job: &EmailJob<'_>) -> Result<(Rendered, Vec<String>), String> {
+    let cfg = job.config;
     let limit = u64::from(cfg.max_attachment_mb) * 1024 * 1024;
     let mut attached = Vec::new();
     let mut skipped = Vec::new();
@@ -217,27 +186,22 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
         total += size;
         attached.push((artifact, bytes));
     }
+    Ok((attached, skipped))
+}
 
-    let as_of_date = report.as_of.get(..10).unwrap_or(&report.as_of);
-    let failed_scopes: Vec<FailedScope<'_>> = report
-        .scopes
-        .iter()
-        .filter(|s| s.status == ScopeStatus::Failed)
-        .map(|s| FailedScope {
-            source_name: &s.source_name,
-            scope: &s.scope,
-            error: s
-                .error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        })
-        .collect();
+/// What the templates are given, but for the attachments.
+fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a> {
     let n_failed = report.summary.scopes_failed;
-    let view = View {
+    let changes = change_rows(report, ROWS_PER_RULE);
+    let (new, resolved) = changes.as_ref().map_or((0, 0), |c| (c.new, c.resolved));
+    let (changes, new_findings, resolved_findings) = match changes {
+        Some(c) => (c.summary, c.new_rows, c.resolved_rows),
+        None => (String::new(), Vec::new(), Vec::new()),
+    };
+    View {
         title: &report.title,
-        as_of_date,
-        generated_at: &report.generated_at,
+        as_of_date: report.as_of.format("%Y-%m-%d").to_string(),
+        generated_at: format_time(&report.generated_at),
         verdict: report.verdict(),
         complete: report.complete,
         stopped: report.run.stopped.as_deref().unwrap_or(""),
@@ -247,78 +211,31 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
         scopes: report.summary.scopes,
         scopes_failed: n_failed,
         incomplete: format!("{n_failed} scope{} incomplete", plural(n_failed)),
-        severities: Severity::ALL
-            .iter()
-            .rev()
-            .map(|s| SeverityCount {
+        severities: severity_counts(report)
+            .into_iter()
+            .map(|(s, count)| SeverityCount {
                 label: s.as_str(),
-                count: report.summary.by_severity.get(s.as_str()),
-                color: color(*s),
+                count,
+                color: color(s),
             })
             .collect(),
-        failed_scopes,
+        failed_scopes: scope_rows(report).filter(|s| !s.ok).collect(),
         rules: rule_sections(&report.findings),
-        changes: report.changes.as_ref().map_or_else(String::new, |c| {
-            format!(
-                "{} new, {} resolved since {}",
-                c.new,
-                c.resolved.len(),
-                c.baseline_as_of
-            )
-        }),
-        new: report.changes.as_ref().map_or(0, |c| c.new),
-        resolved: report.changes.as_ref().map_or(0, |c| c.resolved.len()),
+        changes,
+        new,
+        resolved,
         suppressions: suppression_line(report),
-        new_findings: report
-            .findings
-            .iter()
-            .filter(|f| {
-                f.change == Some(crate::model::Change::New)
-                    && !f.suppressed
-                    && f.outcome == Outcome::Fail
-            })
-            .take(ROWS_PER_RULE)
-            .map(|f| Row {
-                who: who(f.name.as_deref(), f.email.as_deref(), &f.account_id),
-                role: f.rule,
-                place: format!("{} / {}", f.source_name, f.scope),
-                detail: &f.detail,
-            })
-            .collect(),
-        resolved_findings: report
-            .changes
-            .iter()
-            .flat_map(|c| c.resolved.iter())
-            .take(ROWS_PER_RULE)
-            .map(|b| Row {
-                who: who(b.name.as_deref(), b.email.as_deref(), &b.account_id),
-                role: &b.rule,
-                place: format!("{} / {}", b.source_name, b.scope),
-                detail: &b.detail,
-            })
-            .collect(),
-        attachments: attached
-            .iter()
-            .map(|(a, _)| a.file_name())
-            .collect::<Vec<_>>()
-            .join(", "),
-        skipped,
-        output_dir: job.output_dir.display().to_string(),
+        new_findings,
+        resolved_findings,
+        attachments: String::new(),
+        skipped: Vec::new(),
+        output_dir: output_dir.display().to_string(),
         tool_version: &report.tool.version,
-    };
-    let subject_template = cfg.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
-    // Text is not escaped by its templates the way HTML is: the values are, before rendering.
-    let text_view = text_view(&view)?;
-    // A subject is one line, whatever the template itself holds.
-    let subject: String = job
-        .templates
-        .render_text_str(subject_template, &text_view)?
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let text = job.templates.render(EMAIL_TEXT, &text_view)?;
-    let html = job.templates.render(EMAIL_HTML, &view)?;
+    }
+}
 
+/// From, To and the headers that are not the content.
+fn envelope(cfg: &EmailConfig, subject: &str) -> Result<lettre::message::MessageBuilder, String> {
     let from: Mailbox = cfg
         .from
         .as_deref()
@@ -329,7 +246,7 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     // auto-responders do not answer a machine and mail rules can tell it from a person.
     let mut builder = Message::builder()
         .from(from)
-        .subject(subject.trim())
+        .subject(subject)
         .message_id(None)
         .date_now()
         .header(AutoSubmitted::auto_generated());
@@ -339,17 +256,7 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
             .map_err(|e| format!("email.to address `{to}` is not valid: {e}"))?;
         builder = builder.to(mailbox);
     }
-    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html));
-    for (artifact, bytes) in attached {
-        let content_type = ContentType::parse(artifact.content_type())
-            .map_err(|e| format!("bad content type for {}: {e}", artifact.file_name()))?;
-        let part: SinglePart =
-            MailAttachment::new(artifact.file_name().to_string()).body(bytes, content_type);
-        body = body.singlepart(part);
-    }
-    builder
-        .multipart(body)
-        .map_err(|e| format!("cannot build the email: {e}"))
+    Ok(builder)
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): this message was sent by a program.

@@ -118,8 +118,7 @@ pub fn render(report: &Report, run: &RunFacts) -> String {
         "How long the last run took, start to finish.",
         run.duration.as_secs_f64(),
     );
-    let as_of =
-        crate::timestamp::parse_timestamp(&report.as_of).map_or(f64::NAN, |t| t.timestamp() as f64);
+    let as_of = report.as_of.timestamp() as f64;
     out.single(
         "access_audit_as_of_timestamp_seconds",
         "The instant the last run evaluated the rules as of.",
@@ -191,15 +190,22 @@ fn findings(out: &mut Exposition, report: &Report) {
     let mut counts: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     let mut suppressed: BTreeMap<&str, usize> = BTreeMap::new();
     for rule in &report.run.rules {
-        counts.insert((rule.id, rule.severity.as_str(), Outcome::Fail.as_str()), 0);
-        suppressed.insert(rule.id, 0);
+        counts.insert(
+            (
+                rule.id.as_str(),
+                rule.severity.as_str(),
+                Outcome::Fail.as_str(),
+            ),
+            0,
+        );
+        suppressed.insert(rule.id.as_str(), 0);
     }
     for f in &report.findings {
         if f.suppressed {
-            *suppressed.entry(f.rule).or_default() += 1;
+            *suppressed.entry(f.rule.as_str()).or_default() += 1;
         } else {
             *counts
-                .entry((f.rule, f.severity.as_str(), f.outcome.as_str()))
+                .entry((f.rule.as_str(), f.severity.as_str(), f.outcome.as_str()))
                 .or_default() += 1;
         }
     }

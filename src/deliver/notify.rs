@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -20,7 +21,7 @@ use super::post::{Accepted, Endpoint, Retry};
 use super::target::{DeliveryError, NamedSecret, Target};
 use crate::cfg::values::EnvVarName;
 use crate::deliver::email::SendPolicy;
-use crate::model::FailOn;
+use crate::model::{FailOn, serialize_time_value};
 use crate::report::{Report, Summary};
 
 mod slack;
@@ -184,7 +185,8 @@ pub struct FailedScope {
 pub struct NotifySummary {
     pub schema_version: u32,
     pub title: String,
-    pub as_of: String,
+    #[serde(serialize_with = "serialize_time_value")]
+    pub as_of: DateTime<Utc>,
     /// The report's verdict line: "3 failing findings across 4 scopes — 1 scope could not be audited".
     pub verdict: String,
     pub complete: bool,
@@ -213,7 +215,7 @@ impl NotifySummary {
         NotifySummary {
             schema_version: 1,
             title: report.title.clone(),
-            as_of: report.as_of.clone(),
+            as_of: report.as_of,
             verdict: report.verdict(),
             complete: report.complete,
             summary: report.summary.clone(),

@@ -131,20 +131,22 @@ pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), S
     for f in findings {
         for cell in [
             &f.id,
-            f.rule,
+            f.rule.as_str(),
             f.severity.as_str(),
             f.outcome.as_str(),
             f.source.as_str(),
             &f.source_name,
             &f.scope,
-            &f.account_id,
+            f.subject.account_id(),
         ] {
             rows.cell(cell)?;
         }
-        for cell in [opt(&f.email), opt(&f.name), opt(&f.role), &f.status] {
-            rows.cell(cell)?;
+        let s = &f.subject;
+        for cell in [s.email(), s.name(), s.role()] {
+            rows.cell(cell.unwrap_or(""))?;
         }
-        rows.time(&f.last_seen_at)?;
+        rows.cell(s.status())?;
+        rows.time(&s.last_seen_at())?;
         rows.cell(&f.detail)?;
         rows.cell(flag(f.suppressed))?;
         rows.end()?;
@@ -168,7 +170,7 @@ pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), S
         }
         rows.cell(opt(&a.role))?;
         rows.cell(flag(a.privileged))?;
-        rows.cell(&a.status)?;
+        rows.cell(a.status.as_str())?;
         rows.cell(match a.mfa {
             Some(true) => "true",
             Some(false) => "false",

@@ -4,9 +4,12 @@
 
 use serde::Serialize;
 
+use super::view::{
+    ChangeRows, FindingRow, RuleGroup, ScopeRow, change_rows, rule_groups, scope_rows,
+    severity_counts,
+};
 use super::{Report, plural};
-use crate::model::{Finding, Outcome, ScopeStatus, Severity};
-use crate::rules::rule_info;
+use crate::model::{Finding, Outcome, Severity, format_time};
 use crate::templates::{REPORT_HTML, Templates};
 
 /// Rows shown per rule; the rest are in findings.csv. Keeps the file small enough to open at
@@ -18,8 +21,8 @@ const MAX_SCOPE_BARS: usize = 12;
 #[derive(Serialize)]
 struct View<'a> {
     title: &'a str,
-    as_of: &'a str,
-    generated_at: &'a str,
+    as_of: String,
+    generated_at: String,
     verdict: String,
     complete: bool,
     stopped: &'a str,
@@ -29,7 +32,7 @@ struct View<'a> {
     scopes_failed: usize,
     failing: Vec<Group<'a>>,
     manual: Vec<Group<'a>>,
-    changes: Option<ChangesView<'a>>,
+    changes: Option<ChangeRows<'a>>,
     people: Vec<PersonView<'a>>,
     people_more: usize,
     suppressed: Vec<SuppressedRow<'a>>,
@@ -40,16 +43,6 @@ struct View<'a> {
     config_sha256: &'a str,
     evidence: String,
     accounts: usize,
-}
-
-#[derive(Serialize)]
-struct ChangesView<'a> {
-    since: &'a str,
-    summary: String,
-    new_rows: Vec<Row<'a>>,
-    new_more: usize,
-    resolved_rows: Vec<Row<'a>>,
-    resolved_more: usize,
 }
 
 #[derive(Serialize)]
@@ -85,12 +78,8 @@ fn people_rows(report: &Report) -> Vec<PersonView<'_>> {
 
 #[derive(Serialize)]
 struct SuppressedRow<'a> {
-    rule: &'a str,
-    name: &'a str,
-    email: &'a str,
-    source_name: &'a str,
-    scope: &'a str,
-    detail: &'a str,
+    #[serde(flatten)]
+    row: FindingRow<'a>,
     reason: &'a str,
     owner: &'a str,
     expires: &'a str,
@@ -110,56 +99,16 @@ struct ReviewRow<'a> {
 /// Rows listed in the "what changed" tables before pointing at the CSV.
 const MAX_CHANGE_ROWS: usize = 200;
 
-fn changes_view<'a>(report: &'a Report) -> Option<ChangesView<'a>> {
-    let c = report.changes.as_ref()?;
-    let new: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.change == Some(crate::model::Change::New) && !f.suppressed)
-        .collect();
-    let row = |f: &&'a Finding| Row {
-        name: display_name(f.name.as_deref(), f.email.as_deref()),
-        email: f.email.as_deref().unwrap_or(""),
-        role: f.role.as_deref().unwrap_or(""),
-        status: f.rule,
-        source_name: &f.source_name,
-        scope: &f.scope,
-        detail: &f.detail,
-    };
-    let mut summary = format!(
-        "{} new, {} resolved since {}",
-        c.new,
-        c.resolved.len(),
-        c.baseline_as_of
-    );
-    if c.not_rechecked > 0 {
-        summary.push_str(&format!(
+fn changes_view(report: &Report) -> Option<ChangeRows<'_>> {
+    let mut changes = change_rows(report, MAX_CHANGE_ROWS)?;
+    if changes.not_rechecked > 0 {
+        changes.summary.push_str(&format!(
             "; {} earlier finding{} not re-checked (scope failed this time)",
-            c.not_rechecked,
-            plural(c.not_rechecked)
+            changes.not_rechecked,
+            plural(changes.not_rechecked)
         ));
     }
-    Some(ChangesView {
-        since: &c.baseline_as_of,
-        summary,
-        new_rows: new.iter().take(MAX_CHANGE_ROWS).map(row).collect(),
-        new_more: new.len().saturating_sub(MAX_CHANGE_ROWS),
-        resolved_rows: c
-            .resolved
-            .iter()
-            .take(MAX_CHANGE_ROWS)
-            .map(|b| Row {
-                name: display_name(b.name.as_deref(), b.email.as_deref()),
-                email: b.email.as_deref().unwrap_or(""),
-                role: "",
-                status: &b.rule,
-                source_name: &b.source_name,
-                scope: &b.scope,
-                detail: &b.detail,
-            })
-            .collect(),
-        resolved_more: c.resolved.len().saturating_sub(MAX_CHANGE_ROWS),
-    })
+    Some(changes)
 }
 
 fn suppressed_rows(report: &Report) -> Vec<SuppressedRow<'_>> {
@@ -169,12 +118,7 @@ fn suppressed_rows(report: &Report) -> Vec<SuppressedRow<'_>> {
         .filter_map(|f| {
             let s = f.suppression.as_ref()?;
             Some(SuppressedRow {
-                rule: f.rule,
-                name: display_name(f.name.as_deref(), f.email.as_deref()),
-                email: f.email.as_deref().unwrap_or(""),
-                source_name: &f.source_name,
-                scope: &f.scope,
-                detail: &f.detail,
+                row: FindingRow::of(f),
                 reason: &s.reason,
                 owner: &s.owner,
                 expires: &s.expires,
@@ -206,7 +150,7 @@ fn review_rows(report: &Report) -> Vec<ReviewRow<'_>> {
                     State::Expired => "expired — no longer suppresses",
                     _ => "unused — matched nothing",
                 },
-                rule: s.rule,
+                rule: s.rule.as_str(),
                 matcher,
                 reason: &s.reason,
                 owner: &s.owner,
@@ -242,44 +186,12 @@ struct Bar {
     value_x: usize,
 }
 
-#[derive(Serialize)]
-struct ScopeRow<'a> {
-    source_name: &'a str,
-    scope: &'a str,
-    ok: bool,
-    accounts: usize,
-    error: String,
-}
-
+/// A rule's findings as the page lists them.
 #[derive(Serialize)]
 struct Group<'a> {
-    rule: &'a str,
-    severity: &'static str,
-    checks: &'static str,
-    references: String,
-    count: usize,
-    rows: Vec<Row<'a>>,
-    more: usize,
+    #[serde(flatten)]
+    group: RuleGroup<'a>,
     more_text: String,
-}
-
-#[derive(Serialize)]
-struct Row<'a> {
-    name: &'a str,
-    email: &'a str,
-    role: &'a str,
-    status: &'a str,
-    source_name: &'a str,
-    scope: &'a str,
-    detail: &'a str,
-}
-
-/// Sentry invitations carry the email as the name; show it once.
-fn display_name<'a>(name: Option<&'a str>, email: Option<&str>) -> &'a str {
-    match name {
-        Some(n) if Some(n) != email => n,
-        _ => "",
-    }
 }
 
 pub fn severity_class(s: Severity) -> &'static str {
@@ -293,54 +205,21 @@ pub fn severity_class(s: Severity) -> &'static str {
 }
 
 fn groups(findings: &[Finding], outcome: Outcome) -> Vec<Group<'_>> {
-    let mut out: Vec<Group<'_>> = Vec::new();
-    for f in findings
-        .iter()
-        .filter(|f| f.outcome == outcome && !f.suppressed)
-    {
-        let idx = match out.iter().position(|g| g.rule == f.rule) {
-            Some(i) => i,
-            None => {
-                let info = rule_info(f.rule);
-                out.push(Group {
-                    rule: f.rule,
-                    severity: f.severity.as_str(),
-                    checks: info.map_or("", |i| i.checks),
-                    references: info.map(|i| i.references.join(" · ")).unwrap_or_default(),
-                    count: 0,
-                    rows: Vec::new(),
-                    more: 0,
-                    more_text: String::new(),
-                });
-                out.len() - 1
-            }
-        };
-        let g = &mut out[idx];
-        g.count += 1;
-        if g.rows.len() < MAX_ROWS_PER_RULE {
-            g.rows.push(Row {
-                name: display_name(f.name.as_deref(), f.email.as_deref()),
-                email: f.email.as_deref().unwrap_or(""),
-                role: f.role.as_deref().unwrap_or(""),
-                status: &f.status,
-                source_name: &f.source_name,
-                scope: &f.scope,
-                detail: &f.detail,
-            });
-        } else {
-            g.more += 1;
-        }
-    }
-    for g in &mut out {
-        if g.more > 0 {
-            g.more_text = format!(
-                "{} more finding{} of this rule are listed in findings.csv",
-                g.more,
-                plural(g.more)
-            );
-        }
-    }
-    out
+    rule_groups(findings, outcome, MAX_ROWS_PER_RULE)
+        .into_iter()
+        .map(|group| Group {
+            more_text: if group.more > 0 {
+                format!(
+                    "{} more finding{} of this rule are listed in findings.csv",
+                    group.more,
+                    plural(group.more)
+                )
+            } else {
+                String::new()
+            },
+            group,
+        })
+        .collect()
 }
 
 /// A horizontal bar chart's geometry: 180 px of labels, bars scaled to the largest value.
@@ -428,13 +307,12 @@ fn charts(report: &Report) -> Vec<Chart> {
 }
 
 pub fn render(report: &Report, templates: &Templates) -> Result<String, String> {
-    let mut cards: Vec<Card> = Severity::ALL
-        .iter()
-        .rev()
-        .map(|s| Card {
+    let mut cards: Vec<Card> = severity_counts(report)
+        .into_iter()
+        .map(|(s, count)| Card {
             label: s.as_str().to_string(),
-            count: report.summary.by_severity.get(s.as_str()),
-            class: severity_class(*s),
+            count,
+            class: severity_class(s),
         })
         .collect();
     cards.push(Card {
@@ -442,25 +320,11 @@ pub fn render(report: &Report, templates: &Templates) -> Result<String, String> 
         count: report.summary.manual,
         class: "sev-manual",
     });
-    let scopes = report
-        .scopes
-        .iter()
-        .map(|s| ScopeRow {
-            source_name: &s.source_name,
-            scope: &s.scope,
-            ok: s.status == ScopeStatus::Ok,
-            accounts: s.accounts,
-            error: s
-                .error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        })
-        .collect();
+    let scopes = scope_rows(report).collect();
     let view = View {
         title: &report.title,
-        as_of: &report.as_of,
-        generated_at: &report.generated_at,
+        as_of: format_time(&report.as_of),
+        generated_at: format_time(&report.generated_at),
         verdict: report.verdict(),
         complete: report.complete,
         stopped: report.run.stopped.as_deref().unwrap_or(""),

@@ -5,6 +5,7 @@ mod csv;
 pub use csv::neutralise as neutralise_cell;
 mod html;
 pub mod schema;
+pub mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{
-    Account, FailOn, Finding, Outcome, ScopeError, ScopeResult, ScopeStatus, Severity, SourceKind,
-    Tool, format_time,
+    Account, FailOn, Finding, Outcome, RuleId, ScopeError, ScopeResult, ScopeStatus, Severity,
+    Shard, SourceKind, Tool, serialize_time_value,
 };
 use crate::output::FileSet;
 use crate::rules::{ActiveRule, rule_infos};
@@ -109,7 +110,7 @@ pub struct RunMeta {
     pub evidence_dir: Option<String>,
     pub replayed: bool,
     /// `I/N` when this run audited one shard of a scaled-out run.
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     /// The compliance framework the report was limited to (`--framework`).
     pub framework: Option<String>,
     /// Why the run stopped before fetching everything (deadline, SIGTERM), if it did.
@@ -118,7 +119,7 @@ pub struct RunMeta {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleMeta {
-    pub id: &'static str,
+    pub id: RuleId,
     pub severity: Severity,
     /// The compliance controls the rule evidences.
     pub references: &'static [&'static str],
@@ -129,8 +130,11 @@ pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
     pub title: String,
-    pub generated_at: String,
-    pub as_of: String,
+    #[serde(serialize_with = "serialize_time_value")]
+    pub generated_at: DateTime<Utc>,
+    /// The instant the rules judged the accounts at (`--as-of`, or when the run started).
+    #[serde(serialize_with = "serialize_time_value")]
+    pub as_of: DateTime<Utc>,
     pub complete: bool,
     pub summary: Summary,
     pub scopes: Vec<ScopeEntry>,
@@ -166,7 +170,7 @@ pub struct ReportInput {
     pub evidence_dir: Option<String>,
     pub replayed: bool,
     /// `I/N` when this run audited one shard of a scaled-out run.
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     pub framework: Option<String>,
 }
 
@@ -198,7 +202,7 @@ impl Report {
             });
         }
         let mut findings = input.findings;
-        let rule_rank: HashMap<&str, usize> = rule_infos()
+        let rule_rank: HashMap<RuleId, usize> = rule_infos()
             .iter()
             .enumerate()
             .map(|(i, r)| (r.id, i))
@@ -207,11 +211,11 @@ impl Report {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.outcome.cmp(&b.outcome))
-                .then_with(|| rule_rank.get(a.rule).cmp(&rule_rank.get(b.rule)))
+                .then_with(|| rule_rank.get(&a.rule).cmp(&rule_rank.get(&b.rule)))
                 .then_with(|| a.source_name.cmp(&b.source_name))
                 .then_with(|| a.scope.cmp(&b.scope))
-                .then_with(|| a.email.cmp(&b.email))
-                .then_with(|| a.account_id.cmp(&b.account_id))
+                .then_with(|| a.subject.email().cmp(&b.subject.email()))
+                .then_with(|| a.subject.account_id().cmp(b.subject.account_id()))
         });
 
         let counts_failing = |f: &&Finding| f.outcome == Outcome::Fail && !f.suppressed;
@@ -269,8 +273,8 @@ impl Report {
             schema_version: 1,
             tool: Tool::current(),
             title: input.title,
-            generated_at: format_time(&input.generated_at),
-            as_of: format_time(&input.as_of),
+            generated_at: input.generated_at,
+            as_of: input.as_of,
             complete: scopes_failed == 0 && input.stopped.is_none(),
             summary,
             scopes,
@@ -287,7 +291,8 @@ impl Report {
                     .map(|r| RuleMeta {
                         id: r.id,
                         severity: r.severity,
-                        references: crate::rules::rule_info(r.id).map_or(&[], |i| i.references),
+                        references: crate::rules::rule_info(r.id.as_str())
+                            .map_or(&[], |i| i.references),
                     })
                     .collect(),
                 config_sha256: input.config_sha256,

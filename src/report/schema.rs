@@ -11,7 +11,10 @@ use serde_json::value::RawValue;
 
 use super::{REPORT_JSON, Report, ScopeEntry};
 use crate::files::{Bound, REPORT_JSON_FILE, Symlinks};
-use crate::model::{Account, Change, Finding, Outcome, Severity, SourceKind, SuppressionNote};
+use crate::model::{
+    Account, AccountStatus, AccountSubject, Change, Finding, Outcome, Severity, Shard, SourceKind,
+    Subject, SuppressionNote,
+};
 use crate::review::baseline::{Baseline, BaselineFinding};
 
 /// The version this build writes and reads.
@@ -41,7 +44,7 @@ pub struct RunRecord {
     #[serde(default)]
     pub rules: Vec<RuleRecord>,
     #[serde(default)]
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     #[serde(default)]
     pub stopped: Option<String>,
     #[serde(default)]
@@ -166,12 +169,19 @@ impl FindingRecord {
             source: self.source,
             source_name: self.source_name,
             scope: self.scope,
-            account_id: self.account_id,
-            email: self.email,
-            name: self.name,
-            role: self.role,
-            status: self.status,
-            last_seen_at: self.last_seen_at,
+            // Schema 1 writes a whole-scope subject as an empty account id.
+            subject: if self.account_id.is_empty() {
+                Subject::Scope
+            } else {
+                Subject::Account(AccountSubject {
+                    account_id: self.account_id,
+                    email: self.email,
+                    name: self.name,
+                    role: self.role,
+                    status: AccountStatus::parse(&self.status),
+                    last_seen_at: self.last_seen_at,
+                })
+            },
             detail: self.detail,
             suppressed: self.suppressed,
             suppression: self.suppression,

@@ -62,12 +62,12 @@ impl Review {
         for s in &suppressions {
             match s.state {
                 State::Expired => {
-                    tracing::warn!(entry = s.index, rule = s.rule, expires = %s.expires,
+                    tracing::warn!(entry = s.index, rule = s.rule.as_str(), expires = %s.expires,
                         matched = s.matched, "a suppression has expired and no longer suppresses")
                 }
                 State::Unused => tracing::warn!(
                     entry = s.index,
-                    rule = s.rule,
+                    rule = s.rule.as_str(),
                     "a suppression matched no finding"
                 ),
                 State::Active => {}

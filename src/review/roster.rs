@@ -64,8 +64,8 @@ pub fn people_view(roster: &Roster, accounts: &[Account], findings: &[Finding]) 
         row.accounts
             .push(format!("{} / {}", a.source_name, a.scope));
     }
-    for f in findings.iter().filter(|f| !f.account_id.is_empty()) {
-        if let Some(row) = rows.get_mut(&key_of(f.email.as_deref())) {
+    for f in findings.iter().filter(|f| f.subject.account().is_some()) {
+        if let Some(row) = rows.get_mut(&key_of(f.subject.email())) {
             row.findings += 1;
         }
     }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cfg::ConfigError;
 use crate::cfg::locate::{KeySegment, line_of_offset, line_of_path, render_path};
-use crate::model::{Finding, SuppressionNote};
+use crate::model::{Finding, RuleId, SuppressionNote};
 use crate::rules::rule_info;
 
 /// How far ahead an entry may expire: accepted risk is reviewed at least yearly.
@@ -48,7 +48,7 @@ struct RawEntry {
 /// One entry, validated.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub source_name: Option<String>,
     pub scope: Option<String>,
     pub account_id: Option<String>,
@@ -71,7 +71,7 @@ pub enum State {
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryStatus {
     pub index: usize,
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub source_name: Option<String>,
     pub scope: Option<String>,
     pub account_id: Option<String>,
@@ -264,8 +264,8 @@ impl Entry {
         self.rule == f.rule
             && field(&self.source_name, Some(&f.source_name))
             && field(&self.scope, Some(&f.scope))
-            && field(&self.account_id, Some(&f.account_id))
-            && field(&self.email, f.email.as_deref())
+            && field(&self.account_id, Some(f.subject.account_id()))
+            && field(&self.email, f.subject.email())
     }
 }
 
@@ -297,7 +297,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Outcome, Severity, SourceKind};
+    use crate::model::{AccountStatus, AccountSubject, Outcome, Severity, SourceKind, Subject};
     use chrono::TimeZone;
 
     #[test]
@@ -320,18 +320,20 @@ mod tests {
     fn finding(email: &str) -> Finding {
         Finding {
             id: "x".into(),
-            rule: "stale_login",
+            rule: RuleId::new("stale_login"),
             severity: Severity::Medium,
             outcome: Outcome::Fail,
             source: SourceKind::Sentry,
             source_name: "sentry".into(),
             scope: "acme".into(),
-            account_id: "1".into(),
-            email: Some(email.into()),
-            name: None,
-            role: None,
-            status: "active".into(),
-            last_seen_at: None,
+            subject: Subject::Account(AccountSubject {
+                account_id: "1".into(),
+                email: Some(email.into()),
+                name: None,
+                role: None,
+                status: AccountStatus::Active,
+                last_seen_at: None,
+            }),
             detail: String::new(),
             suppressed: false,
             suppression: None,

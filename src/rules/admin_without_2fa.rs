@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Context, Hit, Rule, RuleInfo};
-use crate::model::{Account, Outcome, Severity, status};
+use crate::model::{Account, AccountStatus, Outcome, RuleId, Severity};
 
 pub const INFO: RuleInfo = RuleInfo {
-    id: "admin_without_2fa",
+    id: RuleId::new("admin_without_2fa"),
     default_severity: Severity::High,
     checks: "Active owners, managers and admins without two-factor authentication; where the source does not \
              expose 2FA (Sent.dm), a manual check is asked for instead.",
@@ -38,7 +38,7 @@ impl Default for AdminWithout2fa {
 }
 
 pub fn check(account: &Account, _as_of: DateTime<Utc>, _s: &AdminWithout2fa) -> Option<Hit> {
-    if !account.privileged || !account.status.eq_ignore_ascii_case(status::ACTIVE) {
+    if !account.privileged || account.status != AccountStatus::Active {
         return None;
     }
     let role = account.role.as_deref().unwrap_or("privileged account");

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Context, Hit, Rule, RuleInfo};
-use crate::model::{Account, Severity, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
-    id: "expired_membership",
+    id: RuleId::new("expired_membership"),
     default_severity: Severity::Medium,
     checks: "Memberships whose invitation expired but which are still listed: clean them up so a re-sent \
              link cannot revive forgotten access.",
@@ -37,7 +37,7 @@ impl Default for ExpiredMembership {
 }
 
 pub fn check(account: &Account, as_of: DateTime<Utc>, _s: &ExpiredMembership) -> Option<Hit> {
-    if !account.status.eq_ignore_ascii_case(status::EXPIRED) {
+    if account.status != AccountStatus::Expired {
         return None;
     }
     Some(Hit::fail(match account.invited_at {

@@ -3,10 +3,10 @@
 use serde::Deserialize;
 
 use super::{Context, Hit, Needs, Rule, RuleInfo};
-use crate::model::{Account, Severity, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 
 pub const SSO_INVALID: RuleInfo = RuleInfo {
-    id: "sso_invalid",
+    id: RuleId::new("sso_invalid"),
     default_severity: Severity::Medium,
     checks: "Active Sentry members whose SSO identity is no longer valid (flag sso:invalid): they must re-link \
              before the IdP controls their access again.",
@@ -14,7 +14,7 @@ pub const SSO_INVALID: RuleInfo = RuleInfo {
 };
 
 pub const SEAT_RESTRICTED: RuleInfo = RuleInfo {
-    id: "seat_restricted",
+    id: RuleId::new("seat_restricted"),
     default_severity: Severity::Low,
     checks: "Sentry members disabled by the plan's member limit (flag member-limit:restricted): they hold a seat \
              without access and should be removed or re-enabled deliberately.",
@@ -23,7 +23,7 @@ pub const SEAT_RESTRICTED: RuleInfo = RuleInfo {
 
 /// An active member carrying `flag`.
 fn active_with_flag(account: &Account, flag: &str) -> bool {
-    account.status.eq_ignore_ascii_case(status::ACTIVE) && account.flags.iter().any(|f| f == flag)
+    account.status == AccountStatus::Active && account.flags.iter().any(|f| f == flag)
 }
 
 macro_rules! flag_rule {
@@ -100,7 +100,7 @@ mod tests {
 }
 
 pub const SSO_NOT_LINKED: RuleInfo = RuleInfo {
-    id: "sso_not_linked",
+    id: RuleId::new("sso_not_linked"),
     default_severity: Severity::Medium,
     checks: "Active members of Sentry organizations that use SSO (hasAuthProvider) who have not linked an SSO \
              identity: their access bypasses the IdP. Fetches each organization's settings (token needs org:read).",

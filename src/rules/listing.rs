@@ -3,10 +3,10 @@
 use serde::Deserialize;
 
 use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
-use crate::model::{Account, Severity};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 
 pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
-    id: "inactive_still_listed",
+    id: RuleId::new("inactive_still_listed"),
     default_severity: Severity::Low,
     checks: "Suspended or rejected accounts still listed with the source: remove them so they cannot be \
              re-activated by mistake.",
@@ -18,7 +18,7 @@ pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
 };
 
 pub const EXTERNAL_DOMAIN: RuleInfo = RuleInfo {
-    id: "external_domain",
+    id: RuleId::new("external_domain"),
     default_severity: Severity::Medium,
     checks: "Accounts whose email domain (or a subdomain of it) is not in allowed_domains.",
     references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.15"],
@@ -43,9 +43,11 @@ impl Rule for InactiveStillListed {
         self.severity
     }
     fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
-        let s = account.status.to_ascii_lowercase();
-        matches!(s.as_str(), "suspended" | "rejected")
-            .then(|| Hit::fail(format!("{s} account still listed")))
+        matches!(
+            account.status,
+            AccountStatus::Suspended | AccountStatus::Rejected
+        )
+        .then(|| Hit::fail(format!("{} account still listed", account.status)))
     }
 }
 

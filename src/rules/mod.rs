@@ -42,14 +42,14 @@ use sha2::{Digest, Sha256};
 
 pub use registry::{ActiveRule, rule_info, rule_infos};
 
-use crate::model::{Account, Finding, Outcome, Severity};
+use crate::model::{Account, AccountSubject, Finding, Outcome, RuleId, Severity, Subject};
 use crate::people::Roster;
 
 /// What `access-audit rules` prints about a rule, and what reports cite.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleInfo {
     /// Also the key of the rule's `[rules.<id>]` table and of its findings.
-    pub id: &'static str,
+    pub id: RuleId,
     pub default_severity: Severity,
     /// One sentence: what the rule checks.
     pub checks: &'static str,
@@ -249,51 +249,31 @@ pub fn evaluate<'a>(
 
 /// A finding about `account`, or (`whole_scope`) about the scope `account` belongs to.
 fn finding(
-    rule: &'static str,
+    rule: RuleId,
     severity: Severity,
     hit: Hit,
     account: &Account,
     whole_scope: bool,
 ) -> Finding {
-    let account_id = if whole_scope {
-        String::new()
+    let subject = if whole_scope {
+        Subject::Scope
     } else {
-        account.account_id.clone()
+        Subject::Account(AccountSubject::of(account))
     };
     Finding {
-        id: finding_id(rule, &account.source_name, &account.scope, &account_id),
+        id: finding_id(
+            rule.as_str(),
+            &account.source_name,
+            &account.scope,
+            subject.account_id(),
+        ),
         rule,
         severity,
         outcome: hit.outcome,
         source: account.source,
         source_name: account.source_name.clone(),
         scope: account.scope.clone(),
-        account_id,
-        email: if whole_scope {
-            None
-        } else {
-            account.email.clone()
-        },
-        name: if whole_scope {
-            Some("(whole scope)".to_string())
-        } else {
-            account.name.clone()
-        },
-        role: if whole_scope {
-            None
-        } else {
-            account.role.clone()
-        },
-        status: if whole_scope {
-            String::new()
-        } else {
-            account.status.clone()
-        },
-        last_seen_at: if whole_scope {
-            None
-        } else {
-            account.last_seen_at
-        },
+        subject,
         detail: hit.detail,
         suppressed: false,
         suppression: None,
@@ -382,10 +362,7 @@ mod tests {
         let f = evaluate(&[account()], as_of(), &settings);
         let scope: Vec<&Finding> = f.iter().filter(|f| f.rule == "owner_count").collect();
         assert_eq!(scope.len(), 1);
-        assert_eq!(
-            (scope[0].account_id.as_str(), scope[0].name.as_deref()),
-            ("", Some("(whole scope)"))
-        );
+        assert_eq!(scope[0].subject, Subject::Scope);
         assert_eq!(scope[0].id, finding_id("owner_count", "sentry", "acme", ""));
         assert!(evaluate(&[], as_of(), &settings).is_empty());
     }
@@ -396,7 +373,7 @@ mod tests {
         settings.inactive_still_listed.enabled = true;
         settings.owner_count.enabled = true;
         settings.framework = Some(Framework::Pci);
-        let ids: Vec<&str> = settings.active().iter().map(|r| r.id).collect();
+        let ids: Vec<&str> = settings.active().iter().map(|r| r.id.as_str()).collect();
         assert_eq!(
             ids,
             vec![

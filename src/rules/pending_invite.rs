@@ -5,11 +5,11 @@ use serde::Deserialize;
 
 use super::{Context, Hit, Rule, RuleInfo};
 use crate::cfg::values::Days;
-use crate::model::{Account, Severity, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
-    id: "pending_invite",
+    id: RuleId::new("pending_invite"),
     default_severity: Severity::Low,
     checks: "Invitations still pending after max_pending_days (default 7), or with no invitation date.",
     references: &[
@@ -38,7 +38,7 @@ impl Default for PendingInvite {
 }
 
 pub fn check(account: &Account, as_of: DateTime<Utc>, s: &PendingInvite) -> Option<Hit> {
-    if !account.status.eq_ignore_ascii_case(status::INVITED) {
+    if account.status != AccountStatus::Invited {
         return None;
     }
     match account.invited_at {

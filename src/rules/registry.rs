@@ -4,7 +4,7 @@
 //! [`rule_info`], [`rule_infos`], the active rules and what the run must provide all derive.
 
 use super::{Needs, RULE_COUNT, Rule, RuleInfo, RuleSettings, severity_of};
-use crate::model::Severity;
+use crate::model::{RuleId, Severity};
 
 /// Declares [`RuleSettings`] (one field per rule, named by the rule's id) and
 /// [`RuleSettings::all`] from one list, so the settings tables and the rules that run cannot
@@ -37,7 +37,7 @@ macro_rules! registry {
 /// A rule as configured for this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActiveRule {
-    pub id: &'static str,
+    pub id: RuleId,
     pub severity: Severity,
 }
 
@@ -92,7 +92,7 @@ impl RuleSettings {
     pub fn validate(&self) -> Result<(), ([&'static str; 3], String)> {
         for rule in self.all() {
             rule.validate()
-                .map_err(|e| (["rules", rule.info().id, e.key], e.message))?;
+                .map_err(|e| (["rules", rule.info().id.as_str(), e.key], e.message))?;
         }
         Ok(())
     }
@@ -124,10 +124,14 @@ mod registry_walk {
     #[test]
     fn every_rule_is_listed_once_and_found_by_its_id() {
         let defaults = RuleSettings::default();
-        let ids: BTreeSet<&str> = defaults.all().iter().map(|r| r.info().id).collect();
+        let ids: BTreeSet<&str> = defaults
+            .all()
+            .iter()
+            .map(|r| r.info().id.as_str())
+            .collect();
         assert_eq!(ids.len(), RULE_COUNT, "ids are unique");
         for (rule, info) in defaults.all().into_iter().zip(rule_infos()) {
-            let id = rule.info().id;
+            let id = rule.info().id.as_str();
             assert!(std::ptr::eq(rule.info(), info), "{id}: rule_infos order");
             assert!(rule_info(id).is_some_and(|i| std::ptr::eq(i, info)), "{id}");
             assert!(!info.checks.is_empty(), "{id} says what it checks");
@@ -151,7 +155,7 @@ mod registry_walk {
     /// The table named by the id configures that rule, and only that rule.
     #[test]
     fn every_rule_owns_the_settings_table_named_by_its_id() {
-        for id in rule_infos().map(|i| i.id) {
+        for id in rule_infos().map(|i| i.id.as_str()) {
             let empty = parse(&format!("[{id}]\n"));
             assert_eq!(
                 find(&empty, id).enabled(),
@@ -171,7 +175,7 @@ mod registry_walk {
                 );
                 assert_eq!(
                     rule.enabled(),
-                    !mine && find(&empty, rule.info().id).enabled()
+                    !mine && find(&empty, rule.info().id.as_str()).enabled()
                 );
             }
             let unknown = toml::from_str::<RuleSettings>(&format!("[{id}]\nno_such_key = 1\n"));
@@ -227,7 +231,7 @@ mod tests {
         ];
         let ids = |needs| -> Vec<&str> {
             let active = settings.active_with(needs);
-            active.iter().map(|r| r.id).collect()
+            active.iter().map(|r| r.id.as_str()).collect()
         };
         assert!(
             !ids(Needs::provided(false))
@@ -253,7 +257,7 @@ mod tests {
         settings.framework = None;
         let roster_findings = |context: Context| -> Vec<&str> {
             let f = evaluate(&[account()], context, &settings);
-            let rules = f.into_iter().map(|f| f.rule);
+            let rules = f.into_iter().map(|f| f.rule.as_str());
             rules.filter(|r| roster_rules.contains(r)).collect()
         };
         assert_eq!(

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Context, Hit, Needs, Rule, RuleInfo};
-use crate::model::{Account, Severity, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::people::{PersonStatus, Roster};
 
 pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
-    id: "orphaned_account",
+    id: RuleId::new("orphaned_account"),
     default_severity: Severity::Medium,
     checks: "Active accounts whose email matches no person in the roster (runs when a roster is configured).",
     references: &[
@@ -20,7 +20,7 @@ pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
 };
 
 pub const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
-    id: "left_with_access",
+    id: RuleId::new("left_with_access"),
     default_severity: Severity::High,
     checks: "Accounts, active or invited, of people the roster says have left (runs when a roster is configured).",
     references: &[
@@ -32,7 +32,7 @@ pub const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
 };
 
 pub const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
-    id: "access_past_end_date",
+    id: RuleId::new("access_past_end_date"),
     default_severity: Severity::High,
     checks: "Accounts of people whose end date (a contractor's term) has passed, still active or invited \
              (runs when a roster is configured).",
@@ -88,11 +88,11 @@ roster_rule!(LeftWithAccess, LEFT_WITH_ACCESS, left);
 roster_rule!(AccessPastEndDate, ACCESS_PAST_END_DATE, past_end_date);
 
 fn has_access(a: &Account) -> bool {
-    a.status.eq_ignore_ascii_case(status::ACTIVE) || a.status.eq_ignore_ascii_case(status::INVITED)
+    a.status.grants_access()
 }
 
 pub fn orphaned(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
-    if !account.status.eq_ignore_ascii_case(status::ACTIVE) {
+    if account.status != AccountStatus::Active {
         return None;
     }
     match account.email.as_deref() {

@@ -3,10 +3,10 @@
 use serde::Deserialize;
 
 use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
-use crate::model::{Account, Severity, SourceKind, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity, SourceKind};
 
 pub const OWNER_COUNT: RuleInfo = RuleInfo {
-    id: "owner_count",
+    id: RuleId::new("owner_count"),
     default_severity: Severity::Medium,
     checks: "Sentry organizations with fewer than min_owners (default 2: no single point of failure) or more than \
              max_owners (default 5) active owners.",
@@ -14,7 +14,7 @@ pub const OWNER_COUNT: RuleInfo = RuleInfo {
 };
 
 pub const ADMIN_SPRAWL: RuleInfo = RuleInfo {
-    id: "admin_sprawl",
+    id: RuleId::new("admin_sprawl"),
     default_severity: Severity::Low,
     checks: "Scopes of at least min_accounts (default 10) active accounts where more than max_privileged_percent \
              (default 20) of them are owners, managers or admins.",
@@ -24,7 +24,7 @@ pub const ADMIN_SPRAWL: RuleInfo = RuleInfo {
 fn active(accounts: &[Account]) -> impl Iterator<Item = &Account> {
     accounts
         .iter()
-        .filter(|a| a.status.eq_ignore_ascii_case(status::ACTIVE))
+        .filter(|a| a.status == AccountStatus::Active)
 }
 
 #[derive(Debug, Clone, Deserialize)]

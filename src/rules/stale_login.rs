@@ -5,11 +5,11 @@ use serde::Deserialize;
 
 use super::{Context, Hit, Rule, RuleInfo};
 use crate::cfg::values::{Days, DaysOrZero};
-use crate::model::{Account, Severity, status};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
 
 pub const INFO: RuleInfo = RuleInfo {
-    id: "stale_login",
+    id: RuleId::new("stale_login"),
     default_severity: Severity::Medium,
     checks: "Active accounts whose last login or activity is older than max_inactive_days (default 90), \
              or that never logged in and were created more than grace_days (default 14) ago.",
@@ -42,7 +42,7 @@ impl Default for StaleLogin {
 }
 
 pub fn check(account: &Account, as_of: DateTime<Utc>, s: &StaleLogin) -> Option<Hit> {
-    if !account.status.eq_ignore_ascii_case(status::ACTIVE) {
+    if account.status != AccountStatus::Active {
         return None;
     }
     let as_of_date = date(as_of);

@@ -23,11 +23,12 @@ mod testapi;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::http::{Answer, SourceClient};
-use crate::model::{ScopeError, ScopeResult};
+use crate::model::{ScopeError, ScopeResult, Shard};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
@@ -166,13 +167,6 @@ fn redacted(mut answer: Answer) -> Answer {
     answer.link = answer.link.map(|l| redact(&l).into_owned());
     answer.request_id = answer.request_id.map(|r| redact(&r).into_owned());
     answer
-}
-
-/// One shard of a scaled-out run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
 }
 
 /// Everything a source module needs to fetch and normalise.

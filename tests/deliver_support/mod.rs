@@ -47,7 +47,7 @@ pub fn report() -> Report {
     ];
     let settings = RuleSettings::default();
     let mut findings = evaluate(&accounts, as_of, &settings);
-    if let Some(f) = findings.iter_mut().find(|f| f.account_id == "u2") {
+    if let Some(f) = findings.iter_mut().find(|f| f.subject.account_id() == "u2") {
         f.suppressed = true;
     }
     let mut report = Report::build(ReportInput {

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use super::NotifySummary;
+use crate::model::format_time;
 
 /// Slack's limits: header text 150 characters, section text 3000.
 const HEADER_MAX: usize = 150;
@@ -40,7 +41,7 @@ pub fn slack_message(summary: &NotifySummary) -> Value {
     blocks.push(
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "As of {} · fail_on {} · access-audit {}",
-            escape(&summary.as_of), summary.fail_on, escape(&summary.tool_version)
+            format_time(&summary.as_of), summary.fail_on, escape(&summary.tool_version)
         )}]}),
     );
     json!({

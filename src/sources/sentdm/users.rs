@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::envelope::{Envelope, Pagination};
 use crate::http::Answer;
-use crate::model::{Account, ScopeError, SourceKind, status};
+use crate::model::{Account, AccountStatus, ScopeError, SourceKind};
 use crate::sources::lenient::{opt_object, opt_string};
 use crate::timestamp::{older_than_days, parse_timestamp};
 
@@ -92,13 +92,17 @@ pub(super) fn normalise(
     let invited_at = time(u.invited_at.as_deref());
     let api_status = u
         .status
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into());
+        .filter(|s| !s.trim().is_empty())
+        .map_or(AccountStatus::Other("unknown".into()), |s| {
+            AccountStatus::parse(&s)
+        });
     // Sent.dm invitations expire after invite_ttl_days, but the API keeps saying `invited`.
     let status = match invited_at {
-        Some(t) if api_status == status::INVITED && older_than_days(t, as_of, invite_ttl_days) => {
-            status::EXPIRED.to_string()
+        Some(t)
+            if api_status == AccountStatus::Invited
+                && older_than_days(t, as_of, invite_ttl_days) =>
+        {
+            AccountStatus::Expired
         }
         _ => api_status,
     };
@@ -166,8 +170,8 @@ mod tests {
             (Some("admin"), true, None)
         );
         assert_eq!(accounts[0].last_seen_at, accounts[0].last_login_at);
-        assert_eq!(accounts[1].status, "expired");
-        assert_eq!(accounts[2].status, "invited");
+        assert_eq!(accounts[1].status.as_str(), "expired");
+        assert_eq!(accounts[2].status.as_str(), "invited");
         assert_eq!(
             (
                 accounts[3].status.as_str(),

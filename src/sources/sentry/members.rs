@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::errors::malformed;
 use crate::http::{Answer, from_json_lossy};
-use crate::model::{Account, ScopeError, SourceKind, later_of, status};
+use crate::model::{Account, AccountStatus, ScopeError, SourceKind, later_of};
 use crate::sources::ScopeAccounts;
 use crate::sources::lenient::{opt_bool, opt_object, opt_string, true_keys};
 use crate::timestamp::parse_timestamp;
@@ -149,9 +149,9 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
     let user = m.user;
     let pending = m.pending.unwrap_or(user.is_none());
     let status = match (pending, m.expired.unwrap_or(false)) {
-        (false, _) => status::ACTIVE,
-        (true, false) => status::INVITED,
-        (true, true) => status::EXPIRED,
+        (false, _) => AccountStatus::Active,
+        (true, false) => AccountStatus::Invited,
+        (true, true) => AccountStatus::Expired,
     };
     let role = m
         .org_role
@@ -193,7 +193,7 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         name: m.name.filter(|n| !n.is_empty()).or(user_name),
         role,
         privileged,
-        status: status.to_string(),
+        status,
         mfa,
         last_login_at,
         last_active_at,
@@ -247,7 +247,7 @@ pub(super) mod tests {
             ("invited", None, None)
         );
         assert!(b.invited_at.is_some());
-        assert_eq!(accounts[2].status, "expired");
+        assert_eq!(accounts[2].status.as_str(), "expired");
         assert_eq!(accounts[2].role.as_deref(), Some("admin"));
         let d = &accounts[3];
         assert_eq!((d.mfa, d.last_login_at, d.privileged), (None, None, true));

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::cfg::ConfigError;
 use crate::http::{Answer, from_json_lossy};
-use crate::model::{Account, ScopeError, ScopeResult, SourceKind, status};
+use crate::model::{Account, AccountStatus, ScopeError, ScopeResult, SourceKind};
 
 const KIND: SourceKind = SourceKind::new("testapi");
 const PEOPLE: Endpoint = Endpoint::new("testapi.people");
@@ -182,7 +182,7 @@ fn account(source_name: &str, team: &str, p: Person) -> Account {
         name: None,
         role: p.role,
         privileged,
-        status: status::ACTIVE.to_string(),
+        status: AccountStatus::Active,
         mfa: None,
         last_login_at: None,
         last_active_at: None,

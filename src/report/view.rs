@@ -1,0 +1,243 @@
+//! What people read of a report, whatever the medium: findings grouped by rule, rows that say
+//! who and where, the scopes that could not be audited, what changed since the baseline and what
+//! is suppressed. `report.html` ([`super::html`]) and the email (`deliver::compose`) lay these
+//! out each in their own way; neither walks the report's findings itself, so the page and the
+//! message cannot disagree about what a finding is or which ones count.
+
+use serde::Serialize;
+
+use super::{Report, plural};
+use crate::model::{Change, Finding, Outcome, ScopeStatus, Severity};
+use crate::review::baseline::BaselineFinding;
+use crate::review::suppressions::State;
+use crate::rules::rule_info;
+
+/// One finding as a row: who, where, what.
+#[derive(Debug, Serialize)]
+pub struct FindingRow<'a> {
+    pub rule: &'a str,
+    /// The name, when it adds to the email: Sentry invitations carry the email as the name.
+    pub name: &'a str,
+    pub email: &'a str,
+    /// "Name <email>", or whichever of them there is, or the account id.
+    pub who: String,
+    pub role: &'a str,
+    pub status: &'a str,
+    pub source_name: &'a str,
+    pub scope: &'a str,
+    /// `source_name / scope`.
+    pub place: String,
+    pub detail: &'a str,
+}
+
+impl<'a> FindingRow<'a> {
+    pub fn of(f: &'a Finding) -> FindingRow<'a> {
+        let s = &f.subject;
+        FindingRow {
+            rule: f.rule.as_str(),
+            name: display_name(s.name(), s.email()),
+            email: s.email().unwrap_or(""),
+            who: who(s.name(), s.email(), s.account_id()),
+            role: s.role().unwrap_or(""),
+            status: s.status(),
+            source_name: &f.source_name,
+            scope: &f.scope,
+            place: format!("{} / {}", f.source_name, f.scope),
+            detail: &f.detail,
+        }
+    }
+
+    /// A finding of the baseline that this run no longer reports.
+    pub fn resolved(b: &'a BaselineFinding) -> FindingRow<'a> {
+        FindingRow {
+            rule: &b.rule,
+            name: display_name(b.name.as_deref(), b.email.as_deref()),
+            email: b.email.as_deref().unwrap_or(""),
+            who: who(b.name.as_deref(), b.email.as_deref(), &b.account_id),
+            role: "",
+            status: "",
+            source_name: &b.source_name,
+            scope: &b.scope,
+            place: format!("{} / {}", b.source_name, b.scope),
+            detail: &b.detail,
+        }
+    }
+}
+
+/// Sentry invitations carry the email as the name; show it once.
+fn display_name<'a>(name: Option<&'a str>, email: Option<&str>) -> &'a str {
+    match name {
+        Some(n) if Some(n) != email => n,
+        _ => "",
+    }
+}
+
+/// "Name <email>", or whichever of them there is.
+fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
+    match (name, email) {
+        (Some(n), Some(e)) if n != e => format!("{n} <{e}>"),
+        (_, Some(e)) => e.to_string(),
+        (Some(n), None) => n.to_string(),
+        (None, None) => account_id.to_string(),
+    }
+}
+
+/// The unsuppressed findings of one rule with one outcome: the first `max_rows` as rows, and
+/// how many more there are.
+#[derive(Debug, Serialize)]
+pub struct RuleGroup<'a> {
+    pub rule: &'a str,
+    pub severity: &'static str,
+    #[serde(skip)]
+    pub severity_level: Severity,
+    /// What the rule checks, in one sentence.
+    pub checks: &'static str,
+    /// The compliance controls it evidences, joined with ` · `.
+    pub references: String,
+    pub count: usize,
+    pub rows: Vec<FindingRow<'a>>,
+    pub more: usize,
+}
+
+/// The findings with `outcome`, unsuppressed, grouped by rule in report order (most severe
+/// first), at most `max_rows` rows per rule.
+pub fn rule_groups(findings: &[Finding], outcome: Outcome, max_rows: usize) -> Vec<RuleGroup<'_>> {
+    let mut out: Vec<RuleGroup<'_>> = Vec::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.outcome == outcome && !f.suppressed)
+    {
+        let idx = match out.iter().position(|g| g.rule == f.rule.as_str()) {
+            Some(i) => i,
+            None => {
+                let info = rule_info(f.rule.as_str());
+                out.push(RuleGroup {
+                    rule: f.rule.as_str(),
+                    severity: f.severity.as_str(),
+                    severity_level: f.severity,
+                    checks: info.map_or("", |i| i.checks),
+                    references: info.map(|i| i.references.join(" · ")).unwrap_or_default(),
+                    count: 0,
+                    rows: Vec::new(),
+                    more: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let group = &mut out[idx];
+        group.count += 1;
+        if group.rows.len() < max_rows {
+            group.rows.push(FindingRow::of(f));
+        } else {
+            group.more += 1;
+        }
+    }
+    out
+}
+
+/// Failing findings per severity, most severe first (0 included).
+pub fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
+    Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| (*s, report.summary.by_severity.get(s.as_str())))
+        .collect()
+}
+
+/// One audited scope, and why it failed if it did.
+#[derive(Debug, Serialize)]
+pub struct ScopeRow<'a> {
+    pub source_name: &'a str,
+    pub scope: &'a str,
+    pub ok: bool,
+    pub accounts: usize,
+    pub error: String,
+}
+
+pub fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> {
+    report.scopes.iter().map(|s| ScopeRow {
+        source_name: &s.source_name,
+        scope: &s.scope,
+        ok: s.status == ScopeStatus::Ok,
+        accounts: s.accounts,
+        error: s
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    })
+}
+
+/// What changed since the baseline: new findings (unsuppressed) and resolved ones, the first
+/// `max_rows` of each as rows.
+#[derive(Debug, Serialize)]
+pub struct ChangeRows<'a> {
+    pub since: &'a str,
+    /// "3 new, 5 resolved since …".
+    pub summary: String,
+    /// Baseline findings in scopes that failed this time: neither resolved nor still there.
+    pub not_rechecked: usize,
+    pub new: usize,
+    pub resolved: usize,
+    pub new_rows: Vec<FindingRow<'a>>,
+    pub new_more: usize,
+    pub resolved_rows: Vec<FindingRow<'a>>,
+    pub resolved_more: usize,
+}
+
+pub fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows<'_>> {
+    let c = report.changes.as_ref()?;
+    let new: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.change == Some(Change::New) && !f.suppressed)
+        .collect();
+    Some(ChangeRows {
+        since: &c.baseline_as_of,
+        summary: format!(
+            "{} new, {} resolved since {}",
+            c.new,
+            c.resolved.len(),
+            c.baseline_as_of
+        ),
+        not_rechecked: c.not_rechecked,
+        new: c.new,
+        resolved: c.resolved.len(),
+        new_rows: new
+            .iter()
+            .take(max_rows)
+            .map(|f| FindingRow::of(f))
+            .collect(),
+        new_more: new.len().saturating_sub(max_rows),
+        resolved_rows: c
+            .resolved
+            .iter()
+            .take(max_rows)
+            .map(FindingRow::resolved)
+            .collect(),
+        resolved_more: c.resolved.len().saturating_sub(max_rows),
+    })
+}
+
+/// "2 findings suppressed as accepted risk; 1 suppression expired", or empty.
+pub fn suppression_line(report: &Report) -> String {
+    let mut parts = Vec::new();
+    if report.summary.suppressed > 0 {
+        let n = report.summary.suppressed;
+        parts.push(format!(
+            "{n} finding{} suppressed as accepted risk",
+            plural(n)
+        ));
+    }
+    for (state, word) in [(State::Expired, "expired"), (State::Unused, "unused")] {
+        let n = report
+            .suppressions
+            .iter()
+            .filter(|s| s.state == state)
+            .count();
+        if n > 0 {
+            parts.push(format!("{n} suppression{} {word}", plural(n)));
+        }
+    }
+    parts.join("; ")
+}
