@@ -15,13 +15,23 @@ use crate::report::Format;
 /// one), a path the user named must exist.
 pub const DEFAULT_CONFIG: &str = "access-audit.toml";
 
+/// What `--version` prints after the name: the release, the commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ACCESS_AUDIT_COMMIT"),
+    ", built ",
+    env!("ACCESS_AUDIT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "access-audit",
-    version,
+    version = VERSION,
     about = "Who still has access, and should they? Access reviews of Sentry and Sent.dm with reports and evidence.",
     after_help = "Exit codes: 0 clean, 1 fatal (config, secret, output), 2 usage, 3 failing findings, \
-                  4 incomplete run, 5 email delivery failed."
+                  4 incomplete run, 5 delivery failed (email, store or notification)."
 )]
 pub struct Cli {
     /// Config file [default: ./access-audit.toml]

@@ -266,6 +266,7 @@ mod tests {
     fn report(stopped: Option<&str>) -> Report {
         let at = chrono::DateTime::UNIX_EPOCH;
         Report::build(crate::report::ReportInput {
+            run_id: "0123456789abcdef".into(),
             title: "t".into(),
             as_of: at,
             generated_at: at,

@@ -43,6 +43,10 @@ pub struct Settings {
     pub targets: Targets,
     /// When the command started, for the metrics.
     pub started_at: DateTime<Utc>,
+    /// This run's id: in the start log line, the report (`run.run_id`) and the metrics, so the
+    /// three can be matched. `ACCESS_AUDIT_RUN_ID` sets it (to a scheduler's job name, say);
+    /// otherwise it is random.
+    pub run_id: String,
     /// Print a short summary on stdout at the end (off with `-q`).
     pub summary: bool,
     /// Held until the command ends: a second command writing into the same directory fails at
@@ -77,6 +81,13 @@ impl Settings {
         let email = email_delivery(email, config)?;
         let targets = Targets::prepare(config, as_of)?;
         let lock = prepare_output_dir(&output_dir)?;
+        let run_id = run_id()?;
+        tracing::info!(
+            run_id,
+            version = crate::cli::VERSION,
+            output_dir = %output_dir.display(),
+            "access-audit started"
+        );
         Ok(Settings {
             output_dir,
             formats,
@@ -86,6 +97,7 @@ impl Settings {
             email_config: config.email.clone(),
             targets,
             started_at: Utc::now(),
+            run_id,
             summary: true,
             _lock: lock,
         })
@@ -195,4 +207,30 @@ fn prepare_output_dir(dir: &std::path::Path) -> Result<DirLock, Error> {
     let lock = crate::output::lock_dir(dir).map_err(Error::Fatal)?;
     crate::output::probe_writable(dir).map_err(|e| Error::Fatal(format!("output {e}")))?;
     Ok(lock)
+}
+
+/// `ACCESS_AUDIT_RUN_ID` if set (checked: it lands in logs, file metadata and metric labels), or
+/// 16 random hex digits.
+fn run_id() -> Result<String, Error> {
+    const VAR: &str = "ACCESS_AUDIT_RUN_ID";
+    match std::env::var(VAR) {
+        Ok(id) => {
+            let ok = (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if ok {
+                Ok(id)
+            } else {
+                Err(Error::Fatal(format!(
+                    "{VAR} `{}` is not a run id: 1 to 64 letters, digits, `.`, `_` or `-`",
+                    id.escape_debug()
+                )))
+            }
+        }
+        Err(std::env::VarError::NotPresent) => Ok(format!("{:016x}", rand::random::<u64>())),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::Fatal(format!("{VAR} is not valid UTF-8")))
+        }
+    }
 }

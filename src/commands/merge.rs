@@ -47,6 +47,7 @@ pub async fn merge(
         first_title
     };
     let report = Report::build(ReportInput {
+        run_id: settings.run_id.clone(),
         title,
         as_of,
         generated_at: Utc::now(),

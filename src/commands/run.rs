@@ -145,6 +145,7 @@ pub async fn run(
     let reviewed = review.apply(evaluate(&results, &config, context), &results, as_of);
     let recorded_stop = stop.cause();
     let mut report = Report::build(ReportInput {
+        run_id: settings.run_id.clone(),
         title: config.report.title.clone(),
         as_of,
         generated_at: Utc::now(),

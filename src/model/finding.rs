@@ -129,7 +129,8 @@ impl RuleId {
 
 impl fmt::Display for RuleId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        // `pad`, so that tables can align ids with `{:<20}`.
+        f.pad(self.0)
     }
 }
 

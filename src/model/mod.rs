@@ -23,11 +23,23 @@ pub use time::{TimeText, format_time, serialize_time, serialize_time_value};
 
 use serde::{Deserialize, Serialize};
 
-/// The program that wrote a report or an evidence archive.
+/// The program that wrote a report or an evidence archive: which release, built from which
+/// commit, when — what `--version` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// The git commit it was built from; `unknown` when built outside a checkout. Files written
+    /// before this was recorded read as `unknown` too.
+    #[serde(default = "unknown")]
+    pub commit: String,
+    /// The build date (UTC), `YYYY-MM-DD`.
+    #[serde(default = "unknown")]
+    pub built: String,
+}
+
+fn unknown() -> String {
+    "unknown".into()
 }
 
 impl Tool {
@@ -35,6 +47,8 @@ impl Tool {
         Tool {
             name: env!("CARGO_PKG_NAME").to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: env!("ACCESS_AUDIT_COMMIT").to_string(),
+            built: env!("ACCESS_AUDIT_BUILD_DATE").to_string(),
         }
     }
 }

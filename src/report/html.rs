@@ -410,6 +410,7 @@ mod tests {
         let accounts: Vec<Account> = (0..200_000).map(account).collect();
         let findings = evaluate(&accounts, as_of, &RuleSettings::default());
         let report = Report::build(ReportInput {
+            run_id: "0123456789abcdef".into(),
             title: "Scale".into(),
             as_of,
             generated_at: as_of,

@@ -102,6 +102,8 @@ pub struct ScopeEntry {
 /// Where this report's inputs came from, for whoever has to trust it later.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunMeta {
+    /// This run's id, also in its start log line and its metrics.
+    pub run_id: String,
     pub fail_on: String,
     pub rules: Vec<RuleMeta>,
     pub config_sha256: Option<String>,
@@ -154,6 +156,7 @@ pub struct Report {
 
 /// Everything the report is built from.
 pub struct ReportInput {
+    pub run_id: String,
     pub title: String,
     pub as_of: DateTime<Utc>,
     pub generated_at: DateTime<Utc>,
@@ -176,106 +179,17 @@ pub struct ReportInput {
 
 impl Report {
     pub fn build(input: ReportInput) -> Report {
-        let mut scopes = Vec::with_capacity(input.results.len());
-        let total: usize = input
-            .results
-            .iter()
-            .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
-            .sum();
-        let mut accounts = Vec::with_capacity(total);
-        for r in input.results {
-            let (status, count, error) = match r.outcome {
-                Ok(list) => {
-                    let n = list.len();
-                    accounts.extend(list);
-                    (ScopeStatus::Ok, n, None)
-                }
-                Err(e) => (ScopeStatus::Failed, 0, Some(e)),
-            };
-            scopes.push(ScopeEntry {
-                source: r.source,
-                source_name: r.source_name,
-                scope: r.scope,
-                status,
-                accounts: count,
-                error,
-            });
-        }
+        let (scopes, accounts) = scope_entries(input.results);
         let mut findings = input.findings;
-        let rule_rank: HashMap<RuleId, usize> = rule_infos()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id, i))
-            .collect();
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.outcome.cmp(&b.outcome))
-                .then_with(|| rule_rank.get(&a.rule).cmp(&rule_rank.get(&b.rule)))
-                .then_with(|| a.source_name.cmp(&b.source_name))
-                .then_with(|| a.scope.cmp(&b.scope))
-                .then_with(|| a.subject.email().cmp(&b.subject.email()))
-                .then_with(|| a.subject.account_id().cmp(b.subject.account_id()))
-        });
-
-        let counts_failing = |f: &&Finding| f.outcome == Outcome::Fail && !f.suppressed;
-        let by_rule = Counts(
-            input
-                .rules
-                .iter()
-                .map(|r| {
-                    (
-                        r.id.to_string(),
-                        findings
-                            .iter()
-                            .filter(counts_failing)
-                            .filter(|f| f.rule == r.id)
-                            .count(),
-                    )
-                })
-                .collect(),
-        );
-        let by_severity = Counts(
-            Severity::ALL
-                .iter()
-                .rev()
-                .map(|s| {
-                    (
-                        s.as_str().to_string(),
-                        findings
-                            .iter()
-                            .filter(counts_failing)
-                            .filter(|f| f.severity == *s)
-                            .count(),
-                    )
-                })
-                .collect(),
-        );
-        let scopes_failed = scopes
-            .iter()
-            .filter(|s| s.status == ScopeStatus::Failed)
-            .count();
-        let summary = Summary {
-            accounts: accounts.len(),
-            findings: findings.len(),
-            failing: findings.iter().filter(counts_failing).count(),
-            manual: findings
-                .iter()
-                .filter(|f| f.outcome == Outcome::Manual && !f.suppressed)
-                .count(),
-            suppressed: findings.iter().filter(|f| f.suppressed).count(),
-            scopes: scopes.len(),
-            scopes_failed,
-            by_rule,
-            by_severity,
-        };
+        sort_findings(&mut findings);
+        let summary = summarise(&scopes, &accounts, &findings, &input.rules);
         Report {
-            schema_version: 1,
+            schema_version: schema::SCHEMA_VERSION,
             tool: Tool::current(),
             title: input.title,
             generated_at: input.generated_at,
             as_of: input.as_of,
-            complete: scopes_failed == 0 && input.stopped.is_none(),
+            complete: summary.scopes_failed == 0 && input.stopped.is_none(),
             summary,
             scopes,
             findings,
@@ -284,17 +198,9 @@ impl Report {
             changes: input.changes,
             people: Vec::new(),
             run: RunMeta {
+                run_id: input.run_id,
                 fail_on: input.fail_on.to_string(),
-                rules: input
-                    .rules
-                    .iter()
-                    .map(|r| RuleMeta {
-                        id: r.id,
-                        severity: r.severity,
-                        references: crate::rules::rule_info(r.id.as_str())
-                            .map_or(&[], |i| i.references),
-                    })
-                    .collect(),
+                rules: input.rules.iter().map(RuleMeta::of).collect(),
                 config_sha256: input.config_sha256,
                 evidence_manifest_sha256: input.evidence_manifest_sha256,
                 evidence_dir: input.evidence_dir,
@@ -342,6 +248,109 @@ impl Report {
             v.push_str(&format!(" (stopped early: {reason})"));
         }
         v
+    }
+}
+
+impl RuleMeta {
+    fn of(rule: &ActiveRule) -> RuleMeta {
+        RuleMeta {
+            id: rule.id,
+            severity: rule.severity,
+            references: crate::rules::rule_info(rule.id.as_str()).map_or(&[], |i| i.references),
+        }
+    }
+}
+
+/// One entry per scope, in the order fetched, and every account of the scopes that succeeded.
+fn scope_entries(results: Vec<ScopeResult>) -> (Vec<ScopeEntry>, Vec<Account>) {
+    let mut scopes = Vec::with_capacity(results.len());
+    let total: usize = results
+        .iter()
+        .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut accounts = Vec::with_capacity(total);
+    for r in results {
+        let (status, count, error) = match r.outcome {
+            Ok(list) => {
+                let n = list.len();
+                accounts.extend(list);
+                (ScopeStatus::Ok, n, None)
+            }
+            Err(e) => (ScopeStatus::Failed, 0, Some(e)),
+        };
+        scopes.push(ScopeEntry {
+            source: r.source,
+            source_name: r.source_name,
+            scope: r.scope,
+            status,
+            accounts: count,
+            error,
+        });
+    }
+    (scopes, accounts)
+}
+
+/// Most severe first, failures before manual checks, then rule (registry order), place and
+/// person: the order every view lists findings in.
+fn sort_findings(findings: &mut [Finding]) {
+    let rule_rank: HashMap<RuleId, usize> = rule_infos()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id, i))
+        .collect();
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.outcome.cmp(&b.outcome))
+            .then_with(|| rule_rank.get(&a.rule).cmp(&rule_rank.get(&b.rule)))
+            .then_with(|| a.source_name.cmp(&b.source_name))
+            .then_with(|| a.scope.cmp(&b.scope))
+            .then_with(|| a.subject.email().cmp(&b.subject.email()))
+            .then_with(|| a.subject.account_id().cmp(b.subject.account_id()))
+    });
+}
+
+fn summarise(
+    scopes: &[ScopeEntry],
+    accounts: &[Account],
+    findings: &[Finding],
+    rules: &[ActiveRule],
+) -> Summary {
+    let failing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
+        .collect();
+    let by_rule = rules
+        .iter()
+        .map(|r| {
+            let n = failing.iter().filter(|f| f.rule == r.id).count();
+            (r.id.to_string(), n)
+        })
+        .collect();
+    let by_severity = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| {
+            let n = failing.iter().filter(|f| f.severity == *s).count();
+            (s.as_str().to_string(), n)
+        })
+        .collect();
+    Summary {
+        accounts: accounts.len(),
+        findings: findings.len(),
+        failing: failing.len(),
+        manual: findings
+            .iter()
+            .filter(|f| f.outcome == Outcome::Manual && !f.suppressed)
+            .count(),
+        suppressed: findings.iter().filter(|f| f.suppressed).count(),
+        scopes: scopes.len(),
+        scopes_failed: scopes
+            .iter()
+            .filter(|s| s.status == ScopeStatus::Failed)
+            .count(),
+        by_rule: Counts(by_rule),
+        by_severity: Counts(by_severity),
     }
 }
 

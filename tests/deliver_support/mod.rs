@@ -51,6 +51,7 @@ pub fn report() -> Report {
         f.suppressed = true;
     }
     let mut report = Report::build(ReportInput {
+        run_id: "0123456789abcdef".into(),
         title: "Acme \"Q4\" review".into(),
         as_of,
         generated_at: as_of,
