@@ -75,14 +75,18 @@ impl std::io::Write for LogWriter {
         let text = String::from_utf8_lossy(buf);
         let line = crate::redact::redact(&text);
         let out = || std::io::stderr().write_all(line.as_bytes());
-        match crate::progress::ACTIVE.get() {
-            Some(bar) if !bar.is_finished() => bar.suspend(out)?,
-            _ => out()?,
-        }
+        // Logs are best-effort: a closed or full stderr (`2>&1 | head`, a dead log shipper)
+        // must not stop a run that is writing reports and sending email. The error is dropped
+        // here rather than returned, because the subscriber would report it on stderr again.
+        let _ = match crate::progress::ACTIVE.get() {
+            Some(bar) if !bar.is_finished() => bar.suspend(out),
+            _ => out(),
+        };
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }

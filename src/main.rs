@@ -26,17 +26,24 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            print_error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(ExitStatus::Fatal.code());
         }
     };
     match runtime.block_on(execute(cli)) {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
-            eprintln!("error: {}", with_causes(&e));
+            print_error(&with_causes(&e));
             ExitCode::from(ExitStatus::Fatal.code())
         }
     }
+}
+
+/// `error: …` on stderr. A closed stderr (`2>&1 | head`) must not turn a fatal error into a
+/// panic: the exit code still says what happened.
+fn print_error(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "error: {text}");
 }
 
 /// The error and each cause under it, once each: "error: A: B: C".
