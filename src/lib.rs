@@ -14,6 +14,7 @@ pub mod files;
 pub mod finish;
 pub mod http;
 pub mod logging;
+pub mod man;
 pub mod model;
 pub mod output;
 pub mod people;
@@ -82,10 +83,7 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
             Ok(ExitStatus::Clean)
         }
         cli::Command::Man => {
-            let cmd = <cli::Cli as clap::CommandFactory>::command();
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut page)
+            let page = man::render()
                 .map_err(|e| Error::Fatal(format!("cannot render the man page: {e}")))?;
             output::to_stdout(&page).map_err(Error::Fatal)?;
             Ok(ExitStatus::Clean)
