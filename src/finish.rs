@@ -102,7 +102,7 @@ fn summary(
     let mut text = format!(
         "{} (as of {})\n{}\nReports: {} ({})\n",
         report.title,
-        report.as_of,
+        crate::model::format_time(&report.as_of),
         report.verdict(),
         settings.output_dir.display(),
         names.join(", ")
