@@ -163,14 +163,7 @@ fn parse_target(template: &str, as_of: &DateTime<Utc>) -> Result<ParsedTarget, S
         .map_err(|m| m.replace(raw, template))?;
     let text = expanded.to_str().unwrap_or(raw);
     // `url` resolves `a/../b` to `b`; a key prefix other than the one written is refused instead.
-    let path_part = text.split_once("://").map_or("", |(_, rest)| rest);
-    let dotted = path_part.split(['/', '?', '#']).skip(1).any(|seg| {
-        matches!(
-            seg.to_ascii_lowercase().replace("%2e", ".").as_str(),
-            "." | ".."
-        )
-    });
-    if dotted {
+    if has_dot_segment(text) {
         return Err(format!("`{template}`: the path has a `.` or `..` segment"));
     }
     let url =
@@ -194,6 +187,29 @@ fn parse_target(template: &str, as_of: &DateTime<Utc>) -> Result<ParsedTarget, S
             "`{template}` has a query or a fragment: {EXPECTED}"
         ));
     }
+    let prefix = prefix_of(&url, scheme, template)?;
+    Ok(ParsedTarget {
+        scheme,
+        url,
+        prefix,
+    })
+}
+
+/// Whether the path of `text` (a URL as written) has a `.` or `..` segment, percent-encoded or
+/// not.
+fn has_dot_segment(text: &str) -> bool {
+    let path_part = text.split_once("://").map_or("", |(_, rest)| rest);
+    path_part.split(['/', '?', '#']).skip(1).any(|seg| {
+        matches!(
+            seg.to_ascii_lowercase().replace("%2e", ".").as_str(),
+            "." | ".."
+        )
+    })
+}
+
+/// The object key prefix `url` names, decoded: empty for a local `file://` directory, the path
+/// after the bucket or container otherwise. `template` is the URL as errors quote it.
+fn prefix_of(url: &Url, scheme: Scheme, template: &str) -> Result<String, String> {
     let host = url.host_str().unwrap_or("");
     let decoded = percent_encoding::percent_decode_str(url.path())
         .decode_utf8()
@@ -217,11 +233,7 @@ fn parse_target(template: &str, as_of: &DateTime<Utc>) -> Result<ParsedTarget, S
             format!("`{template}`: the prefix `{prefix}` has an empty, `.` or `..` segment")
         })?;
     }
-    Ok(ParsedTarget {
-        scheme,
-        url,
-        prefix,
-    })
+    Ok(prefix)
 }
 
 /// One object written and verified.
