@@ -67,19 +67,8 @@ impl Roster {
             .from_reader(bytes.as_slice());
         let headers = reader
             .headers()
-            .map_err(|e| err(Some(1), format!("cannot read the header row: {e}")))?
-            .clone();
-        let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-        let email_col = column("email").ok_or_else(|| {
-            err(
-                Some(1),
-                "no `email` column: expected email,name,status,end_date,manager".into(),
-            )
-        })?;
-        let status_col = column("status")
-            .ok_or_else(|| err(Some(1), "no `status` column (active or left)".into()))?;
-        let (name_col, end_col, manager_col) =
-            (column("name"), column("end_date"), column("manager"));
+            .map_err(|e| err(Some(1), format!("cannot read the header row: {e}")))?;
+        let columns = Columns::find(headers).map_err(|m| err(Some(1), m))?;
         let mut roster = Roster {
             domain_aliases: config
                 .domain_aliases
@@ -91,48 +80,25 @@ impl Roster {
         for (i, record) in reader.records().enumerate() {
             let line = i + 2;
             let record = record.map_err(|e| err(Some(line), format!("unreadable row: {e}")))?;
-            let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
-            let email = get(Some(email_col)).to_ascii_lowercase();
-            if email.is_empty() {
-                continue;
+            let person = columns.person(&record).map_err(|m| err(Some(line), m))?;
+            if let Some(person) = person {
+                roster.add(person).map_err(|m| err(Some(line), m))?;
             }
-            let status = match get(Some(status_col)).to_ascii_lowercase().as_str() {
-                "active" => PersonStatus::Active,
-                "left" => PersonStatus::Left,
-                other => {
-                    return Err(err(
-                        Some(line),
-                        format!("status `{other}` of {email}: expected active or left"),
-                    ));
-                }
-            };
-            let end = get(end_col);
-            let end_date = if end.is_empty() {
-                None
-            } else {
-                Some(NaiveDate::parse_from_str(&end, "%Y-%m-%d").map_err(|_| {
-                    err(
-                        Some(line),
-                        format!("end_date `{end}` of {email}: expected a date such as 2026-12-31"),
-                    )
-                })?)
-            };
-            if roster
-                .by_email
-                .insert(email.clone(), roster.people.len())
-                .is_some()
-            {
-                return Err(err(Some(line), format!("{email} is listed twice")));
-            }
-            roster.people.push(Person {
-                email,
-                name: get(name_col),
-                status,
-                end_date,
-                manager: get(manager_col),
-            });
         }
         Ok(roster)
+    }
+
+    /// One more person; an email is listed once.
+    fn add(&mut self, person: Person) -> Result<(), String> {
+        if self
+            .by_email
+            .insert(person.email.clone(), self.people.len())
+            .is_some()
+        {
+            return Err(format!("{} is listed twice", person.email));
+        }
+        self.people.push(person);
+        Ok(())
     }
 
     /// The person an email belongs to: case-insensitive, through the domain aliases.
@@ -150,5 +116,61 @@ impl Roster {
 
     pub fn people(&self) -> &[Person] {
         &self.people
+    }
+}
+
+/// Where each field is in the roster's rows: any order, any case, `email` and `status` required.
+struct Columns {
+    email: usize,
+    status: usize,
+    name: Option<usize>,
+    end_date: Option<usize>,
+    manager: Option<usize>,
+}
+
+impl Columns {
+    fn find(headers: &csv::StringRecord) -> Result<Columns, String> {
+        let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        Ok(Columns {
+            email: column("email")
+                .ok_or("no `email` column: expected email,name,status,end_date,manager")?,
+            status: column("status").ok_or("no `status` column (active or left)")?,
+            name: column("name"),
+            end_date: column("end_date"),
+            manager: column("manager"),
+        })
+    }
+
+    /// The person a row describes; `None` for a row without an email.
+    fn person(&self, record: &csv::StringRecord) -> Result<Option<Person>, String> {
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_string();
+        let email = get(Some(self.email)).to_ascii_lowercase();
+        if email.is_empty() {
+            return Ok(None);
+        }
+        let status = match get(Some(self.status)).to_ascii_lowercase().as_str() {
+            "active" => PersonStatus::Active,
+            "left" => PersonStatus::Left,
+            other => {
+                return Err(format!(
+                    "status `{other}` of {email}: expected active or left"
+                ));
+            }
+        };
+        let end = get(self.end_date);
+        let end_date = if end.is_empty() {
+            None
+        } else {
+            Some(NaiveDate::parse_from_str(&end, "%Y-%m-%d").map_err(|_| {
+                format!("end_date `{end}` of {email}: expected a date such as 2026-12-31")
+            })?)
+        };
+        Ok(Some(Person {
+            email,
+            name: get(self.name),
+            status,
+            end_date,
+            manager: get(self.manager),
+        }))
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -13,14 +14,14 @@ use crate::finish::finish;
 use crate::model::{Finding, ScopeResult};
 use crate::people::Roster;
 use crate::report::{Report, ReportInput, schema};
-use crate::review::Review;
+use crate::review::{Review, Reviewed};
 use crate::rules;
 use crate::settings::Settings;
 use crate::sources::evidence::EvidenceRecorder;
 use crate::sources::replay::ReplayArchive;
 use crate::sources::spec::SourceConfig;
 use crate::sources::{self, Fetcher, PageSource, SourceContext};
-use crate::stop::StopSignal;
+use crate::stop::{StopReason, StopSignal};
 use crate::{ConfigPath, Error};
 
 /// The config, and the sources this run fetches: the config's, or the archive's on replay.
@@ -86,6 +87,47 @@ pub async fn run(
     config_path: &ConfigPath,
     summary: bool,
 ) -> Result<ExitStatus, Error> {
+    let run = prepare(args, config_path, summary)?;
+    let stop = StopSignal::new();
+    // Armed until the command ends: a signal while the reports are written or the email is
+    // under way must still be honoured.
+    let _armed = stop.arm(args.deadline);
+    let results = fetch_all(&run.fetch_plan(), args, &stop).await?;
+    let evidence_manifest_sha256 = run.finish_evidence()?;
+    let context = run.context();
+    let findings = evaluate(&results, &run.config, context);
+    let reviewed = run.review.apply(findings, &results, run.as_of);
+    let recorded_stop = stop.cause();
+    let mut report = run.report(
+        args,
+        results,
+        reviewed,
+        evidence_manifest_sha256,
+        recorded_stop,
+    );
+    if let Some(roster) = &run.roster {
+        report.people =
+            crate::review::roster::people_view(roster, &report.accounts, &report.findings);
+    }
+    finish(report, &run.settings, &stop, recorded_stop).await
+}
+
+/// A run before its first request: everything that can fail for the operator's reasons (the
+/// config, secrets, review inputs, the output and evidence directories) has been checked.
+struct Prepared {
+    as_of: DateTime<Utc>,
+    config: Config,
+    sources: Vec<SourceConfig>,
+    secrets: BTreeMap<String, SecretString>,
+    archive: Option<Arc<ReplayArchive>>,
+    evidence_dir: Option<PathBuf>,
+    recorder: Option<Arc<EvidenceRecorder>>,
+    review: Review,
+    roster: Option<Roster>,
+    settings: Settings,
+}
+
+fn prepare(args: &RunArgs, config_path: &ConfigPath, summary: bool) -> Result<Prepared, Error> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     let archive = match &args.replay {
         Some(dir) => Some(Arc::new(ReplayArchive::load(dir).map_err(Error::Fatal)?)),
@@ -97,8 +139,6 @@ pub async fn run(
         Some(dir) => Some(crate::output::expand_placeholders(dir, &as_of).map_err(Error::Fatal)?),
         None => None,
     };
-
-    // Everything that can fail for the operator's reasons fails here, before any request.
     let secrets = match archive {
         Some(_) => BTreeMap::new(),
         None => config.resolve_source_secrets()?,
@@ -115,68 +155,95 @@ pub async fn run(
     if let Some(a) = &archive {
         warn_if_stale(a, as_of);
     }
+    Ok(Prepared {
+        as_of,
+        config,
+        sources,
+        secrets,
+        archive,
+        evidence_dir,
+        recorder,
+        review,
+        roster,
+        settings,
+    })
+}
 
-    let stop = StopSignal::new();
-    // Armed until the command ends: a signal while the reports are written or the email is
-    // under way must still be honoured.
-    let _armed = stop.arm(args.deadline);
-    let fetch = FetchPlan {
-        sources: &sources,
-        secrets: &secrets,
-        archive: archive.as_ref(),
-        recorder: recorder.as_ref(),
-        as_of,
-        scope_details: config.rules.needs().contains(rules::Needs::ORG_SETTINGS),
-    };
-    let results = fetch_all(&fetch, args, &stop).await?;
-    let evidence_manifest_sha256 = match (&recorder, &archive) {
-        (Some(rec), _) => Some(
-            rec.finish(sources.iter().map(|s| s.spec.clone()).collect())
-                .map_err(|e| Error::Fatal(format!("cannot finish the evidence archive: {e}")))?,
-        ),
-        (None, Some(a)) => Some(a.manifest_sha256.clone()),
-        (None, None) => None,
-    };
-
-    let context = rules::Context {
-        as_of,
-        roster: roster.as_ref(),
-    };
-    let reviewed = review.apply(evaluate(&results, &config, context), &results, as_of);
-    let recorded_stop = stop.cause();
-    let mut report = Report::build(ReportInput {
-        run_id: settings.run_id.clone(),
-        title: config.report.title.clone(),
-        as_of,
-        generated_at: Utc::now(),
-        results,
-        findings: reviewed.findings,
-        rules: config.rules.active_with(context.provides()),
-        fail_on: settings.fail_on,
-        stopped: recorded_stop.map(|r| r.to_string()),
-        suppressions: reviewed.suppressions,
-        changes: reviewed.changes,
-        config_sha256: config.digest.clone(),
-        evidence_manifest_sha256,
-        evidence_dir: evidence_dir
-            .as_ref()
-            .or(args.replay.as_ref())
-            .map(|p| p.display().to_string()),
-        replayed: archive.is_some(),
-        shard: args.shard,
-        framework: args.framework.map(|f| f.name().to_string()),
-    });
-    if let Some(roster) = &roster {
-        report.people =
-            crate::review::roster::people_view(roster, &report.accounts, &report.findings);
+impl Prepared {
+    fn fetch_plan(&self) -> FetchPlan<'_> {
+        FetchPlan {
+            sources: &self.sources,
+            secrets: &self.secrets,
+            archive: self.archive.as_ref(),
+            recorder: self.recorder.as_ref(),
+            as_of: self.as_of,
+            scope_details: self
+                .config
+                .rules
+                .needs()
+                .contains(rules::Needs::ORG_SETTINGS),
+        }
     }
-    finish(report, &settings, &stop, recorded_stop).await
+
+    /// The digest of the evidence manifest: the one just recorded, or the one replayed.
+    fn finish_evidence(&self) -> Result<Option<String>, Error> {
+        Ok(match (&self.recorder, &self.archive) {
+            (Some(rec), _) => Some(
+                rec.finish(self.sources.iter().map(|s| s.spec.clone()).collect())
+                    .map_err(|e| {
+                        Error::Fatal(format!("cannot finish the evidence archive: {e}"))
+                    })?,
+            ),
+            (None, Some(a)) => Some(a.manifest_sha256.clone()),
+            (None, None) => None,
+        })
+    }
+
+    fn context(&self) -> rules::Context<'_> {
+        rules::Context {
+            as_of: self.as_of,
+            roster: self.roster.as_ref(),
+        }
+    }
+
+    fn report(
+        &self,
+        args: &RunArgs,
+        results: Vec<ScopeResult>,
+        reviewed: Reviewed,
+        evidence_manifest_sha256: Option<String>,
+        stopped: Option<StopReason>,
+    ) -> Report {
+        Report::build(ReportInput {
+            run_id: self.settings.run_id.clone(),
+            title: self.config.report.title.clone(),
+            as_of: self.as_of,
+            generated_at: Utc::now(),
+            results,
+            findings: reviewed.findings,
+            rules: self.config.rules.active_with(self.context().provides()),
+            fail_on: self.settings.fail_on,
+            stopped: stopped.map(|r| r.to_string()),
+            suppressions: reviewed.suppressions,
+            changes: reviewed.changes,
+            config_sha256: self.config.digest.clone(),
+            evidence_manifest_sha256,
+            evidence_dir: self
+                .evidence_dir
+                .as_ref()
+                .or(args.replay.as_ref())
+                .map(|p| p.display().to_string()),
+            replayed: self.archive.is_some(),
+            shard: args.shard,
+            framework: args.framework.map(|f| f.name().to_string()),
+        })
+    }
 }
 
 /// What fetching needs besides the command line.
 struct FetchPlan<'a> {
     sources: &'a [SourceConfig],
-    secrets: &'a BTreeMap<String, secrecy::SecretString>,
+    secrets: &'a BTreeMap<String, SecretString>,
     archive: Option<&'a Arc<ReplayArchive>>,
     recorder: Option<&'a Arc<EvidenceRecorder>>,
     as_of: DateTime<Utc>,

@@ -96,6 +96,17 @@ pub fn render(report: &Report, run: &RunFacts) -> String {
         title: report.title.clone(),
         current: "",
     };
+    the_run(&mut out, report, run);
+    findings(&mut out, report);
+    failing_by_severity(&mut out, report);
+    scopes(&mut out, report);
+    deliveries(&mut out, run);
+    out.text
+}
+
+/// The run as a whole: the version, when it finished and how long it took, the instant it
+/// evaluated as of, whether it was complete, its exit code, the accounts, the retries.
+fn the_run(out: &mut Exposition, report: &Report, run: &RunFacts) {
     let finished = run.started_at.timestamp_millis() as f64 / 1000.0 + run.duration.as_secs_f64();
     out.family(
         "access_audit_info",
@@ -144,44 +155,6 @@ pub fn render(report: &Report, run: &RunFacts) -> String {
         "Requests retried during the last run.",
         f64::from(run.retries),
     );
-    findings(&mut out, report);
-    out.family(
-        "access_audit_failing_findings",
-        "Unsuppressed failing findings by severity (0 included).",
-    );
-    for (severity, n) in &report.summary.by_severity.0 {
-        out.sample(&[("severity", severity)], *n as f64);
-    }
-    out.family(
-        "access_audit_scopes",
-        "Scopes by status: ok (audited), failed (could not be fetched).",
-    );
-    for status in [ScopeStatus::Ok, ScopeStatus::Failed] {
-        let n = report.scopes.iter().filter(|s| s.status == status).count();
-        let label = if status == ScopeStatus::Ok {
-            "ok"
-        } else {
-            "failed"
-        };
-        out.sample(&[("status", label)], n as f64);
-    }
-    out.family(
-        "access_audit_delivery",
-        "1 for the outcome of each delivery target in the last run, 0 for the other outcomes.",
-    );
-    for (target, outcome) in [
-        ("email", run.email),
-        ("notify", run.notify),
-        ("store", run.store),
-    ] {
-        for candidate in DeliveryOutcome::ALL {
-            out.sample(
-                &[("target", target), ("outcome", candidate.as_str())],
-                f64::from(u8::from(candidate == outcome)),
-            );
-        }
-    }
-    out.text
 }
 
 /// Findings by rule, severity and outcome (unsuppressed), and suppressed ones by rule. Every
@@ -225,6 +198,54 @@ fn findings(out: &mut Exposition, report: &Report) {
     );
     for (rule, n) in suppressed {
         out.sample(&[("rule", rule)], n as f64);
+    }
+}
+
+/// Unsuppressed failing findings by severity, every severity listed.
+fn failing_by_severity(out: &mut Exposition, report: &Report) {
+    out.family(
+        "access_audit_failing_findings",
+        "Unsuppressed failing findings by severity (0 included).",
+    );
+    for (severity, n) in &report.summary.by_severity.0 {
+        out.sample(&[("severity", severity)], *n as f64);
+    }
+}
+
+/// Scopes audited and scopes that could not be fetched.
+fn scopes(out: &mut Exposition, report: &Report) {
+    out.family(
+        "access_audit_scopes",
+        "Scopes by status: ok (audited), failed (could not be fetched).",
+    );
+    for status in [ScopeStatus::Ok, ScopeStatus::Failed] {
+        let n = report.scopes.iter().filter(|s| s.status == status).count();
+        let label = if status == ScopeStatus::Ok {
+            "ok"
+        } else {
+            "failed"
+        };
+        out.sample(&[("status", label)], n as f64);
+    }
+}
+
+/// Each delivery target's outcome, one series per possible outcome (1 for the one it had).
+fn deliveries(out: &mut Exposition, run: &RunFacts) {
+    out.family(
+        "access_audit_delivery",
+        "1 for the outcome of each delivery target in the last run, 0 for the other outcomes.",
+    );
+    for (target, outcome) in [
+        ("email", run.email),
+        ("notify", run.notify),
+        ("store", run.store),
+    ] {
+        for candidate in DeliveryOutcome::ALL {
+            out.sample(
+                &[("target", target), ("outcome", candidate.as_str())],
+                f64::from(u8::from(candidate == outcome)),
+            );
+        }
     }
 }
 

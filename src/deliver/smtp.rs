@@ -59,33 +59,7 @@ impl SmtpTarget {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let mut tls_param = None;
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "tls" => tls_param = Some(v.into_owned()),
-                other => return Err(format!("it has an unknown parameter `{other}`: {EXPECTED}")),
-            }
-        }
-        let security = match (url.scheme(), tls_param.as_deref()) {
-            ("smtps", None) => Security::ImplicitTls,
-            ("smtp", Some("required")) => Security::StartTls,
-            ("smtp", None | Some("none") | Some("opportunistic")) if is_loopback_host(&url) => {
-                Security::Plain
-            }
-            ("smtp", None | Some("none") | Some("opportunistic")) => {
-                return Err(format!(
-                    "plain smtp:// is only allowed to a loopback relay; mail and credentials would cross the network \
-                     unencrypted: use smtps:// or add ?tls=required ({EXPECTED})"
-                ));
-            }
-            ("smtps", Some(_)) => {
-                return Err(format!("smtps:// takes no tls parameter: {EXPECTED}"));
-            }
-            ("smtp", Some(other)) => {
-                return Err(format!("tls={other} is not supported: {EXPECTED}"));
-            }
-            (other, _) => return Err(format!("scheme `{other}` is not SMTP: {EXPECTED}")),
-        };
+        let security = security(&url)?;
         let port = url.port().unwrap_or(match security {
             Security::ImplicitTls => 465,
             Security::StartTls => 587,
@@ -95,24 +69,7 @@ impl SmtpTarget {
         let password = url
             .password()
             .map(|p| SecretString::from(percent_decode(p)));
-        let ca_pem = match ca_file {
-            Some(path) => {
-                let pem = crate::files::read_bounded(
-                    path,
-                    crate::files::PEM_FILE,
-                    crate::files::Symlinks::Follow,
-                )
-                .map_err(|e| format!("email.smtp_ca_file: {e}"))?;
-                Certificate::from_pem(&pem).map_err(|e| {
-                    format!(
-                        "email.smtp_ca_file {} is not a PEM certificate: {e}",
-                        path.display()
-                    )
-                })?;
-                Some(pem)
-            }
-            None => None,
-        };
+        let ca_pem = ca_file.map(read_ca).transpose()?;
         Ok(SmtpTarget {
             host,
             port,
@@ -151,6 +108,46 @@ impl SmtpTarget {
         }
         Ok(builder.build())
     }
+}
+
+/// How the URL asks to protect the connection (its scheme and `?tls=`), where that is allowed.
+fn security(url: &Url) -> Result<Security, String> {
+    let mut tls_param = None;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "tls" => tls_param = Some(v.into_owned()),
+            other => return Err(format!("it has an unknown parameter `{other}`: {EXPECTED}")),
+        }
+    }
+    match (url.scheme(), tls_param.as_deref()) {
+        ("smtps", None) => Ok(Security::ImplicitTls),
+        ("smtp", Some("required")) => Ok(Security::StartTls),
+        ("smtp", None | Some("none") | Some("opportunistic")) if is_loopback_host(url) => {
+            Ok(Security::Plain)
+        }
+        ("smtp", None | Some("none") | Some("opportunistic")) => Err(format!(
+            "plain smtp:// is only allowed to a loopback relay; mail and credentials would cross the network \
+             unencrypted: use smtps:// or add ?tls=required ({EXPECTED})"
+        )),
+        ("smtps", Some(_)) => Err(format!("smtps:// takes no tls parameter: {EXPECTED}")),
+        ("smtp", Some(other)) => Err(format!("tls={other} is not supported: {EXPECTED}")),
+        (other, _) => Err(format!("scheme `{other}` is not SMTP: {EXPECTED}")),
+    }
+}
+
+/// `email.smtp_ca_file`: the certificate the server's is checked against, read and parsed once
+/// here so that a bad file fails before any work.
+fn read_ca(path: &Path) -> Result<Vec<u8>, String> {
+    let pem =
+        crate::files::read_bounded(path, crate::files::PEM_FILE, crate::files::Symlinks::Follow)
+            .map_err(|e| format!("email.smtp_ca_file: {e}"))?;
+    Certificate::from_pem(&pem).map_err(|e| {
+        format!(
+            "email.smtp_ca_file {} is not a PEM certificate: {e}",
+            path.display()
+        )
+    })?;
+    Ok(pem)
 }
 
 fn percent_decode(s: &str) -> String {

@@ -59,6 +59,80 @@ pub struct Entry {
     pub expires: NaiveDate,
 }
 
+impl Entry {
+    /// One `[[suppress]]` entry checked: a known rule, a reason and an owner, something to match
+    /// besides the rule, a date within [`MAX_DAYS_AHEAD`] of `today`. An error names the key it
+    /// is about (`None`: the entry as a whole).
+    fn check(r: RawEntry, today: NaiveDate) -> Result<Entry, (Option<&'static str>, String)> {
+        let rule = rule_info(&r.rule).map(|info| info.id).ok_or_else(|| {
+            (
+                Some("rule"),
+                format!("unknown rule `{}`: `access-audit rules` lists them", r.rule),
+            )
+        })?;
+        for (key, value) in [("reason", &r.reason), ("owner", &r.owner)] {
+            if value.trim().is_empty() {
+                return Err((
+                    Some(key),
+                    format!("`{key}` is empty: every suppression needs a reason and an owner"),
+                ));
+            }
+        }
+        if r.source_name.is_none()
+            && r.scope.is_none()
+            && r.account_id.is_none()
+            && r.email.is_none()
+        {
+            return Err((
+                None,
+                "the entry matches every finding of the rule: name at least one of source_name, scope, account_id, email \
+                 (to switch a rule off, set `enabled = false` in the config)"
+                    .into(),
+            ));
+        }
+        let expires = expiry(&r.expires, today).map_err(|m| (Some("expires"), m))?;
+        Ok(Entry {
+            rule,
+            source_name: r.source_name,
+            scope: r.scope,
+            account_id: r.account_id,
+            email: r.email,
+            reason: r.reason,
+            owner: r.owner,
+            expires,
+        })
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        let field = |pattern: &Option<String>, value: Option<&str>| match pattern {
+            None => true,
+            Some(p) => value.is_some_and(|v| glob_match(p, v)),
+        };
+        self.rule == f.rule
+            && field(&self.source_name, Some(&f.source_name))
+            && field(&self.scope, Some(&f.scope))
+            && field(&self.account_id, Some(f.subject.account_id()))
+            && field(&self.email, f.subject.email())
+    }
+}
+
+/// `expires` as a date (no time of day), at most [`MAX_DAYS_AHEAD`] after `today`.
+fn expiry(expires: &toml::value::Datetime, today: NaiveDate) -> Result<NaiveDate, String> {
+    let date = match (expires.date, expires.time) {
+        (Some(d), None) => {
+            NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+        }
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{expires}` is not a date: expected a date such as 2027-03-31"))?;
+    if date - today > TimeDelta::days(MAX_DAYS_AHEAD) {
+        return Err(format!(
+            "{date} is more than {MAX_DAYS_AHEAD} days after {today}: accepted risk must be reviewed at least yearly"
+        ));
+    }
+    Ok(date)
+}
+
 /// An entry's state in this run, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,87 +192,23 @@ impl Suppressions {
                 e.message().trim().to_string(),
             )
         })?;
-        let at = |i: usize, key: &str| {
-            let path = vec![
-                KeySegment::Key("suppress".into()),
-                KeySegment::Index(i),
-                KeySegment::Key(key.into()),
-            ];
-            (Some(render_path(&path)), line_of_path(&text, &path))
-        };
         let today = as_of.date_naive();
-        let mut entries = Vec::new();
-        for (i, r) in raw.suppress.into_iter().enumerate() {
-            let rule = rule_info(&r.rule).map(|info| info.id).ok_or_else(|| {
-                let (k, l) = at(i, "rule");
-                err(
-                    k,
-                    l,
-                    format!("unknown rule `{}`: `access-audit rules` lists them", r.rule),
-                )
-            })?;
-            for (key, value) in [("reason", &r.reason), ("owner", &r.owner)] {
-                if value.trim().is_empty() {
-                    let (k, l) = at(i, key);
-                    return Err(err(
-                        k,
-                        l,
-                        format!("`{key}` is empty: every suppression needs a reason and an owner"),
-                    ));
-                }
-            }
-            if r.source_name.is_none()
-                && r.scope.is_none()
-                && r.account_id.is_none()
-                && r.email.is_none()
-            {
-                let path = vec![KeySegment::Key("suppress".into()), KeySegment::Index(i)];
-                return Err(err(
-                    Some(render_path(&path)),
-                    line_of_path(&text, &path),
-                    "the entry matches every finding of the rule: name at least one of source_name, scope, account_id, email \
-                     (to switch a rule off, set `enabled = false` in the config)"
-                        .into(),
-                ));
-            }
-            let expires = match (r.expires.date, r.expires.time) {
-                (Some(d), None) => {
-                    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-                }
-                _ => None,
-            }
-            .ok_or_else(|| {
-                let (k, l) = at(i, "expires");
-                err(
-                    k,
-                    l,
-                    format!(
-                        "`{}` is not a date: expected a date such as 2027-03-31",
-                        r.expires
-                    ),
-                )
-            })?;
-            if expires - today > TimeDelta::days(MAX_DAYS_AHEAD) {
-                let (k, l) = at(i, "expires");
-                return Err(err(
-                    k,
-                    l,
-                    format!(
-                        "{expires} is more than {MAX_DAYS_AHEAD} days after {today}: accepted risk must be reviewed at least yearly"
-                    ),
-                ));
-            }
-            entries.push(Entry {
-                rule,
-                source_name: r.source_name,
-                scope: r.scope,
-                account_id: r.account_id,
-                email: r.email,
-                reason: r.reason,
-                owner: r.owner,
-                expires,
-            });
-        }
+        let entries = raw
+            .suppress
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Entry::check(r, today).map_err(|(key, message)| {
+                    let mut path = vec![KeySegment::Key("suppress".into()), KeySegment::Index(i)];
+                    path.extend(key.map(|k| KeySegment::Key(k.into())));
+                    err(
+                        Some(render_path(&path)),
+                        line_of_path(&text, &path),
+                        message,
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Suppressions {
             file: Some(path.to_path_buf()),
             entries,
@@ -252,20 +262,6 @@ impl Suppressions {
                 matched,
             })
             .collect()
-    }
-}
-
-impl Entry {
-    fn matches(&self, f: &Finding) -> bool {
-        let field = |pattern: &Option<String>, value: Option<&str>| match pattern {
-            None => true,
-            Some(p) => value.is_some_and(|v| glob_match(p, v)),
-        };
-        self.rule == f.rule
-            && field(&self.source_name, Some(&f.source_name))
-            && field(&self.scope, Some(&f.scope))
-            && field(&self.account_id, Some(f.subject.account_id()))
-            && field(&self.email, f.subject.email())
     }
 }
 

@@ -3,7 +3,8 @@
 use serde::Deserialize;
 
 use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
-use crate::model::{Account, AccountStatus, RuleId, Severity, SourceKind};
+use crate::model::{Account, AccountStatus, RuleId, Severity};
+use crate::sources::registry;
 
 pub const OWNER_COUNT: RuleInfo = RuleInfo {
     id: RuleId::new("owner_count"),
@@ -70,15 +71,12 @@ impl Rule for OwnerCount {
         Ok(())
     }
     fn check_scope(&self, accounts: &[Account], _context: &Context) -> Option<Hit> {
-        // Sent.dm's owner is implicit and never listed: counting there would always say zero.
-        if accounts
-            .first()
-            .is_none_or(|a| a.source != SourceKind::Sentry)
-        {
-            return None;
-        }
+        // Counted only where the source lists a scope's owners among its accounts (Sentry):
+        // where the owner is implicit (Sent.dm), the count would always say zero.
+        let source = registry::find(accounts.first()?.source.as_str())?;
+        let owner_role = source.owner_role()?;
         let owners = active(accounts)
-            .filter(|a| a.role.as_deref() == Some("owner"))
+            .filter(|a| a.role.as_deref() == Some(owner_role))
             .count() as u32;
         (owners < self.min_owners || owners > self.max_owners).then(|| {
             Hit::fail(format!(
@@ -152,6 +150,7 @@ impl Rule for AdminSprawl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SourceKind;
     use crate::rules::test_support::{account, context};
 
     fn accounts(owners: usize, members: usize) -> Vec<Account> {
@@ -187,6 +186,14 @@ mod tests {
         assert!(
             rule.check_scope(&sentdm, &context()).is_none(),
             "Sent.dm never lists its owner"
+        );
+        let mut teams = accounts(1, 3);
+        for a in &mut teams {
+            a.source = SourceKind::new("testapi");
+        }
+        assert!(
+            rule.check_scope(&teams, &context()).is_none(),
+            "the test API has no owner role"
         );
         assert!(rule.check_scope(&[], &context()).is_none());
     }

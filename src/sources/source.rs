@@ -64,6 +64,11 @@ pub trait Source: Sync {
     /// and, when it fails, reported.
     fn discovery_scope(&self) -> &'static str;
 
+    /// The role a scope's owners have among its accounts (`owner_count` counts them); `None`
+    /// when the API never lists a scope's owner as an account, where a count would always say
+    /// zero.
+    fn owner_role(&self) -> Option<&'static str>;
+
     /// What an HTTP status refusing the probe means for this API, where it means something
     /// more specific than "bad credentials" (401) or "not found" (404).
     fn refusal(&self, status: u16) -> Option<&'static str> {

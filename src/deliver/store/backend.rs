@@ -91,85 +91,126 @@ pub(super) fn build(
         retry_timeout: timeout.min(Duration::from_secs(180)),
         ..RetryConfig::default()
     };
+    match scheme {
+        Scheme::File => local(url),
+        Scheme::S3 => s3(url, env, retry, timeout),
+        Scheme::Gcs => gcs(url, env, retry, timeout),
+        Scheme::Azure => azure(url, env, retry, timeout),
+    }
+}
+
+/// `file:///…`: a directory, created if missing.
+fn local(url: &Url) -> Result<Arc<dyn ObjectStore>, DeliveryError> {
     let fail = |m: String| DeliveryError::new(Target::Store, m);
-    let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
-        Scheme::File => {
-            let dir = url
-                .to_file_path()
-                .map_err(|()| fail(format!("{url} is not a local path")))?;
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-            LocalFileSystem::new_with_prefix(&dir).map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+    let dir = url
+        .to_file_path()
+        .map_err(|()| fail(format!("{url} is not a local path")))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    set_up(Scheme::File, LocalFileSystem::new_with_prefix(&dir))
+}
+
+/// `s3://…`: configured by `AWS_*`; every object sent with its SHA-256 checksum.
+fn s3(
+    url: &Url,
+    env: &CloudEnv,
+    retry: RetryConfig,
+    timeout: Duration,
+) -> Result<Arc<dyn ObjectStore>, DeliveryError> {
+    let mut b = AmazonS3Builder::new().with_url(url.as_str());
+    for (k, v) in env.with_prefix("AWS_") {
+        match parse_key::<AmazonS3ConfigKey>(k) {
+            Some(AmazonS3ConfigKey::Client(_)) | None => {}
+            Some(key) => b = b.with_config(key, v),
         }
-        Scheme::S3 => {
-            let mut b = AmazonS3Builder::new().with_url(url.as_str());
-            for (k, v) in env.with_prefix("AWS_") {
-                match parse_key::<AmazonS3ConfigKey>(k) {
-                    Some(AmazonS3ConfigKey::Client(_)) | None => {}
-                    Some(key) => b = b.with_config(key, v),
-                }
-            }
-            let endpoints = [
-                AmazonS3ConfigKey::Endpoint,
-                AmazonS3ConfigKey::S3Endpoint,
-                AmazonS3ConfigKey::StsEndpoint,
-            ]
-            .map(|k| b.get_config_value(&k));
-            let net = Network::check(endpoints.iter().flatten(), "AWS_ENDPOINT_URL")?;
-            // S3 checks x-amz-checksum-sha256 against what it received and refuses a mismatch.
-            b.with_checksum_algorithm(Checksum::SHA256)
-                .with_allow_http(net.allow_http)
-                .with_retry(retry)
-                .with_http_connector(net.connector(timeout))
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+    }
+    let endpoints = [
+        AmazonS3ConfigKey::Endpoint,
+        AmazonS3ConfigKey::S3Endpoint,
+        AmazonS3ConfigKey::StsEndpoint,
+    ]
+    .map(|k| b.get_config_value(&k));
+    let net = Network::check(endpoints.iter().flatten(), "AWS_ENDPOINT_URL")?;
+    // S3 checks x-amz-checksum-sha256 against what it received and refuses a mismatch.
+    let built = b
+        .with_checksum_algorithm(Checksum::SHA256)
+        .with_allow_http(net.allow_http)
+        .with_retry(retry)
+        .with_http_connector(net.connector(timeout))
+        .build();
+    set_up(Scheme::S3, built)
+}
+
+/// `gs://…`: configured by `GOOGLE_*`.
+fn gcs(
+    url: &Url,
+    env: &CloudEnv,
+    retry: RetryConfig,
+    timeout: Duration,
+) -> Result<Arc<dyn ObjectStore>, DeliveryError> {
+    let mut b = GoogleCloudStorageBuilder::new().with_url(url.as_str());
+    for (k, v) in env.with_prefix("GOOGLE_") {
+        match parse_key::<GoogleConfigKey>(k) {
+            Some(GoogleConfigKey::Client(_)) | None => {}
+            Some(key) => b = b.with_config(key, v),
         }
-        Scheme::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::new().with_url(url.as_str());
-            for (k, v) in env.with_prefix("GOOGLE_") {
-                match parse_key::<GoogleConfigKey>(k) {
-                    Some(GoogleConfigKey::Client(_)) | None => {}
-                    Some(key) => b = b.with_config(key, v),
-                }
-            }
-            let net = Network::check(
-                b.get_config_value(&GoogleConfigKey::BaseUrl).iter(),
-                "GOOGLE_BASE_URL",
-            )?;
-            b.with_client_options(ClientOptions::new().with_allow_http(net.allow_http))
-                .with_retry(retry)
-                .with_http_connector(net.connector(timeout))
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+    }
+    let net = Network::check(
+        b.get_config_value(&GoogleConfigKey::BaseUrl).iter(),
+        "GOOGLE_BASE_URL",
+    )?;
+    let built = b
+        .with_client_options(ClientOptions::new().with_allow_http(net.allow_http))
+        .with_retry(retry)
+        .with_http_connector(net.connector(timeout))
+        .build();
+    set_up(Scheme::Gcs, built)
+}
+
+/// `az://…`: configured by `AZURE_*`; the emulator, when asked for, is on loopback.
+fn azure(
+    url: &Url,
+    env: &CloudEnv,
+    retry: RetryConfig,
+    timeout: Duration,
+) -> Result<Arc<dyn ObjectStore>, DeliveryError> {
+    let mut b = MicrosoftAzureBuilder::new().with_url(url.as_str());
+    for (k, v) in env.with_prefix("AZURE_") {
+        match parse_key::<AzureConfigKey>(k) {
+            Some(AzureConfigKey::Client(_)) | None => {}
+            Some(key) => b = b.with_config(key, v),
         }
-        Scheme::Azure => {
-            let mut b = MicrosoftAzureBuilder::new().with_url(url.as_str());
-            for (k, v) in env.with_prefix("AZURE_") {
-                match parse_key::<AzureConfigKey>(k) {
-                    Some(AzureConfigKey::Client(_)) | None => {}
-                    Some(key) => b = b.with_config(key, v),
-                }
-            }
-            let emulator = b
-                .get_config_value(&AzureConfigKey::UseEmulator)
-                .filter(|v| v == "true")
-                .map(|_| "http://127.0.0.1:10000".to_string());
-            let endpoints = [b.get_config_value(&AzureConfigKey::Endpoint), emulator];
-            let net = Network::check(endpoints.iter().flatten(), "AZURE_STORAGE_ENDPOINT")?;
-            b.with_allow_http(net.allow_http)
-                .with_retry(retry)
-                .with_http_connector(net.connector(timeout))
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-        }
-    };
-    built.map_err(|e| {
-        fail(format!(
-            "cannot set up the {} client: {}",
-            scheme.name(),
-            super::errors::chain(&e)
-        ))
-    })
+    }
+    let emulator = b
+        .get_config_value(&AzureConfigKey::UseEmulator)
+        .filter(|v| v == "true")
+        .map(|_| "http://127.0.0.1:10000".to_string());
+    let endpoints = [b.get_config_value(&AzureConfigKey::Endpoint), emulator];
+    let net = Network::check(endpoints.iter().flatten(), "AZURE_STORAGE_ENDPOINT")?;
+    let built = b
+        .with_allow_http(net.allow_http)
+        .with_retry(retry)
+        .with_http_connector(net.connector(timeout))
+        .build();
+    set_up(Scheme::Azure, built)
+}
+
+/// The store object_store built, or why it could not.
+fn set_up(
+    scheme: Scheme,
+    built: object_store::Result<impl ObjectStore>,
+) -> Result<Arc<dyn ObjectStore>, DeliveryError> {
+    match built {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(e) => Err(DeliveryError::new(
+            Target::Store,
+            format!(
+                "cannot set up the {} client: {}",
+                scheme.name(),
+                super::errors::chain(&e)
+            ),
+        )),
+    }
 }
 
 /// A key of the cloud's environment, as its SDK names it. The callers drop the HTTP client

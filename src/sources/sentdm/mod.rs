@@ -86,6 +86,11 @@ impl Source for Sentdm {
         DISCOVERY_SCOPE
     }
 
+    fn owner_role(&self) -> Option<&'static str> {
+        // An organization's owner is implicit: `/v3/users` never lists them.
+        None
+    }
+
     fn refusal(&self, status: u16) -> Option<&'static str> {
         (status == 403).then_some("the key's owner lacks the developer role")
     }

@@ -85,6 +85,11 @@ impl Source for Sentry {
         DISCOVERY_SCOPE
     }
 
+    fn owner_role(&self) -> Option<&'static str> {
+        // An organization's owners are members with `orgRole` owner (lower-cased in members.rs).
+        Some("owner")
+    }
+
     fn refusal(&self, status: u16) -> Option<&'static str> {
         (status == 403)
             .then_some("missing scope member:read (or the token's user is not in the organization)")

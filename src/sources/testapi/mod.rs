@@ -75,6 +75,11 @@ impl Source for TestApi {
     fn discovery_scope(&self) -> &'static str {
         "_teams"
     }
+
+    fn owner_role(&self) -> Option<&'static str> {
+        // Teams have members and admins, no owners.
+        None
+    }
 }
 
 /// The keys as written.
