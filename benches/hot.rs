@@ -57,6 +57,7 @@ fn benches(c: &mut Criterion) {
     let findings = evaluate(&accts, as_of, &settings);
     let report = Report::build(ReportInput {
         run_id: "0123456789abcdef".into(),
+        retries: 0,
         title: "bench".into(),
         as_of,
         generated_at: as_of,

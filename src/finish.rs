@@ -63,7 +63,7 @@ pub async fn finish(
             .to_std()
             .unwrap_or_default(),
         exit_code: status.code(),
-        retries: 0,
+        retries: report.run.retries,
         email: match (&settings.email, email_failed) {
             (EmailDelivery::Off, _) => DeliveryOutcome::Skipped,
             (_, true) => DeliveryOutcome::Failed,
@@ -267,6 +267,7 @@ mod tests {
         let at = chrono::DateTime::UNIX_EPOCH;
         Report::build(crate::report::ReportInput {
             run_id: "0123456789abcdef".into(),
+            retries: 0,
             title: "t".into(),
             as_of: at,
             generated_at: at,

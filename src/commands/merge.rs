@@ -48,6 +48,7 @@ pub async fn merge(
     };
     let report = Report::build(ReportInput {
         run_id: settings.run_id.clone(),
+        retries: combined.retries,
         title,
         as_of,
         generated_at: Utc::now(),
@@ -181,6 +182,8 @@ struct Combined {
     results: Vec<ScopeResult>,
     findings: Vec<Finding>,
     stopped: Vec<String>,
+    /// Requests the shards retried, together.
+    retries: u32,
 }
 
 /// Each scope once (the same failed discovery scope may come from several shards; a scope
@@ -191,6 +194,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
     let mut accounts_by_scope: HashMap<(String, String), Vec<Account>> = HashMap::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut stopped: Vec<String> = Vec::new();
+    let mut retries = 0u32;
     for (path, s) in shards {
         let in_file = |e: String| Error::Fatal(format!("{}: {e}", path.display()));
         let accounts = s.accounts().map_err(in_file)?;
@@ -225,6 +229,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
             findings.push(f.into_finding().map_err(in_file)?);
         }
         stopped.extend(s.run.stopped);
+        retries = retries.saturating_add(s.run.retries);
     }
     let results = scope_entries
         .into_iter()
@@ -234,6 +239,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
         results,
         findings,
         stopped,
+        retries,
     })
 }
 

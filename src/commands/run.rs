@@ -92,7 +92,7 @@ pub async fn run(
     // Armed until the command ends: a signal while the reports are written or the email is
     // under way must still be honoured.
     let _armed = stop.arm(args.deadline);
-    let results = fetch_all(&run.fetch_plan(), args, &stop).await?;
+    let Fetched { results, retries } = fetch_all(&run.fetch_plan(), args, &stop).await?;
     let evidence_manifest_sha256 = run.finish_evidence()?;
     let context = run.context();
     let findings = evaluate(&results, &run.config, context);
@@ -104,7 +104,9 @@ pub async fn run(
         reviewed,
         evidence_manifest_sha256,
         recorded_stop,
+        retries,
     );
+
     if let Some(roster) = &run.roster {
         report.people =
             crate::review::roster::people_view(roster, &report.accounts, &report.findings);
@@ -213,9 +215,11 @@ impl Prepared {
         reviewed: Reviewed,
         evidence_manifest_sha256: Option<String>,
         stopped: Option<StopReason>,
+        retries: u32,
     ) -> Report {
         Report::build(ReportInput {
             run_id: self.settings.run_id.clone(),
+            retries,
             title: self.config.report.title.clone(),
             as_of: self.as_of,
             generated_at: Utc::now(),
@@ -251,13 +255,20 @@ struct FetchPlan<'a> {
     scope_details: bool,
 }
 
+/// What fetching produced: every scope's result, and the requests retried on the way.
+struct Fetched {
+    results: Vec<ScopeResult>,
+    retries: u32,
+}
+
 /// Fetch every source at once, each from the network or the archive.
 async fn fetch_all(
     plan: &FetchPlan<'_>,
     args: &RunArgs,
     stop: &StopSignal,
-) -> Result<Vec<ScopeResult>, Error> {
+) -> Result<Fetched, Error> {
     let progress = crate::progress::Progress::new(!args.no_progress);
+    let retries = sources::RetryCount::default();
     let mut fetches = Vec::new();
     for source in plan.sources {
         let page_source = match plan.archive {
@@ -279,6 +290,7 @@ async fn fetch_all(
             fetcher: Fetcher {
                 source: page_source,
                 stop: stop.clone(),
+                retries: retries.clone(),
             },
             as_of: plan.as_of,
             shard: args.shard,
@@ -295,10 +307,21 @@ async fn fetch_all(
     progress.finish();
     for r in &results {
         if let Err(e) = &r.outcome {
-            tracing::error!(source = %r.source_name, scope = %r.scope, error = %e, "scope failed; its accounts are not in the report");
+            tracing::error!(
+                source = %r.source_name,
+                scope = %r.scope,
+                http_status = e.http_status,
+                code = e.code.as_deref(),
+                request_id = e.request_id.as_deref(),
+                error = %e,
+                "scope failed; its accounts are not in the report"
+            );
         }
     }
-    Ok(results)
+    Ok(Fetched {
+        results,
+        retries: retries.total(),
+    })
 }
 
 /// The rules over every scope that was fetched.

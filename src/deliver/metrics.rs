@@ -110,11 +110,13 @@ fn the_run(out: &mut Exposition, report: &Report, run: &RunFacts) {
     let finished = run.started_at.timestamp_millis() as f64 / 1000.0 + run.duration.as_secs_f64();
     out.family(
         "access_audit_info",
-        "Always 1; the labels say which version and fail_on produced the last run.",
+        "Always 1; the labels say which version (and commit) and fail_on produced the last run, and its run id (as in its log and report.json).",
     );
     out.sample(
         &[
             ("version", &report.tool.version),
+            ("commit", &report.tool.commit),
+            ("run_id", &report.run.run_id),
             ("fail_on", &report.run.fail_on),
         ],
         1.0,

@@ -411,6 +411,7 @@ mod tests {
         let findings = evaluate(&accounts, as_of, &RuleSettings::default());
         let report = Report::build(ReportInput {
             run_id: "0123456789abcdef".into(),
+            retries: 0,
             title: "Scale".into(),
             as_of,
             generated_at: as_of,

@@ -104,6 +104,8 @@ pub struct ScopeEntry {
 pub struct RunMeta {
     /// This run's id, also in its start log line and its metrics.
     pub run_id: String,
+    /// Requests retried while fetching (a merged report: over every shard).
+    pub retries: u32,
     pub fail_on: String,
     pub rules: Vec<RuleMeta>,
     pub config_sha256: Option<String>,
@@ -157,6 +159,8 @@ pub struct Report {
 /// Everything the report is built from.
 pub struct ReportInput {
     pub run_id: String,
+    /// Requests retried while fetching.
+    pub retries: u32,
     pub title: String,
     pub as_of: DateTime<Utc>,
     pub generated_at: DateTime<Utc>,
@@ -199,6 +203,7 @@ impl Report {
             people: Vec::new(),
             run: RunMeta {
                 run_id: input.run_id,
+                retries: input.retries,
                 fail_on: input.fail_on.to_string(),
                 rules: input.rules.iter().map(RuleMeta::of).collect(),
                 config_sha256: input.config_sha256,

@@ -42,6 +42,8 @@ pub struct ReportFile {
 #[derive(Deserialize)]
 pub struct RunRecord {
     #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
     pub rules: Vec<RuleRecord>,
     #[serde(default)]
     pub shard: Option<Shard>,

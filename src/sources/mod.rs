@@ -78,6 +78,23 @@ pub enum PageSource {
 pub struct Fetcher {
     pub source: PageSource,
     pub stop: StopSignal,
+    /// Requests retried, over every scope of every source that shares the counter.
+    pub retries: RetryCount,
+}
+
+/// Requests retried during a run, counted as answers (or final failures) come back; shared by
+/// every source's [`Fetcher`] so the run can report one total.
+#[derive(Debug, Clone, Default)]
+pub struct RetryCount(Arc<std::sync::atomic::AtomicU32>);
+
+impl RetryCount {
+    fn add(&self, n: u32) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn total(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Why a page could not be had at all (no HTTP answer to interpret).
@@ -123,10 +140,12 @@ impl Fetcher {
     async fn fetch(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
         match &self.source {
             PageSource::Live { client, recorder } => {
-                let result = client
-                    .get(&req.url, &req.headers, true)
-                    .await
-                    .map_err(|e| crate::redact::redact(&e.to_string()).into_owned());
+                let result = client.get(&req.url, &req.headers, true).await;
+                self.retries.add(match &result {
+                    Ok(answer) => answer.retries,
+                    Err(failed) => failed.attempts.saturating_sub(1),
+                });
+                let result = result.map_err(|e| crate::redact::redact(&e.to_string()).into_owned());
                 if let Some(recorder) = recorder {
                     let key = RecordKey {
                         source_name,

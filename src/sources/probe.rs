@@ -3,7 +3,7 @@
 //! its refusals beyond the common ones ([`Source::refusal`]).
 
 use super::spec::SourceConfig;
-use super::{Fetcher, PageRequest, live_source};
+use super::{Fetcher, PageRequest, RetryCount, live_source};
 use crate::stop::StopSignal;
 
 /// The verdict on one source: `ok (…)` when the credentials work, `FAILED: …` otherwise.
@@ -12,6 +12,7 @@ pub async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String
         Ok(source) => Fetcher {
             source,
             stop: StopSignal::new(),
+            retries: RetryCount::default(),
         },
         Err(e) => return format!("FAILED: {e}"),
     };

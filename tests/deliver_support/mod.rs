@@ -52,6 +52,7 @@ pub fn report() -> Report {
     }
     let mut report = Report::build(ReportInput {
         run_id: "0123456789abcdef".into(),
+        retries: 0,
         title: "Acme \"Q4\" review".into(),
         as_of,
         generated_at: as_of,

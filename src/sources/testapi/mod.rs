@@ -255,6 +255,7 @@ mod tests {
             fetcher: Fetcher {
                 source: page_source,
                 stop: StopSignal::new(),
+                retries: Default::default(),
             },
             as_of: chrono::Utc::now(),
             shard: None,
