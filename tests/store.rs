@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use access_audit::deliver::Target;
-use access_audit::deliver::store::{self, CloudEnv, RawStore, Store, StoreReceipt, StoreSettings};
+use access_audit::deliver::store::{
+    self, CloudEnv, RawStore, RunFile, Store, StoreReceipt, StoreSettings,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::TryStreamExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -433,4 +435,146 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Files of a run in three places — the output directory, an evidence archive elsewhere, an
+/// email preview directory — stored in one folder at their object paths, each read inside its
+/// own directory; two files for one object path, or a link inside a directory, are refused.
+#[tokio::test]
+async fn files_from_several_directories_are_stored_at_their_object_paths() {
+    let out = tempfile::tempdir().unwrap();
+    let evidence = tempfile::tempdir().unwrap();
+    let preview = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    for (dir, rel, bytes) in [
+        (out.path(), "report.html", &b"<!doctype html>"[..]),
+        (evidence.path(), "manifest.json", b"{\"schema_version\":1}"),
+        (evidence.path(), "sentry/acme/0001.json", b"[]"),
+        (preview.path(), "1234.eml", b"Subject: x\r\n\r\nx\r\n"),
+    ] {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let files = vec![
+        RunFile::same_path(out.path(), "report.html"),
+        RunFile::new(evidence.path(), "manifest.json", "evidence/manifest.json"),
+        RunFile::new(
+            evidence.path(),
+            "sentry/acme/0001.json",
+            "evidence/sentry/acme/0001.json",
+        ),
+        RunFile::new(preview.path(), "1234.eml", "email/1234.eml"),
+    ];
+    let s = settings(&format!("url = \"file://{}/run\"", target.path().display()));
+    let store = Store::connect(&s, &as_of(), &CloudEnv::default()).unwrap();
+    let receipt = store.upload_files(&files).await.unwrap();
+    let folder = target.path().join("run");
+    let paths: Vec<&str> = receipt.objects.iter().map(|o| o.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "email/1234.eml",
+            "evidence/manifest.json",
+            "evidence/sentry/acme/0001.json",
+            "report.html"
+        ]
+    );
+    for f in &files {
+        let local = std::fs::read(f.dir.join(&f.file)).unwrap();
+        assert_eq!(std::fs::read(folder.join(&f.object)).unwrap(), local);
+    }
+    let manifest = std::fs::read_to_string(folder.join("manifest.sha256")).unwrap();
+    assert_eq!(manifest.lines().count(), 4, "{manifest}");
+    assert!(manifest.contains(&format!(
+        "{}  evidence/sentry/acme/0001.json\n",
+        sha256_hex(b"[]")
+    )));
+    assert_eq!(
+        store.url_of("report.html"),
+        receipt.url_of("report.html").unwrap()
+    );
+
+    // Two different files for one object.
+    let clash = [
+        RunFile::same_path(out.path(), "report.html"),
+        RunFile::new(preview.path(), "1234.eml", "report.html"),
+    ];
+    let err = store.upload_files(&clash).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("would both be stored as report.html"),
+        "{err}"
+    );
+
+    // A link inside the evidence archive is not followed.
+    std::os::unix::fs::symlink(out.path(), evidence.path().join("linked")).unwrap();
+    let linked = [RunFile::new(
+        evidence.path(),
+        "linked/report.html",
+        "evidence/linked/report.html",
+    )];
+    let err = store.upload_files(&linked).await.unwrap_err();
+    assert!(err.to_string().contains("link"), "{err}");
+}
+
+/// The evidence archive is listed from its manifest: the bodies it names, in the recorder's
+/// shape, and not whatever else lies in the directory.
+#[test]
+fn the_evidence_archive_is_listed_from_its_manifest() {
+    use access_audit::sources::evidence::archive_files;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |files: &[(&str, &str, Option<&str>)]| {
+        let responses: Vec<serde_json::Value> = files
+            .iter()
+            .map(|(source, scope, file)| {
+                serde_json::json!({
+                    "source_name": source, "scope": scope, "endpoint": "sentry.members",
+                    "url": "https://sentry.io/x", "status": file.map(|_| 200), "file": file,
+                    "bytes": 2, "sha256": null, "fetched_at": "2026-11-01T00:00:00Z",
+                    "request_id": null, "error": file.is_none().then_some("refused")
+                })
+            })
+            .collect();
+        let text = serde_json::json!({
+            "schema_version": 1,
+            "tool": {"name": "access-audit", "version": "0"},
+            "started_at": "2026-11-01T00:00:00Z",
+            "finished_at": "2026-11-01T00:00:00Z",
+            "sources": [],
+            "responses": responses,
+        });
+        std::fs::write(dir.path().join("manifest.json"), text.to_string()).unwrap();
+    };
+    std::fs::write(dir.path().join(".access-audit-evidence"), "{}").unwrap();
+    manifest(&[
+        ("sentry", "acme", Some("sentry/acme/0001.json")),
+        ("sentry", "gone", None),
+        ("sentry", "acme", Some("sentry/acme/0002.json")),
+    ]);
+    let (files, sha256) = archive_files(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        files,
+        [
+            "manifest.json",
+            "sentry/acme/0001.json",
+            "sentry/acme/0002.json"
+        ]
+    );
+    assert_eq!(
+        sha256,
+        sha256_hex(&std::fs::read(dir.path().join("manifest.json")).unwrap())
+    );
+    for bad in [
+        "../../etc/passwd",
+        "sentry/acme/../../x.json",
+        "sentry/other/0001.json",
+    ] {
+        manifest(&[("sentry", "acme", Some(bad))]);
+        let err = archive_files(dir.path()).unwrap_err();
+        assert!(
+            err.contains("is not <source>/<scope>/NNNN.json"),
+            "{bad}: {err}"
+        );
+    }
 }
