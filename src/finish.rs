@@ -2,12 +2,13 @@
 //! and turn what happened into the exit status. `run`, `merge` and every later command end here,
 //! so a report is written, delivered and judged the same way whichever command made it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::deliver::metrics::{self, RunFacts};
 use crate::deliver::notify::{self, NotifyReceipt, NotifySummary};
-use crate::deliver::{self, DeliveryOutcome, EmailJob};
+use crate::deliver::store::{Include, RunFile, Store};
+use crate::deliver::{self, DeliveryOutcome, EmailJob, EmailStep};
 use crate::exit::ExitStatus;
 use crate::report::{self, Report};
 use crate::settings::{EmailDelivery, Settings};
@@ -46,9 +47,15 @@ pub async fn finish(
         report.verdict()
     );
     // Only now, with every report on disk, does anything leave; after a signal, nothing does.
+    // The preview is written first, so that it is stored with the reports (it names where the
+    // report is to be stored); the email is sent after the upload, so that it links to the
+    // stored report only once it is there, and names the local folder when it is not.
     let targets = &settings.targets;
-    let (store, stored_url) = upload(settings, &written, stop).await;
-    let email_failed = email(&report, settings, stop).await;
+    let previewed = preview(&report, settings, &written, stop).await;
+    let preview_file = previewed.as_ref().and_then(EmailStep::preview);
+    let (store, stored_url) = upload(&report, settings, &written, preview_file, stop).await;
+    let sent = send(&report, settings, stored_url.as_deref(), stop).await;
+    let email_failed = [previewed, sent].iter().flatten().any(EmailStep::failed);
     let notified = notify(&report, settings, stored_url.clone(), stop).await;
     record_late_stop(&mut report, recorded, stop, write);
     let failed = |o: DeliveryOutcome| o == DeliveryOutcome::Failed;
@@ -121,10 +128,14 @@ fn summary(
     text
 }
 
-/// Upload the run folder's reports to object storage; the stored report's URL, for the links.
+/// Upload every file of the run that `[store] include` takes — the reports as they are named in
+/// the output directory, the evidence archive this run recorded under `evidence/`, the email
+/// preview under `email/` — and `manifest.sha256`; the stored report's URL, for the links.
 async fn upload(
+    report: &Report,
     settings: &Settings,
     written: &[PathBuf],
+    preview: Option<&Path>,
     stop: &StopSignal,
 ) -> (DeliveryOutcome, Option<String>) {
     let Some(store) = &settings.targets.store else {
@@ -133,22 +144,88 @@ async fn upload(
     if stop.by_signal() {
         return (DeliveryOutcome::Skipped, None);
     }
-    let files: Vec<PathBuf> = written
-        .iter()
-        .filter_map(|p| p.strip_prefix(&settings.output_dir).ok())
-        .map(PathBuf::from)
-        .collect();
-    match store.upload(&settings.output_dir, &files).await {
+    let files = match run_files(report, settings, store, written, preview).await {
+        Ok(files) => files,
+        Err(e) => {
+            tracing::error!(error = %e, "the run's files could not be listed for the upload; nothing was stored, the files are on disk");
+            return (DeliveryOutcome::Failed, None);
+        }
+    };
+    match store.upload_files(&files).await {
         Ok(receipt) => {
-            tracing::info!(url = %receipt.folder_url, objects = receipt.objects.len(), "reports stored and verified");
+            tracing::info!(url = %receipt.folder_url, objects = receipt.objects.len(), "the run's files stored and verified");
             let url = receipt.url_of(report::REPORT_HTML).map(str::to_string);
             (DeliveryOutcome::Ok, url)
         }
         Err(e) => {
-            tracing::error!(error = %e, "uploading the reports failed; they are on disk");
+            tracing::error!(error = %e, "uploading the run's files failed; they are on disk");
             (DeliveryOutcome::Failed, None)
         }
     }
+}
+
+/// The run's files with their object paths. The evidence archive is listed from its manifest
+/// (exactly the files replay reads, bounded by the manifest's cap), and only when this run
+/// recorded it (`--evidence`; a `--replay` archive is the input, not something the run wrote),
+/// and only when the manifest is still the one the report names.
+async fn run_files(
+    report: &Report,
+    settings: &Settings,
+    store: &Store,
+    written: &[PathBuf],
+    preview: Option<&Path>,
+) -> Result<Vec<RunFile>, String> {
+    let out = &settings.output_dir;
+    let mut files: Vec<RunFile> = written
+        .iter()
+        .filter_map(|p| p.strip_prefix(out).ok())
+        .map(|rel| RunFile::same_path(out, rel))
+        .collect();
+    if let Some(dir) = &report.run.evidence_dir
+        && !report.run.replayed
+        && store.includes(Include::Evidence)
+    {
+        let dir = PathBuf::from(dir);
+        let listing = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || crate::sources::evidence::archive_files(&dir))
+        };
+        let (listed, manifest_sha256) = listing
+            .await
+            .map_err(|e| format!("listing the evidence archive stopped: {e}"))??;
+        if report.run.evidence_manifest_sha256.as_deref() != Some(manifest_sha256.as_str()) {
+            return Err(format!(
+                "the evidence manifest in {} is not the one this run recorded (SHA-256 {manifest_sha256}, the report names {})",
+                dir.display(),
+                report
+                    .run
+                    .evidence_manifest_sha256
+                    .as_deref()
+                    .unwrap_or("none")
+            ));
+        }
+        files.extend(
+            listed
+                .into_iter()
+                .map(|f| RunFile::new(&dir, &f, Path::new("evidence").join(&f))),
+        );
+    }
+    if let Some(path) = preview {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(format!("{} is not a file in a directory", path.display()));
+        };
+        files.push(RunFile::new(dir, name, Path::new("email").join(name)));
+    }
+    Ok(files)
+}
+
+/// Where `report.html` will be once stored, known before the upload: when a store is
+/// configured that takes the reports, and report.html is among them.
+fn planned_report_url(settings: &Settings, written: &[PathBuf]) -> Option<String> {
+    let store = settings.targets.store.as_ref()?;
+    let html = settings.output_dir.join(report::REPORT_HTML);
+    (store.includes(Include::Reports) && written.contains(&html))
+        .then(|| store.url_of(report::REPORT_HTML))
 }
 
 /// Slack and the JSON webhook, as `[notify] send` calls for.
@@ -207,22 +284,53 @@ async fn record_metrics(
     failed
 }
 
-/// Returns `true` when delivery failed (exit 5).
-async fn email(report: &Report, settings: &Settings, stop: &StopSignal) -> bool {
-    let (target, preview) = match &settings.email {
-        EmailDelivery::Off => return false,
-        EmailDelivery::Send(target) => (Some(target), None),
-        EmailDelivery::Preview(dir) => (None, Some(dir.as_path())),
+/// `--email-preview`: the message as `DIR/<id>.eml`, written before the upload so that it is
+/// stored too. It links to where the report is to be stored (that upload comes next; if it
+/// fails, the run exits 5 and says so). `None` when the email is sent or off.
+async fn preview(
+    report: &Report,
+    settings: &Settings,
+    written: &[PathBuf],
+    stop: &StopSignal,
+) -> Option<EmailStep> {
+    let EmailDelivery::Preview(dir) = &settings.email else {
+        return None;
+    };
+    let link = planned_report_url(settings, written);
+    let job = EmailJob {
+        config: &settings.email_config,
+        fail_on: settings.fail_on,
+        templates: &settings.templates,
+        output_dir: &settings.output_dir,
+        report_url: link.as_deref(),
+        target: None,
+        preview: Some(dir),
+    };
+    Some(deliver::deliver_unless_stopped(report, &job, stop).await)
+}
+
+/// The email, sent after the upload: it links to the stored report (`report_url`, set only when
+/// the upload succeeded), or else names the local output directory. `None` when it is
+/// previewed or off.
+async fn send(
+    report: &Report,
+    settings: &Settings,
+    report_url: Option<&str>,
+    stop: &StopSignal,
+) -> Option<EmailStep> {
+    let EmailDelivery::Send(target) = &settings.email else {
+        return None;
     };
     let job = EmailJob {
         config: &settings.email_config,
         fail_on: settings.fail_on,
         templates: &settings.templates,
         output_dir: &settings.output_dir,
-        target,
-        preview,
+        report_url,
+        target: Some(target),
+        preview: None,
     };
-    deliver::deliver_unless_stopped(report, &job, stop).await
+    Some(deliver::deliver_unless_stopped(report, &job, stop).await)
 }
 
 /// A stop that came after `report` was built — while the reports were written or the email was

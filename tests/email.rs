@@ -46,9 +46,22 @@ attach = ["html", "csv", "accounts", "json"]
 }
 
 fn replay_demo(dir: &Path, config: &str, smtp_url: &str) -> assert_cmd::assert::Assert {
+    replay_demo_env(dir, config, smtp_url, &[])
+}
+
+/// [`replay_demo`] with more of the environment (a cloud's credentials).
+fn replay_demo_env(
+    dir: &Path,
+    config: &str,
+    smtp_url: &str,
+    env: &[(&str, String)],
+) -> assert_cmd::assert::Assert {
     let cfg = write_config(dir, config);
-    bin()
-        .env("SMTP_URL", smtp_url)
+    let mut cmd = bin();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env("SMTP_URL", smtp_url)
         .args([
             "--config",
             cfg.to_str().unwrap(),
@@ -358,6 +371,140 @@ fn preview_writes_the_eml_and_sends_nothing() {
             .unwrap()
             .starts_with("[access-audit] Acme review 2026-11-20")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the message says the reports are: the stored report.html once the upload has succeeded
+// (the email is sent after it), the local folder when there is no store or the upload failed.
+
+/// The plain-text and HTML bodies of the one message the server received.
+fn received_bodies(server: &SmtpServer) -> (String, String) {
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let mail = mailparse::parse_mail(&messages[0].data).unwrap();
+    let text = find_part(&mail, "text/plain", None).get_body().unwrap();
+    let html = find_part(&mail, "text/html", None).get_body().unwrap();
+    (text, html)
+}
+
+#[test]
+fn the_email_links_to_the_stored_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(smtp_server::Encryption::None);
+    let bucket = dir.path().join("bucket");
+    let config = email_config(&format!(
+        "\n[store]\nurl = \"file://{}/{{date}}\"\n",
+        bucket.display()
+    ));
+    replay_demo(
+        dir.path(),
+        &config,
+        &format!("smtp://127.0.0.1:{}", server.port),
+    )
+    .code(4);
+    let stored = bucket.join("2026-11-20/report.html");
+    let url = format!("file://{}", stored.display());
+    let (text, html) = received_bodies(&server);
+    assert!(
+        text.lines().any(|l| l == format!("Stored report: {url}")),
+        "{text}"
+    );
+    assert!(!text.contains("Reports are in"), "{text}");
+    assert!(
+        html.contains(&url) && !html.contains("Reports are in"),
+        "{html}"
+    );
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        std::fs::read(dir.path().join("out/report.html")).unwrap()
+    );
+}
+
+#[test]
+fn a_failed_upload_is_exit_5_and_the_email_names_the_local_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(smtp_server::Encryption::None);
+    // A port that was free a moment ago: the S3 endpoint refuses every connection.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAACCESSAUDITTEST".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "email-test-secret-key".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+    ];
+    let config = email_config("\n[store]\nurl = \"s3://audit-bucket/runs\"\ntimeout = \"10s\"\n");
+    let assert = replay_demo_env(
+        dir.path(),
+        &config,
+        &format!("smtp://127.0.0.1:{}", server.port),
+        &env,
+    )
+    .code(5);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("uploading the run's files failed"),
+        "{stderr}"
+    );
+    let out = dir.path().join("out");
+    let (text, html) = received_bodies(&server);
+    assert!(
+        text.contains(&format!("Reports are in {}.", out.display())),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Stored report") && !text.contains("s3://"),
+        "{text}"
+    );
+    assert!(!html.contains("s3://"), "{html}");
+    // The local reports are whole, as the email's attachments show them.
+    check_message(&server.messages()[0], dir.path());
+    assert_eq!(read_json(&out.join("report.json"))["complete"], false);
+}
+
+/// A user's copy of a template from before `report_url` names only `output_dir`; strict mode
+/// still renders it, with a store configured.
+#[test]
+fn an_older_template_that_names_only_output_dir_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("email.txt.hbs"),
+        "{{verdict}}\nReports are in {{output_dir}}.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("email.html.hbs"),
+        "<p>{{verdict}}</p><p>Reports are in {{output_dir}}.</p>",
+    )
+    .unwrap();
+    let server = server_with(smtp_server::Encryption::None);
+    let config = email_config(&format!(
+        "\n[store]\nurl = \"file://{}/bucket\"\n",
+        dir.path().display()
+    ))
+    .replace(
+        "title = \"Acme review\"",
+        &format!(
+            "title = \"Acme review\"\ntemplate_dir = \"{}\"",
+            templates.display()
+        ),
+    );
+    replay_demo(
+        dir.path(),
+        &config,
+        &format!("smtp://127.0.0.1:{}", server.port),
+    )
+    .code(4);
+    let (text, html) = received_bodies(&server);
+    let line = format!("Reports are in {}.", dir.path().join("out").display());
+    assert!(text.contains(&line), "{text}");
+    assert!(html.contains(&line), "{html}");
+    assert!(dir.path().join("bucket/report.html").is_file());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
 //! `[store]` against a real S3-protocol server — s3s with its filesystem backend, SigV4
 //! checked — served on 127.0.0.1 from inside the test; and against file:// as a second backend.
 //! Every object is listed and read back independently of the upload, and checked against the
-//! run folder and manifest.sha256.
+//! run folder and manifest.sha256. The last tests run the binary: a live run (against mocked
+//! APIs) with `--evidence` and `--email-preview`, stored to the S3 server.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use access_audit::deliver::Target;
-use access_audit::deliver::store::{self, CloudEnv, RawStore, Store, StoreReceipt, StoreSettings};
+use access_audit::deliver::store::{
+    self, CloudEnv, RawStore, RunFile, Store, StoreReceipt, StoreSettings,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::TryStreamExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -433,4 +438,368 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Files of a run in three places — the output directory, an evidence archive elsewhere, an
+/// email preview directory — stored in one folder at their object paths, each read inside its
+/// own directory; two files for one object path, or a link inside a directory, are refused.
+#[tokio::test]
+async fn files_from_several_directories_are_stored_at_their_object_paths() {
+    let out = tempfile::tempdir().unwrap();
+    let evidence = tempfile::tempdir().unwrap();
+    let preview = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    for (dir, rel, bytes) in [
+        (out.path(), "report.html", &b"<!doctype html>"[..]),
+        (evidence.path(), "manifest.json", b"{\"schema_version\":1}"),
+        (evidence.path(), "sentry/acme/0001.json", b"[]"),
+        (preview.path(), "1234.eml", b"Subject: x\r\n\r\nx\r\n"),
+    ] {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let files = vec![
+        RunFile::same_path(out.path(), "report.html"),
+        RunFile::new(evidence.path(), "manifest.json", "evidence/manifest.json"),
+        RunFile::new(
+            evidence.path(),
+            "sentry/acme/0001.json",
+            "evidence/sentry/acme/0001.json",
+        ),
+        RunFile::new(preview.path(), "1234.eml", "email/1234.eml"),
+    ];
+    let s = settings(&format!("url = \"file://{}/run\"", target.path().display()));
+    let store = Store::connect(&s, &as_of(), &CloudEnv::default()).unwrap();
+    let receipt = store.upload_files(&files).await.unwrap();
+    let folder = target.path().join("run");
+    let paths: Vec<&str> = receipt.objects.iter().map(|o| o.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "email/1234.eml",
+            "evidence/manifest.json",
+            "evidence/sentry/acme/0001.json",
+            "report.html"
+        ]
+    );
+    for f in &files {
+        let local = std::fs::read(f.dir.join(&f.file)).unwrap();
+        assert_eq!(std::fs::read(folder.join(&f.object)).unwrap(), local);
+    }
+    let manifest = std::fs::read_to_string(folder.join("manifest.sha256")).unwrap();
+    assert_eq!(manifest.lines().count(), 4, "{manifest}");
+    assert!(manifest.contains(&format!(
+        "{}  evidence/sentry/acme/0001.json\n",
+        sha256_hex(b"[]")
+    )));
+    assert_eq!(
+        store.url_of("report.html"),
+        receipt.url_of("report.html").unwrap()
+    );
+
+    // Two different files for one object.
+    let clash = [
+        RunFile::same_path(out.path(), "report.html"),
+        RunFile::new(preview.path(), "1234.eml", "report.html"),
+    ];
+    let err = store.upload_files(&clash).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("would both be stored as report.html"),
+        "{err}"
+    );
+
+    // A link inside the evidence archive is not followed.
+    std::os::unix::fs::symlink(out.path(), evidence.path().join("linked")).unwrap();
+    let linked = [RunFile::new(
+        evidence.path(),
+        "linked/report.html",
+        "evidence/linked/report.html",
+    )];
+    let err = store.upload_files(&linked).await.unwrap_err();
+    assert!(err.to_string().contains("link"), "{err}");
+}
+
+/// The evidence archive is listed from its manifest: the bodies it names, in the recorder's
+/// shape, and not whatever else lies in the directory.
+#[test]
+fn the_evidence_archive_is_listed_from_its_manifest() {
+    use access_audit::sources::evidence::archive_files;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |files: &[(&str, &str, Option<&str>)]| {
+        let responses: Vec<serde_json::Value> = files
+            .iter()
+            .map(|(source, scope, file)| {
+                serde_json::json!({
+                    "source_name": source, "scope": scope, "endpoint": "sentry.members",
+                    "url": "https://sentry.io/x", "status": file.map(|_| 200), "file": file,
+                    "bytes": 2, "sha256": null, "fetched_at": "2026-11-01T00:00:00Z",
+                    "request_id": null, "error": file.is_none().then_some("refused")
+                })
+            })
+            .collect();
+        let text = serde_json::json!({
+            "schema_version": 1,
+            "tool": {"name": "access-audit", "version": "0"},
+            "started_at": "2026-11-01T00:00:00Z",
+            "finished_at": "2026-11-01T00:00:00Z",
+            "sources": [],
+            "responses": responses,
+        });
+        std::fs::write(dir.path().join("manifest.json"), text.to_string()).unwrap();
+    };
+    std::fs::write(dir.path().join(".access-audit-evidence"), "{}").unwrap();
+    manifest(&[
+        ("sentry", "acme", Some("sentry/acme/0001.json")),
+        ("sentry", "gone", None),
+        ("sentry", "acme", Some("sentry/acme/0002.json")),
+    ]);
+    let (files, sha256) = archive_files(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        files,
+        [
+            "manifest.json",
+            "sentry/acme/0001.json",
+            "sentry/acme/0002.json"
+        ]
+    );
+    assert_eq!(
+        sha256,
+        sha256_hex(&std::fs::read(dir.path().join("manifest.json")).unwrap())
+    );
+    for bad in [
+        "../../etc/passwd",
+        "sentry/acme/../../x.json",
+        "sentry/other/0001.json",
+    ] {
+        manifest(&[("sentry", "acme", Some(bad))]);
+        let err = archive_files(dir.path()).unwrap_err();
+        assert!(
+            err.contains("is not <source>/<scope>/NNNN.json"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary: every file of a run, stored.
+
+/// The binary, given the S3 server's credentials and endpoint as a pod would get them.
+fn bin_for(addr: SocketAddr) -> assert_cmd::Command {
+    let mut cmd = common::bin();
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT_URL", format!("http://{addr}")),
+    ] {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Sentry with two organizations: acme over two pages, labs on one.
+async fn sentry() -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    let member = |i| common::sentry_member(i, "member", true, Some("2026-10-20T00:00:00Z"));
+    common::mount_sentry_org(
+        &server,
+        "acme",
+        vec![(1..=100).map(member).collect(), vec![member(101)]],
+    )
+    .await;
+    common::mount_sentry_org(&server, "labs", vec![vec![member(200)]]).await;
+    server
+}
+
+/// A live run with `--evidence` and `--email-preview` outside the output directory, stored
+/// under `s3://audit-bucket/<prefix>/{date}` with `include` as given. Returns the temporary
+/// directory (out/, evidence/, preview/ in it) and the run's stdout.
+async fn stored_run(
+    addr: SocketAddr,
+    prefix: &str,
+    include: Option<&str>,
+) -> (tempfile::TempDir, String) {
+    let api = sentry().await;
+    let dir = tempfile::tempdir().unwrap();
+    let include = include.map_or(String::new(), |i| format!("include = {i}\n"));
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            r#"
+[report]
+title = "Acme review"
+
+[email]
+from = "Access Audit <audit@acme.example>"
+to = ["security@acme.example"]
+
+[[sources]]
+type = "sentry"
+base_url = "{}"
+token_env = "SENTRY_AUTH_TOKEN"
+organizations = ["acme", "labs"]
+
+[store]
+url = "s3://{BUCKET}/{prefix}/{{date}}"
+{include}"#,
+            api.uri()
+        ),
+    );
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let assert = bin_for(addr)
+        .args(["--config", cfg.to_str().unwrap()])
+        .args(["run", "--as-of", common::AS_OF, "--no-progress"])
+        .args(["--out", &path("out"), "--evidence", &path("evidence")])
+        .args(["--email-preview", &path("preview")])
+        .assert();
+    let output = assert.get_output();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (dir, String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// What a run left locally, as (object path, local file): the reports, the evidence archive
+/// under evidence/ (its manifest and the bodies it lists, not the claim marker), the preview
+/// under email/.
+fn local_run_files(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("out")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if !name.starts_with('.') {
+            files.insert(name, path);
+        }
+    }
+    let evidence = dir.join("evidence");
+    files.insert(
+        "evidence/manifest.json".into(),
+        evidence.join("manifest.json"),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(evidence.join("manifest.json")).unwrap()).unwrap();
+    for r in manifest["responses"].as_array().unwrap() {
+        let file = r["file"].as_str().unwrap();
+        files.insert(format!("evidence/{file}"), evidence.join(file));
+    }
+    for entry in std::fs::read_dir(dir.join("preview")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        files.insert(format!("email/{name}"), path);
+    }
+    files
+}
+
+/// The stored objects are exactly `want` (plus manifest.sha256), byte for byte as on disk, and
+/// manifest.sha256 lists each with its SHA-256, sorted by path.
+fn check_stored(stored: &BTreeMap<String, Vec<u8>>, want: &BTreeMap<String, PathBuf>) {
+    let names: Vec<&String> = stored.keys().filter(|k| *k != "manifest.sha256").collect();
+    assert_eq!(names, want.keys().collect::<Vec<_>>());
+    let mut manifest = String::new();
+    for (object, local) in want {
+        let bytes = std::fs::read(local).unwrap();
+        assert_eq!(stored[object], bytes, "{object} stored byte for byte");
+        manifest.push_str(&format!("{}  {object}\n", sha256_hex(&bytes)));
+    }
+    assert_eq!(
+        String::from_utf8(stored["manifest.sha256"].clone()).unwrap(),
+        manifest
+    );
+}
+
+/// The plain-text and HTML bodies of the previewed message.
+fn preview_bodies(dir: &Path) -> (String, String) {
+    let eml = std::fs::read_dir(dir.join("preview"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let raw = std::fs::read(eml).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    let mut bodies = (String::new(), String::new());
+    for part in &mail.subparts[0].subparts {
+        match part.ctype.mimetype.as_str() {
+            "text/plain" => bodies.0 = part.get_body().unwrap(),
+            "text/html" => bodies.1 = part.get_body().unwrap(),
+            _ => {}
+        }
+    }
+    bodies
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_stores_its_evidence_and_email_preview_beside_the_reports() {
+    let server_root = tempfile::tempdir().unwrap();
+    let addr = s3_server(server_root.path(), false).await;
+    let (dir, stdout) = stored_run(addr, "runs", None).await;
+
+    let want = local_run_files(dir.path());
+    let objects: Vec<&str> = want.keys().map(String::as_str).collect();
+    for expected in [
+        "report.html",
+        "report.json",
+        "evidence/manifest.json",
+        "evidence/sentry/acme/0001.json",
+        "evidence/sentry/acme/0002.json",
+        "evidence/sentry/labs/0001.json",
+    ] {
+        assert!(objects.contains(&expected), "{expected} in {objects:?}");
+    }
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.starts_with("email/") && o.ends_with(".eml")),
+        "{objects:?}"
+    );
+    let stored = read_bucket(addr, "runs/2026-11-01").await;
+    check_stored(&stored, &want);
+
+    // The preview, written before the upload, names where the report is stored.
+    let url = format!("s3://{BUCKET}/runs/2026-11-01/report.html");
+    let (text, html) = preview_bodies(dir.path());
+    assert!(
+        text.lines().any(|l| l == format!("Stored report: {url}")),
+        "{text}"
+    );
+    assert!(!text.contains("Reports are in"), "{text}");
+    assert!(html.contains(&url), "{html}");
+    assert!(stdout.contains(&format!("Stored: {url}")), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn include_picks_the_kinds_of_files_stored() {
+    let server_root = tempfile::tempdir().unwrap();
+    let addr = s3_server(server_root.path(), false).await;
+    for (prefix, include) in [
+        ("reports", "[\"reports\"]"),
+        ("evidence", "[\"evidence\"]"),
+        ("email", "[\"email\", \"evidence\"]"),
+    ] {
+        let (dir, _) = stored_run(addr, prefix, Some(include)).await;
+        let want: BTreeMap<String, PathBuf> = local_run_files(dir.path())
+            .into_iter()
+            .filter(|(object, _)| match prefix {
+                "reports" => !object.contains('/'),
+                "evidence" => object.starts_with("evidence/"),
+                _ => object.contains('/'),
+            })
+            .collect();
+        let stored = read_bucket(addr, &format!("{prefix}/2026-11-01")).await;
+        check_stored(&stored, &want);
+        // The preview links to the stored report only when the reports are stored.
+        let (text, _) = preview_bodies(dir.path());
+        assert_eq!(
+            text.contains(&format!(
+                "Stored report: s3://{BUCKET}/{prefix}/2026-11-01/report.html"
+            )),
+            prefix == "reports",
+            "{prefix}: {text}"
+        );
+    }
 }

@@ -53,7 +53,11 @@ struct View<'a> {
     /// Against a baseline: the first new and resolved findings, to lead with.
     new_findings: Vec<FindingRow<'a>>,
     resolved_findings: Vec<FindingRow<'a>>,
+    /// Where the reports are on the machine that ran: the pod, often gone by the time it is read.
     output_dir: String,
+    /// The stored `report.html` (`s3://bucket/run/report.html`), or empty when the reports are
+    /// not stored (no `[store]`, or the upload failed): then `output_dir` is where they are.
+    report_url: String,
     tool_version: &'a str,
 }
 
@@ -127,6 +131,7 @@ pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     // Attachments first: the body says which ones were left out for size.
     let (attached, skipped) = attachments(report, job)?;
     let mut view = summary_view(report, job.output_dir);
+    view.report_url = job.report_url.unwrap_or_default().to_string();
     view.attachments = attached
         .iter()
         .map(|(a, _)| a.file_name())
@@ -230,6 +235,7 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
         attachments: String::new(),
         skipped: Vec::new(),
         output_dir: output_dir.display().to_string(),
+        report_url: String::new(),
         tool_version: &report.tool.version,
     }
 }

@@ -42,6 +42,9 @@ pub struct EmailJob<'a> {
     pub fail_on: FailOn,
     pub templates: &'a Templates,
     pub output_dir: &'a Path,
+    /// The stored `report.html`, when the reports are (or, for a preview, are to be) in
+    /// `[store]`: the message links there instead of naming `output_dir`, a path in a pod.
+    pub report_url: Option<&'a str>,
     /// Where to send; `None` with `preview` set.
     pub target: Option<&'a smtp::SmtpTarget>,
     /// Write the message as an `.eml` file here instead of sending it.
@@ -84,57 +87,83 @@ pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, S
     })
 }
 
+/// How the email step ended.
+#[derive(Debug)]
+pub enum EmailStep {
+    Done(Delivered),
+    /// Delivery failed (exit 5); logged.
+    Failed,
+    /// Given up for a stop: not a delivery failure, the stop itself makes the run exit 4.
+    Stopped,
+}
+
+impl EmailStep {
+    /// Whether delivery failed (exit 5).
+    pub fn failed(&self) -> bool {
+        matches!(self, EmailStep::Failed)
+    }
+
+    /// The `.eml` file written by `--email-preview`, if one was.
+    pub fn preview(&self) -> Option<&Path> {
+        match self {
+            EmailStep::Done(Delivered::Previewed(path)) => Some(path),
+            _ => None,
+        }
+    }
+}
+
 /// Deliver unless the command is stopped: no email is started after a stop, and one under way
 /// is dropped mid-conversation when a stop arrives (Kubernetes kills the pod soon after SIGTERM;
-/// the exit and the reports must come first). Returns `true` when delivery failed (exit 5); an
-/// email given up for a stop is not a delivery failure: the stop itself makes the run exit 4.
+/// the exit and the reports must come first).
 pub async fn deliver_unless_stopped(
     report: &Report,
     job: &EmailJob<'_>,
     stop: &StopSignal,
-) -> bool {
+) -> EmailStep {
     if stop.by_signal() {
         let reason = stop.reason().unwrap_or_default();
         tracing::warn!(reason = %reason, "the run was stopped; no email is started (the reports are on disk)");
-        return false;
+        return EmailStep::Stopped;
     }
     tokio::select! {
         biased;
         () = stop.signalled() => {
             let reason = stop.reason().unwrap_or_default();
             tracing::warn!(reason = %reason, "the run was stopped; the email under way is abandoned (the reports are on disk)");
-            false
+            EmailStep::Stopped
         }
-        failed = deliver_logged(report, job) => failed,
+        step = deliver_logged(report, job) => step,
     }
 }
 
-/// Deliver, and log what happened. Returns `true` when delivery failed (exit 5).
-async fn deliver_logged(report: &Report, job: &EmailJob<'_>) -> bool {
+/// Deliver, and log what happened.
+async fn deliver_logged(report: &Report, job: &EmailJob<'_>) -> EmailStep {
     match deliver(report, job).await {
-        Ok(Delivered::Sent {
-            recipients,
-            attempts,
-        }) => {
-            tracing::info!(recipients, attempts, "email sent");
-            false
-        }
-        Ok(Delivered::Previewed(path)) => {
-            tracing::info!(file = %path.display(), "email written, not sent (--email-preview)");
-            false
-        }
-        Ok(Delivered::NotNeeded) => {
-            let policy = match job.config.send {
-                SendPolicy::Always => "always",
-                SendPolicy::Problems => "problems",
-                SendPolicy::Changes => "changes",
-            };
-            tracing::info!("email not sent: nothing calls for it under email.send = \"{policy}\"");
-            false
+        Ok(delivered) => {
+            match &delivered {
+                Delivered::Sent {
+                    recipients,
+                    attempts,
+                } => tracing::info!(recipients, attempts, "email sent"),
+                Delivered::Previewed(path) => {
+                    tracing::info!(file = %path.display(), "email written, not sent (--email-preview)")
+                }
+                Delivered::NotNeeded => {
+                    let policy = match job.config.send {
+                        SendPolicy::Always => "always",
+                        SendPolicy::Problems => "problems",
+                        SendPolicy::Changes => "changes",
+                    };
+                    tracing::info!(
+                        "email not sent: nothing calls for it under email.send = \"{policy}\""
+                    );
+                }
+            }
+            EmailStep::Done(delivered)
         }
         Err(e) => {
             tracing::error!(error = %e, "email delivery failed; the reports are on disk");
-            true
+            EmailStep::Failed
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `[store]`: the run folder, uploaded to object storage (S3, GCS, Azure Blob,
-//! or a local directory) under the same relative paths, with `manifest.sha256` beside it.
+//! `[store]`: every file of the run, uploaded to object storage (S3, GCS, Azure Blob, or a
+//! local directory) into one folder — the reports under their own names, the evidence archive
+//! under `evidence/`, the email preview under `email/` — with `manifest.sha256` beside them.
 //!
 //! Every object is verified after it is written: it is read back and its SHA-256 compared with
 //! the local file's (on S3 the PUT also carries `x-amz-checksum-sha256`, which S3 checks on
@@ -9,7 +10,7 @@
 //!
 //! Three steps, each called by the run at its own stage: [`validate`] the table when the config
 //! is read; [`Store::connect`] before any request (reads the cloud's environment and refuses a
-//! plain-http endpoint that is not loopback); [`Store::upload`] once every file is written.
+//! plain-http endpoint that is not loopback); [`Store::upload_files`] once every file is written.
 
 mod backend;
 mod errors;
@@ -57,7 +58,8 @@ pub struct RawStore {
     timeout: Option<HumanDuration>,
 }
 
-/// Which of the run's files are uploaded.
+/// Which of the run's files are uploaded, by kind; a file's kind follows from its object path
+/// ([`Include::of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Include {
@@ -72,7 +74,7 @@ pub enum Include {
 impl Include {
     pub const ALL: [Include; 3] = [Include::Reports, Include::Evidence, Include::Email];
 
-    /// The kind of a file, by its path relative to the run folder.
+    /// The kind of a file, by its object path (relative to the stored folder).
     pub fn of(rel: &Path) -> Include {
         let first = rel.components().next().and_then(|c| c.as_os_str().to_str());
         match first {
@@ -129,10 +131,45 @@ pub fn validate(raw: RawStore) -> Result<StoreSettings, (&'static str, String)> 
     })
 }
 
+/// One file of the run to upload: read from `file` inside the local directory `dir`, stored as
+/// `object` in the folder. The reports keep their names (`report.html` from the output
+/// directory); the evidence archive, which may be anywhere, goes under `evidence/`; the email
+/// preview under `email/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFile {
+    /// A local directory, as the operator named it (it may itself be a link).
+    pub dir: PathBuf,
+    /// Relative to `dir`: plain components, none of them a link, ending in a regular file.
+    pub file: PathBuf,
+    /// Relative to the stored folder; also what `include` sorts by ([`Include::of`]).
+    pub object: PathBuf,
+}
+
+impl RunFile {
+    /// `dir/file`, stored as `object`.
+    pub fn new(dir: &Path, file: impl Into<PathBuf>, object: impl Into<PathBuf>) -> RunFile {
+        RunFile {
+            dir: dir.to_path_buf(),
+            file: file.into(),
+            object: object.into(),
+        }
+    }
+
+    /// `dir/file`, stored under the same relative path.
+    pub fn same_path(dir: &Path, file: impl Into<PathBuf>) -> RunFile {
+        let file = file.into();
+        RunFile {
+            dir: dir.to_path_buf(),
+            object: file.clone(),
+            file,
+        }
+    }
+}
+
 /// One object written and verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredObject {
-    /// Relative to the run folder, `/`-separated: `evidence/sentry/acme/0001.json`.
+    /// Relative to the stored folder, `/`-separated: `evidence/sentry/acme/0001.json`.
     pub path: String,
     /// Where it lives: `s3://bucket/prefix/evidence/sentry/acme/0001.json`.
     pub url: String,
@@ -214,20 +251,45 @@ impl Store {
         &self.folder_url
     }
 
-    /// Upload the included `files` (paths relative to `run_dir`) and `manifest.sha256`, each
-    /// verified, within the deadline. The first failure stops the upload and is returned.
+    /// Where the object at `rel` (`report.html`) is once uploaded, known before the upload:
+    /// the same URL the receipt will give.
+    pub fn url_of(&self, rel: &str) -> String {
+        format!("{}{rel}", self.folder_url)
+    }
+
+    /// Whether `include` takes this kind of file.
+    pub fn includes(&self, kind: Include) -> bool {
+        self.include.contains(&kind)
+    }
+
+    /// Upload the included `files` (paths relative to `run_dir`, stored under the same paths)
+    /// as [`Store::upload_files`] does.
     pub async fn upload(
         &self,
         run_dir: &Path,
         files: &[PathBuf],
     ) -> Result<StoreReceipt, DeliveryError> {
+        let files: Vec<RunFile> = files
+            .iter()
+            .map(|f| RunFile::same_path(run_dir, f))
+            .collect();
+        self.upload_files(&files).await
+    }
+
+    /// Upload the included `files` (each read inside its own directory, stored at its object
+    /// path) and `manifest.sha256`, which lists every object, each verified, within the
+    /// deadline. The first failure stops the upload and is returned; local files are only read.
+    pub async fn upload_files(&self, files: &[RunFile]) -> Result<StoreReceipt, DeliveryError> {
         let selected = self.select(files)?;
         let work = async {
-            let mut objects: Vec<StoredObject> =
-                futures::stream::iter(selected.iter().map(|rel| self.put_file(run_dir, rel)))
-                    .buffer_unordered(CONCURRENCY)
-                    .try_collect()
-                    .await?;
+            let mut objects: Vec<StoredObject> = futures::stream::iter(
+                selected
+                    .iter()
+                    .map(|(dir, file, object)| self.put_file(dir, file, object)),
+            )
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
             objects.sort_by(|a, b| a.path.cmp(&b.path));
             let manifest: String = objects
                 .iter()
@@ -253,43 +315,66 @@ impl Store {
         })
     }
 
-    /// The included files as `/`-separated relative paths, sorted, each once.
-    fn select(&self, files: &[PathBuf]) -> Result<Vec<String>, DeliveryError> {
-        let mut out = Vec::new();
-        for file in files {
-            let rel = relative_path(file)?;
-            if rel == MANIFEST {
+    /// The included files as (directory, `/`-separated file, `/`-separated object path),
+    /// sorted by object path, each object once. Two different files for one object path are
+    /// refused, as is a file stored as the manifest the upload writes itself.
+    fn select<'f>(
+        &self,
+        files: &'f [RunFile],
+    ) -> Result<Vec<(&'f Path, String, String)>, DeliveryError> {
+        let mut out: Vec<(&Path, String, String)> = Vec::new();
+        for f in files {
+            let file = relative_path(&f.file)?;
+            let object = relative_path(&f.object)?;
+            if object == MANIFEST {
                 return Err(DeliveryError::new(
                     Target::Store,
                     format!(
-                        "the run folder holds a file named {MANIFEST}, which the upload writes itself"
+                        "the run holds a file named {MANIFEST} ({}), which the upload writes itself",
+                        f.dir.join(&f.file).display()
                     ),
                 ));
             }
-            if self.include.contains(&Include::of(file)) {
-                out.push(rel);
+            if self.include.contains(&Include::of(&f.object)) {
+                out.push((f.dir.as_path(), file, object));
             }
         }
-        out.sort();
+        out.sort_by(|a, b| (&a.2, a.0, &a.1).cmp(&(&b.2, b.0, &b.1)));
         out.dedup();
+        if let Some(pair) = out.windows(2).find(|w| w[0].2 == w[1].2) {
+            return Err(DeliveryError::new(
+                Target::Store,
+                format!(
+                    "{} and {} would both be stored as {}",
+                    pair[0].0.join(&pair[0].1).display(),
+                    pair[1].0.join(&pair[1].1).display(),
+                    pair[0].2
+                ),
+            ));
+        }
         Ok(out)
     }
 
-    async fn put_file(&self, run_dir: &Path, rel: &str) -> Result<StoredObject, DeliveryError> {
-        let (dir, name) = (run_dir.to_path_buf(), rel.to_string());
+    async fn put_file(
+        &self,
+        dir: &Path,
+        file: &str,
+        object: &str,
+    ) -> Result<StoredObject, DeliveryError> {
+        let (dir, name) = (dir.to_path_buf(), file.to_string());
         // Reading may take a while for a large report.json: not on the runtime's threads.
         let read = tokio::task::spawn_blocking(move || {
             crate::files::open_inside(&dir, &name, RUN_FILE)?.read()
         })
         .await
-        .map_err(|e| DeliveryError::new(Target::Store, format!("reading {rel} stopped: {e}")))?;
+        .map_err(|e| DeliveryError::new(Target::Store, format!("reading {file} stopped: {e}")))?;
         let bytes = read.map_err(|e| DeliveryError::new(Target::Store, e.to_string()))?;
-        self.put_verified(rel, Bytes::from(bytes)).await
+        self.put_verified(object, Bytes::from(bytes)).await
     }
 
     /// PUT the bytes, then read them back and compare length and SHA-256.
     async fn put_verified(&self, rel: &str, bytes: Bytes) -> Result<StoredObject, DeliveryError> {
-        let url = format!("{}{rel}", self.folder_url);
+        let url = self.url_of(rel);
         let location = self.location(rel)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let len = bytes.len() as u64;

@@ -241,6 +241,60 @@ impl EvidenceRecorder {
     }
 }
 
+/// The files of the archive in `dir`, as paths relative to it: `manifest.json` first, then every
+/// body the manifest lists (`<source>/<scope>/NNNN.json`) in its order, each once; and the
+/// manifest's SHA-256. This is what replay reads, so a copy of exactly these files replays.
+///
+/// Read-only, from the manifest rather than a directory walk: the listing is exactly the
+/// archive (not the claim marker or anything else found beside it), bounded by the manifest's
+/// own cap, and nothing on disk is followed. The manifest is read without following a link;
+/// each listed file must have the shape the recorder writes (safe names, no other components).
+pub fn archive_files(dir: &Path) -> Result<(Vec<String>, String), String> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = crate::files::read_bounded(
+        &path,
+        crate::files::EVIDENCE_MANIFEST,
+        crate::files::Symlinks::Refuse,
+    )
+    .map_err(|e| e.to_string())?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "{} is not an access-audit evidence manifest: {e}",
+            path.display()
+        )
+    })?;
+    let mut files = vec![MANIFEST_FILE.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in manifest.responses.iter().enumerate() {
+        let Some(file) = &r.file else { continue };
+        if !is_recorded_file(&r.source_name, &r.scope, file) {
+            return Err(format!(
+                "evidence manifest {}: responses[{i}].file `{}` is not <source>/<scope>/NNNN.json",
+                path.display(),
+                shown(file)
+            ));
+        }
+        if seen.insert(file.as_str()) {
+            files.push(file.clone());
+        }
+    }
+    Ok((files, hex::encode(Sha256::digest(&bytes))))
+}
+
+/// `file` is `<source>/<scope>/NNNN.json` for these names, as [`EvidenceRecorder::record`]
+/// writes it.
+fn is_recorded_file(source_name: &str, scope: &str, file: &str) -> bool {
+    let names_ok =
+        source_name_problem(source_name).is_none() && scope_name_problem(scope).is_none();
+    let number = file
+        .strip_prefix(source_name)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_prefix(scope))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_suffix(".json"));
+    names_ok && number.is_some_and(|n| n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Create the claim marker; fails if another run (or an earlier one) already has.
 fn claim(dir: &Path, started_at: &DateTime<Utc>) -> Result<PathBuf, String> {
     let marker = dir.join(CLAIM_FILE);
