@@ -1093,7 +1093,7 @@ fn unset_type() {
 #[test]
 fn unknown_type() {
     // The types listed are the registry's, which in a test build also holds the test-only API
-    // (sources/testapi); tests/cli.rs checks the binary's exact text, "expected `sentry` or
+    // (sources/testapi); tests/it/cli.rs checks the binary's exact text, "expected `sentry` or
     // `sentdm`".
     let err = bad_at(
         "[[sources]]\ntype = \"github\"\ntoken_env = \"T\"\n",

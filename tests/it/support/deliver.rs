@@ -1,5 +1,4 @@
-#![allow(dead_code)] // each test file uses a part
-//! Shared by tests/store.rs, tests/notify.rs and tests/metrics.rs: a small report with something
+//! Shared by the `notify` and `metrics` tests: a small report with something
 //! of everything — failing, manual and suppressed findings, a
 //! failed scope, a baseline comparison (the same as the library's unit-test sample).
 

@@ -1,8 +1,6 @@
 //! The real binary against a loopback mock of Sent.dm's v3 API.
 
-mod common;
-
-use common::*;
+use crate::support::common::*;
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,8 +1,5 @@
 //! Shared helpers for the integration tests: the real binary, HTTP mocks of both APIs on
 //! loopback, and readers for what a run leaves on disk.
-#![allow(dead_code)]
-
-pub mod faults;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +10,13 @@ use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 pub const SENTRY_TOKEN: &str = "sntryu_TEST_TOKEN_c0ffee_must_never_leak";
 pub const SENTDM_KEY: &str = "sk_test_SENTDM_KEY_deadbeef_must_never_leak";
 pub const AS_OF: &str = "2026-11-01T00:00:00Z";
+/// The instant the shipped demo archive is replayed at (the README's first command).
+pub const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
+
+/// The shipped demo evidence archive.
+pub fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
+}
 
 /// The real binary, with a clean environment so nothing from the test runner leaks in.
 pub fn bin() -> assert_cmd::Command {
@@ -21,6 +25,25 @@ pub fn bin() -> assert_cmd::Command {
     cmd.env("SENTRY_AUTH_TOKEN", SENTRY_TOKEN);
     cmd.env("SENTDM_API_KEY", SENTDM_KEY);
     cmd
+}
+
+/// `run --replay` of the demo archive at [`DEMO_AS_OF`] into `out`, report.json only, with
+/// `extra` arguments.
+pub fn replay_demo(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    bin()
+        .args([
+            "run",
+            "--replay",
+            demo().to_str().unwrap(),
+            "--as-of",
+            DEMO_AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .assert()
 }
 
 /// Matches requests that do *not* carry a header (Sent.dm organization scope: no x-profile-id).

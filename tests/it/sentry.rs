@@ -1,8 +1,6 @@
 //! The real binary against a loopback mock of Sentry's API.
 
-mod common;
-
-use common::*;
+use crate::support::common::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -2,7 +2,6 @@
 //! (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT), plain, with STARTTLS or with TLS from
 //! the first byte, under a private CA made by rcgen; it records the envelope, the credentials and
 //! the message, and on demand goes silent at a chosen stage, as a hung server does.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

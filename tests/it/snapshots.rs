@@ -1,11 +1,9 @@
 //! Snapshots of what people read: report.html and both email bodies, for the demo archive at a
 //! fixed --as-of. Only the generation time and temporary paths are masked.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::common::*;
 use mailparse::ParsedMail;
 
 fn settings() -> insta::Settings {

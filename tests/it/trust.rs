@@ -2,14 +2,12 @@
 //! it leaks a credential, shortens the population unnoticed, or keeps the run going for ever.
 //! Every test drives the real binary against servers on loopback.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::common::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

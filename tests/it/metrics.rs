@@ -1,8 +1,6 @@
 //! `[metrics]`: the exposition parsed by a Prometheus text-format parser and checked against
 //! the report; the textfile written atomically; a Pushgateway stand-in on loopback.
 
-mod deliver_support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -12,6 +10,8 @@ use chrono::{DateTime, Utc};
 use prom_text_format_parser::{Scrape, Type};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::deliver;
 
 fn facts() -> RunFacts {
     RunFacts {
@@ -88,7 +88,7 @@ fn value(
 
 #[test]
 fn the_exposition_parses_and_matches_the_report() {
-    let mut report = deliver_support::report();
+    let mut report = deliver::report();
     // Every character the format escapes, in the one label that comes from the user.
     report.title = "Acme \"Q4\" review\\ops\nteam".into();
     let text = metrics::render(&report, &facts());
@@ -225,7 +225,7 @@ fn the_exposition_parses_and_matches_the_report() {
 fn the_textfile_is_replaced_whole() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("textfile").join("access_audit.prom");
-    let report = deliver_support::report();
+    let report = deliver::report();
     let first = metrics::render(&report, &facts());
     metrics::write_textfile(&file, &first).unwrap();
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
@@ -288,7 +288,7 @@ async fn the_pushgateway_receives_the_exposition() {
             ..Retry::default()
         });
     assert_eq!(pusher.origin(), gateway.uri());
-    let text = metrics::render(&deliver_support::report(), &facts());
+    let text = metrics::render(&deliver::report(), &facts());
     let accepted = metrics::push(&pusher, &text).await.unwrap();
     assert_eq!((accepted.status, accepted.attempts), (200, 2));
     let requests = gateway.received_requests().await.unwrap();

@@ -1,25 +1,16 @@
-//! Email delivery against a real SMTP server on loopback (tests/smtp_server, in Rust), plain and
+//! Email delivery against a real SMTP server on loopback (`support::smtp_server`, in Rust), plain and
 //! with TLS (STARTTLS and implicit), then the received envelope and message taken apart; and the
 //! email step's deadlines, stops and secrecy.
-
-mod common;
-mod smtp_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::common::*;
+use crate::support::smtp_server::{self, Options, Received, Silence, SmtpServer, TestPki};
 use mailparse::{MailHeaderMap, ParsedMail};
 use predicates::prelude::*;
-use smtp_server::{Options, Received, Silence, SmtpServer, TestPki};
-
-const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
-}
 
 fn server_with(encryption: smtp_server::Encryption) -> SmtpServer {
     SmtpServer::start(Options {

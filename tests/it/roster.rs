@@ -1,10 +1,8 @@
 //! The people roster: who each account belongs to, and the rules that need it.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::support::common::*;
 use predicates::prelude::*;
 
 fn root() -> PathBuf {

@@ -1,22 +1,13 @@
 //! Evidence archives: what `--evidence` writes, what `--replay` reads, and that a replay is
 //! indistinguishable from the live run it recorded.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::support::common::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const DEMO: &str = "examples/demo-evidence";
-const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
-
-fn demo_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)
-}
 
 async fn mixed_server() -> MockServer {
     let server = MockServer::start().await;
@@ -208,7 +199,7 @@ fn evidence_directory_must_be_new_or_empty() {
 fn tampered_archive_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("archive");
-    copy_dir(&demo_dir(), &copy);
+    copy_dir(&demo(), &copy);
     let victim = copy.join("sentry/acme/0002.json");
     let text = std::fs::read_to_string(&victim).unwrap().replacen(
         "\"orgRole\":\"member\"",
@@ -239,7 +230,7 @@ fn demo_archive_replays_with_every_rule_and_a_failed_scope() {
         .args([
             "run",
             "--replay",
-            demo_dir().to_str().unwrap(),
+            demo().to_str().unwrap(),
             "--as-of",
             DEMO_AS_OF,
             "--out",
@@ -299,9 +290,9 @@ fn demo_archive_replays_with_every_rule_and_a_failed_scope() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_archive_replay_equals_a_live_run_against_the_same_answers() {
-    let server = serve_archive(&demo_dir()).await;
+    let server = serve_archive(&demo()).await;
     let dir = tempfile::tempdir().unwrap();
-    let manifest = read_json(&demo_dir().join("manifest.json"));
+    let manifest = read_json(&demo().join("manifest.json"));
     let orgs: Vec<String> = manifest["sources"][0]["organizations"]
         .as_array()
         .unwrap()
@@ -348,7 +339,7 @@ profiles = "all"
         .args([
             "run",
             "--replay",
-            demo_dir().to_str().unwrap(),
+            demo().to_str().unwrap(),
             "--as-of",
             DEMO_AS_OF,
             "--out",
@@ -414,7 +405,7 @@ mod hostile {
 
     fn demo_copy(dir: &Path) -> std::path::PathBuf {
         let copy = dir.join("archive");
-        copy_dir(&demo_dir(), &copy);
+        copy_dir(&demo(), &copy);
         copy
     }
 
@@ -471,14 +462,14 @@ mod hostile {
 
         // A directory on the way.
         let archive2 = dir.path().join("archive2");
-        copy_dir(&demo_dir(), &archive2);
+        copy_dir(&demo(), &archive2);
         std::fs::rename(archive2.join("sentry/acme"), outside.join("acme")).unwrap();
         std::os::unix::fs::symlink(outside.join("acme"), archive2.join("sentry/acme")).unwrap();
         replay_is_refused(&archive2, &["sentry/acme: it is a symbolic link"]);
 
         // The manifest.
         let archive3 = dir.path().join("archive3");
-        copy_dir(&demo_dir(), &archive3);
+        copy_dir(&demo(), &archive3);
         std::fs::rename(
             archive3.join("manifest.json"),
             outside.join("manifest.json"),
@@ -535,7 +526,7 @@ mod hostile {
         );
 
         let archive = dir.path().join("archive2");
-        copy_dir(&demo_dir(), &archive);
+        copy_dir(&demo(), &archive);
         edit_manifest(&archive, |m| {
             m["sources"][1]["name"] = json!("manifest.json")
         });
@@ -548,7 +539,7 @@ mod hostile {
         );
 
         let archive = dir.path().join("archive3");
-        copy_dir(&demo_dir(), &archive);
+        copy_dir(&demo(), &archive);
         edit_manifest(&archive, |m| {
             m["responses"][10]["source_name"] = json!("sent\u{0}dm")
         });

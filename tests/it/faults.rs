@@ -1,22 +1,15 @@
 //! Fault injection: one run against both APIs that throws every transient fault we know, plus a
 //! permanently forbidden scope. Every other scope must come out exactly as in a clean run.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use common::faults::{Fault, FaultServer, Route, archive_routes};
-use common::*;
+use crate::support::common::*;
+use crate::support::faults::{Fault, FaultServer, Route, archive_routes};
 use serde_json::Value;
 
-const DEMO_AS_OF: &str = "2026-11-20T06:00:00Z";
 const MARKETING: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
 const SUPPORT: &str = "8d9e0f1a-2b3c-4d5e-8f70-81a2b3c4d5e6";
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
-}
 
 fn config(base: &str) -> String {
     format!(

@@ -1,8 +1,7 @@
-//! The binary's contract: commands, exit codes, error messages, and that secrets never leak.
+//! The binary's contract: commands, exit codes, error messages, completions and the man page,
+//! and that secrets never leak.
 
-mod common;
-
-use common::*;
+use crate::support::common::*;
 use predicates::prelude::*;
 use serde_json::json;
 use wiremock::matchers::{any, method, path};
@@ -580,4 +579,19 @@ fn a_closed_pipe_is_a_normal_exit() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        bin()
+            .args(["completions", shell])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("access-audit"));
+    }
+    bin().arg("man").assert().code(0).stdout(
+        predicate::str::contains(".TH access-audit")
+            .and(predicate::str::contains("check\\-config")),
+    );
 }

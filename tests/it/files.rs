@@ -3,14 +3,12 @@
 //! break the evidence archive, the output-directory lock, and a disk that fills up mid-write.
 #![cfg(unix)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::common::*;
 use predicates::prelude::*;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -22,10 +20,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_access-audit");
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-fn demo() -> PathBuf {
-    root().join("examples/demo-evidence")
 }
 
 fn mkfifo(path: &Path) {

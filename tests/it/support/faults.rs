@@ -246,7 +246,7 @@ async fn respond(
 
 /// Routes that answer exactly what an evidence archive recorded.
 pub fn archive_routes(dir: &Path) -> Vec<Route> {
-    let manifest = super::read_json(&dir.join("manifest.json"));
+    let manifest = super::common::read_json(&dir.join("manifest.json"));
     let bases: Vec<(String, String)> = manifest["sources"]
         .as_array()
         .expect("sources")

@@ -2,8 +2,6 @@
 //! message's shape, the generic body and its HMAC, retries, permanent failures, deadlines, and
 //! that no URL path or secret ever reaches an error message.
 
-mod deliver_support;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,6 +16,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::deliver;
 
 const LOW: FailOn = FailOn::Severity(Severity::Low);
 const SLACK_PATH: &str = "/services/T0AUDIT/B0AUDIT/slack-path-secret-7d1e";
@@ -54,7 +54,7 @@ fn settings(dir: &Path, slack: Option<String>, hook: Option<String>, send: &str)
 
 fn summary() -> NotifySummary {
     NotifySummary::from_report(
-        &deliver_support::report(),
+        &deliver::report(),
         LOW,
         Some("https://reports.acme.example/2026-11-20/report.html".into()),
     )
@@ -359,7 +359,7 @@ async fn the_send_policy_is_applied() {
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut clean = deliver_support::report();
+    let mut clean = deliver::report();
     clean.findings.clear();
     clean.complete = true;
     let clean = NotifySummary::from_report(&clean, LOW, None);

@@ -1,16 +1,11 @@
-//! Suppressions with expiry, and change since the last run.
+//! The review stage from the real binary: suppressions are reported, not hidden, and expire; a
+//! baseline marks findings new, persisting or resolved.
 
-mod common;
+use std::path::Path;
 
-use std::path::{Path, PathBuf};
-
-use common::*;
+use crate::support::common::*;
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-evidence")
-}
 
 fn replay(out: &Path, as_of: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
     bin()
