@@ -443,6 +443,6 @@ fn looks_like_mailbox(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod delivery_tests;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

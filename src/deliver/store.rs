@@ -487,4 +487,6 @@ fn relative_path(file: &Path) -> Result<String, DeliveryError> {
 }
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod tests;
