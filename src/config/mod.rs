@@ -463,6 +463,6 @@ fn delivery_section<R, T>(
 }
 
 #[cfg(test)]
-mod delivery_tests;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

@@ -78,3 +78,6 @@ impl EmailConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod config_tests;

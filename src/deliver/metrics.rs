@@ -373,4 +373,6 @@ pub async fn push(pusher: &Pusher, text: &str) -> Result<Accepted, DeliveryError
 }
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod tests;

@@ -375,4 +375,6 @@ async fn post_json(
 }
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod tests;

@@ -465,4 +465,6 @@ fn relative_path(file: &Path) -> Result<String, DeliveryError> {
 }
 
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 mod tests;

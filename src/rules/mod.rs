@@ -388,3 +388,6 @@ mod tests {
         assert_eq!(settings.active().len(), 6);
     }
 }
+
+#[cfg(test)]
+mod config_tests;

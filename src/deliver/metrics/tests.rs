@@ -1,4 +1,4 @@
-//! The exposition's shape, without a parser (tests/metrics.rs parses it).
+//! The exposition's shape, without a parser (tests/it/metrics.rs parses it).
 
 use super::*;
 use crate::deliver::sample;

@@ -1,4 +1,4 @@
-//! `[store]` validation and file selection (tests/store.rs uploads to real stores).
+//! `[store]` validation and file selection (tests/it/store.rs uploads to real stores).
 
 use super::*;
 

@@ -84,3 +84,7 @@ mod tests {
         assert!(!is_hyphenated_uuid("660e8400-e29b-41d4-a716-44665544000g"));
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod config_tests;

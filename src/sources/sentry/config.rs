@@ -119,3 +119,7 @@ impl<'de> Deserialize<'de> for ProjectId {
         Ok(ProjectId(s))
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

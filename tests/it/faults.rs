@@ -1,0 +1,347 @@
+//! Fault injection: one run against both APIs that throws every transient fault we know, plus a
+//! permanently forbidden scope. Every other scope must come out exactly as in a clean run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::common::*;
+use crate::support::faults::{Fault, FaultServer, Route, archive_routes};
+use serde_json::Value;
+
+const MARKETING: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
+const SUPPORT: &str = "8d9e0f1a-2b3c-4d5e-8f70-81a2b3c4d5e6";
+
+fn config(base: &str) -> String {
+    format!(
+        r#"
+[[sources]]
+type = "sentry"
+base_url = "{base}"
+token_env = "SENTRY_AUTH_TOKEN"
+organizations = ["acme", "acme-labs", "acme-legacy"]
+request_timeout = "2s"
+max_attempts = 4
+
+[[sources]]
+type = "sentdm"
+base_url = "{base}"
+api_key_env = "SENTDM_API_KEY"
+profiles = "all"
+request_timeout = "2s"
+max_attempts = 4
+"#
+    )
+}
+
+fn route<'a>(
+    routes: &'a mut [Route],
+    path: &str,
+    query: &[(&str, &str)],
+    profile: Option<Option<&str>>,
+) -> &'a mut Route {
+    let mut q: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    q.sort();
+    let profile = profile.map(|p| p.map(str::to_string));
+    routes
+        .iter_mut()
+        .find(|r| r.path == path && r.query == q && (profile.is_none() || r.profile == profile))
+        .unwrap_or_else(|| panic!("no route {path} {query:?}"))
+}
+
+async fn run(server: &FaultServer, out: &Path) -> Value {
+    let dir = out.parent().unwrap();
+    let cfg = dir.join(format!(
+        "{}.toml",
+        out.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(&cfg, config(&server.uri)).unwrap();
+    let (cfg, out) = (cfg.clone(), out.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        bin()
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "run",
+                "--as-of",
+                DEMO_AS_OF,
+                "--out",
+                out.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .assert()
+            .code(4);
+        read_json(&out.join("report.json"))
+    })
+    .await
+    .unwrap()
+}
+
+fn by_scope<'a>(report: &'a Value, key: &str, scope: &str) -> Vec<&'a Value> {
+    report[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["scope"] == scope)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_transient_fault_is_absorbed_and_nothing_else_changes() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let clean_server = FaultServer::start(archive_routes(&demo())).await;
+    let clean = run(&clean_server, &dir.path().join("clean")).await;
+
+    let mut routes = archive_routes(&demo());
+    let members = |org: &str| format!("/api/0/organizations/{org}/members/");
+    let json_500 = r#"{"detail":"Internal Error","errorId":"5f1c"}"#;
+    let html_502 = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+    let html_503 = "<!DOCTYPE html><html><body>Service Unavailable</body></html>";
+    route(&mut routes, &members("acme"), &[("per_page", "100")], None).faults = [
+        Fault::SentryRateLimited,
+        Fault::Status(500, "application/json", json_500),
+    ]
+    .into();
+    route(
+        &mut routes,
+        &members("acme"),
+        &[("per_page", "100"), ("cursor", "100:1:0")],
+        None,
+    )
+    .faults = [Fault::Drop, Fault::Status(502, "text/html", html_502)].into();
+    route(
+        &mut routes,
+        &members("acme"),
+        &[("per_page", "100"), ("cursor", "100:2:0")],
+        None,
+    )
+    .faults = [Fault::Truncated, Fault::CloseMidBody].into();
+    let labs = route(
+        &mut routes,
+        &members("acme-labs"),
+        &[("per_page", "100")],
+        None,
+    );
+    labs.status = 403;
+    labs.body = br#"{"detail":"You do not have permission to perform this action."}"#.to_vec();
+    route(
+        &mut routes,
+        "/v3/sender-profiles",
+        &[("page", "1"), ("page_size", "100")],
+        None,
+    )
+    .faults = [Fault::RateLimitedRetryAfter(1)].into();
+    route(
+        &mut routes,
+        "/v3/sender-profiles",
+        &[("page", "2"), ("page_size", "100")],
+        None,
+    )
+    .faults = [Fault::Status(503, "text/html", html_503)].into();
+    route(&mut routes, "/v3/users", &[], Some(None)).faults =
+        [Fault::Slow(Duration::from_secs(3))].into();
+    route(&mut routes, "/v3/users", &[], Some(Some(MARKETING))).faults = [Fault::Status(
+        500,
+        "application/json",
+        r#"{"success":false,"data":null,"error":{"code":"INTERNAL_001","message":"An unexpected error occurred"},"meta":{"request_id":"req_x"}}"#,
+    )]
+    .into();
+    route(&mut routes, "/v3/users", &[], Some(Some(SUPPORT))).faults = [
+        Fault::Status(
+            502,
+            "application/json",
+            r#"{"success":false,"error":{"code":"INTERNAL_003"}}"#,
+        ),
+        Fault::Truncated,
+    ]
+    .into();
+
+    let faulty_server = FaultServer::start(routes).await;
+    let faulty = run(&faulty_server, &dir.path().join("faulty")).await;
+    assert!(
+        faulty_server.unthrown().is_empty(),
+        "faults not exercised: {:?}",
+        faulty_server.unthrown()
+    );
+
+    // The permanently forbidden scope fails, with its status, and is the only difference.
+    let labs = &by_scope(&faulty, "scopes", "acme-labs")[0];
+    assert_eq!(labs["status"], "failed");
+    assert_eq!(labs["error"]["http_status"], 403);
+    assert!(by_scope(&faulty, "accounts", "acme-labs").is_empty());
+    assert!(by_scope(&faulty, "findings", "acme-labs").is_empty());
+    assert_eq!(by_scope(&clean, "scopes", "acme-labs")[0]["status"], "ok");
+
+    let scopes: Vec<String> = clean["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scope"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(scopes.len(), 7);
+    for scope in scopes.iter().filter(|s| *s != "acme-labs") {
+        assert_eq!(
+            by_scope(&clean, "scopes", scope),
+            by_scope(&faulty, "scopes", scope),
+            "scope entry of {scope}"
+        );
+        let (a, b) = (
+            by_scope(&clean, "accounts", scope),
+            by_scope(&faulty, "accounts", scope),
+        );
+        assert_eq!(a.len(), b.len(), "account count of {scope}");
+        assert_eq!(a, b, "accounts of {scope}");
+        let (a, b) = (
+            by_scope(&clean, "findings", scope),
+            by_scope(&faulty, "findings", scope),
+        );
+        assert_eq!(a.len(), b.len(), "finding count of {scope}");
+        assert_eq!(a, b, "findings of {scope}");
+    }
+    assert!(by_scope(&clean, "accounts", "acme").len() > 200);
+    assert_eq!(
+        clean["summary"]["accounts"].as_u64().unwrap()
+            - by_scope(&clean, "accounts", "acme-labs").len() as u64,
+        faulty["summary"]["accounts"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scope_whose_pages_cannot_all_be_fetched_fails_as_a_whole() {
+    let mut routes = archive_routes(&demo());
+    // Page 2 of acme keeps failing: the first page's 100 members must not be reported alone.
+    route(
+        &mut routes,
+        "/api/0/organizations/acme/members/",
+        &[("per_page", "100"), ("cursor", "100:1:0")],
+        None,
+    )
+    .faults =
+        std::iter::repeat_n(Fault::Status(503, "text/html", "<html>down</html>"), 4).collect();
+    let server = FaultServer::start(routes).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(&server, &dir.path().join("out")).await;
+    let acme = &by_scope(&report, "scopes", "acme")[0];
+    assert_eq!(acme["status"], "failed");
+    assert_eq!(acme["accounts"], 0);
+    assert_eq!(acme["error"]["http_status"], 503);
+    assert!(
+        acme["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("page 2 of sentry.members"),
+        "{}",
+        acme["error"]
+    );
+    assert!(by_scope(&report, "accounts", "acme").is_empty());
+    assert!(by_scope(&report, "findings", "acme").is_empty());
+    assert_eq!(by_scope(&report, "scopes", "acme-labs")[0]["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_writes_an_incomplete_report() {
+    let mut routes = archive_routes(&demo());
+    for r in &mut routes {
+        r.faults = [Fault::Slow(Duration::from_secs(5))].into();
+    }
+    let server = FaultServer::start(routes).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &config(&server.uri).replace("\"2s\"", "\"30s\""),
+    );
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let (cfg2, out2) = (cfg.clone(), out.clone());
+    tokio::task::spawn_blocking(move || {
+        bin()
+            .args([
+                "--config",
+                cfg2.to_str().unwrap(),
+                "run",
+                "--deadline",
+                "1s",
+                "--out",
+                out2.to_str().unwrap(),
+            ])
+            .assert()
+            .code(4);
+    })
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped at the deadline, not after the slow answers"
+    );
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(
+        report["run"]["stopped"],
+        "the run deadline of 1s was reached"
+    );
+    for s in report["scopes"].as_array().unwrap() {
+        assert_eq!(s["status"], "failed");
+        assert!(
+            s["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the run was stopped (the run deadline of 1s was reached)")
+        );
+    }
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains("stopped early")
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_writes_an_incomplete_report() {
+    let mut routes = archive_routes(&demo());
+    for r in &mut routes {
+        r.faults = [Fault::Slow(Duration::from_secs(20))].into();
+    }
+    let server = FaultServer::start(routes).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &config(&server.uri).replace("\"2s\"", "\"30s\""),
+    );
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("access-audit"))
+        .env_clear()
+        .env("SENTRY_AUTH_TOKEN", SENTRY_TOKEN)
+        .env("SENTDM_API_KEY", SENTDM_KEY)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once a request arrives, fetching has begun and the signal handler is in place.
+    let waiting = std::time::Instant::now();
+    while server.hits() == 0 && waiting.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(4));
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+}
