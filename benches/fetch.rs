@@ -99,7 +99,7 @@ async fn run(config: &str, dir: &std::path::Path) -> (Duration, u8) {
     let cfg = dir.join("bench.toml");
     std::fs::write(&cfg, config).expect("config");
     let out = dir.join("out");
-    let cli = access_audit::cli::Cli::try_parse_from([
+    let cli = access_audit::Cli::try_parse_from([
         "access-audit",
         "-qq",
         "--config",

@@ -5,12 +5,12 @@
 
 use std::hint::black_box;
 
+use access_audit::Templates;
+use access_audit::evidence::next_cursor;
 use access_audit::model::{Account, FailOn, ScopeResult, SourceKind};
-use access_audit::report::{Artifact, Report, ReportInput, render_bytes};
-use access_audit::rules::{RuleSettings, evaluate};
-use access_audit::sources::link::next_cursor;
-use access_audit::templates::Templates;
-use access_audit::timestamp::parse_timestamp;
+use access_audit::parse_timestamp;
+use access_audit::{Artifact, Report, ReportInput, render_bytes};
+use access_audit::{RuleSettings, evaluate};
 use chrono::{TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use access_audit::http::Answer;
-use access_audit::sources::evidence::{EvidenceRecorder, RecordKey};
-use access_audit::sources::spec::{Selection, SourceSpec};
-use access_audit::sources::{sentdm, sentry};
+use access_audit::evidence::Answer;
+use access_audit::evidence::{EvidenceRecorder, RecordKey};
+use access_audit::evidence::{Selection, SourceSpec};
+use access_audit::evidence::{sentdm, sentry};
 use bytes::Bytes;
 use chrono::{TimeDelta, TimeZone, Utc};
 use clap::Parser;

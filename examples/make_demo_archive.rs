@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use access_audit::sources::evidence::Manifest;
+use access_audit::evidence::Manifest;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use clap::Parser;
 use serde_json::{Value, json};
@@ -472,7 +472,7 @@ profiles = "all"
     let config_path = work.path().join("access-audit.toml");
     std::fs::write(&config_path, config)?;
     let evidence = work.path().join("evidence");
-    let cli = access_audit::cli::Cli::try_parse_from([
+    let cli = access_audit::Cli::try_parse_from([
         "access-audit",
         "--config",
         config_path.to_str().ok_or("path")?,

@@ -13,10 +13,10 @@ use crate::report::Format;
 
 /// Where the config file path came from: the default path may be absent (replay runs without
 /// one), a path the user named must exist.
-pub const DEFAULT_CONFIG: &str = "access-audit.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "access-audit.toml";
 
 /// What `--version` prints after the name: the release, the commit and the build date.
-pub const VERSION: &str = concat!(
+pub(crate) const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("ACCESS_AUDIT_COMMIT"),

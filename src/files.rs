@@ -28,45 +28,45 @@ pub struct Bound {
 
 /// A token, an API key or an SMTP URL is well under 1 KiB; 64 KiB leaves room for anything
 /// real and refuses a file that was mounted by mistake.
-pub const SECRET_FILE: Bound = Bound {
+pub(crate) const SECRET_FILE: Bound = Bound {
     what: "secret file",
     limit: 64 * KIB,
 };
 
 /// A config with thousands of organization slugs is still well under 1 MiB.
-pub const CONFIG_FILE: Bound = Bound {
+pub(crate) const CONFIG_FILE: Bound = Bound {
     what: "config file",
     limit: 4 * MIB,
 };
 
 /// Tens of thousands of accepted-risk entries of a few hundred bytes each.
-pub const SUPPRESSIONS_FILE: Bound = Bound {
+pub(crate) const SUPPRESSIONS_FILE: Bound = Bound {
     what: "suppressions file",
     limit: 64 * MIB,
 };
 
 /// An HR export of a million people at ~150 bytes a row is ~150 MB.
-pub const ROSTER_FILE: Bound = Bound {
+pub(crate) const ROSTER_FILE: Bound = Bound {
     what: "roster",
     limit: GIB,
 };
 
 /// A report or email template is tens of KiB.
-pub const TEMPLATE_FILE: Bound = Bound {
+pub(crate) const TEMPLATE_FILE: Bound = Bound {
     what: "template",
     limit: 4 * MIB,
 };
 
 /// A report.json of a million accounts is ~500 MB (compact JSON, every finding and account);
 /// 4 GiB leaves room for several million before a baseline or a merge input is refused.
-pub const REPORT_JSON_FILE: Bound = Bound {
+pub(crate) const REPORT_JSON_FILE: Bound = Bound {
     what: "report.json",
     limit: 4 * GIB,
 };
 
 /// One manifest entry is ~400 bytes and a million accounts take ~10,000 pages: ~4 MB.
 /// 256 MiB is room for tens of millions of accounts.
-pub const EVIDENCE_MANIFEST: Bound = Bound {
+pub(crate) const EVIDENCE_MANIFEST: Bound = Bound {
     what: "evidence manifest",
     limit: 256 * MIB,
 };
@@ -74,20 +74,20 @@ pub const EVIDENCE_MANIFEST: Bound = Bound {
 /// One recorded API answer: a page of 100 members is 100–300 KB. The cap is the largest
 /// answer a live run can be configured to accept (`max_response_mb` at most 1024), so whatever
 /// was recorded can be replayed, and a hostile manifest cannot make replay hash or hold more.
-pub const EVIDENCE_BODY: Bound = Bound {
+pub(crate) const EVIDENCE_BODY: Bound = Bound {
     what: "evidence body",
     limit: 1024 * MIB,
 };
 
 /// A PEM CA certificate (`email.smtp_ca_file`) is a few KiB; a bundle is under 1 MiB.
-pub const PEM_FILE: Bound = Bound {
+pub(crate) const PEM_FILE: Bound = Bound {
     what: "CA certificate file",
     limit: 4 * MIB,
 };
 
 /// Whether the file's own name may be a symbolic link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Symlinks {
+pub(crate) enum Symlinks {
     /// Follow it: Kubernetes mounts secrets and ConfigMaps as links into `..data/`. The target
     /// must still be a regular file.
     Follow,
@@ -182,7 +182,7 @@ fn human(n: u64) -> String {
 
 /// A regular file, open, whose size is within its bound.
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     file: File,
     len: u64,
     path: PathBuf,
@@ -191,17 +191,13 @@ pub struct Opened {
 
 impl Opened {
     /// The size `fstat` gave when the file was opened.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Read at most `limit + 1` bytes: the size from the metadata is not trusted, the file may
     /// grow while it is read.
-    pub fn read(self) -> Result<Vec<u8>, ReadError> {
+    pub(crate) fn read(self) -> Result<Vec<u8>, ReadError> {
         let Opened {
             file,
             len,
@@ -226,7 +222,11 @@ impl Opened {
 
 /// Open `path` for reading without blocking, refuse anything but a regular file within
 /// `bound.limit` bytes, and read nothing yet.
-pub fn open_bounded(path: &Path, bound: Bound, symlinks: Symlinks) -> Result<Opened, ReadError> {
+pub(crate) fn open_bounded(
+    path: &Path,
+    bound: Bound,
+    symlinks: Symlinks,
+) -> Result<Opened, ReadError> {
     let fail = |problem| ReadError {
         path: path.to_path_buf(),
         bound,
@@ -256,12 +256,16 @@ pub fn open_bounded(path: &Path, bound: Bound, symlinks: Symlinks) -> Result<Ope
 }
 
 /// The whole file, if it is a regular file of at most `bound.limit` bytes.
-pub fn read_bounded(path: &Path, bound: Bound, symlinks: Symlinks) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(
+    path: &Path,
+    bound: Bound,
+    symlinks: Symlinks,
+) -> Result<Vec<u8>, ReadError> {
     open_bounded(path, bound, symlinks)?.read()
 }
 
 /// [`read_bounded`] for text.
-pub fn read_bounded_text(
+pub(crate) fn read_bounded_text(
     path: &Path,
     bound: Bound,
     symlinks: Symlinks,
@@ -277,7 +281,7 @@ pub fn read_bounded_text(
 /// Open `root/rel` where `rel` comes from an untrusted manifest: a relative path of normal
 /// components, none of them a symbolic link, ending in a regular file. `root` itself is what
 /// the operator named and may be a link.
-pub fn open_inside(root: &Path, rel: &str, bound: Bound) -> Result<Opened, ReadError> {
+pub(crate) fn open_inside(root: &Path, rel: &str, bound: Bound) -> Result<Opened, ReadError> {
     let full = root.join(rel);
     let fail = |path: PathBuf, problem| ReadError {
         path,

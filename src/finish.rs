@@ -17,7 +17,7 @@ use crate::stop::{StopReason, StopSignal};
 /// Write `report` as `settings` say, deliver it, and say how the command ends. `recorded` is the
 /// stop the report was built with, if any; a stop that comes later is recorded and the reports
 /// rewritten.
-pub async fn finish(
+pub(crate) async fn finish(
     mut report: Report,
     settings: &Settings,
     stop: &StopSignal,

@@ -1,38 +1,74 @@
 //! access-audit: who still has access, and should they?
 //!
-//! The pipeline, stage by stage: [`config`] → [`sources`] (raw pages → [`model::Account`]s) →
-//! [`rules`] ([`model::Finding`]s) → [`report`] (JSON, CSV, HTML) → delivery. Each stage takes
-//! plain data from the one before and returns plain data to the next.
+//! The pipeline, stage by stage: config → sources (raw pages → [`model::Account`]s) → rules
+//! ([`model::Finding`]s) → review (suppressions, baseline, roster) → report (JSON, CSV, HTML) →
+//! finish (write, deliver, exit status). Each stage takes plain data from the one before and
+//! returns plain data to the next; ARCHITECTURE.md is the map.
 
-pub mod cfg;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod deliver;
-pub mod exit;
-pub mod files;
-pub mod finish;
-pub mod http;
-pub mod logging;
-pub mod man;
+#![warn(unreachable_pub)]
+
+// Modules are private: the stages are one program, free to change together. What the binary,
+// the benches, the examples and the integration tests drive is named below, once.
+
+mod cfg;
+mod cli;
+mod commands;
+mod config;
+mod deliver;
+mod exit;
+mod files;
+mod finish;
+mod http;
+mod logging;
+mod man;
 pub mod model;
-pub mod output;
-pub mod people;
-pub mod progress;
-pub mod redact;
-pub mod report;
-pub mod review;
-pub mod rules;
-pub mod settings;
-pub mod sources;
-pub mod stop;
-pub mod templates;
-pub mod text;
-pub mod timestamp;
+mod output;
+mod people;
+mod progress;
+mod redact;
+mod report;
+mod review;
+mod rules;
+mod settings;
+mod sources;
+mod stop;
+mod templates;
+mod text;
+mod timestamp;
 
 use std::path::PathBuf;
 
+// The command line and its one entry point, [`execute`].
+pub use cli::{Cli, Command};
 pub use exit::ExitStatus;
+pub use logging::{LogFormat, init as init_logging};
+
+// Stages a caller may drive on their own: the config, the rules over accounts, the report and
+// its renderings. [`model`] is the plain data they exchange.
+pub use cfg::{ConfigError, SecretRef};
+pub use config::Config;
+pub use report::{Artifact, Report, ReportInput, render_bytes};
+pub use review::baseline::Changes;
+pub use rules::{RuleSettings, evaluate};
+pub use templates::Templates;
+pub use timestamp::parse_timestamp;
+
+/// The delivery targets: email's send policy, object storage, notifications, metrics.
+pub mod delivery {
+    pub use crate::deliver::email::SendPolicy;
+    pub use crate::deliver::post::Retry;
+    pub use crate::deliver::target::{DeliveryError, DeliveryOutcome, Target};
+    pub use crate::deliver::{metrics, notify, store};
+}
+
+/// Evidence archives and the API answers in them, for tools that build or read archives.
+pub mod evidence {
+    pub use crate::http::Answer;
+    pub use crate::sources::evidence::{EvidenceRecorder, Manifest, RecordKey, archive_files};
+    pub use crate::sources::link::next_cursor;
+    pub use crate::sources::spec::{Selection, SourceSpec};
+    pub use crate::sources::{sentdm, sentry};
+}
 
 /// A failure that stops the run before any report is written (exit code 1).
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use access_audit::{ExitStatus, cli::Cli, execute, logging};
+use access_audit::{Cli, ExitStatus, execute, init_logging};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    logging::init(cli.verbose, cli.quiet, cli.log_format);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,7 +10,7 @@ use clap_mangen::Man;
 use crate::cli::Cli;
 
 /// The page, in roff.
-pub fn render() -> std::io::Result<Vec<u8>> {
+pub(crate) fn render() -> std::io::Result<Vec<u8>> {
     let mut cmd = Cli::command();
     cmd.build();
     let man = Man::new(cmd.clone());

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write `path` atomically; `fill` streams the content.
-pub fn write_atomically(
+pub(crate) fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
 ) -> Result<(), String> {
@@ -62,14 +62,14 @@ fn stage(
 /// (a write failed: disk full, quota, file-size limit) removes its temporaries and leaves every
 /// previous file as it was. The renames themselves need no data space; they are the only step
 /// that could be interrupted between two files of a set.
-pub struct FileSet {
+pub(crate) struct FileSet {
     dir: PathBuf,
     staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
 }
 
 impl FileSet {
     /// A set of files in `dir`, which is created if missing.
-    pub fn new(dir: &Path) -> Result<FileSet, String> {
+    pub(crate) fn new(dir: &Path) -> Result<FileSet, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
         Ok(FileSet {
@@ -79,7 +79,7 @@ impl FileSet {
     }
 
     /// Write the content of `dir/name` under a temporary name.
-    pub fn stage(
+    pub(crate) fn stage(
         &mut self,
         name: &str,
         fill: impl FnOnce(&mut dyn Write) -> Result<(), String>,
@@ -91,7 +91,7 @@ impl FileSet {
     }
 
     /// Rename every staged file into place, and make the renames durable. Returns the paths.
-    pub fn commit(self) -> Result<Vec<PathBuf>, String> {
+    pub(crate) fn commit(self) -> Result<Vec<PathBuf>, String> {
         let mut written = Vec::with_capacity(self.staged.len());
         for (tmp, path) in self.staged {
             tmp.persist(&path)
@@ -119,18 +119,18 @@ fn sync_dir(_dir: &Path) -> Result<(), String> {
 /// In every output directory; locked by the run or merge writing into it, for as long as it
 /// runs. Never removed: removing a lock file lets a third run lock a new file while the second
 /// still holds the old one.
-pub const LOCK_FILE: &str = ".access-audit.lock";
+pub(crate) const LOCK_FILE: &str = ".access-audit.lock";
 
 /// An exclusive lock on an output directory, released when dropped (or when the process ends,
 /// however it ends).
 #[derive(Debug)]
-pub struct DirLock {
+pub(crate) struct DirLock {
     _file: std::fs::File,
 }
 
 /// Lock `dir` (which must exist) for this process, or fail at once if another run holds it:
 /// two runs into one directory would leave a report set mixed from both.
-pub fn lock_dir(dir: &Path) -> Result<DirLock, String> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<DirLock, String> {
     let path = dir.join(LOCK_FILE);
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -159,7 +159,7 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, String> {
 }
 
 /// Write bytes to `path` atomically.
-pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
     write_atomically(path, |out| {
         out.write_all(bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -168,7 +168,7 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Write to standard output. A reader that went away (`rules --format json | head`) is a
 /// normal end, not an error: like other Unix tools, we stop writing and exit as planned.
-pub fn to_stdout(text: &[u8]) -> Result<(), String> {
+pub(crate) fn to_stdout(text: &[u8]) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -178,7 +178,7 @@ pub fn to_stdout(text: &[u8]) -> Result<(), String> {
 }
 
 /// Fail early, with a clear message, if files cannot be created in `dir`.
-pub fn probe_writable(dir: &Path) -> Result<(), String> {
+pub(crate) fn probe_writable(dir: &Path) -> Result<(), String> {
     tempfile::Builder::new()
         .prefix(".access-audit-probe-")
         .tempfile_in(dir)
@@ -274,7 +274,7 @@ mod tests {
 
 /// Fill `{date}` (2026-11-20) and `{as_of}` (2026-11-20T060000Z, safe in file names) in a
 /// directory path, so each scheduled run keeps its own folder.
-pub fn expand_placeholders(
+pub(crate) fn expand_placeholders(
     path: &Path,
     as_of: &chrono::DateTime<chrono::Utc>,
 ) -> Result<std::path::PathBuf, String> {

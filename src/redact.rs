@@ -17,15 +17,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// What a secret is replaced with.
-pub const MASK: &str = "[REDACTED]";
+pub(crate) const MASK: &str = "[REDACTED]";
 /// Shorter values are not redacted from text (see the module docs).
-pub const MIN_LEN: usize = 8;
+pub(crate) const MIN_LEN: usize = 8;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Register a secret and the forms in which it is sent: as is, percent-encoded (strictly,
 /// and as a query string encodes it), base64.
-pub fn register(secret: &str) {
+pub(crate) fn register(secret: &str) {
     let strict = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
         .to_string();
     let query: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
@@ -35,7 +35,7 @@ pub fn register(secret: &str) {
 /// Register the credentials of a URL's user-info (`smtps://user:password@host`): the whole
 /// URL, the password, and SMTP AUTH's encodings of them (PLAIN: base64 of `\0user\0password`;
 /// LOGIN: base64 of each). The user name alone is not a secret and is not registered.
-pub fn register_url_credentials(url: &str) {
+pub(crate) fn register_url_credentials(url: &str) {
     register(url.trim());
     let Ok(parsed) = url::Url::parse(url.trim()) else {
         return;
@@ -67,7 +67,7 @@ fn add(values: &[&str]) {
 }
 
 /// `text` with every registered secret replaced by [`MASK`].
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let Ok(secrets) = SECRETS.read() else {
         return Cow::Borrowed(text);
     };
@@ -82,7 +82,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 
 /// `bytes` with every registered secret replaced; the input itself when none occurs (the
 /// common case costs one substring search per secret).
-pub fn redact_bytes(bytes: bytes::Bytes) -> bytes::Bytes {
+pub(crate) fn redact_bytes(bytes: bytes::Bytes) -> bytes::Bytes {
     let Ok(secrets) = SECRETS.read() else {
         return bytes;
     };

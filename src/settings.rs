@@ -23,7 +23,7 @@ use crate::report::Format;
 use crate::templates::Templates;
 
 /// How the report leaves by email.
-pub enum EmailDelivery {
+pub(crate) enum EmailDelivery {
     Off,
     Send(SmtpTarget),
     /// Write the message as `DIR/<id>.eml` instead of sending it.
@@ -31,7 +31,7 @@ pub enum EmailDelivery {
 }
 
 /// Everything the finish stage needs, checked.
-pub struct Settings {
+pub(crate) struct Settings {
     pub output_dir: PathBuf,
     /// Deduplicated, in a fixed order.
     pub formats: Vec<Format>,
@@ -58,7 +58,7 @@ impl Settings {
     /// Resolve and check everything about delivery — the output directory (created, locked,
     /// writable), templates, email addresses and the SMTP secret — so that an operator's mistake
     /// fails here (exit 1), never after the work is done.
-    pub fn resolve(
+    pub(crate) fn resolve(
         output: &OutputArgs,
         email: &EmailArgs,
         config: &Config,
@@ -107,7 +107,7 @@ impl Settings {
 /// The delivery targets beyond email, each ready to use: its secrets read (and registered for
 /// redaction), its URL checked. A problem here is the operator's (exit 1), found before any work.
 #[derive(Default)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub store: Option<Store>,
     pub notifier: Option<Notifier>,
     pub metrics_textfile: Option<PathBuf>,
@@ -184,7 +184,7 @@ fn email_delivery(args: &EmailArgs, config: &Config) -> Result<EmailDelivery, Er
 }
 
 /// The server the config's `[email]` names, with errors located at the key that names the URL.
-pub fn smtp_target(
+pub(crate) fn smtp_target(
     config: &Config,
     url: &secrecy::SecretString,
 ) -> Result<SmtpTarget, crate::cfg::ConfigError> {

@@ -7,9 +7,9 @@ use std::path::Path;
 use handlebars::Handlebars;
 use serde::Serialize;
 
-pub const REPORT_HTML: &str = "report.html.hbs";
-pub const EMAIL_HTML: &str = "email.html.hbs";
-pub const EMAIL_TEXT: &str = "email.txt.hbs";
+pub(crate) const REPORT_HTML: &str = "report.html.hbs";
+pub(crate) const EMAIL_HTML: &str = "email.html.hbs";
+pub(crate) const EMAIL_TEXT: &str = "email.txt.hbs";
 
 const BUILTIN: [(&str, &str); 3] = [
     (REPORT_HTML, include_str!("../templates/report.html.hbs")),

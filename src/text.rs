@@ -6,13 +6,13 @@ use std::borrow::Cow;
 
 /// Control characters (C0 with newline, CR, tab and ESC; DEL; C1), the line and paragraph
 /// separators, and the bidi embeddings, overrides and isolates.
-pub fn forges_text(c: char) -> bool {
+pub(crate) fn forges_text(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` with every character that [`forges_text`] shown as an escape.
-pub fn escape_controls(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(forges_text) {
         return Cow::Borrowed(text);
     }

@@ -25,7 +25,7 @@ pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parse a command-line `--as-of` value: RFC 3339 with an offset, nothing looser.
-pub fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
@@ -34,17 +34,17 @@ pub fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// "Older than N days": strictly more than N × 24 h before `as_of`, as every rule documents it.
-pub fn older_than_days(t: DateTime<Utc>, as_of: DateTime<Utc>, days: u32) -> bool {
+pub(crate) fn older_than_days(t: DateTime<Utc>, as_of: DateTime<Utc>, days: u32) -> bool {
     as_of - t > TimeDelta::days(i64::from(days))
 }
 
 /// Whole days from `t` to `as_of`, rounded down (negative when `t` is after `as_of`).
-pub fn whole_days(t: DateTime<Utc>, as_of: DateTime<Utc>) -> i64 {
+pub(crate) fn whole_days(t: DateTime<Utc>, as_of: DateTime<Utc>) -> i64 {
     (as_of - t).num_days()
 }
 
 /// `YYYY-MM-DD` of an instant, in UTC.
-pub fn date(t: DateTime<Utc>) -> String {
+pub(crate) fn date(t: DateTime<Utc>) -> String {
     let text = crate::model::TimeText::new(&t);
     text.as_str()
         .get(..10)

@@ -4,13 +4,13 @@ use toml::de::{DeTable, DeValue};
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySegment {
+pub(crate) enum KeySegment {
     Key(String),
     Index(usize),
 }
 
 /// Render a path the way users write it: `sources[1].token_env`.
-pub fn render_path(path: &[KeySegment]) -> String {
+pub(crate) fn render_path(path: &[KeySegment]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -27,7 +27,7 @@ pub fn render_path(path: &[KeySegment]) -> String {
 }
 
 /// The path serde reports for an error, as key segments.
-pub fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
+pub(crate) fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
     use serde_path_to_error::Segment;
     path.iter()
         .filter_map(|seg| match seg {
@@ -40,7 +40,7 @@ pub fn path_segments(path: &serde_path_to_error::Path) -> Vec<KeySegment> {
 }
 
 /// 1-based line number of a byte offset.
-pub fn line_of_offset(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
         .iter()
@@ -50,7 +50,7 @@ pub fn line_of_offset(text: &str, offset: usize) -> usize {
 }
 
 /// The line where the deepest existing part of `path` is written, if the document parses.
-pub fn line_of_path(text: &str, path: &[KeySegment]) -> Option<usize> {
+pub(crate) fn line_of_path(text: &str, path: &[KeySegment]) -> Option<usize> {
     let root = DeTable::parse(text).ok()?;
     let mut best: Option<usize> = None;
     let mut table: &DeTable<'_> = root.get_ref();

@@ -7,14 +7,14 @@
 //! validates it with these; the `config` module reads the file as a whole and hands each domain
 //! its part. Nothing here depends on any domain.
 
-pub mod locate;
-pub mod secret;
-pub mod values;
+pub(crate) mod locate;
+pub(crate) mod secret;
+pub(crate) mod values;
 
 use std::fmt;
 use std::path::PathBuf;
 
-pub use locate::KeySegment;
+pub(crate) use locate::KeySegment;
 pub use secret::SecretRef;
 
 /// A config problem, located as precisely as we can: file, key, line.

@@ -68,7 +68,7 @@ impl<'de> Deserialize<'de> for FailOn {
 
 /// The name of an environment variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvVarName(pub String);
+pub(crate) struct EnvVarName(pub String);
 
 impl<'de> Deserialize<'de> for EnvVarName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -90,10 +90,10 @@ impl<'de> Deserialize<'de> for EnvVarName {
 
 /// An API base URL: `https://…`, or `http://…` to a loopback host only.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseUrl(pub Url);
+pub(crate) struct BaseUrl(pub Url);
 
 impl BaseUrl {
-    pub fn parse(s: &str) -> Result<BaseUrl, String> {
+    pub(crate) fn parse(s: &str) -> Result<BaseUrl, String> {
         let url = Url::parse(s).map_err(|e| format!("`{s}` is not a URL ({e})"))?;
         match url.scheme() {
             "https" => {}
@@ -121,7 +121,7 @@ impl BaseUrl {
     }
 
     /// The base with any trailing `/` removed, ready to have `/api/0/…` appended.
-    pub fn trimmed(&self) -> &str {
+    pub(crate) fn trimmed(&self) -> &str {
         self.0.as_str().trim_end_matches('/')
     }
 }
@@ -132,7 +132,7 @@ impl fmt::Display for BaseUrl {
     }
 }
 
-pub fn is_loopback_host(url: &Url) -> bool {
+pub(crate) fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
         // Non-http schemes (smtp://) leave IP literals as opaque "domains".
         Some(url::Host::Domain(d)) => {
@@ -157,7 +157,7 @@ impl<'de> Deserialize<'de> for BaseUrl {
 
 /// Either the word `"all"` or a list of names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllOr<T> {
+pub(crate) enum AllOr<T> {
     All,
     List(Vec<T>),
 }
@@ -166,7 +166,7 @@ impl<T> AllOr<T> {
     /// Read `"all"` or a list of `T`; `what` names the items in errors ("organization slugs").
     /// Each value type that may appear in such a list implements `Deserialize for AllOr<Itself>`
     /// with this.
-    pub fn deserialize_naming<'de, D>(d: D, what: &'static str) -> Result<AllOr<T>, D::Error>
+    pub(crate) fn deserialize_naming<'de, D>(d: D, what: &'static str) -> Result<AllOr<T>, D::Error>
     where
         D: Deserializer<'de>,
         T: Deserialize<'de>,
@@ -206,7 +206,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for AllOrVisitor<T> {
 
 /// A duration written the human way: `"30s"`, `"2m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub std::time::Duration);
+pub(crate) struct HumanDuration(pub std::time::Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -225,7 +225,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 impl HumanDuration {
     /// The duration, if it lies within `(min, max)`; else a message naming the range.
-    pub fn within(
+    pub(crate) fn within(
         self,
         (min, max): (std::time::Duration, std::time::Duration),
     ) -> Result<std::time::Duration, String> {

@@ -10,7 +10,7 @@ use crate::sources;
 use crate::sources::spec::SourceConfig;
 use crate::{ConfigPath, Error};
 
-pub async fn check_config(
+pub(crate) async fn check_config(
     args: &CheckConfigArgs,
     config_path: &ConfigPath,
 ) -> Result<ExitStatus, Error> {
@@ -185,7 +185,7 @@ fn describe_rules(out: &mut String, settings: &RuleSettings, provided: Needs) {
     }
 }
 
-pub fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
+pub(crate) fn list_rules(args: &RulesArgs) -> Result<ExitStatus, Error> {
     let defaults = RuleSettings::default();
     let listed = defaults
         .all()

@@ -18,7 +18,7 @@ use crate::settings::Settings;
 use crate::stop::StopSignal;
 use crate::{ConfigPath, Error};
 
-pub async fn merge(
+pub(crate) async fn merge(
     args: &MergeArgs,
     config_path: &ConfigPath,
     summary: bool,

@@ -82,7 +82,7 @@ fn load_review(
     Ok((review, loaded_roster))
 }
 
-pub async fn run(
+pub(crate) async fn run(
     args: &RunArgs,
     config_path: &ConfigPath,
     summary: bool,

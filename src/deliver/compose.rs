@@ -20,9 +20,9 @@ use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
 use crate::text::escape_controls;
 
 /// Findings listed per rule in the email; the attachments have them all.
-pub const ROWS_PER_RULE: usize = 10;
+pub(crate) const ROWS_PER_RULE: usize = 10;
 
-pub const DEFAULT_SUBJECT: &str = "[access-audit] {{title}} {{as_of_date}}: {{failing}} failing{{#if scopes_failed}}, {{incomplete}}{{/if}}";
+pub(crate) const DEFAULT_SUBJECT: &str = "[access-audit] {{title}} {{as_of_date}}: {{failing}} failing{{#if scopes_failed}}, {{incomplete}}{{/if}}";
 
 #[derive(Serialize)]
 struct View<'a> {
@@ -126,7 +126,7 @@ fn text_view(view: &View<'_>) -> Result<serde_json::Value, String> {
     Ok(value)
 }
 
-pub fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
+pub(crate) fn compose(report: &Report, job: &EmailJob<'_>) -> Result<Message, String> {
     let cfg = job.config;
     // Attachments first: the body says which ones were left out for size.
     let (attached, skipped) = attachments(report, job)?;

@@ -2,19 +2,18 @@
 //! and the targets beyond email — object storage ([`store`]), chat and webhooks ([`notify`]),
 //! Prometheus ([`metrics`]). Runs only after every report is on disk, and never outlives a stop.
 
-pub mod compose;
-pub mod email;
+pub(crate) mod compose;
+pub(crate) mod email;
 pub mod metrics;
 pub mod notify;
-mod post;
+pub(crate) mod post;
 #[cfg(test)]
 mod sample;
-pub mod smtp;
+pub(crate) mod smtp;
 pub mod store;
-mod target;
+pub(crate) mod target;
 
-pub use post::{Accepted, Retry};
-pub use target::{DeliveryError, DeliveryOutcome, NamedSecret, Target, shown_origin};
+pub(crate) use target::{DeliveryError, DeliveryOutcome};
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +25,7 @@ use email::{EmailConfig, SendPolicy};
 
 /// What happened to the email.
 #[derive(Debug)]
-pub enum Delivered {
+pub(crate) enum Delivered {
     Sent {
         recipients: usize,
         attempts: u32,
@@ -37,7 +36,7 @@ pub enum Delivered {
 }
 
 /// Everything delivery needs besides the report.
-pub struct EmailJob<'a> {
+pub(crate) struct EmailJob<'a> {
     pub config: &'a EmailConfig,
     pub fail_on: FailOn,
     pub templates: &'a Templates,
@@ -52,7 +51,7 @@ pub struct EmailJob<'a> {
 }
 
 /// Whether this report calls for an email under the configured policy.
-pub fn wanted(report: &Report, policy: SendPolicy, fail_on: FailOn) -> bool {
+pub(crate) fn wanted(report: &Report, policy: SendPolicy, fail_on: FailOn) -> bool {
     match policy {
         SendPolicy::Always => true,
         SendPolicy::Problems => !report.complete || report.failing_at_or_above(fail_on) > 0,
@@ -66,7 +65,7 @@ pub fn wanted(report: &Report, policy: SendPolicy, fail_on: FailOn) -> bool {
     }
 }
 
-pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, String> {
+pub(crate) async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, String> {
     if job.preview.is_none() && !wanted(report, job.config.send, job.fail_on) {
         return Ok(Delivered::NotNeeded);
     }
@@ -89,7 +88,7 @@ pub async fn deliver(report: &Report, job: &EmailJob<'_>) -> Result<Delivered, S
 
 /// How the email step ended.
 #[derive(Debug)]
-pub enum EmailStep {
+pub(crate) enum EmailStep {
     Done(Delivered),
     /// Delivery failed (exit 5); logged.
     Failed,
@@ -99,12 +98,12 @@ pub enum EmailStep {
 
 impl EmailStep {
     /// Whether delivery failed (exit 5).
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         matches!(self, EmailStep::Failed)
     }
 
     /// The `.eml` file written by `--email-preview`, if one was.
-    pub fn preview(&self) -> Option<&Path> {
+    pub(crate) fn preview(&self) -> Option<&Path> {
         match self {
             EmailStep::Done(Delivered::Previewed(path)) => Some(path),
             _ => None,
@@ -115,7 +114,7 @@ impl EmailStep {
 /// Deliver unless the command is stopped: no email is started after a stop, and one under way
 /// is dropped mid-conversation when a stop arrives (Kubernetes kills the pod soon after SIGTERM;
 /// the exit and the reports must come first).
-pub async fn deliver_unless_stopped(
+pub(crate) async fn deliver_unless_stopped(
     report: &Report,
     job: &EmailJob<'_>,
     stop: &StopSignal,

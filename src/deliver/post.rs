@@ -47,7 +47,7 @@ impl Default for Retry {
 
 /// A URL to deliver to, with the client that may reach it. Its `Debug` shows the origin only.
 #[derive(Clone)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     target: Target,
     url: Url,
     shown: String,
@@ -71,7 +71,11 @@ pub struct Accepted {
 }
 
 impl Endpoint {
-    pub fn new(target: Target, url: Url, timeout: Duration) -> Result<Endpoint, DeliveryError> {
+    pub(super) fn new(
+        target: Target,
+        url: Url,
+        timeout: Duration,
+    ) -> Result<Endpoint, DeliveryError> {
         let loopback = crate::cfg::values::is_loopback_host(&url);
         let client = crate::http::delivery_client(loopback, timeout)
             .map_err(|m| DeliveryError::new(target, m))?;
@@ -84,12 +88,12 @@ impl Endpoint {
     }
 
     /// `scheme://host[:port]`: what may be said of this URL.
-    pub fn origin(&self) -> &str {
+    pub(super) fn origin(&self) -> &str {
         &self.shown
     }
 
     /// The URL with `path` appended (the Pushgateway's `/metrics/job/…`).
-    pub fn join_path(&self, path: &str) -> Endpoint {
+    pub(super) fn join_path(&self, path: &str) -> Endpoint {
         let mut url = self.url.clone();
         let base = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{base}/{}", path.trim_start_matches('/')));
@@ -100,7 +104,7 @@ impl Endpoint {
     }
 
     /// Send `body`, retrying what is worth retrying.
-    pub async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         headers: HeaderMap,

@@ -34,7 +34,7 @@ fn account(scope: &str, id: &str, privileged: bool, mfa: Option<bool>, days_ago:
 
 /// Title `Acme "Q4" review`; scopes acme (ok), acme-legacy (failed, HTTP 403); findings: two
 /// stale logins (one suppressed), one admin without 2FA, one manual 2FA check.
-pub fn report() -> Report {
+pub(crate) fn report() -> Report {
     let as_of = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
     let accounts = vec![
         account("acme", "u1", false, Some(true), 200),

@@ -14,7 +14,7 @@ use crate::cfg::values::is_loopback_host;
 const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
+pub(crate) enum Security {
     /// `smtps://`: TLS from the first byte.
     ImplicitTls,
     /// `smtp://…?tls=required`: STARTTLS, refusing to continue without it.
@@ -24,7 +24,7 @@ pub enum Security {
 }
 
 /// A parsed `smtp_url`. Holds the password; its `Debug` does not show it.
-pub struct SmtpTarget {
+pub(crate) struct SmtpTarget {
     pub host: String,
     pub port: u16,
     pub security: Security,
@@ -48,7 +48,10 @@ const EXPECTED: &str = "expected smtps://user:pass@host:465, smtp://user:pass@ho
 
 impl SmtpTarget {
     /// Parse the secret URL. Errors never repeat the URL: it may hold a password.
-    pub fn parse(secret: &SecretString, ca_file: Option<&Path>) -> Result<SmtpTarget, String> {
+    pub(crate) fn parse(
+        secret: &SecretString,
+        ca_file: Option<&Path>,
+    ) -> Result<SmtpTarget, String> {
         let url = Url::parse(secret.expose_secret().trim())
             .map_err(|_| format!("it is not a URL: {EXPECTED}"))?;
         let host = url
@@ -164,7 +167,7 @@ fn backoff(attempt: u32) -> Duration {
 /// The longest the whole email step may take: every attempt's deadline and the waits between
 /// them, and a second's grace so that the per-attempt deadlines (whose errors say more) fire
 /// first. A backstop, computed so that no setting overflows.
-pub fn overall_bound(timeout: Duration) -> Duration {
+pub(crate) fn overall_bound(timeout: Duration) -> Duration {
     (1..ATTEMPTS).fold(
         timeout
             .saturating_mul(ATTEMPTS)
@@ -176,7 +179,11 @@ pub fn overall_bound(timeout: Duration) -> Duration {
 /// Send, retrying what may pass (connection trouble, 4xx answers, no answer in time); a 5xx
 /// answer or a TLS failure is final. Each attempt ends after `timeout` whatever the server does
 /// (lettre's own timeout covers only connecting). Returns the attempts made.
-pub async fn send(target: &SmtpTarget, message: Message, timeout: Duration) -> Result<u32, String> {
+pub(crate) async fn send(
+    target: &SmtpTarget,
+    message: Message,
+    timeout: Duration,
+) -> Result<u32, String> {
     let bound = overall_bound(timeout);
     tokio::time::timeout(bound, send_with_retries(target, message, timeout))
         .await
@@ -235,7 +242,7 @@ async fn send_with_retries(
 }
 
 /// Write the message to `dir/<id>.eml` instead of sending it.
-pub async fn write_preview(message: Message, dir: &Path) -> Result<PathBuf, String> {
+pub(crate) async fn write_preview(message: Message, dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| {
         format!(
             "cannot create email preview directory {}: {e}",

@@ -134,7 +134,7 @@ impl DeliveryOutcome {
 }
 
 /// `scheme://host[:port]` of a URL: what may be shown of a secret URL.
-pub fn shown_origin(url: &url::Url) -> String {
+pub(crate) fn shown_origin(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
         (Some(host), None) => format!("{}://{host}", url.scheme()),

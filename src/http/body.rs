@@ -37,7 +37,7 @@ pub(super) async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result
 
 /// Parse JSON; if the bytes are not valid UTF-8 (a name mangled somewhere upstream), read them
 /// with invalid sequences replaced by U+FFFD rather than losing the whole page.
-pub fn from_json_lossy<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_json_lossy<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, serde_json::Error> {
     match serde_json::from_slice(body) {

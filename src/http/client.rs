@@ -31,14 +31,17 @@ pub(super) fn source_client(timeout: Duration, base: &Url) -> Result<reqwest::Cl
 /// follows a redirect (the URL itself may be the credential, and an answer from elsewhere is
 /// no delivery), every request has `timeout`, and a loopback target never goes through a
 /// proxy, which would see the request in clear.
-pub fn delivery_client(loopback: bool, timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn delivery_client(
+    loopback: bool,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
     delivery_client_builder(loopback, timeout)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// [`delivery_client`] before it is built, for a caller that adds its own settings.
-pub fn delivery_client_builder(loopback: bool, timeout: Duration) -> reqwest::ClientBuilder {
+pub(crate) fn delivery_client_builder(loopback: bool, timeout: Duration) -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder()
         .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)

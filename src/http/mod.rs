@@ -26,11 +26,11 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-pub use body::from_json_lossy;
+pub(crate) use body::from_json_lossy;
 use body::{header_str, link_header, read_capped};
-pub use client::{delivery_client, delivery_client_builder};
+pub(crate) use client::{delivery_client, delivery_client_builder};
 use retry::retry_reason;
-pub use retry::{BACKOFF_BASE, server_requested_wait};
+pub(crate) use retry::{BACKOFF_BASE, server_requested_wait};
 
 /// How hard a source may be pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct FetchSettings {
 
 /// Default cap on one answer's body. A Sentry page of 100 members is ~100 KB and a Sent.dm
 /// user list of 10,000 users ~5 MB; 32 MiB leaves room without letting a server fill memory.
-pub const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
+pub(crate) const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
 
 /// What a source gets unless its API asks for something else (`Source::fetch_defaults`) or the
 /// config overrides it: a few scopes at a time, paced by what the server's headers say.
@@ -265,7 +265,7 @@ impl SourceClient {
 
 /// A transport error in words, with its cause chain (reqwest's top line alone says little).
 /// The request URL is left out: for a webhook it is itself a secret.
-pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

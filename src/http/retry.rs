@@ -13,7 +13,7 @@ use super::SourceClient;
 use super::body::{from_json_lossy, header_str, header_u64};
 
 /// First backoff step; doubled on each retry.
-pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(500);
 
 impl SourceClient {
     /// Wait until the source may send: after a pause a server asked for, then for the pacing.
@@ -104,7 +104,7 @@ pub(super) fn retry_reason(
 
 /// The wait a server asked for: `Retry-After` (seconds or an HTTP date), else the rate-limit
 /// reset headers on a 429 (Sentry sends no Retry-After, only `X-Sentry-Rate-Limit-Reset`).
-pub fn server_requested_wait(
+pub(crate) fn server_requested_wait(
     status: StatusCode,
     headers: &HeaderMap,
     now: DateTime<Utc>,

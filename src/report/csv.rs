@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Account, Finding, TimeText};
 
-pub const FINDINGS_HEADER: [&str; 15] = [
+pub(super) const FINDINGS_HEADER: [&str; 15] = [
     "id",
     "rule",
     "severity",
@@ -26,7 +26,7 @@ pub const FINDINGS_HEADER: [&str; 15] = [
     "suppressed",
 ];
 
-pub const ACCOUNTS_HEADER: [&str; 16] = [
+pub(super) const ACCOUNTS_HEADER: [&str; 16] = [
     "source",
     "source_name",
     "scope",
@@ -48,7 +48,7 @@ pub const ACCOUNTS_HEADER: [&str; 16] = [
 /// Names and emails come from invitees: `=HYPERLINK(…)` must stay text. Spreadsheets decide
 /// a cell is a formula after trimming leading blanks (and some ignore invisible characters), and
 /// some read the full-width `＝ ＋ － ＠` as their ASCII forms, so the guard looks past those too.
-pub fn neutralise(cell: &str) -> Cow<'_, str> {
+pub(crate) fn neutralise(cell: &str) -> Cow<'_, str> {
     let starts_with_blank = cell.chars().next().is_some_and(is_skipped_lead);
     let first = cell.chars().find(|c| !is_skipped_lead(*c));
     let formula = matches!(
@@ -126,7 +126,7 @@ impl<W: Write> Rows<W> {
     }
 }
 
-pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), String> {
+pub(super) fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), String> {
     let mut rows = Rows::new(out, super::FINDINGS_CSV, &FINDINGS_HEADER)?;
     for f in findings {
         for cell in [
@@ -154,7 +154,7 @@ pub fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Result<(), S
     rows.finish()
 }
 
-pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {
+pub(super) fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {
     let mut rows = Rows::new(out, super::ACCOUNTS_CSV, &ACCOUNTS_HEADER)?;
     for a in accounts {
         for cell in [
@@ -191,7 +191,7 @@ pub fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), S
 }
 
 /// Stream people.csv (one row per person and their accounts) into `out`.
-pub fn write_people_to(
+pub(super) fn write_people_to(
     rows: &[crate::review::roster::PersonRow],
     out: &mut dyn std::io::Write,
 ) -> Result<(), String> {

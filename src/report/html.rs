@@ -14,7 +14,7 @@ use crate::templates::{REPORT_HTML, Templates};
 
 /// Rows shown per rule; the rest are in findings.csv. Keeps the file small enough to open at
 /// any scale.
-pub const MAX_ROWS_PER_RULE: usize = 1_000;
+pub(super) const MAX_ROWS_PER_RULE: usize = 1_000;
 /// Bars in the "by scope" chart.
 const MAX_SCOPE_BARS: usize = 12;
 
@@ -194,7 +194,7 @@ struct Group<'a> {
     more_text: String,
 }
 
-pub fn severity_class(s: Severity) -> &'static str {
+pub(super) fn severity_class(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "sev-critical",
         Severity::High => "sev-high",
@@ -306,7 +306,7 @@ fn charts(report: &Report) -> Vec<Chart> {
     out
 }
 
-pub fn render(report: &Report, templates: &Templates) -> Result<String, String> {
+pub(super) fn render(report: &Report, templates: &Templates) -> Result<String, String> {
     let mut cards: Vec<Card> = severity_counts(report)
         .into_iter()
         .map(|(s, count)| Card {

@@ -2,10 +2,9 @@
 //! each written atomically.
 
 mod csv;
-pub use csv::neutralise as neutralise_cell;
 mod html;
-pub mod schema;
-pub mod view;
+pub(crate) mod schema;
+pub(crate) mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,12 +45,12 @@ impl Format {
     }
 }
 
-pub const REPORT_JSON: &str = "report.json";
-pub const REPORT_HTML: &str = "report.html";
-pub const FINDINGS_CSV: &str = "findings.csv";
-pub const ACCOUNTS_CSV: &str = "accounts.csv";
+pub(crate) const REPORT_JSON: &str = "report.json";
+pub(crate) const REPORT_HTML: &str = "report.html";
+pub(crate) const FINDINGS_CSV: &str = "findings.csv";
+pub(crate) const ACCOUNTS_CSV: &str = "accounts.csv";
 /// With a roster: one row per person and their accounts.
-pub const PEOPLE_CSV: &str = "people.csv";
+pub(crate) const PEOPLE_CSV: &str = "people.csv";
 
 /// Counts keyed by name, serialised as a JSON object in a meaningful (not alphabetical) order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -359,7 +358,7 @@ fn summarise(
     }
 }
 
-pub fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
@@ -401,7 +400,7 @@ impl Artifact {
 }
 
 /// Stream one artifact of the report into `out`.
-pub fn render_to(
+pub(crate) fn render_to(
     report: &Report,
     artifact: Artifact,
     templates: &Templates,
@@ -436,7 +435,7 @@ pub fn render_bytes(
 /// write fails — disk full, quota, a file-size limit — the temporaries are removed and every
 /// previous file stays as it was, so the directory never holds this run's report.html next to
 /// the last run's report.json. Returns the files written.
-pub fn write_all(
+pub(crate) fn write_all(
     report: &Report,
     dir: &Path,
     formats: &[Format],

@@ -18,9 +18,9 @@ use crate::model::{
 use crate::review::baseline::{Baseline, BaselineFinding};
 
 /// The version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
-pub fn write_to(report: &Report, out: &mut dyn Write) -> Result<(), String> {
+pub(crate) fn write_to(report: &Report, out: &mut dyn Write) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot write report.json: {e}");
     serde_json::to_writer(&mut *out, report).map_err(|e| err(&e))?;
     out.write_all(b"\n").map_err(|e| err(&e))
@@ -28,7 +28,7 @@ pub fn write_to(report: &Report, out: &mut dyn Write) -> Result<(), String> {
 
 /// A report.json as read back: what its readers use of it.
 #[derive(Deserialize)]
-pub struct ReportFile {
+pub(crate) struct ReportFile {
     pub schema_version: u32,
     pub title: String,
     pub as_of: DateTime<Utc>,
@@ -40,7 +40,7 @@ pub struct ReportFile {
 }
 
 #[derive(Deserialize)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     #[serde(default)]
     pub retries: u32,
     #[serde(default)]
@@ -54,14 +54,14 @@ pub struct RunRecord {
 }
 
 #[derive(Deserialize)]
-pub struct RuleRecord {
+pub(crate) struct RuleRecord {
     pub id: String,
     pub severity: Severity,
 }
 
 /// A finding as written, its rule still a name.
 #[derive(Deserialize)]
-pub struct FindingRecord {
+pub(crate) struct FindingRecord {
     pub id: String,
     pub rule: String,
     pub severity: Severity,
@@ -86,7 +86,7 @@ pub struct FindingRecord {
 }
 
 /// Read the report.json at `input` (or in the directory `input`), for `what` (named in errors).
-pub fn read(input: &Path, what: &'static str) -> Result<(PathBuf, ReportFile), String> {
+pub(crate) fn read(input: &Path, what: &'static str) -> Result<(PathBuf, ReportFile), String> {
     let path = if input.is_dir() {
         input.join(REPORT_JSON)
     } else {
@@ -129,13 +129,13 @@ fn version_of(bytes: &[u8]) -> Option<u32> {
 }
 
 impl ReportFile {
-    pub fn accounts(&self) -> Result<Vec<Account>, String> {
+    pub(crate) fn accounts(&self) -> Result<Vec<Account>, String> {
         serde_json::from_str(self.accounts.get())
             .map_err(|e| format!("the report's accounts cannot be read: {e}"))
     }
 
     /// This report as the baseline of a new run.
-    pub fn into_baseline(self) -> Baseline {
+    pub(crate) fn into_baseline(self) -> Baseline {
         let findings = self
             .findings
             .into_iter()
@@ -159,7 +159,7 @@ impl ReportFile {
 
 impl FindingRecord {
     /// The finding, its rule one of the registry's; a rule this build does not know is an error.
-    pub fn into_finding(self) -> Result<Finding, String> {
+    pub(crate) fn into_finding(self) -> Result<Finding, String> {
         let rule = crate::rules::rule_info(&self.rule)
             .map(|r| r.id)
             .ok_or_else(|| format!("a finding of unknown rule `{}`", self.rule))?;

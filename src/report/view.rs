@@ -14,7 +14,7 @@ use crate::rules::rule_info;
 
 /// One finding as a row: who, where, what.
 #[derive(Debug, Serialize)]
-pub struct FindingRow<'a> {
+pub(crate) struct FindingRow<'a> {
     pub rule: &'a str,
     /// The name, when it adds to the email: Sentry invitations carry the email as the name.
     pub name: &'a str,
@@ -31,7 +31,7 @@ pub struct FindingRow<'a> {
 }
 
 impl<'a> FindingRow<'a> {
-    pub fn of(f: &'a Finding) -> FindingRow<'a> {
+    pub(crate) fn of(f: &'a Finding) -> FindingRow<'a> {
         let s = &f.subject;
         FindingRow {
             rule: f.rule.as_str(),
@@ -48,7 +48,7 @@ impl<'a> FindingRow<'a> {
     }
 
     /// A finding of the baseline that this run no longer reports.
-    pub fn resolved(b: &'a BaselineFinding) -> FindingRow<'a> {
+    pub(crate) fn resolved(b: &'a BaselineFinding) -> FindingRow<'a> {
         FindingRow {
             rule: &b.rule,
             name: display_name(b.name.as_deref(), b.email.as_deref()),
@@ -85,7 +85,7 @@ fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
 /// The unsuppressed findings of one rule with one outcome: the first `max_rows` as rows, and
 /// how many more there are.
 #[derive(Debug, Serialize)]
-pub struct RuleGroup<'a> {
+pub(crate) struct RuleGroup<'a> {
     pub rule: &'a str,
     pub severity: &'static str,
     #[serde(skip)]
@@ -101,7 +101,11 @@ pub struct RuleGroup<'a> {
 
 /// The findings with `outcome`, unsuppressed, grouped by rule in report order (most severe
 /// first), at most `max_rows` rows per rule.
-pub fn rule_groups(findings: &[Finding], outcome: Outcome, max_rows: usize) -> Vec<RuleGroup<'_>> {
+pub(crate) fn rule_groups(
+    findings: &[Finding],
+    outcome: Outcome,
+    max_rows: usize,
+) -> Vec<RuleGroup<'_>> {
     let mut out: Vec<RuleGroup<'_>> = Vec::new();
     for f in findings
         .iter()
@@ -136,7 +140,7 @@ pub fn rule_groups(findings: &[Finding], outcome: Outcome, max_rows: usize) -> V
 }
 
 /// Failing findings per severity, most severe first (0 included).
-pub fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
+pub(crate) fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
     Severity::ALL
         .iter()
         .rev()
@@ -146,7 +150,7 @@ pub fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
 
 /// One audited scope, and why it failed if it did.
 #[derive(Debug, Serialize)]
-pub struct ScopeRow<'a> {
+pub(crate) struct ScopeRow<'a> {
     pub source_name: &'a str,
     pub scope: &'a str,
     pub ok: bool,
@@ -154,7 +158,7 @@ pub struct ScopeRow<'a> {
     pub error: String,
 }
 
-pub fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> {
+pub(crate) fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> {
     report.scopes.iter().map(|s| ScopeRow {
         source_name: &s.source_name,
         scope: &s.scope,
@@ -171,7 +175,7 @@ pub fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> {
 /// What changed since the baseline: new findings (unsuppressed) and resolved ones, the first
 /// `max_rows` of each as rows.
 #[derive(Debug, Serialize)]
-pub struct ChangeRows<'a> {
+pub(crate) struct ChangeRows<'a> {
     pub since: &'a str,
     /// "3 new, 5 resolved since …".
     pub summary: String,
@@ -185,7 +189,7 @@ pub struct ChangeRows<'a> {
     pub resolved_more: usize,
 }
 
-pub fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows<'_>> {
+pub(crate) fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows<'_>> {
     let c = report.changes.as_ref()?;
     let new: Vec<&Finding> = report
         .findings
@@ -220,7 +224,7 @@ pub fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows<'_>> {
 }
 
 /// "2 findings suppressed as accepted risk; 1 suppression expired", or empty.
-pub fn suppression_line(report: &Report) -> String {
+pub(crate) fn suppression_line(report: &Report) -> String {
     let mut parts = Vec::new();
     if report.summary.suppressed > 0 {
         let n = report.summary.suppressed;

@@ -25,7 +25,7 @@ pub struct BaselineFinding {
     pub first_seen: Option<String>,
 }
 
-pub struct Baseline {
+pub(crate) struct Baseline {
     pub as_of: String,
     findings: Vec<BaselineFinding>,
 }
@@ -44,12 +44,12 @@ pub struct Changes {
 
 impl Baseline {
     /// A previous run's findings, as of when it ran (read by `report::schema`).
-    pub fn new(as_of: String, findings: Vec<BaselineFinding>) -> Baseline {
+    pub(crate) fn new(as_of: String, findings: Vec<BaselineFinding>) -> Baseline {
         Baseline { as_of, findings }
     }
 
     /// Mark each finding new or persisting, and list what was resolved.
-    pub fn compare(
+    pub(crate) fn compare(
         &self,
         findings: &mut [Finding],
         results: &[ScopeResult],

@@ -4,9 +4,9 @@
 //! people roster ties accounts to people (its rules run with the other rules, its view is built
 //! here).
 
-pub mod baseline;
-pub mod roster;
-pub mod suppressions;
+pub(crate) mod baseline;
+pub(crate) mod roster;
+pub(crate) mod suppressions;
 
 use std::path::Path;
 
@@ -19,20 +19,20 @@ use suppressions::{EntryStatus, State, Suppressions};
 
 /// What the review stage applies, loaded before any request so that a bad file fails first.
 #[derive(Default)]
-pub struct Review {
+pub(crate) struct Review {
     suppressions: Suppressions,
     baseline: Option<Baseline>,
 }
 
 /// The findings after review, and what the report says about the review itself.
-pub struct Reviewed {
+pub(crate) struct Reviewed {
     pub findings: Vec<Finding>,
     pub suppressions: Vec<EntryStatus>,
     pub changes: Option<Changes>,
 }
 
 impl Review {
-    pub fn load(
+    pub(crate) fn load(
         suppressions: Option<&Path>,
         baseline: Option<Baseline>,
         as_of: DateTime<Utc>,
@@ -48,7 +48,7 @@ impl Review {
 
     /// Apply suppressions, then compare with the baseline; log the suppressions that no longer
     /// do anything (expired, or matching nothing), since someone should tidy them.
-    pub fn apply(
+    pub(crate) fn apply(
         &self,
         mut findings: Vec<Finding>,
         results: &[ScopeResult],

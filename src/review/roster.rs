@@ -23,7 +23,11 @@ pub struct PersonRow {
 }
 
 /// The people view: roster people with their accounts, then emails that match nobody.
-pub fn people_view(roster: &Roster, accounts: &[Account], findings: &[Finding]) -> Vec<PersonRow> {
+pub(crate) fn people_view(
+    roster: &Roster,
+    accounts: &[Account],
+    findings: &[Finding],
+) -> Vec<PersonRow> {
     let mut rows: BTreeMap<String, PersonRow> = BTreeMap::new();
     for p in roster.people() {
         rows.insert(

@@ -12,7 +12,7 @@
 //! expires = 2027-03-31                   # at most 365 days ahead
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use crate::model::{Finding, RuleId, SuppressionNote};
 use crate::rules::rule_info;
 
 /// How far ahead an entry may expire: accepted risk is reviewed at least yearly.
-pub const MAX_DAYS_AHEAD: i64 = 365;
+pub(crate) const MAX_DAYS_AHEAD: i64 = 365;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +47,7 @@ struct RawEntry {
 
 /// One entry, validated.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub rule: RuleId,
     pub source_name: Option<String>,
     pub scope: Option<String>,
@@ -159,14 +159,13 @@ pub struct EntryStatus {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Suppressions {
-    pub file: Option<PathBuf>,
+pub(crate) struct Suppressions {
     pub entries: Vec<Entry>,
 }
 
 impl Suppressions {
     /// Read and validate a suppressions file. `as_of` bounds how far ahead an entry may expire.
-    pub fn load(path: &Path, as_of: DateTime<Utc>) -> Result<Suppressions, ConfigError> {
+    pub(crate) fn load(path: &Path, as_of: DateTime<Utc>) -> Result<Suppressions, ConfigError> {
         let err = |key: Option<String>, line: Option<usize>, message: String| ConfigError {
             file: Some(path.to_path_buf()),
             key,
@@ -209,14 +208,11 @@ impl Suppressions {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Suppressions {
-            file: Some(path.to_path_buf()),
-            entries,
-        })
+        Ok(Suppressions { entries })
     }
 
     /// Mark the findings that active entries match; report every entry's state.
-    pub fn apply(&self, findings: &mut [Finding], as_of: DateTime<Utc>) -> Vec<EntryStatus> {
+    pub(crate) fn apply(&self, findings: &mut [Finding], as_of: DateTime<Utc>) -> Vec<EntryStatus> {
         let today = as_of.date_naive();
         let mut matched = vec![0usize; self.entries.len()];
         for f in findings.iter_mut() {
@@ -266,7 +262,7 @@ impl Suppressions {
 }
 
 /// `*` (any run of characters) and `?` (one character), case-insensitive.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.to_lowercase().chars().collect();
     let t: Vec<char> = text.to_lowercase().chars().collect();
     let (mut pi, mut ti) = (0, 0);

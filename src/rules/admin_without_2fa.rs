@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Context, Hit, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, Outcome, RuleId, Severity};
 
-pub const INFO: RuleInfo = RuleInfo {
+pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("admin_without_2fa"),
     default_severity: Severity::High,
     checks: "Active owners, managers and admins without two-factor authentication; where the source does not \
@@ -19,7 +19,7 @@ pub const INFO: RuleInfo = RuleInfo {
 };
 
 /// Sentence of a `manual` finding, as documented: reviewers search for it.
-pub const NOT_EXPOSED: &str = "2FA status is not exposed by this source; verify by hand";
+pub(crate) const NOT_EXPOSED: &str = "2FA status is not exposed by this source; verify by hand";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -37,7 +37,7 @@ impl Default for AdminWithout2fa {
     }
 }
 
-pub fn check(account: &Account, _as_of: DateTime<Utc>, _s: &AdminWithout2fa) -> Option<Hit> {
+pub(crate) fn check(account: &Account, _as_of: DateTime<Utc>, _s: &AdminWithout2fa) -> Option<Hit> {
     if !account.privileged || account.status != AccountStatus::Active {
         return None;
     }

@@ -7,7 +7,7 @@ use super::{Context, Hit, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, whole_days};
 
-pub const INFO: RuleInfo = RuleInfo {
+pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("expired_membership"),
     default_severity: Severity::Medium,
     checks: "Memberships whose invitation expired but which are still listed: clean them up so a re-sent \
@@ -36,7 +36,11 @@ impl Default for ExpiredMembership {
     }
 }
 
-pub fn check(account: &Account, as_of: DateTime<Utc>, _s: &ExpiredMembership) -> Option<Hit> {
+pub(crate) fn check(
+    account: &Account,
+    as_of: DateTime<Utc>,
+    _s: &ExpiredMembership,
+) -> Option<Hit> {
     if account.status != AccountStatus::Expired {
         return None;
     }

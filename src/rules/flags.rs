@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Context, Hit, Needs, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 
-pub const SSO_INVALID: RuleInfo = RuleInfo {
+pub(crate) const SSO_INVALID: RuleInfo = RuleInfo {
     id: RuleId::new("sso_invalid"),
     default_severity: Severity::Medium,
     checks: "Active Sentry members whose SSO identity is no longer valid (flag sso:invalid): they must re-link \
@@ -13,7 +13,7 @@ pub const SSO_INVALID: RuleInfo = RuleInfo {
     references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.16"],
 };
 
-pub const SEAT_RESTRICTED: RuleInfo = RuleInfo {
+pub(crate) const SEAT_RESTRICTED: RuleInfo = RuleInfo {
     id: RuleId::new("seat_restricted"),
     default_severity: Severity::Low,
     checks: "Sentry members disabled by the plan's member limit (flag member-limit:restricted): they hold a seat \
@@ -99,7 +99,7 @@ mod tests {
     }
 }
 
-pub const SSO_NOT_LINKED: RuleInfo = RuleInfo {
+pub(crate) const SSO_NOT_LINKED: RuleInfo = RuleInfo {
     id: RuleId::new("sso_not_linked"),
     default_severity: Severity::Medium,
     checks: "Active members of Sentry organizations that use SSO (hasAuthProvider) who have not linked an SSO \

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 
-pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
+pub(crate) const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
     id: RuleId::new("inactive_still_listed"),
     default_severity: Severity::Low,
     checks: "Suspended or rejected accounts still listed with the source: remove them so they cannot be \
@@ -17,7 +17,7 @@ pub const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
     ],
 };
 
-pub const EXTERNAL_DOMAIN: RuleInfo = RuleInfo {
+pub(crate) const EXTERNAL_DOMAIN: RuleInfo = RuleInfo {
     id: RuleId::new("external_domain"),
     default_severity: Severity::Medium,
     checks: "Accounts whose email domain (or a subdomain of it) is not in allowed_domains.",

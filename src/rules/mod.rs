@@ -7,14 +7,14 @@
 #[macro_use]
 mod registry;
 
-pub mod admin_without_2fa;
-pub mod expired_membership;
-pub mod flags;
-pub mod listing;
-pub mod pending_invite;
-pub mod roster_rules;
-pub mod scope_rules;
-pub mod stale_login;
+pub(crate) mod admin_without_2fa;
+pub(crate) mod expired_membership;
+pub(crate) mod flags;
+pub(crate) mod listing;
+pub(crate) mod pending_invite;
+pub(crate) mod roster_rules;
+pub(crate) mod scope_rules;
+pub(crate) mod stale_login;
 
 // The registry: every rule, once, in the order reports list them. The field name is the rule's
 // id (`registry_walk` checks it against each rule's `RuleInfo`).
@@ -40,7 +40,7 @@ use std::ops::BitOr;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-pub use registry::{ActiveRule, rule_info, rule_infos};
+pub(crate) use registry::{ActiveRule, rule_info, rule_infos};
 
 use crate::model::{Account, AccountSubject, Finding, Outcome, RuleId, Severity, Subject};
 use crate::people::Roster;
@@ -208,7 +208,7 @@ impl Framework {
 
 /// Stable fingerprint of a finding: rule + source name + scope + account id. Nothing that changes
 /// from run to run (day counts, names) goes in, so suppressions and baselines can key on it.
-pub fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) -> String {
+pub(crate) fn finding_id(rule: &str, source_name: &str, scope: &str, account_id: &str) -> String {
     let mut h = Sha256::new();
     for part in [rule, source_name, scope, account_id] {
         h.update(part.as_bytes());
@@ -288,16 +288,16 @@ pub(crate) mod test_support {
 
     use crate::model::{Account, SourceKind};
 
-    pub fn as_of() -> DateTime<Utc> {
+    pub(crate) fn as_of() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
     }
 
     /// A run without a roster, as of [`as_of`].
-    pub fn context() -> super::Context<'static> {
+    pub(crate) fn context() -> super::Context<'static> {
         as_of().into()
     }
 
-    pub fn account() -> Account {
+    pub(crate) fn account() -> Account {
         Account {
             source: SourceKind::Sentry,
             source_name: "sentry".into(),

@@ -8,7 +8,7 @@ use crate::cfg::values::Days;
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
 
-pub const INFO: RuleInfo = RuleInfo {
+pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("pending_invite"),
     default_severity: Severity::Low,
     checks: "Invitations still pending after max_pending_days (default 7), or with no invitation date.",
@@ -37,7 +37,7 @@ impl Default for PendingInvite {
     }
 }
 
-pub fn check(account: &Account, as_of: DateTime<Utc>, s: &PendingInvite) -> Option<Hit> {
+pub(crate) fn check(account: &Account, as_of: DateTime<Utc>, s: &PendingInvite) -> Option<Hit> {
     if account.status != AccountStatus::Invited {
         return None;
     }

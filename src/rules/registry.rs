@@ -23,7 +23,7 @@ macro_rules! registry {
         }
 
         /// How many rules there are.
-        pub const RULE_COUNT: usize = [$(stringify!($id)),+].len();
+        pub(crate) const RULE_COUNT: usize = [$(stringify!($id)),+].len();
 
         impl RuleSettings {
             /// Every rule with its settings, in the order reports list them.
@@ -42,11 +42,11 @@ pub struct ActiveRule {
 }
 
 /// Every rule's [`RuleInfo`], in the order reports list them.
-pub fn rule_infos() -> [&'static RuleInfo; RULE_COUNT] {
+pub(crate) fn rule_infos() -> [&'static RuleInfo; RULE_COUNT] {
     RuleSettings::default().all().map(|r| r.info())
 }
 
-pub fn rule_info(id: &str) -> Option<&'static RuleInfo> {
+pub(crate) fn rule_info(id: &str) -> Option<&'static RuleInfo> {
     rule_infos().into_iter().find(|r| r.id == id)
 }
 

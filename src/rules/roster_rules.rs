@@ -8,7 +8,7 @@ use super::{Context, Hit, Needs, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::people::{PersonStatus, Roster};
 
-pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
+pub(crate) const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
     id: RuleId::new("orphaned_account"),
     default_severity: Severity::Medium,
     checks: "Active accounts whose email matches no person in the roster (runs when a roster is configured).",
@@ -19,7 +19,7 @@ pub const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
     ],
 };
 
-pub const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
+pub(crate) const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
     id: RuleId::new("left_with_access"),
     default_severity: Severity::High,
     checks: "Accounts, active or invited, of people the roster says have left (runs when a roster is configured).",
@@ -31,7 +31,7 @@ pub const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
     ],
 };
 
-pub const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
+pub(crate) const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
     id: RuleId::new("access_past_end_date"),
     default_severity: Severity::High,
     checks: "Accounts of people whose end date (a contractor's term) has passed, still active or invited \
@@ -91,7 +91,7 @@ fn has_access(a: &Account) -> bool {
     a.status.grants_access()
 }
 
-pub fn orphaned(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
+pub(crate) fn orphaned(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
     if account.status != AccountStatus::Active {
         return None;
     }
@@ -106,7 +106,7 @@ pub fn orphaned(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Op
     }
 }
 
-pub fn left(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
+pub(crate) fn left(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option<Hit> {
     let person = roster.person(account.email.as_deref()?)?;
     (person.status == PersonStatus::Left && has_access(account)).then(|| {
         Hit::fail(match person.end_date {
@@ -122,7 +122,11 @@ pub fn left(account: &Account, roster: &Roster, _as_of: DateTime<Utc>) -> Option
     })
 }
 
-pub fn past_end_date(account: &Account, roster: &Roster, as_of: DateTime<Utc>) -> Option<Hit> {
+pub(crate) fn past_end_date(
+    account: &Account,
+    roster: &Roster,
+    as_of: DateTime<Utc>,
+) -> Option<Hit> {
     let person = roster.person(account.email.as_deref()?)?;
     let end = person.end_date?;
     (person.status == PersonStatus::Active && end < as_of.date_naive() && has_access(account)).then(

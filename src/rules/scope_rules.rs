@@ -6,7 +6,7 @@ use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::sources::registry;
 
-pub const OWNER_COUNT: RuleInfo = RuleInfo {
+pub(crate) const OWNER_COUNT: RuleInfo = RuleInfo {
     id: RuleId::new("owner_count"),
     default_severity: Severity::Medium,
     checks: "Sentry organizations with fewer than min_owners (default 2: no single point of failure) or more than \
@@ -14,7 +14,7 @@ pub const OWNER_COUNT: RuleInfo = RuleInfo {
     references: &["SOC 2 CC6.3", "ISO/IEC 27001:2022 A.8.2"],
 };
 
-pub const ADMIN_SPRAWL: RuleInfo = RuleInfo {
+pub(crate) const ADMIN_SPRAWL: RuleInfo = RuleInfo {
     id: RuleId::new("admin_sprawl"),
     default_severity: Severity::Low,
     checks: "Scopes of at least min_accounts (default 10) active accounts where more than max_privileged_percent \

@@ -8,7 +8,7 @@ use crate::cfg::values::{Days, DaysOrZero};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
 
-pub const INFO: RuleInfo = RuleInfo {
+pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("stale_login"),
     default_severity: Severity::Medium,
     checks: "Active accounts whose last login or activity is older than max_inactive_days (default 90), \
@@ -41,7 +41,7 @@ impl Default for StaleLogin {
     }
 }
 
-pub fn check(account: &Account, as_of: DateTime<Utc>, s: &StaleLogin) -> Option<Hit> {
+pub(crate) fn check(account: &Account, as_of: DateTime<Utc>, s: &StaleLogin) -> Option<Hit> {
     if account.status != AccountStatus::Active {
         return None;
     }

@@ -23,9 +23,9 @@ use crate::http::FetchSettings;
 
 /// Bounds of the configurable durations: a mistyped `"500000000000years"` is refused at
 /// validation instead of overflowing a clock later.
-pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
+pub(crate) const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(600));
-pub const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
+pub(crate) const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
 
 /// The keys every source's table takes, besides its secret keys and its own. Error messages
@@ -42,8 +42,10 @@ const FETCH_KEYS: &[&str] = &[
     "max_response_mb",
 ];
 
-/// Whether every source's table takes `key` (a source cannot claim it as its own).
-pub fn is_shared_key(key: &str) -> bool {
+/// Whether every source's table takes `key` (a source cannot claim it as its own; the registry's
+/// tests check each source against this).
+#[cfg(test)]
+pub(crate) fn is_shared_key(key: &str) -> bool {
     LEADING_KEYS.contains(&key) || FETCH_KEYS.contains(&key)
 }
 
@@ -62,7 +64,7 @@ struct SharedKeys {
 }
 
 /// The `[[sources]]` array of a config file, with what is needed to point into it.
-pub struct SourceTables<'t> {
+pub(crate) struct SourceTables<'t> {
     text: &'t str,
     file: Option<&'t Path>,
     items: Vec<Spanned<DeValue<'t>>>,
@@ -70,7 +72,7 @@ pub struct SourceTables<'t> {
 
 impl<'t> SourceTables<'t> {
     /// No sources (the built-in default config).
-    pub fn none() -> SourceTables<'static> {
+    pub(crate) fn none() -> SourceTables<'static> {
         SourceTables {
             text: "",
             file: None,
@@ -82,7 +84,10 @@ impl<'t> SourceTables<'t> {
     /// checked with the rest of the file; each table's keys are checked by [`read`](Self::read).
     /// The text is parsed again (a config file is small) because the pass through the config's
     /// own structs keeps no spans, and every error here names its line.
-    pub fn of(text: &'t str, file: Option<&'t Path>) -> Result<SourceTables<'t>, ConfigError> {
+    pub(crate) fn of(
+        text: &'t str,
+        file: Option<&'t Path>,
+    ) -> Result<SourceTables<'t>, ConfigError> {
         let root = DeTable::parse(text).map_err(|e| ConfigError {
             file: file.map(Path::to_path_buf),
             key: None,
@@ -101,7 +106,7 @@ impl<'t> SourceTables<'t> {
 
     /// Every source, checked: its type known, its keys its own, its values valid, its name
     /// unique.
-    pub fn read(&self) -> Result<Vec<SourceConfig>, ConfigError> {
+    pub(crate) fn read(&self) -> Result<Vec<SourceConfig>, ConfigError> {
         let mut sources = Vec::new();
         let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
         for (index, item) in self.items.iter().enumerate() {
@@ -410,7 +415,7 @@ fn fetch_settings(
 
 /// The field names of a struct read from a table: what a source's own keys are, taken from the
 /// struct its [`Source::configure`] reads, so the list cannot drift from it.
-pub fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
     use serde::de::{self, Visitor};
     /// A deserializer that only records the fields a derived struct asks for.
     struct Fields(&'static [&'static str]);

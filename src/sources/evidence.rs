@@ -11,28 +11,28 @@ use sha2::{Digest, Sha256};
 
 use crate::model::Tool;
 use crate::model::format_time;
-pub use crate::output::probe_writable;
+pub(crate) use crate::output::probe_writable;
 use crate::output::write_bytes;
 use crate::sources::spec::SourceSpec;
 
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
 
 /// Created first, with `O_EXCL`, by the run that records into the directory, and kept: it claims
 /// the directory so that two runs given one `--evidence DIR` cannot both record into it. It holds
 /// the recording process's pid and start time. Replay reads only the manifest and the files it
 /// lists, so the marker is ignored there.
-pub const CLAIM_FILE: &str = ".access-audit-evidence";
+pub(crate) const CLAIM_FILE: &str = ".access-audit-evidence";
 
 /// The longest source name: a short label for reports and a directory of the archive.
-pub const MAX_SOURCE_NAME: usize = 64;
+pub(crate) const MAX_SOURCE_NAME: usize = 64;
 /// The longest scope name: Sentry slugs are accepted up to 100 characters in the config.
-pub const MAX_SCOPE_NAME: usize = 100;
+pub(crate) const MAX_SCOPE_NAME: usize = 100;
 
 /// Why `name` cannot be a source name, if it cannot. Source names become directories of the
 /// archive (`<source>/<scope>/NNNN.json`), so each must be one harmless path component on every
 /// filesystem: ASCII letters, digits, `-` and `_`, starting with a letter or digit. No dots at
 /// all rules out `.`, `..` and `manifest.json`.
-pub fn source_name_problem(name: &str) -> Option<String> {
+pub(crate) fn source_name_problem(name: &str) -> Option<String> {
     (!is_component(name, MAX_SOURCE_NAME, |c| c.is_ascii_alphanumeric())).then(|| {
         format!(
             "`{}` is not a usable source name: expected 1 to {MAX_SOURCE_NAME} ASCII letters, digits, `-` or `_`, \
@@ -44,7 +44,7 @@ pub fn source_name_problem(name: &str) -> Option<String> {
 
 /// Why `name` cannot be a scope name, if it cannot: as [`source_name_problem`], except that a
 /// scope may start with `_` (the pseudo-scopes `_organizations`, `_profiles`) and be longer.
-pub fn scope_name_problem(name: &str) -> Option<String> {
+pub(crate) fn scope_name_problem(name: &str) -> Option<String> {
     (!is_component(name, MAX_SCOPE_NAME, |c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
         format!(
             "`{}` is not a usable scope name: expected 1 to {MAX_SCOPE_NAME} ASCII letters, digits, `-` or `_` \

@@ -3,14 +3,14 @@
 
 /// One `<url>; key="value"; …` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkEntry {
+pub(crate) struct LinkEntry {
     pub url: String,
     /// Parameters in order, keys lower-cased, values unquoted.
     pub params: Vec<(String, String)>,
 }
 
 impl LinkEntry {
-    pub fn param(&self, key: &str) -> Option<&str> {
+    pub(crate) fn param(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -19,7 +19,7 @@ impl LinkEntry {
 }
 
 /// Parse a whole header. Malformed entries are skipped rather than failing the rest.
-pub fn parse_link_header(header: &str) -> Vec<LinkEntry> {
+pub(crate) fn parse_link_header(header: &str) -> Vec<LinkEntry> {
     let mut entries = Vec::new();
     let mut rest = header;
     while let Some(start) = rest.find('<') {

@@ -5,18 +5,18 @@
 //! scope budgets (`pages.rs`), the `[[sources]]` keys they all take (`config.rs`), the spec the
 //! manifest records (`spec.rs`), the probe of `check-config --connect` (`probe.rs`).
 
-pub mod config;
-pub mod evidence;
-pub mod lenient;
-pub mod link;
-pub mod pages;
-pub mod probe;
-pub mod registry;
-pub mod replay;
+pub(crate) mod config;
+pub(crate) mod evidence;
+pub(crate) mod lenient;
+pub(crate) mod link;
+pub(crate) mod pages;
+pub(crate) mod probe;
+pub(crate) mod registry;
+pub(crate) mod replay;
 pub mod sentdm;
 pub mod sentry;
-pub mod source;
-pub mod spec;
+pub(crate) mod source;
+pub(crate) mod spec;
 #[cfg(test)]
 mod testapi;
 
@@ -32,13 +32,12 @@ use crate::model::{ScopeError, ScopeResult, Shard};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
-pub use pages::{
-    MAX_BYTES_PER_SCOPE, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, NO_API_ID, PageBudget,
-    ScopeAccounts, check_progress,
+pub(crate) use pages::{
+    MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, ScopeAccounts, check_progress,
 };
 use replay::{ReplayArchive, Replayed};
 use sha2::{Digest, Sha256};
-pub use source::{Probe, SecretKeys, Source, SourceSettings};
+pub(crate) use source::{Probe, SecretKeys, Source, SourceSettings};
 use spec::{SourceConfig, SourceSpec};
 
 /// An endpoint we call, named as in the evidence manifest (`sentry.members`). Each source names
@@ -108,7 +107,7 @@ impl From<NoPage> for ScopeError {
 }
 
 /// A scope error found on our side: no HTTP status or request id to show.
-pub fn local_error(message: String) -> ScopeError {
+pub(crate) fn local_error(message: String) -> ScopeError {
     ScopeError {
         http_status: None,
         code: None,
@@ -251,7 +250,7 @@ impl SourceContext<'_> {
 
 /// Which of `count` shards a scope belongs to: a stable hash of source name and scope, so the
 /// same scope lands in the same shard on every run and every machine.
-pub fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
+pub(crate) fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
     let digest = Sha256::new()
         .chain_update(source_name.as_bytes())
         .chain_update([0u8])
@@ -263,7 +262,7 @@ pub fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
 }
 
 /// Fetch one source's every scope. Never fails as a whole: failures are per scope.
-pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
+pub(crate) async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
     let started = std::time::Instant::now();
     let mut results = ctx.spec.settings.fetch(&ctx).await;
     // A source that yields no scope at all audited nothing: that is a coverage failure, never
@@ -294,7 +293,7 @@ pub async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
 
 /// Build the live page source for a configured source: its API's auth header, its fetch
 /// settings, its base URL.
-pub fn live_source(
+pub(crate) fn live_source(
     source: &SourceConfig,
     secret: &secrecy::SecretString,
     recorder: Option<Arc<EvidenceRecorder>>,
@@ -317,7 +316,7 @@ pub fn live_source(
 }
 
 /// A short, printable excerpt of a body that is not what we expected (an HTML error page, …).
-pub fn body_excerpt(body: &[u8]) -> String {
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
     let cleaned: String = text
         .chars()

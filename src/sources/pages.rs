@@ -7,15 +7,15 @@ use crate::model::{Account, ScopeError};
 
 /// Pages one scope may take. A real organization stays far below (1,000 Sentry pages are
 /// 100,000 members); a server that never stops paginating is ended within minutes.
-pub const MAX_PAGES_PER_SCOPE: usize = 1_000;
+pub(crate) const MAX_PAGES_PER_SCOPE: usize = 1_000;
 /// Body bytes one scope may take, all pages together: what bounds the memory a hostile server
 /// can make one scope hold (every account string comes out of these bytes).
-pub const MAX_BYTES_PER_SCOPE: u64 = 256 << 20;
+pub(crate) const MAX_BYTES_PER_SCOPE: u64 = 256 << 20;
 /// Pages of a discovery list (organizations, profiles): 10,000 entries at 100 a page.
-pub const MAX_DISCOVERY_PAGES: usize = 100;
+pub(crate) const MAX_DISCOVERY_PAGES: usize = 100;
 
 /// Counts what one paginated list has taken and ends it at the caps above.
-pub struct PageBudget {
+pub(crate) struct PageBudget {
     what: &'static str,
     max_pages: usize,
     pages: usize,
@@ -23,7 +23,7 @@ pub struct PageBudget {
 }
 
 impl PageBudget {
-    pub fn new(what: &'static str, max_pages: usize) -> PageBudget {
+    pub(crate) fn new(what: &'static str, max_pages: usize) -> PageBudget {
         PageBudget {
             what,
             max_pages,
@@ -32,12 +32,12 @@ impl PageBudget {
         }
     }
 
-    pub fn pages(&self) -> usize {
+    pub(crate) fn pages(&self) -> usize {
         self.pages
     }
 
     /// Count a received page; an error once the bytes are spent.
-    pub fn take(&mut self, answer: &Answer) -> Result<(), ScopeError> {
+    pub(crate) fn take(&mut self, answer: &Answer) -> Result<(), ScopeError> {
         self.pages += 1;
         self.bytes = self.bytes.saturating_add(answer.body.len() as u64);
         if self.bytes > MAX_BYTES_PER_SCOPE {
@@ -52,7 +52,7 @@ impl PageBudget {
     }
 
     /// Before asking for another page: an error once the pages are spent.
-    pub fn another(&self) -> Result<(), ScopeError> {
+    pub(crate) fn another(&self) -> Result<(), ScopeError> {
         if self.pages >= self.max_pages {
             return Err(local_error(format!(
                 "the {} has more than {} pages and the server still says there are more; stopped to \
@@ -67,7 +67,7 @@ impl PageBudget {
 /// A page that brought entries, none of them new, means the server is not advancing through
 /// the list (it ignores the page parameter or repeats a cursor's page): what it would go on to
 /// send cannot be trusted to be the rest of the list.
-pub fn check_progress(
+pub(crate) fn check_progress(
     page: usize,
     received: usize,
     new: usize,
@@ -83,13 +83,13 @@ pub fn check_progress(
 }
 
 /// Flag on an account the API sent without an id: it is kept and reported, never merged.
-pub const NO_API_ID: &str = "api:no-id";
+pub(crate) const NO_API_ID: &str = "api:no-id";
 
 /// One scope's accounts as their pages arrive. Accounts with the same API id are one account
 /// (offset pagination can send a row twice when the list changes under it): the later copy is
 /// dropped and the merge logged. An account without an API id is never merged with another:
 /// it keeps a derived id made unique within the scope, and the flag [`NO_API_ID`].
-pub struct ScopeAccounts<'a> {
+pub(crate) struct ScopeAccounts<'a> {
     source_name: &'a str,
     scope: &'a str,
     accounts: Vec<Account>,
@@ -99,7 +99,7 @@ pub struct ScopeAccounts<'a> {
 }
 
 impl<'a> ScopeAccounts<'a> {
-    pub fn new(source_name: &'a str, scope: &'a str) -> Self {
+    pub(crate) fn new(source_name: &'a str, scope: &'a str) -> Self {
         ScopeAccounts {
             source_name,
             scope,
@@ -112,7 +112,7 @@ impl<'a> ScopeAccounts<'a> {
 
     /// Add one page of accounts (`true` = the id came from the API) and check it brought
     /// something new.
-    pub fn add_page(
+    pub(crate) fn add_page(
         &mut self,
         page: usize,
         accounts: Vec<(Account, bool)>,
@@ -147,7 +147,7 @@ impl<'a> ScopeAccounts<'a> {
         self.accounts.push(account);
     }
 
-    pub fn finish(self) -> Vec<Account> {
+    pub(crate) fn finish(self) -> Vec<Account> {
         if !self.merged.is_empty() {
             let shown: Vec<&str> = self.merged.iter().take(20).map(String::as_str).collect();
             tracing::warn!(source = self.source_name, scope = self.scope, count = self.merged.len(),

@@ -7,7 +7,7 @@ use super::{Fetcher, PageRequest, RetryCount, live_source};
 use crate::stop::StopSignal;
 
 /// The verdict on one source: `ok (…)` when the credentials work, `FAILED: …` otherwise.
-pub async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
+pub(crate) async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
     let fetcher = match live_source(s, secret, None) {
         Ok(source) => Fetcher {
             source,

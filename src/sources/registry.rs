@@ -8,7 +8,7 @@ use super::{sentdm, sentry};
 use crate::model::SourceKind;
 
 /// Every source, in the order error messages list them.
-pub static SOURCES: &[&dyn Source] = &[
+pub(crate) static SOURCES: &[&dyn Source] = &[
     &sentry::Sentry,
     &sentdm::Sentdm,
     #[cfg(test)]
@@ -16,12 +16,12 @@ pub static SOURCES: &[&dyn Source] = &[
 ];
 
 /// The source whose `type` is `name`.
-pub fn find(name: &str) -> Option<&'static dyn Source> {
+pub(crate) fn find(name: &str) -> Option<&'static dyn Source> {
     SOURCES.iter().copied().find(|s| s.kind().as_str() == name)
 }
 
 /// "unknown variant `x`, expected `a` or `b`": what serde said when the types were an enum.
-pub fn unknown_type(name: &str) -> String {
+pub(crate) fn unknown_type(name: &str) -> String {
     let names: Vec<String> = SOURCES.iter().map(|s| format!("`{}`", s.kind())).collect();
     let expected = match names.as_slice() {
         [one] => one.clone(),
@@ -32,7 +32,7 @@ pub fn unknown_type(name: &str) -> String {
 }
 
 /// The first source other than `except` whose table takes `key`: where a misplaced key belongs.
-pub fn owner_of_key(key: &str, except: SourceKind) -> Option<&'static dyn Source> {
+pub(crate) fn owner_of_key(key: &str, except: SourceKind) -> Option<&'static dyn Source> {
     SOURCES.iter().copied().find(|s| {
         let secret = s.secret_keys();
         s.kind() != except

@@ -154,7 +154,7 @@ fn unexpected(value: &serde_json::Value) -> de::Unexpected<'_> {
 
 /// A source's settings as the keys of its manifest entry, in the order its struct declares
 /// them (a `serde_json::Map` would sort them).
-pub fn manifest_entries<T: Serialize>(
+pub(crate) fn manifest_entries<T: Serialize>(
     settings: &T,
 ) -> Result<Vec<(String, serde_json::Value)>, String> {
     let text = serde_json::to_string(settings).map_err(|e| e.to_string())?;
@@ -163,7 +163,7 @@ pub fn manifest_entries<T: Serialize>(
 }
 
 /// A source's settings from its manifest entry (the keys besides type, name and base_url).
-pub fn settings_from_manifest<T: de::DeserializeOwned>(
+pub(crate) fn settings_from_manifest<T: de::DeserializeOwned>(
     entries: serde_json::Map<String, serde_json::Value>,
 ) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::Object(entries)).map_err(|e| e.to_string())

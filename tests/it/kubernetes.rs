@@ -16,8 +16,8 @@ use crate::support::smtp_server;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use access_audit::cli::{Cli, Command};
 use access_audit::model::FailOn;
+use access_audit::{Cli, Command};
 use clap::Parser as _;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
@@ -931,7 +931,7 @@ fn the_tool_writes_only_to_volumes_and_reads_config_and_secrets_from_read_only_m
         .as_str()
         .unwrap()
         .to_string();
-    let config = access_audit::config::Config::parse(&config_text, None).unwrap();
+    let config = access_audit::Config::parse(&config_text, None).unwrap();
     for (name, doc) in jobs() {
         let vars = env_values(&doc, Some(0));
         let args: Vec<String> = args(&doc).iter().map(|a| expand(a, &vars)).collect();
@@ -954,7 +954,7 @@ fn the_tool_writes_only_to_volumes_and_reads_config_and_secrets_from_read_only_m
         assert!(!writable, "{name}: config read-only");
         assert_eq!(volume["configMap"]["name"], "access-audit-config", "{name}");
         for source in &config.sources {
-            if let Some(access_audit::cfg::SecretRef::File(p)) = &source.secret {
+            if let Some(access_audit::SecretRef::File(p)) = &source.secret {
                 let (volume, writable) = mount_of(&doc, p.to_str().unwrap());
                 assert!(!writable, "{name}: secrets read-only");
                 assert_eq!(
@@ -1040,11 +1040,9 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
     let text = docs[0]["data"]["access-audit.toml"]
         .as_str()
         .expect("access-audit.toml in the ConfigMap");
-    let config = access_audit::config::Config::parse(
-        text,
-        Some(Path::new("configmap.yaml#access-audit.toml")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        access_audit::Config::parse(text, Some(Path::new("configmap.yaml#access-audit.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         config.report.output_dir.starts_with("/reports"),
         "reports go to the emptyDir"
@@ -1059,7 +1057,7 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
         .sources
         .iter()
         .map(|source| match &source.secret {
-            Some(access_audit::cfg::SecretRef::File(p)) => p.as_path(),
+            Some(access_audit::SecretRef::File(p)) => p.as_path(),
             other => panic!(
                 "{}: secrets come from the mounted Secret, not {other:?}",
                 source.spec.name
@@ -1067,7 +1065,7 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
         })
         .collect();
     match &config.email.smtp_url {
-        Some(access_audit::cfg::SecretRef::File(p)) => files.push(p),
+        Some(access_audit::SecretRef::File(p)) => files.push(p),
         other => panic!("the SMTP URL comes from the mounted Secret, not {other:?}"),
     }
     for p in files {
@@ -1080,7 +1078,7 @@ fn configmap_holds_a_valid_config_that_reads_secrets_from_the_mount() {
     }
     // The Jobs run with --fail-on none, under which `problems` means incomplete runs only: the
     // findings must still be sent.
-    use access_audit::deliver::email::SendPolicy;
+    use access_audit::delivery::SendPolicy;
     assert!(config.email.enabled);
     assert_ne!(config.email.send, SendPolicy::Problems);
     if let Some(notify) = &config.notify {

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use access_audit::deliver::metrics::{self, RawMetrics, RunFacts};
-use access_audit::deliver::{DeliveryOutcome, Retry};
+use access_audit::delivery::metrics::{self, RawMetrics, RunFacts};
+use access_audit::delivery::{DeliveryOutcome, Retry};
 use chrono::{DateTime, Utc};
 use prom_text_format_parser::{Scrape, Type};
 use wiremock::matchers::{method, path};

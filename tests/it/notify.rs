@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use access_audit::deliver::email::SendPolicy;
-use access_audit::deliver::notify::{
+use access_audit::delivery::SendPolicy;
+use access_audit::delivery::notify::{
     self, NotifyReceipt, NotifySettings, NotifySummary, RawNotify,
 };
-use access_audit::deliver::{Retry, Target};
+use access_audit::delivery::{Retry, Target};
 use access_audit::model::{FailOn, Severity};
 use hmac::{Hmac, Mac};
 use serde_json::Value;

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use access_audit::deliver::Target;
-use access_audit::deliver::store::{
+use access_audit::delivery::Target;
+use access_audit::delivery::store::{
     self, CloudEnv, RawStore, RunFile, Store, StoreReceipt, StoreSettings,
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -525,7 +525,7 @@ async fn files_from_several_directories_are_stored_at_their_object_paths() {
 /// shape, and not whatever else lies in the directory.
 #[test]
 fn the_evidence_archive_is_listed_from_its_manifest() {
-    use access_audit::sources::evidence::archive_files;
+    use access_audit::evidence::archive_files;
     let dir = tempfile::tempdir().unwrap();
     let manifest = |files: &[(&str, &str, Option<&str>)]| {
         let responses: Vec<serde_json::Value> = files

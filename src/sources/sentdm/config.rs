@@ -44,7 +44,7 @@ pub(super) fn read(table: &SourceTable<'_>) -> Result<Settings, ConfigError> {
 
 /// A Sent.dm profile UUID in its hyphenated form, lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileId(pub String);
+pub(crate) struct ProfileId(pub String);
 
 pub fn is_hyphenated_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();

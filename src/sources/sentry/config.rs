@@ -70,7 +70,7 @@ fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
 
 /// A Sentry organization slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slug(pub String);
+pub(crate) struct Slug(pub String);
 
 impl<'de> Deserialize<'de> for Slug {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -97,7 +97,7 @@ impl<'de> Deserialize<'de> for AllOr<Slug> {
 
 /// A Sentry project id: digits, written as a string or an integer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectId(pub String);
+pub(super) struct ProjectId(pub String);
 
 impl<'de> Deserialize<'de> for ProjectId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

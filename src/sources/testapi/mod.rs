@@ -30,7 +30,7 @@ const KIND: SourceKind = SourceKind::new("testapi");
 const PEOPLE: Endpoint = Endpoint::new("testapi.people");
 
 /// The test API.
-pub struct TestApi;
+pub(crate) struct TestApi;
 
 impl Source for TestApi {
     fn kind(&self) -> SourceKind {
@@ -90,7 +90,7 @@ struct RawTestApi {
 
 /// What one test-API source audits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub teams: Vec<String>,
 }
 

@@ -4,10 +4,10 @@
 
 use chrono::{TimeDelta, TimeZone, Utc};
 
+use access_audit::Changes;
 use access_audit::model::{Account, FailOn, ScopeError, ScopeResult, Severity, SourceKind};
-use access_audit::report::{Report, ReportInput};
-use access_audit::review::baseline::Changes;
-use access_audit::rules::{RuleSettings, evaluate};
+use access_audit::{Report, ReportInput};
+use access_audit::{RuleSettings, evaluate};
 
 fn account(scope: &str, id: &str, privileged: bool, mfa: Option<bool>, days_ago: i64) -> Account {
     let as_of = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
