@@ -160,6 +160,7 @@ async fn every_transient_fault_is_absorbed_and_nothing_else_changes() {
     ]
     .into();
 
+    let thrown: usize = routes.iter().map(|r| r.faults.len()).sum();
     let faulty_server = FaultServer::start(routes).await;
     let faulty = run(&faulty_server, &dir.path().join("faulty")).await;
     assert!(
@@ -208,6 +209,9 @@ async fn every_transient_fault_is_absorbed_and_nothing_else_changes() {
             - by_scope(&clean, "accounts", "acme-labs").len() as u64,
         faulty["summary"]["accounts"].as_u64().unwrap()
     );
+    // Every fault thrown cost exactly one retry, and the report counts them all.
+    assert_eq!(clean["run"]["retries"], 0);
+    assert_eq!(faulty["run"]["retries"].as_u64(), Some(thrown as u64));
 }
 
 #[tokio::test(flavor = "multi_thread")]

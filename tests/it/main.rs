@@ -20,6 +20,7 @@ mod kubernetes;
 mod merge;
 mod metrics;
 mod notify;
+mod provenance;
 mod review;
 mod roster;
 mod sentdm;
