@@ -39,6 +39,9 @@ pub use exit::ExitStatus;
 pub enum Error {
     #[error(transparent)]
     Config(#[from] cfg::ConfigError),
+    /// Every problem of the config and what it names (one per line).
+    #[error(transparent)]
+    Configs(#[from] cfg::ConfigErrors),
     #[error("{0}")]
     Fatal(String),
 }

@@ -99,10 +99,33 @@ impl<'t> SourceTables<'t> {
         Ok(SourceTables { text, file, items })
     }
 
+    /// The `sources` array of a document already parsed (and perhaps with some keys taken out,
+    /// as the config loader does to find every error): its spans still point into `text`.
+    pub fn of_root(text: &'t str, file: Option<&'t Path>, root: &DeTable<'t>) -> SourceTables<'t> {
+        let items = root
+            .iter()
+            .find(|(key, _)| key.get_ref().as_ref() == "sources")
+            .and_then(|(_, value)| value.get_ref().as_array())
+            .map(|array| array.iter().cloned().collect())
+            .unwrap_or_default();
+        SourceTables { text, file, items }
+    }
+
     /// Every source, checked: its type known, its keys its own, its values valid, its name
-    /// unique.
+    /// unique. The first error is returned.
     pub fn read(&self) -> Result<Vec<SourceConfig>, ConfigError> {
+        let (sources, errors) = self.read_all();
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(sources),
+        }
+    }
+
+    /// Every source that reads, and the first error of each that does not (each table is
+    /// independent of the others).
+    pub fn read_all(&self) -> (Vec<SourceConfig>, Vec<ConfigError>) {
         let mut sources = Vec::new();
+        let mut errors = Vec::new();
         let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
         for (index, item) in self.items.iter().enumerate() {
             let table = SourceTable {
@@ -111,9 +134,12 @@ impl<'t> SourceTables<'t> {
                 text: self.text,
                 file: self.file,
             };
-            sources.push(read_source(&table, &mut seen_names)?);
+            match read_source(&table, &mut seen_names) {
+                Ok(source) => sources.push(source),
+                Err(e) => errors.push(e),
+            }
         }
-        Ok(sources)
+        (sources, errors)
     }
 }
 
