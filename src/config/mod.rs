@@ -306,35 +306,45 @@ impl Config {
         digest: Option<String>,
     ) -> (Config, Vec<ConfigError>) {
         let mut errors = Vec::new();
-        let mut take = |r: Result<(), KeyError>| {
+        let take = |errors: &mut Vec<ConfigError>, r: Result<(), KeyError>| {
             r.map_err(|(path, message)| errors.push(err_at(path, message)))
                 .is_ok()
         };
         let mut report = None;
-        take(report_section(raw.report).map(|r| report = Some(r)));
+        take(
+            &mut errors,
+            report_section(raw.report).map(|r| report = Some(r)),
+        );
         // Each rule validates its own [rules.<id>] table.
-        let rules_ok = take(raw.rules.validate().map_err(|(path, m)| (key(&path), m)));
+        let rules_ok = take(
+            &mut errors,
+            raw.rules.validate().map_err(|(path, m)| (key(&path), m)),
+        );
         // [[sources]]: each read by the source its type names, the shared keys in one place.
         let (sources, source_errors) = source_tables.read_all();
+        errors.extend(source_errors);
         let mut email = None;
-        take(email_section(raw.email).map(|e| email = Some(e)));
+        take(
+            &mut errors,
+            email_section(raw.email).map(|e| email = Some(e)),
+        );
         // [store], [notify], [metrics]: each module checks its own table.
         let (mut store, mut notify, mut metrics) = (None, None, None);
         take(
+            &mut errors,
             delivery_section("store", raw.store, crate::deliver::store::validate)
                 .map(|s| store = s),
         );
         take(
+            &mut errors,
             delivery_section("notify", raw.notify, crate::deliver::notify::validate)
                 .map(|n| notify = n),
         );
         take(
+            &mut errors,
             delivery_section("metrics", raw.metrics, crate::deliver::metrics::validate)
                 .map(|m| metrics = m),
         );
-        // In the order of the sections above: the sources' errors after [report]'s and the rules'.
-        let at = usize::from(report.is_none()) + usize::from(!rules_ok);
-        errors.splice(at..at, source_errors);
         let config = Config {
             file: file.map(Path::to_path_buf),
             digest,
