@@ -75,6 +75,9 @@ pub mod evidence {
 pub enum Error {
     #[error(transparent)]
     Config(#[from] cfg::ConfigError),
+    /// Every problem of the config and what it names (one per line).
+    #[error(transparent)]
+    Configs(#[from] cfg::ConfigErrors),
     #[error("{0}")]
     Fatal(String),
 }

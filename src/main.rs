@@ -32,6 +32,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(execute(cli)) {
         Ok(status) => ExitCode::from(status.code()),
+        Err(access_audit::Error::Configs(errors)) => {
+            // Every config problem on its own line, each an `error:`.
+            for e in &errors.0 {
+                print_error(&with_causes(e));
+            }
+            ExitCode::from(ExitStatus::Fatal.code())
+        }
         Err(e) => {
             print_error(&with_causes(&e));
             ExitCode::from(ExitStatus::Fatal.code())

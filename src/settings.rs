@@ -115,7 +115,8 @@ pub(crate) struct Targets {
 }
 
 impl Targets {
-    fn prepare(config: &Config, as_of: &DateTime<Utc>) -> Result<Targets, Error> {
+    /// Used by every command that writes a report, and by `check-config` (which sends nothing).
+    pub(crate) fn prepare(config: &Config, as_of: &DateTime<Utc>) -> Result<Targets, Error> {
         let located = |e: DeliveryError| -> Error {
             match &e.key {
                 Some(key) => {

@@ -9,6 +9,7 @@
 
 pub(crate) mod locate;
 pub(crate) mod secret;
+pub(crate) mod suggest;
 pub(crate) mod values;
 
 use std::fmt;
@@ -43,3 +44,51 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Every config problem found, in the order they were found; displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The first problem found: what a single-error caller reports.
+    pub fn into_first(self) -> ConfigError {
+        self.0.into_iter().next().unwrap_or_else(|| ConfigError {
+            file: None,
+            key: None,
+            line: None,
+            message: "invalid config".into(),
+        })
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl ConfigError {
+    /// The same error, with "did you mean `x`?" appended when its message is serde's (or the
+    /// sources' own) "unknown field `y`, expected …" or "unknown variant `y`, expected …" and
+    /// one of the expected names is close to `y`.
+    pub fn with_suggestion(mut self) -> ConfigError {
+        if let Some(hint) = suggest::did_you_mean(&self.message) {
+            self.message.push_str(&format!("; did you mean `{hint}`?"));
+        }
+        self
+    }
+}

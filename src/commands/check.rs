@@ -1,27 +1,50 @@
 //! `access-audit check-config` and `access-audit rules`.
 
+use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::cli::{CheckConfigArgs, RulesArgs, RulesFormat};
-use crate::config::Config;
+use chrono::Utc;
+use secrecy::SecretString;
+
+use crate::cfg::{ConfigError, ConfigErrors};
+use crate::config::{Checked, Config};
+use crate::deliver::smtp::SmtpTarget;
 use crate::exit::ExitStatus;
+use crate::people::Roster;
+use crate::review::Review;
 use crate::rules::{Needs, RuleSettings};
+use crate::settings::Targets;
 use crate::sources;
 use crate::sources::spec::SourceConfig;
+use crate::templates::Templates;
 use crate::{ConfigPath, Error};
 
 pub(crate) async fn check_config(
     args: &CheckConfigArgs,
     config_path: &ConfigPath,
 ) -> Result<ExitStatus, Error> {
-    let config = Config::load(config_path.path())?;
-    let secrets = config.resolve_secrets(config.email.enabled)?;
-    crate::templates::Templates::load(config.report.template_dir.as_deref())
-        .map_err(Error::Fatal)?;
-    let smtp = match &secrets.smtp_url {
-        Some(url) => Some(crate::settings::smtp_target(&config, url)?),
-        None => None,
+    let Checked { config, mut errors } = Config::check(config_path.path());
+    let checked = config.map(|config| {
+        let inputs = check_inputs(&config);
+        (config, inputs)
+    });
+    let (config, secrets, smtp) = match checked {
+        Some((config, inputs)) => {
+            errors.extend(inputs.errors);
+            (config, inputs.secrets, inputs.smtp)
+        }
+        None => return Err(ConfigErrors(errors).into()),
     };
+    if !errors.is_empty() {
+        return Err(ConfigErrors(
+            errors
+                .into_iter()
+                .map(ConfigError::with_suggestion)
+                .collect(),
+        )
+        .into());
+    }
     let mut out = String::new();
     let _ = writeln!(out, "{}: valid.\n", config_path.path().display());
     describe_report(&mut out, &config.report);
@@ -49,7 +72,7 @@ pub(crate) async fn check_config(
     print("\nConnecting (one request per source)\n")?;
     let mut all_ok = true;
     for s in &config.sources {
-        let Some(secret) = secrets.sources.get(&s.spec.name) else {
+        let Some(secret) = secrets.get(&s.spec.name) else {
             continue;
         };
         let verdict = sources::probe::connect(s, secret).await;
@@ -61,6 +84,76 @@ pub(crate) async fn check_config(
     } else {
         ExitStatus::Fatal
     })
+}
+
+/// What `run` reads and prepares before its first request, beyond the config itself.
+struct Inputs {
+    secrets: BTreeMap<String, SecretString>,
+    smtp: Option<SmtpTarget>,
+    errors: Vec<ConfigError>,
+}
+
+/// Everything `run` checks before its first request, through the functions `run` uses, every
+/// error kept: the sources' secrets, the suppressions file, the roster, the templates, the SMTP
+/// URL when email is enabled, and the store, notify and metrics targets (secrets read, URLs
+/// checked). Nothing is sent and the output directory is neither created nor locked.
+fn check_inputs(config: &Config) -> Inputs {
+    let mut errors = Vec::new();
+    let as_of = Utc::now();
+    let mut secrets = BTreeMap::new();
+    for s in &config.sources {
+        match config.resolve_source_secret(s) {
+            Ok(Some(secret)) => {
+                secrets.insert(s.spec.name.clone(), secret);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut keep = |r: Result<(), Error>| {
+        if let Err(e) = r {
+            errors.extend(located(config, e));
+        }
+    };
+    keep(Review::load(config.suppressions.as_deref(), None, as_of).map(drop));
+    if let Some(roster) = &config.roster {
+        keep(Roster::load(roster).map(drop).map_err(Error::from));
+    }
+    keep(
+        Templates::load(config.report.template_dir.as_deref())
+            .map(drop)
+            .map_err(|m| config.error_at(&["report", "template_dir"], m).into()),
+    );
+    let mut smtp = None;
+    if config.email.enabled {
+        keep(
+            config
+                .resolve_smtp_url()
+                .and_then(|url| crate::settings::smtp_target(config, &url))
+                .map(|t| smtp = Some(t))
+                .map_err(Error::from),
+        );
+    }
+    keep(Targets::prepare(config, &as_of).map(drop));
+    Inputs {
+        secrets,
+        smtp,
+        errors,
+    }
+}
+
+/// A check's error as config errors: a message without a key is the config file's.
+fn located(config: &Config, e: Error) -> Vec<ConfigError> {
+    match e {
+        Error::Config(e) => vec![e],
+        Error::Configs(ConfigErrors(list)) => list,
+        Error::Fatal(message) => vec![ConfigError {
+            file: config.file.clone(),
+            key: None,
+            line: None,
+            message,
+        }],
+    }
 }
 
 fn describe_report(out: &mut String, r: &crate::config::ReportConfig) {

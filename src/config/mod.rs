@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::cfg::locate::path_segments;
 use crate::cfg::values::{EnvVarName, HumanDuration};
-use crate::cfg::{ConfigError, KeySegment, SecretRef, locate};
+use crate::cfg::{ConfigError, ConfigErrors, KeySegment, SecretRef, locate};
+use toml::de::{DeTable, DeValue};
 
 use crate::deliver::email::{Attachment, EmailConfig, SendPolicy};
 use crate::files::Symlinks;
@@ -129,58 +130,147 @@ struct RawEmail {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
+/// The most errors one config file reports.
+const MAX_ERRORS: usize = 50;
+
+/// What checking a config file found: every error, and the config as far as it could be read
+/// (the keys in error left out, so their defaults apply), to check what depends on it
+/// (`check-config` goes on to the suppressions file, the roster, the templates and the delivery
+/// targets). `config` is `None` only when the file cannot be read or parsed as TOML.
+pub struct Checked {
+    pub config: Option<Config>,
+    pub errors: Vec<ConfigError>,
+}
+
+impl Checked {
+    /// The config if it has no error, else every error.
+    pub fn into_result(self) -> Result<Config, ConfigErrors> {
+        match (self.config, self.errors.is_empty()) {
+            (Some(config), true) => Ok(config),
+            (_, _) => Err(ConfigErrors(self.errors)),
+        }
+    }
+}
+
 impl Config {
-    /// Read and validate a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        // A ConfigMap mount is a symlink: follow it, to a regular file of bounded size.
-        let text = crate::files::read_bounded_text(path, crate::files::CONFIG_FILE, Symlinks::Follow)
-            .map_err(|e| ConfigError {
-                file: Some(path.to_path_buf()),
-                key: None,
-                line: None,
-                message: if e.is_not_found() {
-                    "file not found; pass --config PATH or set ACCESS_AUDIT_CONFIG (examples/access-audit.toml is a start)"
-                        .to_string()
-                } else {
-                    format!("cannot read the file: {}", e.reason())
-                },
-            })?;
-        Config::parse(&text, Some(path))
+    /// Read and validate a config file; every error is reported.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::check(path).into_result()
     }
 
-    /// Parse and validate config text; `file` is only used in error messages.
+    /// Read and validate a config file, keeping every error and the config as far as it reads.
+    pub fn check(path: &Path) -> Checked {
+        // A ConfigMap mount is a symlink: follow it, to a regular file of bounded size.
+        match crate::files::read_bounded_text(path, crate::files::CONFIG_FILE, Symlinks::Follow) {
+            Ok(text) => Config::check_text(&text, Some(path)),
+            Err(e) => Checked {
+                config: None,
+                errors: vec![ConfigError {
+                    file: Some(path.to_path_buf()),
+                    key: None,
+                    line: None,
+                    message: if e.is_not_found() {
+                        "file not found; pass --config PATH or set ACCESS_AUDIT_CONFIG (examples/access-audit.toml is a start)"
+                            .to_string()
+                    } else {
+                        format!("cannot read the file: {}", e.reason())
+                    },
+                }],
+            },
+        }
+    }
+
+    /// Parse and validate config text; `file` is only used in error messages. The error is the
+    /// first one found ([`Config::parse_all`] has them all).
     pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::parse_all(text, file).map_err(ConfigErrors::into_first)
+    }
+
+    /// Parse and validate config text, reporting every error.
+    pub fn parse_all(text: &str, file: Option<&Path>) -> Result<Config, ConfigErrors> {
+        Config::check_text(text, file).into_result()
+    }
+
+    /// Parse the TOML once, then read and check it until it has no new error: each error found
+    /// at a key is recorded and that key taken out of the document (its default applies), so
+    /// the next pass finds the next error. Spans still point into `text`, so every error keeps
+    /// its line. Errors that follow from one already recorded (the same key again, or "missing"
+    /// at the table whose bad value was taken out) are not repeated.
+    pub fn check_text(text: &str, file: Option<&Path>) -> Checked {
+        let mut root = match DeTable::parse(text) {
+            Ok(root) => root,
+            Err(e) => {
+                return Checked {
+                    config: None,
+                    errors: vec![ConfigError {
+                        file: file.map(Path::to_path_buf),
+                        key: None,
+                        line: e.span().map(|s| locate::line_of_offset(text, s.start)),
+                        message: format!("TOML syntax error: {}", e.message().trim()),
+                    }],
+                };
+            }
+        };
+        let mut found: Vec<ConfigError> = Vec::new();
+        loop {
+            let (config, errors) = Config::attempt(text, file, &root);
+            let mut progressed = false;
+            for e in errors {
+                if found.iter().any(|f| follows_from(f, &e)) {
+                    continue;
+                }
+                if let Some(path) = e.key.as_deref().map(key_path) {
+                    progressed |= remove_key(root.get_mut(), &path);
+                }
+                found.push(e.with_suggestion());
+            }
+            if !progressed || found.len() >= MAX_ERRORS {
+                found.truncate(MAX_ERRORS);
+                return Checked {
+                    config,
+                    errors: found,
+                };
+            }
+        }
+    }
+
+    /// One pass over the document: the config (with defaults where a section is in error) and
+    /// the errors of this pass.
+    fn attempt(
+        text: &str,
+        file: Option<&Path>,
+        root: &toml::Spanned<DeTable<'_>>,
+    ) -> (Option<Config>, Vec<ConfigError>) {
+        let de = toml::Deserializer::from(root.clone());
+        let raw: RawConfig = match serde_path_to_error::deserialize(de) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let path = path_segments(e.path());
+                let inner = e.inner();
+                let line = inner
+                    .span()
+                    .map(|s| locate::line_of_offset(text, s.start))
+                    .or_else(|| locate::line_of_path(text, &path));
+                let error = ConfigError {
+                    file: file.map(Path::to_path_buf),
+                    key: (!path.is_empty()).then(|| locate::render_path(&path)),
+                    line,
+                    message: inner.message().trim().to_string(),
+                };
+                return (None, vec![error]);
+            }
+        };
         let err_at = |path: Vec<KeySegment>, message: String| ConfigError {
             file: file.map(Path::to_path_buf),
             line: locate::line_of_path(text, &path),
             key: Some(locate::render_path(&path)),
             message,
         };
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-            file: file.map(Path::to_path_buf),
-            key: None,
-            line: e.span().map(|s| locate::line_of_offset(text, s.start)),
-            message: format!("TOML syntax error: {}", e.message().trim()),
-        })?;
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = path_segments(e.path());
-            let inner = e.inner();
-            let line = inner
-                .span()
-                .map(|s| locate::line_of_offset(text, s.start))
-                .or_else(|| locate::line_of_path(text, &path));
-            ConfigError {
-                file: file.map(Path::to_path_buf),
-                key: (!path.is_empty()).then(|| locate::render_path(&path)),
-                line,
-                message: inner.message().trim().to_string(),
-            }
-        })?;
-        let sources = SourceTables::of(text, file)?;
+        let sources = SourceTables::of_root(text, file, root.get_ref());
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        let mut config = Config::validate(raw, &sources, err_at, file, Some(digest))?;
+        let (mut config, errors) = Config::validate(raw, &sources, err_at, file, Some(digest));
         config.text = Some(text.to_string());
-        Ok(config)
+        (Some(config), errors)
     }
 
     /// The config used when none is given (replay without `--config`).
@@ -199,50 +289,87 @@ impl Config {
             None,
             None,
         ) {
-            Ok(c) => c,
-            Err(e) => unreachable!("default config is valid: {e}"),
+            (c, errors) if errors.is_empty() => c,
+            (_, errors) => unreachable!("default config is valid: {errors:?}"),
         }
     }
 
     /// Check the raw config section by section, each by the domain that owns it, and build the
-    /// [`Config`]. The first failing check is the error, in the order of the sections here.
+    /// [`Config`]. Every section is checked; one in error takes its defaults in the config
+    /// returned (each source in error is left out) and adds its first error, in the order of
+    /// the sections here.
     fn validate(
         raw: RawConfig,
         source_tables: &SourceTables<'_>,
         err_at: impl Fn(Vec<KeySegment>, String) -> ConfigError,
         file: Option<&Path>,
         digest: Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let located = |(path, message): KeyError| err_at(path, message);
-        let report = report_section(raw.report).map_err(located)?;
+    ) -> (Config, Vec<ConfigError>) {
+        let mut errors = Vec::new();
+        let take = |errors: &mut Vec<ConfigError>, r: Result<(), KeyError>| {
+            r.map_err(|(path, message)| errors.push(err_at(path, message)))
+                .is_ok()
+        };
+        let mut report = None;
+        take(
+            &mut errors,
+            report_section(raw.report).map(|r| report = Some(r)),
+        );
         // Each rule validates its own [rules.<id>] table.
-        raw.rules
-            .validate()
-            .map_err(|(path, message)| err_at(key(&path), message))?;
+        let rules_ok = take(
+            &mut errors,
+            raw.rules.validate().map_err(|(path, m)| (key(&path), m)),
+        );
         // [[sources]]: each read by the source its type names, the shared keys in one place.
-        let sources = source_tables.read()?;
-        let email = email_section(raw.email).map_err(located)?;
+        let (sources, source_errors) = source_tables.read_all();
+        errors.extend(source_errors);
+        let mut email = None;
+        take(
+            &mut errors,
+            email_section(raw.email).map(|e| email = Some(e)),
+        );
         // [store], [notify], [metrics]: each module checks its own table.
-        let store = delivery_section("store", raw.store, crate::deliver::store::validate)
-            .map_err(located)?;
-        let notify = delivery_section("notify", raw.notify, crate::deliver::notify::validate)
-            .map_err(located)?;
-        let metrics = delivery_section("metrics", raw.metrics, crate::deliver::metrics::validate)
-            .map_err(located)?;
-        Ok(Config {
+        let (mut store, mut notify, mut metrics) = (None, None, None);
+        take(
+            &mut errors,
+            delivery_section("store", raw.store, crate::deliver::store::validate)
+                .map(|s| store = s),
+        );
+        take(
+            &mut errors,
+            delivery_section("notify", raw.notify, crate::deliver::notify::validate)
+                .map(|n| notify = n),
+        );
+        take(
+            &mut errors,
+            delivery_section("metrics", raw.metrics, crate::deliver::metrics::validate)
+                .map(|m| metrics = m),
+        );
+        let config = Config {
             file: file.map(Path::to_path_buf),
             digest,
             text: None,
-            report,
-            rules: raw.rules,
+            report: report.unwrap_or_else(|| {
+                report_section(RawReport::default())
+                    .unwrap_or_else(|_| unreachable!("the default [report] is valid"))
+            }),
+            rules: if rules_ok {
+                raw.rules
+            } else {
+                RuleSettings::default()
+            },
             sources,
-            email,
+            email: email.unwrap_or_else(|| {
+                email_section(RawEmail::default())
+                    .unwrap_or_else(|_| unreachable!("the default [email] is valid"))
+            }),
             suppressions: raw.suppressions,
             roster: raw.roster,
             store,
             notify,
             metrics,
-        })
+        };
+        (config, errors)
     }
 
     /// An error located at a key of this config file (for checks made after loading).
@@ -281,17 +408,29 @@ impl Config {
 
     /// The sources' credentials, by source name. Called before any request is made.
     pub fn resolve_source_secrets(&self) -> Result<BTreeMap<String, SecretString>, ConfigError> {
-        use secrecy::ExposeSecret;
         let mut sources = BTreeMap::new();
         for s in &self.sources {
-            let Some(secret) = &s.secret else { continue };
-            let value = secret
-                .resolve()
-                .map_err(|m| self.error_at(&["sources", &s.index.to_string(), &s.secret_key], m))?;
-            crate::redact::register(value.expose_secret());
-            sources.insert(s.spec.name.clone(), value);
+            if let Some(value) = self.resolve_source_secret(s)? {
+                sources.insert(s.spec.name.clone(), value);
+            }
         }
         Ok(sources)
+    }
+
+    /// One source's credential, if it has one (registered with [`crate::redact`]).
+    pub fn resolve_source_secret(
+        &self,
+        s: &SourceConfig,
+    ) -> Result<Option<SecretString>, ConfigError> {
+        use secrecy::ExposeSecret;
+        let Some(secret) = &s.secret else {
+            return Ok(None);
+        };
+        let value = secret
+            .resolve()
+            .map_err(|m| self.error_at(&["sources", &s.index.to_string(), &s.secret_key], m))?;
+        crate::redact::register(value.expose_secret());
+        Ok(Some(value))
     }
 
     /// The SMTP URL (it may hold a password), for a command that sends email.
@@ -462,6 +601,127 @@ fn delivery_section<R, T>(
         .map_err(|(k, m)| (key(&[section, k]), m))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Finding every error
+
+/// Whether `later` adds nothing to `earlier`: the same key again, or an error at a table whose
+/// key `earlier` had a bad value (taking that value out made it "missing"). An unknown key taken
+/// out leaves nothing missing, so its table's own errors are still reported.
+fn follows_from(earlier: &ConfigError, later: &ConfigError) -> bool {
+    let (Some(e), Some(l)) = (&earlier.key, &later.key) else {
+        return earlier.key.is_none() && later.key.is_none() && earlier.message == later.message;
+    };
+    if e == l {
+        return true;
+    }
+    let unknown_key = earlier.message.starts_with("unknown field")
+        || earlier.message.contains("belongs to type =");
+    let inside = e
+        .strip_prefix(l.as_str())
+        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['));
+    inside && !unknown_key
+}
+
+/// A rendered key (`sources[1].organizations[0]`) as its segments.
+fn key_path(rendered: &str) -> Vec<KeySegment> {
+    let mut path = Vec::new();
+    for part in rendered.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
+            path.push(KeySegment::Key(name.to_string()));
+        }
+        for index in pieces {
+            match index.trim_end_matches(']').parse() {
+                Ok(i) => path.push(KeySegment::Index(i)),
+                Err(_) => return Vec::new(),
+            }
+        }
+    }
+    path
+}
+
+/// Take the key at `path` out of the document, so that its default applies. An array item is
+/// not taken out alone (the items after it would change index): a value's whole array is
+/// (`email.to[1]` → `email.to`), a table's never (`sources[1]`). Whether anything was removed.
+fn remove_key(table: &mut DeTable<'_>, path: &[KeySegment]) -> bool {
+    let mut path = path;
+    // Items of an array of values: take out the array.
+    while let Some((KeySegment::Index(_), parent)) = path.split_last() {
+        if item_is_table(table, path) {
+            return false;
+        }
+        path = parent;
+    }
+    let Some((KeySegment::Key(last), parents)) = path.split_last() else {
+        return false;
+    };
+    let mut document = DeValue::Table(std::mem::take(table));
+    let removed = remove_in(&mut document, parents, last);
+    if let DeValue::Table(t) = document {
+        *table = t;
+    }
+    removed
+}
+
+/// Take `last` out of the table at `parents` under `value`.
+fn remove_in(value: &mut DeValue<'_>, parents: &[KeySegment], last: &str) -> bool {
+    match (parents.split_first(), value) {
+        (None, DeValue::Table(t)) => {
+            let found = t
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == last)
+                .map(|(k, _)| k.clone());
+            found.is_some_and(|k| t.remove(&k).is_some())
+        }
+        (Some((KeySegment::Key(k), rest)), DeValue::Table(t)) => {
+            find_mut(t, k).is_some_and(|v| remove_in(v, rest, last))
+        }
+        (Some((KeySegment::Index(i), rest)), DeValue::Array(items)) => items
+            .get_mut(*i)
+            .is_some_and(|v| remove_in(v.get_mut(), rest, last)),
+        _ => false,
+    }
+}
+
+fn find_mut<'a, 'i>(table: &'a mut DeTable<'i>, name: &str) -> Option<&'a mut DeValue<'i>> {
+    table
+        .iter_mut()
+        .find(|(k, _)| k.get_ref().as_ref() == name)
+        .map(|(_, v)| v.get_mut())
+}
+
+/// Whether the array item at `path` (ending with an index) is a table.
+fn item_is_table(root: &DeTable<'_>, path: &[KeySegment]) -> bool {
+    let mut value: Option<&DeValue<'_>> = None;
+    let mut table = root;
+    for seg in path {
+        let next = match (seg, value) {
+            (KeySegment::Key(k), None) => find(table, k),
+            (KeySegment::Key(k), Some(DeValue::Table(t))) => find(t, k),
+            (KeySegment::Index(i), Some(DeValue::Array(items))) => {
+                items.get(*i).map(|v| v.get_ref())
+            }
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        value = Some(next);
+        if let DeValue::Table(t) = next {
+            table = t;
+            value = None;
+        }
+    }
+    value.is_none()
+}
+
+fn find<'a, 'i>(table: &'a DeTable<'i>, name: &str) -> Option<&'a DeValue<'i>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == name)
+        .map(|(_, v)| v.get_ref())
+}
+
+#[cfg(test)]
+mod all_errors_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]

@@ -80,34 +80,27 @@ impl<'t> SourceTables<'t> {
         }
     }
 
-    /// The `sources` array of a document that has parsed as TOML. Its shape (an array) has been
-    /// checked with the rest of the file; each table's keys are checked by [`read`](Self::read).
-    /// The text is parsed again (a config file is small) because the pass through the config's
-    /// own structs keeps no spans, and every error here names its line.
-    pub(crate) fn of(
+    /// The `sources` array of a document already parsed (and perhaps with some keys taken out,
+    /// as the config loader does to find every error): its spans still point into `text`.
+    pub(crate) fn of_root(
         text: &'t str,
         file: Option<&'t Path>,
-    ) -> Result<SourceTables<'t>, ConfigError> {
-        let root = DeTable::parse(text).map_err(|e| ConfigError {
-            file: file.map(Path::to_path_buf),
-            key: None,
-            line: e.span().map(|s| locate::line_of_offset(text, s.start)),
-            message: format!("TOML syntax error: {}", e.message().trim()),
-        })?;
+        root: &DeTable<'t>,
+    ) -> SourceTables<'t> {
         let items = root
-            .get_ref()
             .iter()
             .find(|(key, _)| key.get_ref().as_ref() == "sources")
             .and_then(|(_, value)| value.get_ref().as_array())
             .map(|array| array.iter().cloned().collect())
             .unwrap_or_default();
-        Ok(SourceTables { text, file, items })
+        SourceTables { text, file, items }
     }
 
-    /// Every source, checked: its type known, its keys its own, its values valid, its name
-    /// unique.
-    pub(crate) fn read(&self) -> Result<Vec<SourceConfig>, ConfigError> {
+    /// Every source that reads, and the first error of each that does not (each table is
+    /// independent of the others).
+    pub(crate) fn read_all(&self) -> (Vec<SourceConfig>, Vec<ConfigError>) {
         let mut sources = Vec::new();
+        let mut errors = Vec::new();
         let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
         for (index, item) in self.items.iter().enumerate() {
             let table = SourceTable {
@@ -116,9 +109,12 @@ impl<'t> SourceTables<'t> {
                 text: self.text,
                 file: self.file,
             };
-            sources.push(read_source(&table, &mut seen_names)?);
+            match read_source(&table, &mut seen_names) {
+                Ok(source) => sources.push(source),
+                Err(e) => errors.push(e),
+            }
         }
-        Ok(sources)
+        (sources, errors)
     }
 }
 

@@ -595,3 +595,61 @@ fn completions_and_man_page() {
             .and(predicate::str::contains("check\\-config")),
     );
 }
+
+#[test]
+fn check_config_reports_every_error_of_the_config_and_the_files_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let suppressions = dir.path().join("suppressions.toml");
+    std::fs::write(
+        &suppressions,
+        "[[suppress]]\nrule = \"stale_login\"\nemail = \"a@acme.example\"\nreason = \"r\"\n\
+         owner = \"o@acme.example\"\nexpires = 2020-01-01\nticket = \"SEC-1\"\n",
+    )
+    .unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "suppressions = '{}'\n\n[report]\ntitle = \"Audit\"\ntitel = \"typo\"\n\n\
+             [[sources]]\ntype = \"sentry\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\n\
+             organizations = [\"acme\"]\nconcurency = 4\n\n[email]\nfrom = \"nobody\"\n",
+            suppressions.display()
+        ),
+    );
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "check-config"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for expected in [
+        "key `report.titel` (line 5): unknown field `titel`",
+        "did you mean `title`?",
+        "key `sources[0].concurency` (line 11): unknown field `concurency`",
+        "did you mean `concurrency`?",
+        "key `email.from` (line 14): `nobody` is not an email address",
+        "unknown field `ticket`",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    let suppressions_line = stderr
+        .lines()
+        .find(|l| l.contains("unknown field `ticket`"))
+        .unwrap();
+    assert!(
+        suppressions_line.contains(&suppressions.display().to_string()),
+        "{suppressions_line}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        4,
+        "one line per error:\n{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no plan printed for a config in error"
+    );
+}

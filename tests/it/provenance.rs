@@ -74,7 +74,8 @@ fn one_run_id_is_in_the_start_line_the_report_and_the_metrics() {
     assert!(
         metrics
             .lines()
-            .any(|l| l.starts_with("access_audit_info{") && l.contains("run_id=\"cronjob-28871234\"")),
+            .any(|l| l.starts_with("access_audit_info{")
+                && l.contains("run_id=\"cronjob-28871234\"")),
         "{metrics}"
     );
 
