@@ -5,6 +5,9 @@
 //! `sources/sentry/`, `sources/sentdm/`), `rules/config_tests.rs`, `deliver/email/`,
 //! `deliver/store/`, `deliver/notify/`, `deliver/metrics/` (`config_tests.rs` in each). Every
 //! error names the file, key, line and expectation.
+//!
+//! Longer than one sitting on purpose: most of it is tables of config snippets, one row per case,
+//! each read on its own.
 
 use super::test_support::*;
 use super::*;

@@ -2,6 +2,9 @@
 //! `base_url`, the secret's env/file pair, the fetch settings, and another source's keys
 //! refused by naming its type. Each source's own keys are tested beside it
 //! (`sentry/config_tests.rs`, `sentdm/config_tests.rs`).
+//!
+//! Longer than one sitting on purpose: most of it is tables of `[[sources]]` snippets, one row per
+//! case, each read on its own.
 
 use std::time::Duration;
 
