@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status.code()),
         Err(access_audit::Error::Configs(errors)) => {
             // Every config problem on its own line, each an `error:`.
-            for e in &errors.0 {
+            for e in errors.in_file_order() {
                 print_error(&with_causes(e));
             }
             ExitCode::from(ExitStatus::Fatal.code())

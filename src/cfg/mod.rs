@@ -50,6 +50,14 @@ impl std::error::Error for ConfigError {}
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
+    /// Every error in the order of the file (those without a line last), so that a person can
+    /// fix them top to bottom.
+    pub fn in_file_order(&self) -> Vec<&ConfigError> {
+        let mut errors: Vec<&ConfigError> = self.0.iter().collect();
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        errors
+    }
+
     /// The first problem found: what a single-error caller reports.
     pub fn into_first(self) -> ConfigError {
         self.0.into_iter().next().unwrap_or_else(|| ConfigError {
@@ -68,8 +76,9 @@ impl From<ConfigError> for ConfigErrors {
 }
 
 impl fmt::Display for ConfigErrors {
+    /// One line per error, in the order of the file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
+        for (i, e) in self.in_file_order().into_iter().enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
