@@ -90,7 +90,7 @@ fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
     rule_groups(findings, Outcome::Fail, ROWS_PER_RULE)
         .into_iter()
         .map(|group| RuleSection {
-            color: color(group.severity_level),
+            color: color(group.severity),
             group,
         })
         .collect()

@@ -87,9 +87,8 @@ fn who(name: Option<&str>, email: Option<&str>, account_id: &str) -> String {
 #[derive(Debug, Serialize)]
 pub(crate) struct RuleGroup<'a> {
     pub rule: &'a str,
-    pub severity: &'static str,
-    #[serde(skip)]
-    pub severity_level: Severity,
+    /// Written as its name (`high`), as the templates show it.
+    pub severity: Severity,
     /// What the rule checks, in one sentence.
     pub checks: &'static str,
     /// The compliance controls it evidences, joined with ` · `.
@@ -117,8 +116,7 @@ pub(crate) fn rule_groups(
                 let info = rule_info(f.rule.as_str());
                 out.push(RuleGroup {
                     rule: f.rule.as_str(),
-                    severity: f.severity.as_str(),
-                    severity_level: f.severity,
+                    severity: f.severity,
                     checks: info.map_or("", |i| i.checks),
                     references: info.map(|i| i.references.join(" · ")).unwrap_or_default(),
                     count: 0,
