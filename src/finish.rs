@@ -166,8 +166,8 @@ async fn upload(
 
 /// The run's files with their object paths. The evidence archive is listed from its manifest
 /// (exactly the files replay reads, bounded by the manifest's cap), and only when this run
-/// recorded it (`--evidence`; a `--replay` archive is the input, not something the run wrote),
-/// and only when the manifest is still the one the report names.
+/// recorded it (`settings.recorded_evidence`), and only when the manifest is still the one the
+/// report names.
 async fn run_files(
     report: &Report,
     settings: &Settings,
@@ -181,11 +181,10 @@ async fn run_files(
         .filter_map(|p| p.strip_prefix(out).ok())
         .map(|rel| RunFile::same_path(out, rel))
         .collect();
-    if let Some(dir) = &report.run.evidence_dir
-        && !report.run.replayed
+    if let Some(dir) = &settings.recorded_evidence
         && store.includes(Include::Evidence)
     {
-        let dir = PathBuf::from(dir);
+        let dir = dir.clone();
         let listing = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || crate::sources::evidence::archive_files(&dir))

@@ -49,6 +49,9 @@ pub(crate) struct Settings {
     pub run_id: String,
     /// Print a short summary on stdout at the end (off with `-q`).
     pub summary: bool,
+    /// The evidence archive this command recorded (`run --evidence`), stored with the reports.
+    /// An archive replayed is the command's input, not something it wrote: not set.
+    pub recorded_evidence: Option<PathBuf>,
     /// Held until the command ends: a second command writing into the same directory fails at
     /// once instead of mixing its reports with ours.
     _lock: DirLock,
@@ -99,6 +102,7 @@ impl Settings {
             started_at: Utc::now(),
             run_id,
             summary: true,
+            recorded_evidence: None,
             _lock: lock,
         })
     }

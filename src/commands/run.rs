@@ -148,6 +148,7 @@ fn prepare(args: &RunArgs, config_path: &ConfigPath, summary: bool) -> Result<Pr
     let (review, roster) = load_review(args, &config, as_of)?;
     let mut settings = Settings::resolve(&args.output, &args.email, &config, &as_of)?;
     settings.summary = summary;
+    settings.recorded_evidence = evidence_dir.clone();
     let recorder = match &evidence_dir {
         Some(dir) => Some(Arc::new(
             EvidenceRecorder::create(dir).map_err(Error::Fatal)?,
