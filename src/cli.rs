@@ -81,7 +81,7 @@ pub struct OutputArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Reports to write, comma-separated: html,csv,json (overrides report.formats)
+    /// Reports to write, comma-separated: html,csv,json,xlsx,ocsf (overrides report.formats)
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = Format::parse)]
     pub format: Option<Vec<Format>>,
 

@@ -157,15 +157,7 @@ fn located(config: &Config, e: Error) -> Vec<ConfigError> {
 }
 
 fn describe_report(out: &mut String, r: &crate::config::ReportConfig) {
-    let formats: Vec<&str> = r
-        .formats
-        .iter()
-        .map(|f| match f {
-            crate::report::Format::Html => "html",
-            crate::report::Format::Csv => "csv",
-            crate::report::Format::Json => "json",
-        })
-        .collect();
+    let formats: Vec<&str> = r.formats.iter().map(|f| f.as_str()).collect();
     let _ = writeln!(
         out,
         "Report   \"{}\" → {}/ ({})",

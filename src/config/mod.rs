@@ -104,7 +104,7 @@ impl Default for RawReport {
         RawReport {
             title: "Access audit".into(),
             output_dir: PathBuf::from("reports"),
-            formats: Format::ALL.to_vec(),
+            formats: Format::DEFAULT.to_vec(),
             fail_on: FailOn::Severity(Severity::Low),
             template_dir: None,
         }

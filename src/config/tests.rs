@@ -223,7 +223,7 @@ fn config_defaults_match_an_empty_file_but_have_no_file_or_digest() {
     assert_eq!(config.digest, None);
     assert_eq!(config.report.title, "Access audit");
     assert_eq!(config.report.output_dir, PathBuf::from("reports"));
-    assert_eq!(config.report.formats, Format::ALL.to_vec());
+    assert_eq!(config.report.formats, Format::DEFAULT.to_vec());
     assert_eq!(config.report.fail_on, FailOn::Severity(Severity::Low));
     assert!(config.rules.stale_login.enabled);
     assert_eq!(config.rules.stale_login.max_inactive_days.0, 90);

@@ -3,8 +3,10 @@
 
 mod csv;
 mod html;
+mod ocsf;
 pub(crate) mod schema;
 pub(crate) mod view;
+mod xlsx;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,20 +30,41 @@ pub enum Format {
     Html,
     Csv,
     Json,
+    /// One Excel workbook (`report.xlsx`) for reviewers and auditors.
+    Xlsx,
+    /// Findings as OCSF Compliance Findings, one JSON object per line, for SIEMs and data lakes.
+    Ocsf,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Html, Format::Csv, Format::Json];
+    pub const ALL: [Format; 5] = [
+        Format::Html,
+        Format::Csv,
+        Format::Json,
+        Format::Xlsx,
+        Format::Ocsf,
+    ];
+    /// What a run writes when `report.formats` is not set.
+    pub const DEFAULT: [Format; 3] = [Format::Html, Format::Csv, Format::Json];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+            Format::Ocsf => "ocsf",
+        }
+    }
 
     pub fn parse(s: &str) -> Result<Format, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "html" => Ok(Format::Html),
-            "csv" => Ok(Format::Csv),
-            "json" => Ok(Format::Json),
-            other => Err(format!(
-                "unknown report format `{other}`: expected html, csv or json"
-            )),
-        }
+        let wanted = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == wanted)
+            .ok_or_else(|| {
+                format!("unknown report format `{wanted}`: expected html, csv, json, xlsx or ocsf")
+            })
     }
 }
 
@@ -49,6 +72,8 @@ pub(crate) const REPORT_JSON: &str = "report.json";
 pub(crate) const REPORT_HTML: &str = "report.html";
 pub(crate) const FINDINGS_CSV: &str = "findings.csv";
 pub(crate) const ACCOUNTS_CSV: &str = "accounts.csv";
+pub(crate) const REPORT_XLSX: &str = "report.xlsx";
+pub(crate) const FINDINGS_OCSF: &str = "findings.ocsf.jsonl";
 /// With a roster: one row per person and their accounts.
 pub(crate) const PEOPLE_CSV: &str = "people.csv";
 
@@ -369,6 +394,8 @@ pub enum Artifact {
     FindingsCsv,
     AccountsCsv,
     Json,
+    Xlsx,
+    Ocsf,
 }
 
 impl Artifact {
@@ -378,6 +405,8 @@ impl Artifact {
             Artifact::FindingsCsv => FINDINGS_CSV,
             Artifact::AccountsCsv => ACCOUNTS_CSV,
             Artifact::Json => REPORT_JSON,
+            Artifact::Xlsx => REPORT_XLSX,
+            Artifact::Ocsf => FINDINGS_OCSF,
         }
     }
 
@@ -386,6 +415,8 @@ impl Artifact {
             Artifact::Html => "text/html; charset=utf-8",
             Artifact::FindingsCsv | Artifact::AccountsCsv => "text/csv; charset=utf-8",
             Artifact::Json => "application/json",
+            Artifact::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Artifact::Ocsf => "application/x-ndjson",
         }
     }
 
@@ -395,6 +426,8 @@ impl Artifact {
             Format::Html => &[Artifact::Html],
             Format::Csv => &[Artifact::FindingsCsv, Artifact::AccountsCsv],
             Format::Json => &[Artifact::Json],
+            Format::Xlsx => &[Artifact::Xlsx],
+            Format::Ocsf => &[Artifact::Ocsf],
         }
     }
 }
@@ -410,6 +443,8 @@ pub(crate) fn render_to(
         Artifact::Json => schema::write_to(report, out),
         Artifact::FindingsCsv => csv::write_findings(&report.findings, out),
         Artifact::AccountsCsv => csv::write_accounts(&report.accounts, out),
+        Artifact::Xlsx => xlsx::write(report, out),
+        Artifact::Ocsf => ocsf::write(report, out),
         Artifact::Html => {
             let html = html::render(report, templates)?;
             out.write_all(html.as_bytes())
