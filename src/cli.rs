@@ -121,9 +121,10 @@ pub struct MergeArgs {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// Evaluate every rule as of this instant (RFC 3339) [default: now]
-    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
-    pub as_of: Option<DateTime<Utc>>,
+    /// Evaluate every rule as of this instant (RFC 3339), or `now` [default: now; with --replay,
+    /// when the archive was recorded]
+    #[arg(long, value_name = "RFC3339|now", value_parser = parse_as_of)]
+    pub as_of: Option<AsOf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -191,8 +192,19 @@ pub enum RulesFormat {
     Json,
 }
 
-fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
-    crate::timestamp::parse_as_of(s)
+/// `--as-of`: an instant, or `now` said explicitly (a replay otherwise evaluates as of its
+/// recording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Now,
+    At(DateTime<Utc>),
+}
+
+fn parse_as_of(s: &str) -> Result<AsOf, String> {
+    if s.trim().eq_ignore_ascii_case("now") {
+        return Ok(AsOf::Now);
+    }
+    crate::timestamp::parse_as_of(s).map(AsOf::At)
 }
 
 /// The longest `--deadline`: a week is longer than any audit, and far from a clock overflow.
@@ -263,10 +275,15 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(
-            args.as_of.unwrap().to_rfc3339(),
-            "2026-10-31T23:00:00+00:00"
-        );
+        let Some(AsOf::At(as_of)) = args.as_of else {
+            panic!("{:?}", args.as_of)
+        };
+        assert_eq!(as_of.to_rfc3339(), "2026-10-31T23:00:00+00:00");
+        let cli = Cli::try_parse_from(["access-audit", "run", "--as-of", "now"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.as_of, Some(AsOf::Now));
         assert_eq!(args.output.format.unwrap(), vec![Format::Json, Format::Csv]);
         assert_eq!(args.output.fail_on, Some(FailOn::None));
         assert!(Cli::try_parse_from(["access-audit", "run", "--format", "pdf"]).is_err());

@@ -381,6 +381,7 @@ mod tests {
             results: Vec::new(),
             findings: Vec::new(),
             rules: Vec::new(),
+            evaluated: Vec::new(),
             fail_on: crate::model::FailOn::None,
             stopped: stopped.map(str::to_string),
             suppressions: Vec::new(),

@@ -39,7 +39,7 @@ mod timestamp;
 use std::path::PathBuf;
 
 // The command line and its one entry point, [`execute`].
-pub use cli::{Cli, Command};
+pub use cli::{AsOf, Cli, Command};
 pub use exit::ExitStatus;
 pub use logging::{LogFormat, init as init_logging};
 
@@ -49,7 +49,7 @@ pub use cfg::{ConfigError, SecretRef};
 pub use config::Config;
 pub use report::{Artifact, Report, ReportInput, render_bytes};
 pub use review::baseline::Changes;
-pub use rules::{RuleSettings, evaluate};
+pub use rules::{Evaluated, RuleSettings, evaluate, evaluate_scope};
 pub use templates::Templates;
 pub use timestamp::parse_timestamp;
 

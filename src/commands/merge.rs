@@ -10,7 +10,9 @@ use crate::cli::MergeArgs;
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::model::{Account, Finding, ScopeError, ScopeResult, ScopeStatus, Shard, SourceKind};
+use crate::model::{
+    Account, Finding, RuleId, ScopeError, ScopeResult, ScopeStatus, Shard, SourceKind,
+};
 use crate::report::schema::{self, ReportFile};
 use crate::report::{Report, ReportInput, ScopeEntry};
 use crate::rules::{ActiveRule, rule_info};
@@ -55,6 +57,7 @@ pub(crate) async fn merge(
         results: combined.results,
         findings: combined.findings,
         rules,
+        evaluated: combined.evaluated,
         fail_on: settings.fail_on,
         stopped: (!combined.stopped.is_empty()).then(|| combined.stopped.join("; ")),
         suppressions: Vec::new(),
@@ -118,6 +121,8 @@ fn active_rules(first: &ReportFile) -> Vec<ActiveRule> {
             rule_info(&r.id).map(|info| ActiveRule {
                 id: info.id,
                 severity: r.severity,
+                criteria: r.checks.clone().unwrap_or_else(|| info.checks.to_string()),
+                settings: r.settings.clone(),
             })
         })
         .collect()
@@ -166,6 +171,7 @@ fn missing_shard(shard: Shard) -> ScopeResult {
         source: SourceKind::new("merge"),
         source_name: "merge".into(),
         scope: format!("_shard-{i}-of-{n}"),
+        provenance: Default::default(),
         outcome: Err(ScopeError {
             http_status: None,
             code: None,
@@ -184,6 +190,8 @@ struct Combined {
     stopped: Vec<String>,
     /// Requests the shards retried, together.
     retries: u32,
+    /// How many accounts (or scopes) each rule evaluated, over every shard.
+    evaluated: Vec<(RuleId, usize)>,
 }
 
 /// Each scope once (the same failed discovery scope may come from several shards; a scope
@@ -195,6 +203,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut stopped: Vec<String> = Vec::new();
     let mut retries = 0u32;
+    let mut evaluated = Vec::new();
     for (path, s) in shards {
         let in_file = |e: String| Error::Fatal(format!("{}: {e}", path.display()));
         let accounts = s.accounts().map_err(in_file)?;
@@ -230,6 +239,10 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
         }
         stopped.extend(s.run.stopped);
         retries = retries.saturating_add(s.run.retries);
+        evaluated.extend(s.run.rules.iter().filter_map(|r| {
+            let n = r.population.as_ref()?.evaluated;
+            Some((rule_info(&r.id)?.id, n))
+        }));
     }
     let results = scope_entries
         .into_iter()
@@ -240,6 +253,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
         findings,
         stopped,
         retries,
+        evaluated,
     })
 }
 
@@ -253,6 +267,7 @@ fn scope_result(
         source: e.source,
         source_name: e.source_name,
         scope: e.scope,
+        provenance: e.provenance,
         outcome: match e.error {
             Some(err) if e.status == ScopeStatus::Failed => Err(err),
             None if e.status == ScopeStatus::Failed => Err(ScopeError {

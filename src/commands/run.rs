@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use crate::cli::RunArgs;
+use crate::cli::{AsOf, RunArgs};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::finish::finish;
-use crate::model::{Finding, ScopeResult};
+use crate::model::ScopeResult;
 use crate::people::Roster;
 use crate::report::{Report, ReportInput, schema};
 use crate::review::{Review, Reviewed};
@@ -95,7 +95,10 @@ pub(crate) async fn run(
     let Fetched { results, retries } = fetch_all(&run.fetch_plan(), args, &stop).await?;
     let evidence_manifest_sha256 = run.finish_evidence()?;
     let context = run.context();
-    let findings = evaluate(&results, &run.config, context);
+    let rules::Evaluated {
+        findings,
+        evaluated,
+    } = evaluate(&results, &run.config, context);
     let reviewed = run.review.apply(findings, &results, run.as_of);
     let recorded_stop = stop.cause();
     let mut report = run.report(
@@ -105,6 +108,7 @@ pub(crate) async fn run(
         evidence_manifest_sha256,
         recorded_stop,
         retries,
+        evaluated,
     );
 
     if let Some(roster) = &run.roster {
@@ -130,11 +134,11 @@ struct Prepared {
 }
 
 fn prepare(args: &RunArgs, config_path: &ConfigPath, summary: bool) -> Result<Prepared, Error> {
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
     let archive = match &args.replay {
         Some(dir) => Some(Arc::new(ReplayArchive::load(dir).map_err(Error::Fatal)?)),
         None => None,
     };
+    let as_of = as_of(args.as_of, archive.as_deref())?;
     let (mut config, sources) = load(config_path, archive.as_deref())?;
     config.rules.framework = args.framework;
     let evidence_dir = match &args.evidence {
@@ -217,6 +221,7 @@ impl Prepared {
         evidence_manifest_sha256: Option<String>,
         stopped: Option<StopReason>,
         retries: u32,
+        evaluated: Vec<(crate::model::RuleId, usize)>,
     ) -> Report {
         Report::build(ReportInput {
             run_id: self.settings.run_id.clone(),
@@ -227,6 +232,7 @@ impl Prepared {
             results,
             findings: reviewed.findings,
             rules: self.config.rules.active_with(self.context().provides()),
+            evaluated,
             fail_on: self.settings.fail_on,
             stopped: stopped.map(|r| r.to_string()),
             suppressions: reviewed.suppressions,
@@ -289,6 +295,7 @@ async fn fetch_all(
             spec: &source.spec,
             concurrency: source.fetch.concurrency,
             fetcher: Fetcher {
+                provenance: Default::default(),
                 source: page_source,
                 stop: stop.clone(),
                 retries: retries.clone(),
@@ -325,21 +332,40 @@ async fn fetch_all(
     })
 }
 
-/// The rules over every scope that was fetched.
-fn evaluate(results: &[ScopeResult], config: &Config, context: rules::Context) -> Vec<Finding> {
+/// The rules over every scope that was fetched, and how many accounts (or scopes) each rule
+/// evaluated over all of them.
+fn evaluate(results: &[ScopeResult], config: &Config, context: rules::Context) -> rules::Evaluated {
     let phase = std::time::Instant::now();
-    let mut findings = Vec::new();
+    let mut all = rules::Evaluated::default();
     for r in results {
         if let Ok(accounts) = &r.outcome {
-            findings.extend(rules::evaluate(accounts, context, &config.rules));
+            let scope = rules::evaluate_scope(accounts, context, &config.rules);
+            all.findings.extend(scope.findings);
+            all.evaluated.extend(scope.evaluated);
         }
     }
     tracing::debug!(
-        findings = findings.len(),
+        findings = all.findings.len(),
         ms = phase.elapsed().as_millis() as u64,
         "rules evaluated"
     );
-    findings
+    all
+}
+
+/// The instant the rules judge at: `--as-of`; without it, now, or for a replay the moment the
+/// archive was recorded, so that a replay reproduces the recorded run's findings.
+fn as_of(option: Option<AsOf>, archive: Option<&ReplayArchive>) -> Result<DateTime<Utc>, Error> {
+    match (option, archive) {
+        (Some(AsOf::At(t)), _) => Ok(t),
+        (Some(AsOf::Now), _) | (None, None) => Ok(Utc::now()),
+        (None, Some(a)) => crate::timestamp::parse_timestamp(&a.manifest.finished_at).ok_or_else(|| {
+            Error::Fatal(format!(
+                "the evidence manifest's finished_at `{}` is not a timestamp, so the replay cannot \
+                 evaluate as of the recording: pass --as-of RFC3339 (or --as-of now)",
+                a.manifest.finished_at
+            ))
+        }),
+    }
 }
 
 /// Replaying old evidence "as of now" ages every account by the archive's age; say so.
@@ -351,7 +377,7 @@ fn warn_if_stale(archive: &ReplayArchive, as_of: chrono::DateTime<Utc>) {
                 recorded = %archive.manifest.finished_at,
                 as_of = %crate::model::format_time(&as_of),
                 "the archive was recorded {} days before --as-of; ages are measured from --as-of \
-                 (pass --as-of {} to evaluate as the original run did)",
+                 (leave --as-of out, or pass --as-of {}, to evaluate as the original run did)",
                 age.num_days(),
                 archive.manifest.finished_at
             );

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::EmailJob;
 use crate::deliver::email::{Attachment, EmailConfig};
-use crate::model::{Finding, Outcome, Severity, format_time};
+use crate::model::{Outcome, Severity, format_human};
 use crate::report::view::{
-    FindingRow, RuleGroup, ScopeRow, change_rows, rule_groups, scope_rows, severity_counts,
-    suppression_line,
+    FindingRow, RuleGroup, ScopeNames, ScopeRow, change_rows, rule_groups, scope_rows,
+    severity_counts, suppression_line,
 };
 use crate::report::{Artifact, Report, plural, render_bytes};
 use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
@@ -86,8 +86,8 @@ fn color(s: Severity) -> &'static str {
     }
 }
 
-fn rule_sections(findings: &[Finding]) -> Vec<RuleSection<'_>> {
-    rule_groups(findings, Outcome::Fail, ROWS_PER_RULE)
+fn rule_sections<'a>(report: &'a Report, names: &ScopeNames<'a>) -> Vec<RuleSection<'a>> {
+    rule_groups(report, names, Outcome::Fail, ROWS_PER_RULE)
         .into_iter()
         .map(|group| RuleSection {
             color: color(group.severity),
@@ -197,7 +197,8 @@ fn attachments(report: &Report, job: &EmailJob<'_>) -> Result<(Rendered, Vec<Str
 /// What the templates are given, but for the attachments.
 fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a> {
     let n_failed = report.summary.scopes_failed;
-    let changes = change_rows(report, ROWS_PER_RULE);
+    let names = ScopeNames::of(report);
+    let changes = change_rows(report, &names, ROWS_PER_RULE);
     let (new, resolved) = changes.as_ref().map_or((0, 0), |c| (c.new, c.resolved));
     let (changes, new_findings, resolved_findings) = match changes {
         Some(c) => (c.summary, c.new_rows, c.resolved_rows),
@@ -206,7 +207,7 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
     View {
         title: &report.title,
         as_of_date: report.as_of.format("%Y-%m-%d").to_string(),
-        generated_at: format_time(&report.generated_at),
+        generated_at: format_human(&report.generated_at),
         verdict: report.verdict(),
         complete: report.complete,
         stopped: report.run.stopped.as_deref().unwrap_or(""),
@@ -224,8 +225,11 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
                 color: color(s),
             })
             .collect(),
-        failed_scopes: scope_rows(report).filter(|s| !s.ok).collect(),
-        rules: rule_sections(&report.findings),
+        failed_scopes: scope_rows(report, &names)
+            .into_iter()
+            .filter(|s| !s.ok)
+            .collect(),
+        rules: rule_sections(report, &names),
         changes,
         new,
         resolved,

@@ -7,6 +7,6 @@ use chrono::{TimeDelta, TimeZone, Utc};
 use crate::model::{Account, FailOn, ScopeError, ScopeResult, Severity, SourceKind};
 use crate::report::{Report, ReportInput};
 use crate::review::baseline::Changes;
-use crate::rules::{RuleSettings, evaluate};
+use crate::rules::{Evaluated, RuleSettings, evaluate_scope};
 
 include!("sample_report.rs");

@@ -39,7 +39,10 @@ pub(crate) fn report() -> Report {
         account("acme", "u5", false, Some(true), 1),
     ];
     let settings = RuleSettings::default();
-    let mut findings = evaluate(&accounts, as_of, &settings);
+    let Evaluated {
+        mut findings,
+        evaluated,
+    } = evaluate_scope(&accounts, as_of, &settings);
     if let Some(f) = findings.iter_mut().find(|f| f.subject.account_id() == "u2") {
         f.suppressed = true;
     }
@@ -54,12 +57,14 @@ pub(crate) fn report() -> Report {
                 source: SourceKind::Sentry,
                 source_name: "sentry".into(),
                 scope: "acme".into(),
+                provenance: Default::default(),
                 outcome: Ok(accounts),
             },
             ScopeResult {
                 source: SourceKind::Sentry,
                 source_name: "sentry".into(),
                 scope: "acme-legacy".into(),
+                provenance: Default::default(),
                 outcome: Err(ScopeError {
                     http_status: Some(403),
                     code: None,
@@ -70,6 +75,7 @@ pub(crate) fn report() -> Report {
         ],
         findings,
         rules: settings.active(),
+        evaluated,
         fail_on: FailOn::Severity(Severity::Low),
         stopped: None,
         suppressions: Vec::new(),

@@ -16,10 +16,10 @@ pub use finding::{
     AccountSubject, Change, FailOn, Finding, Outcome, RuleId, Severity, Subject, SuppressionNote,
     WHOLE_SCOPE_NAME,
 };
-pub use scope::{ScopeError, ScopeResult, ScopeStatus};
+pub use scope::{PageRecord, Provenance, ScopeError, ScopeResult, ScopeStatus};
 pub use shard::Shard;
 pub use source_kind::SourceKind;
-pub use time::{TimeText, format_time, serialize_time, serialize_time_value};
+pub use time::{TimeText, format_human, format_time, serialize_time, serialize_time_value};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Account, SourceKind};
+use super::{Account, SourceKind, serialize_time_value};
 
 /// Why a scope could not be audited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,40 @@ pub struct ScopeResult {
     pub source_name: String,
     pub scope: String,
     pub outcome: Result<Vec<Account>, ScopeError>,
+    /// How the accounts were obtained: what an auditor checks to trust the population.
+    pub provenance: Provenance,
+}
+
+/// How one scope's population was obtained: its name for people, every page of its list as
+/// received, and the total the API claimed, if it claims one. The report's completeness and
+/// accuracy statement is made of these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provenance {
+    /// The scope's name where discovery gave one (a Sent.dm profile's name; the scope itself is
+    /// its id).
+    pub display_name: Option<String>,
+    /// The number of accounts the API said the list holds (Sent.dm's `total_count`); a scope
+    /// whose count differs is failed, so a complete scope's count equals it.
+    pub reported_total: Option<u64>,
+    /// Every answer the scope's accounts were read from, in the order received.
+    pub pages: Vec<PageRecord>,
+}
+
+/// One answer a scope was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRecord {
+    /// As in the evidence manifest: `sentry.members`, `sentdm.users`.
+    pub endpoint: String,
+    pub url: String,
+    pub status: u16,
+    #[serde(serialize_with = "serialize_time_value")]
+    pub fetched_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub bytes: u64,
+    /// SHA-256 of the body as received, when it is kept as evidence (`--evidence`) or was
+    /// replayed from it: the link from this report to the archive.
+    pub sha256: Option<String>,
 }
 
 impl ScopeResult {

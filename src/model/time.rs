@@ -21,6 +21,11 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     TimeText::new(t).as_str().to_string()
 }
 
+/// For people: `2026-11-25 10:47:34 UTC`, to the second. Machines get [`format_time`].
+pub fn format_human(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// A timestamp formatted on the stack. Reports format millions of them; chrono's formatter
 /// allocates a `String` each time, this does not.
 pub struct TimeText {

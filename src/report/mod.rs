@@ -1,9 +1,11 @@
 //! The report model (what report.json holds) and the writers that render it: one file per format,
 //! each written atomically.
 
+mod coverage;
 mod csv;
 mod html;
 mod ocsf;
+mod privileged;
 pub(crate) mod schema;
 pub(crate) mod view;
 mod xlsx;
@@ -16,8 +18,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{
-    Account, FailOn, Finding, Outcome, RuleId, ScopeError, ScopeResult, ScopeStatus, Severity,
-    Shard, SourceKind, Tool, serialize_time_value,
+    Account, FailOn, Finding, Outcome, Provenance, RuleId, ScopeError, ScopeResult, ScopeStatus,
+    Severity, Shard, SourceKind, Tool, serialize_time_value,
 };
 use crate::output::FileSet;
 use crate::rules::{ActiveRule, rule_infos};
@@ -121,6 +123,9 @@ pub struct ScopeEntry {
     pub status: ScopeStatus,
     pub accounts: usize,
     pub error: Option<ScopeError>,
+    /// How the scope's accounts were obtained (absent from reports made before it was recorded).
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 /// Where this report's inputs came from, for whoever has to trust it later.
@@ -145,12 +150,33 @@ pub struct RunMeta {
     pub stopped: Option<String>,
 }
 
+/// One rule as it ran: the criteria in force and what it made of its population.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleMeta {
     pub id: RuleId,
     pub severity: Severity,
+    /// What the rule checked, with the thresholds in force.
+    pub checks: String,
+    /// Its settings in force, by key; empty for rules without settings.
+    pub settings: serde_json::Map<String, serde_json::Value>,
     /// The compliance controls the rule evidences.
     pub references: &'static [&'static str],
+    pub population: RulePopulation,
+}
+
+/// "59 of 212 active accounts": what a rule evaluated and what became of it. Every evaluated
+/// account (or scope) is exactly one of failed, manual, suppressed or passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RulePopulation {
+    /// What the rule evaluates, as a plural noun ("active accounts", "organizations").
+    pub of: &'static str,
+    pub evaluated: usize,
+    /// Unsuppressed failing findings.
+    pub failed: usize,
+    /// Unsuppressed findings that ask for a check by hand.
+    pub manual: usize,
+    pub suppressed: usize,
+    pub passed: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +217,8 @@ pub struct ReportInput {
     pub results: Vec<ScopeResult>,
     pub findings: Vec<Finding>,
     pub rules: Vec<ActiveRule>,
+    /// How many accounts (or scopes) each rule evaluated, over every scope.
+    pub evaluated: Vec<(RuleId, usize)>,
     pub fail_on: FailOn,
     /// Why the run stopped early (deadline, signal), if it did.
     pub stopped: Option<String>,
@@ -211,6 +239,11 @@ impl Report {
         let mut findings = input.findings;
         sort_findings(&mut findings);
         let summary = summarise(&scopes, &accounts, &findings, &input.rules);
+        let rules = input
+            .rules
+            .iter()
+            .map(|r| RuleMeta::of(r, &input.evaluated, &findings))
+            .collect();
         Report {
             schema_version: schema::SCHEMA_VERSION,
             tool: Tool::current(),
@@ -229,7 +262,7 @@ impl Report {
                 run_id: input.run_id,
                 retries: input.retries,
                 fail_on: input.fail_on.to_string(),
-                rules: input.rules.iter().map(RuleMeta::of).collect(),
+                rules,
                 config_sha256: input.config_sha256,
                 evidence_manifest_sha256: input.evidence_manifest_sha256,
                 evidence_dir: input.evidence_dir,
@@ -281,11 +314,35 @@ impl Report {
 }
 
 impl RuleMeta {
-    fn of(rule: &ActiveRule) -> RuleMeta {
+    fn of(rule: &ActiveRule, evaluated: &[(RuleId, usize)], findings: &[Finding]) -> RuleMeta {
+        let info = crate::rules::rule_info(rule.id.as_str());
+        let evaluated = evaluated
+            .iter()
+            .filter(|(id, _)| *id == rule.id)
+            .map(|(_, n)| n)
+            .sum();
+        let (mut failed, mut manual, mut suppressed) = (0, 0, 0);
+        for f in findings.iter().filter(|f| f.rule == rule.id) {
+            match (f.suppressed, f.outcome) {
+                (true, _) => suppressed += 1,
+                (false, Outcome::Fail) => failed += 1,
+                (false, Outcome::Manual) => manual += 1,
+            }
+        }
         RuleMeta {
             id: rule.id,
             severity: rule.severity,
-            references: crate::rules::rule_info(rule.id.as_str()).map_or(&[], |i| i.references),
+            checks: rule.criteria.clone(),
+            settings: rule.settings.clone(),
+            references: info.map_or(&[], |i| i.references),
+            population: RulePopulation {
+                of: info.map_or("accounts", |i| i.population.noun()),
+                evaluated,
+                failed,
+                manual,
+                suppressed,
+                passed: evaluated.saturating_sub(failed + manual + suppressed),
+            },
         }
     }
 }
@@ -314,6 +371,7 @@ fn scope_entries(results: Vec<ScopeResult>) -> (Vec<ScopeEntry>, Vec<Account>) {
             status,
             accounts: count,
             error,
+            provenance: r.provenance,
         });
     }
     (scopes, accounts)

@@ -57,6 +57,19 @@ pub(crate) struct RunRecord {
 pub(crate) struct RuleRecord {
     pub id: String,
     pub severity: Severity,
+    /// Absent from reports made before criteria were recorded.
+    #[serde(default)]
+    pub checks: Option<String>,
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub population: Option<PopulationRecord>,
+}
+
+/// Of a rule's population as recorded, what merging needs: how many it evaluated.
+#[derive(Deserialize)]
+pub(crate) struct PopulationRecord {
+    pub evaluated: usize,
 }
 
 /// A finding as written, its rule still a name.

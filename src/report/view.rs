@@ -4,6 +4,8 @@
 //! out each in their own way; neither walks the report's findings itself, so the page and the
 //! message cannot disagree about what a finding is or which ones count.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{Report, plural};
@@ -25,13 +27,47 @@ pub(crate) struct FindingRow<'a> {
     pub status: &'a str,
     pub source_name: &'a str,
     pub scope: &'a str,
-    /// `source_name / scope`.
+    /// The scope's name for people where discovery gave one (a Sent.dm profile's), or empty.
+    pub scope_name: &'a str,
+    /// `source_name / scope`, the scope by its name where it has one.
     pub place: String,
     pub detail: &'a str,
 }
 
+/// Scope names for people (a Sent.dm profile's, a Sentry organization's), by source name and
+/// scope id, as discovery listed them.
+pub(crate) struct ScopeNames<'a>(HashMap<(&'a str, &'a str), &'a str>);
+
+impl<'a> ScopeNames<'a> {
+    pub(crate) fn of(report: &'a Report) -> ScopeNames<'a> {
+        ScopeNames(
+            report
+                .scopes
+                .iter()
+                .filter_map(|s| {
+                    let name = s.provenance.display_name.as_deref()?;
+                    Some(((s.source_name.as_str(), s.scope.as_str()), name))
+                })
+                .collect(),
+        )
+    }
+
+    /// The scope's name, or empty.
+    pub(crate) fn get(&self, source_name: &'a str, scope: &'a str) -> &'a str {
+        self.0.get(&(source_name, scope)).copied().unwrap_or("")
+    }
+
+    /// `source_name / name` where the scope has a name, else `source_name / scope`.
+    pub(crate) fn place(&self, source_name: &'a str, scope: &'a str) -> String {
+        match self.get(source_name, scope) {
+            "" => format!("{source_name} / {scope}"),
+            name => format!("{source_name} / {name}"),
+        }
+    }
+}
+
 impl<'a> FindingRow<'a> {
-    pub(crate) fn of(f: &'a Finding) -> FindingRow<'a> {
+    pub(crate) fn of(f: &'a Finding, names: &ScopeNames<'a>) -> FindingRow<'a> {
         let s = &f.subject;
         FindingRow {
             rule: f.rule.as_str(),
@@ -42,7 +78,8 @@ impl<'a> FindingRow<'a> {
             status: s.status(),
             source_name: &f.source_name,
             scope: &f.scope,
-            place: format!("{} / {}", f.source_name, f.scope),
+            scope_name: names.get(&f.source_name, &f.scope),
+            place: names.place(&f.source_name, &f.scope),
             detail: &f.detail,
         }
     }
@@ -58,6 +95,7 @@ impl<'a> FindingRow<'a> {
             status: "",
             source_name: &b.source_name,
             scope: &b.scope,
+            scope_name: "",
             place: format!("{} / {}", b.source_name, b.scope),
             detail: &b.detail,
         }
@@ -65,7 +103,7 @@ impl<'a> FindingRow<'a> {
 }
 
 /// Sentry invitations carry the email as the name; show it once.
-fn display_name<'a>(name: Option<&'a str>, email: Option<&str>) -> &'a str {
+pub(crate) fn display_name<'a>(name: Option<&'a str>, email: Option<&str>) -> &'a str {
     match name {
         Some(n) if Some(n) != email => n,
         _ => "",
@@ -100,13 +138,15 @@ pub(crate) struct RuleGroup<'a> {
 
 /// The findings with `outcome`, unsuppressed, grouped by rule in report order (most severe
 /// first), at most `max_rows` rows per rule.
-pub(crate) fn rule_groups(
-    findings: &[Finding],
+pub(crate) fn rule_groups<'a>(
+    report: &'a Report,
+    names: &ScopeNames<'a>,
     outcome: Outcome,
     max_rows: usize,
-) -> Vec<RuleGroup<'_>> {
-    let mut out: Vec<RuleGroup<'_>> = Vec::new();
-    for f in findings
+) -> Vec<RuleGroup<'a>> {
+    let mut out: Vec<RuleGroup<'a>> = Vec::new();
+    for f in report
+        .findings
         .iter()
         .filter(|f| f.outcome == outcome && !f.suppressed)
     {
@@ -129,7 +169,7 @@ pub(crate) fn rule_groups(
         let group = &mut out[idx];
         group.count += 1;
         if group.rows.len() < max_rows {
-            group.rows.push(FindingRow::of(f));
+            group.rows.push(FindingRow::of(f, names));
         } else {
             group.more += 1;
         }
@@ -151,15 +191,18 @@ pub(crate) fn severity_counts(report: &Report) -> Vec<(Severity, usize)> {
 pub(crate) struct ScopeRow<'a> {
     pub source_name: &'a str,
     pub scope: &'a str,
+    /// Its name for people, or empty.
+    pub scope_name: &'a str,
     pub ok: bool,
     pub accounts: usize,
     pub error: String,
 }
 
-pub(crate) fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> {
-    report.scopes.iter().map(|s| ScopeRow {
+pub(crate) fn scope_rows<'a>(report: &'a Report, names: &ScopeNames<'a>) -> Vec<ScopeRow<'a>> {
+    let rows = report.scopes.iter().map(|s| ScopeRow {
         source_name: &s.source_name,
         scope: &s.scope,
+        scope_name: names.get(&s.source_name, &s.scope),
         ok: s.status == ScopeStatus::Ok,
         accounts: s.accounts,
         error: s
@@ -167,7 +210,8 @@ pub(crate) fn scope_rows(report: &Report) -> impl Iterator<Item = ScopeRow<'_>> 
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-    })
+    });
+    rows.collect()
 }
 
 /// What changed since the baseline: new findings (unsuppressed) and resolved ones, the first
@@ -187,7 +231,11 @@ pub(crate) struct ChangeRows<'a> {
     pub resolved_more: usize,
 }
 
-pub(crate) fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows<'_>> {
+pub(crate) fn change_rows<'a>(
+    report: &'a Report,
+    names: &ScopeNames<'a>,
+    max_rows: usize,
+) -> Option<ChangeRows<'a>> {
     let c = report.changes.as_ref()?;
     let new: Vec<&Finding> = report
         .findings
@@ -208,7 +256,7 @@ pub(crate) fn change_rows(report: &Report, max_rows: usize) -> Option<ChangeRows
         new_rows: new
             .iter()
             .take(max_rows)
-            .map(|f| FindingRow::of(f))
+            .map(|f| FindingRow::of(f, names))
             .collect(),
         new_more: new.len().saturating_sub(max_rows),
         resolved_rows: c

@@ -3,12 +3,15 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Context, Hit, Rule, RuleInfo};
+use super::{Context, Hit, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, Outcome, RuleId, Severity};
 
 pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("admin_without_2fa"),
     default_severity: Severity::High,
+    population: Population::Accounts("active privileged accounts", |a| {
+        a.privileged && a.status == AccountStatus::Active
+    }),
     checks: "Active owners, managers and admins without two-factor authentication; where the source does not \
              expose 2FA (Sent.dm), a manual check is asked for instead.",
     references: &[

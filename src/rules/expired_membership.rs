@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Context, Hit, Rule, RuleInfo};
+use super::{Context, Hit, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, whole_days};
 
 pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("expired_membership"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("accounts", |_| true),
     checks: "Memberships whose invitation expired but which are still listed: clean them up so a re-sent \
              link cannot revive forgotten access.",
     references: &[

@@ -2,12 +2,13 @@
 
 use serde::Deserialize;
 
-use super::{Context, Hit, Needs, Rule, RuleInfo};
+use super::{Context, Hit, Needs, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 
 pub(crate) const SSO_INVALID: RuleInfo = RuleInfo {
     id: RuleId::new("sso_invalid"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("active accounts", super::is_active),
     checks: "Active Sentry members whose SSO identity is no longer valid (flag sso:invalid): they must re-link \
              before the IdP controls their access again.",
     references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.16"],
@@ -16,6 +17,7 @@ pub(crate) const SSO_INVALID: RuleInfo = RuleInfo {
 pub(crate) const SEAT_RESTRICTED: RuleInfo = RuleInfo {
     id: RuleId::new("seat_restricted"),
     default_severity: Severity::Low,
+    population: Population::Accounts("active accounts", super::is_active),
     checks: "Sentry members disabled by the plan's member limit (flag member-limit:restricted): they hold a seat \
              without access and should be removed or re-enabled deliberately.",
     references: &["SOC 2 CC6.2", "ISO/IEC 27001:2022 A.5.18"],
@@ -102,6 +104,9 @@ mod tests {
 pub(crate) const SSO_NOT_LINKED: RuleInfo = RuleInfo {
     id: RuleId::new("sso_not_linked"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("active members of organizations that use SSO", |a| {
+        active_with_flag(a, "org:auth-provider")
+    }),
     checks: "Active members of Sentry organizations that use SSO (hasAuthProvider) who have not linked an SSO \
              identity: their access bypasses the IdP. Fetches each organization's settings (token needs org:read).",
     references: &[

@@ -2,12 +2,13 @@
 
 use serde::Deserialize;
 
-use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
+use super::{Context, Hit, InvalidSetting, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 
 pub(crate) const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
     id: RuleId::new("inactive_still_listed"),
     default_severity: Severity::Low,
+    population: Population::Accounts("accounts", |_| true),
     checks: "Suspended or rejected accounts still listed with the source: remove them so they cannot be \
              re-activated by mistake.",
     references: &[
@@ -20,6 +21,9 @@ pub(crate) const INACTIVE_STILL_LISTED: RuleInfo = RuleInfo {
 pub(crate) const EXTERNAL_DOMAIN: RuleInfo = RuleInfo {
     id: RuleId::new("external_domain"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("accounts with an email address", |a| {
+        a.email.as_deref().is_some_and(|e| e.contains('@'))
+    }),
     checks: "Accounts whose email domain (or a subdomain of it) is not in allowed_domains.",
     references: &["SOC 2 CC6.1", "ISO/IEC 27001:2022 A.5.15"],
 };
@@ -80,6 +84,15 @@ impl Rule for ExternalDomain {
             });
         }
         Ok(())
+    }
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![("allowed_domains", self.allowed_domains.clone().into())]
+    }
+    fn criteria(&self) -> String {
+        format!(
+            "Accounts whose email domain (or a subdomain of it) is not one of {} (allowed_domains).",
+            self.allowed_domains.join(", ")
+        )
     }
     fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
         let email = account.email.as_deref()?;

@@ -51,10 +51,37 @@ pub struct RuleInfo {
     /// Also the key of the rule's `[rules.<id>]` table and of its findings.
     pub id: RuleId,
     pub default_severity: Severity,
-    /// One sentence: what the rule checks.
+    /// What the rule evaluates: the denominator of "59 of 212 active accounts".
+    pub population: Population,
+    /// One sentence: what the rule checks, with its default thresholds.
     pub checks: &'static str,
     /// The compliance controls this rule evidences.
     pub references: &'static [&'static str],
+}
+
+/// What a rule looks at, so a report can say how many it evaluated and how many passed.
+#[derive(Debug, Clone, Copy)]
+pub enum Population {
+    /// Accounts, named as a plural noun ("active accounts"), and which ones. Every account the
+    /// rule can fire on is in it (`registry_walk` checks).
+    Accounts(&'static str, fn(&Account) -> bool),
+    /// Whole scopes, named ("organizations"); which ones is the rule's
+    /// [`Rule::evaluates_scope`].
+    Scopes(&'static str),
+}
+
+impl Population {
+    /// "active accounts", "organizations".
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Population::Accounts(noun, _) | Population::Scopes(noun) => noun,
+        }
+    }
+}
+
+/// The population of most account rules.
+fn is_active(account: &Account) -> bool {
+    account.status == crate::model::AccountStatus::Active
 }
 
 /// A rule firing on one account (or one scope), before it is dressed up as a [`Finding`].
@@ -156,9 +183,24 @@ pub trait Rule {
     fn validate(&self) -> Result<(), InvalidSetting> {
         Ok(())
     }
-    /// The settings `check-config` shows, such as `max_pending_days = 7`; empty if none.
+    /// The rule's own settings in force, such as `("max_pending_days", 7)`; empty if none.
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+    /// What `check-config` shows, such as `max_pending_days = 7`; empty if no settings.
     fn describe_settings(&self) -> String {
-        String::new()
+        let settings = self.settings();
+        let shown: Vec<String> = settings.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        shown.join(", ")
+    }
+    /// What the rule checks with the thresholds in force, for reports: a rule with settings
+    /// says its configured values, not its defaults.
+    fn criteria(&self) -> String {
+        self.info().checks.to_string()
+    }
+    /// Whether a scope rule evaluates the scope of `accounts` (never called for account rules).
+    fn evaluates_scope(&self, accounts: &[Account]) -> bool {
+        !accounts.is_empty()
     }
     fn check(&self, _account: &Account, _context: &Context) -> Option<Hit> {
         None
@@ -224,27 +266,63 @@ pub fn evaluate<'a>(
     context: impl Into<Context<'a>>,
     settings: &RuleSettings,
 ) -> Vec<Finding> {
+    evaluate_scope(accounts, context, settings).findings
+}
+
+/// What the rules made of one scope: their findings, and how many accounts (or scopes) each
+/// rule evaluated.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    pub findings: Vec<Finding>,
+    /// Per rule that ran, in registry order: the size of its population in this scope.
+    pub evaluated: Vec<(RuleId, usize)>,
+}
+
+/// [`evaluate`], counting each rule's population as it goes.
+pub fn evaluate_scope<'a>(
+    accounts: &[Account],
+    context: impl Into<Context<'a>>,
+    settings: &RuleSettings,
+) -> Evaluated {
     let context = context.into();
     let rules: Vec<(&dyn Rule, Severity)> = settings
         .runnable(context.provides())
         .map(|r| (r, severity_of(r)))
         .collect();
+    let mut evaluated = vec![0usize; rules.len()];
     let mut findings = Vec::new();
     for account in accounts {
-        for (rule, severity) in &rules {
+        for ((rule, severity), count) in rules.iter().zip(evaluated.iter_mut()) {
+            if let Population::Accounts(_, member) = rule.info().population
+                && member(account)
+            {
+                *count += 1;
+            }
             if let Some(hit) = rule.check(account, &context) {
                 findings.push(finding(rule.info().id, *severity, hit, account, false));
             }
         }
     }
     if let Some(first) = accounts.first() {
-        for (rule, severity) in &rules {
+        for ((rule, severity), count) in rules.iter().zip(evaluated.iter_mut()) {
+            if matches!(rule.info().population, Population::Scopes(_))
+                && rule.evaluates_scope(accounts)
+            {
+                *count += 1;
+            }
             if let Some(hit) = rule.check_scope(accounts, &context) {
                 findings.push(finding(rule.info().id, *severity, hit, first, true));
             }
         }
     }
-    findings
+    Evaluated {
+        findings,
+        evaluated: rules
+            .iter()
+            .map(|(r, _)| r.info().id)
+            .zip(evaluated)
+            .collect(),
+    }
 }
 
 /// A finding about `account`, or (`whole_scope`) about the scope `account` belongs to.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Context, Hit, Rule, RuleInfo};
+use super::{Context, Hit, Population, Rule, RuleInfo};
 use crate::cfg::values::Days;
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -11,6 +11,9 @@ use crate::timestamp::{date, older_than_days, whole_days};
 pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("pending_invite"),
     default_severity: Severity::Low,
+    population: Population::Accounts("pending invitations", |a| {
+        a.status == AccountStatus::Invited
+    }),
     checks: "Invitations still pending after max_pending_days (default 7), or with no invitation date.",
     references: &[
         "SOC 2 CC6.2",
@@ -71,8 +74,14 @@ impl Rule for PendingInvite {
     fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
         check(account, context.as_of, self)
     }
-    fn describe_settings(&self) -> String {
-        format!("max_pending_days = {}", self.max_pending_days.0)
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![("max_pending_days", self.max_pending_days.0.into())]
+    }
+    fn criteria(&self) -> String {
+        format!(
+            "Invitations still pending after {} days (max_pending_days), or with no invitation date.",
+            self.max_pending_days.0
+        )
     }
 }
 

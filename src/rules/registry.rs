@@ -35,10 +35,29 @@ macro_rules! registry {
 }
 
 /// A rule as configured for this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActiveRule {
     pub id: RuleId,
     pub severity: Severity,
+    /// What it checks, with the thresholds in force ([`Rule::criteria`]).
+    pub criteria: String,
+    /// Its settings in force, by key; empty for rules without settings.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ActiveRule {
+    fn of(rule: &dyn Rule) -> ActiveRule {
+        ActiveRule {
+            id: rule.info().id,
+            severity: severity_of(rule),
+            criteria: rule.criteria(),
+            settings: rule
+                .settings()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
 }
 
 /// Every rule's [`RuleInfo`], in the order reports list them.
@@ -73,12 +92,7 @@ impl RuleSettings {
 
     /// The rules that run, with the severity they report at, given what the run provides.
     pub fn active_with(&self, provided: Needs) -> Vec<ActiveRule> {
-        self.runnable(provided)
-            .map(|r| ActiveRule {
-                id: r.info().id,
-                severity: severity_of(r),
-            })
-            .collect()
+        self.runnable(provided).map(ActiveRule::of).collect()
     }
 
     /// The rules that run in a run without a roster: what the config alone turns on. `run` and

@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Context, Hit, Needs, Rule, RuleInfo};
+use super::{Context, Hit, Needs, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::people::{PersonStatus, Roster};
 
 pub(crate) const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
     id: RuleId::new("orphaned_account"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("active accounts", super::is_active),
     checks: "Active accounts whose email matches no person in the roster (runs when a roster is configured).",
     references: &[
         "SOC 2 CC6.2",
@@ -22,6 +23,7 @@ pub(crate) const ORPHANED_ACCOUNT: RuleInfo = RuleInfo {
 pub(crate) const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
     id: RuleId::new("left_with_access"),
     default_severity: Severity::High,
+    population: Population::Accounts("accounts with access (active or invited)", has_access),
     checks: "Accounts, active or invited, of people the roster says have left (runs when a roster is configured).",
     references: &[
         "SOC 2 CC6.2",
@@ -34,6 +36,7 @@ pub(crate) const LEFT_WITH_ACCESS: RuleInfo = RuleInfo {
 pub(crate) const ACCESS_PAST_END_DATE: RuleInfo = RuleInfo {
     id: RuleId::new("access_past_end_date"),
     default_severity: Severity::High,
+    population: Population::Accounts("accounts with access (active or invited)", has_access),
     checks: "Accounts of people whose end date (a contractor's term) has passed, still active or invited \
              (runs when a roster is configured).",
     references: &[

@@ -2,13 +2,14 @@
 
 use serde::Deserialize;
 
-use super::{Context, Hit, InvalidSetting, Rule, RuleInfo};
+use super::{Context, Hit, InvalidSetting, Population, Rule, RuleInfo};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::sources::registry;
 
 pub(crate) const OWNER_COUNT: RuleInfo = RuleInfo {
     id: RuleId::new("owner_count"),
     default_severity: Severity::Medium,
+    population: Population::Scopes("organizations"),
     checks: "Sentry organizations with fewer than min_owners (default 2: no single point of failure) or more than \
              max_owners (default 5) active owners.",
     references: &["SOC 2 CC6.3", "ISO/IEC 27001:2022 A.8.2"],
@@ -17,6 +18,7 @@ pub(crate) const OWNER_COUNT: RuleInfo = RuleInfo {
 pub(crate) const ADMIN_SPRAWL: RuleInfo = RuleInfo {
     id: RuleId::new("admin_sprawl"),
     default_severity: Severity::Low,
+    population: Population::Scopes("scopes of at least min_accounts active accounts"),
     checks: "Scopes of at least min_accounts (default 10) active accounts where more than max_privileged_percent \
              (default 20) of them are owners, managers or admins.",
     references: &["SOC 2 CC6.3", "ISO/IEC 27001:2022 A.8.2"],
@@ -69,6 +71,25 @@ impl Rule for OwnerCount {
             });
         }
         Ok(())
+    }
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("min_owners", self.min_owners.into()),
+            ("max_owners", self.max_owners.into()),
+        ]
+    }
+    fn criteria(&self) -> String {
+        format!(
+            "Sentry organizations with fewer than {} (min_owners) or more than {} (max_owners) active owners.",
+            self.min_owners, self.max_owners
+        )
+    }
+    /// Only where the source lists a scope's owners among its accounts (see `check_scope`).
+    fn evaluates_scope(&self, accounts: &[Account]) -> bool {
+        accounts
+            .first()
+            .and_then(|a| registry::find(a.source.as_str()))
+            .is_some_and(|s| s.owner_role().is_some())
     }
     fn check_scope(&self, accounts: &[Account], _context: &Context) -> Option<Hit> {
         // Counted only where the source lists a scope's owners among its accounts (Sentry):
@@ -130,6 +151,23 @@ impl Rule for AdminSprawl {
             });
         }
         Ok(())
+    }
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("max_privileged_percent", self.max_privileged_percent.into()),
+            ("min_accounts", self.min_accounts.into()),
+        ]
+    }
+    fn criteria(&self) -> String {
+        format!(
+            "Scopes of at least {} (min_accounts) active accounts where more than {}% \
+             (max_privileged_percent) of them are owners, managers or admins.",
+            self.min_accounts, self.max_privileged_percent
+        )
+    }
+    fn evaluates_scope(&self, accounts: &[Account]) -> bool {
+        let total = active(accounts).count();
+        total > 0 && total >= self.min_accounts as usize
     }
     fn check_scope(&self, accounts: &[Account], _context: &Context) -> Option<Hit> {
         let total = active(accounts).count();

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Context, Hit, Rule, RuleInfo};
+use super::{Context, Hit, Population, Rule, RuleInfo};
 use crate::cfg::values::{Days, DaysOrZero};
 use crate::model::{Account, AccountStatus, RuleId, Severity};
 use crate::timestamp::{date, older_than_days, whole_days};
@@ -11,6 +11,7 @@ use crate::timestamp::{date, older_than_days, whole_days};
 pub(crate) const INFO: RuleInfo = RuleInfo {
     id: RuleId::new("stale_login"),
     default_severity: Severity::Medium,
+    population: Population::Accounts("active accounts", super::is_active),
     checks: "Active accounts whose last login or activity is older than max_inactive_days (default 90), \
              or that never logged in and were created more than grace_days (default 14) ago.",
     references: &[
@@ -82,9 +83,16 @@ impl Rule for StaleLogin {
     fn check(&self, account: &Account, context: &Context) -> Option<Hit> {
         check(account, context.as_of, self)
     }
-    fn describe_settings(&self) -> String {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("max_inactive_days", self.max_inactive_days.0.into()),
+            ("grace_days", self.grace_days.0.into()),
+        ]
+    }
+    fn criteria(&self) -> String {
         format!(
-            "max_inactive_days = {}, grace_days = {}",
+            "Active accounts whose last login or activity is older than {} days (max_inactive_days), \
+             or that never logged in and were created more than {} days (grace_days) ago.",
             self.max_inactive_days.0, self.grace_days.0
         )
     }

@@ -145,13 +145,14 @@ impl EvidenceRecorder {
         })
     }
 
-    /// Store one final answer. Returns an error message if the body could not be written.
+    /// Store one final answer: the SHA-256 of the body kept (`None` when no answer came), or an
+    /// error message if the body could not be written.
     pub fn record(
         &self,
         key: &RecordKey<'_>,
         answer: Result<&crate::http::Answer, &str>,
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let number = {
             let mut state = self
                 .state
@@ -209,8 +210,9 @@ impl EvidenceRecorder {
             .state
             .lock()
             .map_err(|_| "evidence recorder poisoned".to_string())?;
+        let sha256 = record.sha256.clone();
         state.responses.push(record);
-        Ok(())
+        Ok(sha256)
     }
 
     /// Write `manifest.json` and return its SHA-256.

@@ -28,7 +28,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::http::{Answer, SourceClient};
-use crate::model::{ScopeError, ScopeResult, Shard};
+use crate::model::{PageRecord, Provenance, ScopeError, ScopeResult, Shard};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
 use evidence::{EvidenceRecorder, RecordKey};
@@ -79,7 +79,48 @@ pub struct Fetcher {
     pub stop: StopSignal,
     /// Requests retried, over every scope of every source that shares the counter.
     pub retries: RetryCount,
+    /// Every answer handed out, per scope, and what the source noted about its scopes.
+    pub provenance: ProvenanceLog,
 }
+
+/// What one source's fetcher saw of each scope, for the report's statement of how every
+/// population was obtained: the pages (logged by [`Fetcher::get`] itself, so no source can
+/// forget one), and the names and totals the source read from the API.
+#[derive(Debug, Clone, Default)]
+pub struct ProvenanceLog(Arc<std::sync::Mutex<std::collections::HashMap<String, Provenance>>>);
+
+impl ProvenanceLog {
+    fn with(&self, scope: &str, change: impl FnOnce(&mut Provenance)) {
+        // A poisoned lock only loses provenance, never accounts: the statement then shows fewer
+        // pages, which the account count contradicts visibly.
+        if let Ok(mut log) = self.0.lock() {
+            change(log.entry(scope.to_string()).or_default());
+        }
+    }
+
+    /// The scope's name for people, as discovery listed it.
+    pub fn name(&self, scope: &str, name: &str) {
+        let name: String = name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
+        self.with(scope, |p| p.display_name = Some(name));
+    }
+
+    /// The number of accounts the API says the scope's list holds.
+    pub fn reported_total(&self, scope: &str, total: u64) {
+        self.with(scope, |p| p.reported_total = Some(total));
+    }
+
+    /// Everything logged for `scope`, removed from the log.
+    pub fn take(&self, scope: &str) -> Provenance {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut log| log.remove(scope))
+            .unwrap_or_default()
+    }
+}
+
+/// A display name longer than this is cut: it comes from the API, and reports show it.
+const MAX_DISPLAY_NAME_CHARS: usize = 200;
 
 /// Requests retried during a run, counted as answers (or final failures) come back; shared by
 /// every source's [`Fetcher`] so the run can report one total.
@@ -137,8 +178,30 @@ impl Fetcher {
     }
 
     async fn fetch(&self, source_name: &str, req: &PageRequest<'_>) -> Result<Answer, NoPage> {
+        let (answer, sha256) = self.fetch_page(source_name, req).await?;
+        self.provenance.with(req.scope, |p| {
+            p.pages.push(PageRecord {
+                endpoint: req.endpoint.as_str().to_string(),
+                url: req.url.to_string(),
+                status: answer.status,
+                fetched_at: answer.fetched_at,
+                request_id: answer.request_id.clone(),
+                bytes: answer.body.len() as u64,
+                sha256,
+            })
+        });
+        Ok(answer)
+    }
+
+    /// One answer, and the SHA-256 of its body as kept in the evidence archive, if it is kept.
+    async fn fetch_page(
+        &self,
+        source_name: &str,
+        req: &PageRequest<'_>,
+    ) -> Result<(Answer, Option<String>), NoPage> {
         match &self.source {
             PageSource::Live { client, recorder } => {
+                let mut sha256 = None;
                 let result = client.get(&req.url, &req.headers, true).await;
                 self.retries.add(match &result {
                     Ok(answer) => answer.retries,
@@ -158,11 +221,11 @@ impl Fetcher {
                     let answer = result.as_ref().map_err(String::as_str);
                     // An answer we cannot keep as evidence must not be used: the archive would
                     // no longer prove the report.
-                    recorder.record(&key, answer, fetched_at).map_err(NoPage)?;
+                    sha256 = recorder.record(&key, answer, fetched_at).map_err(NoPage)?;
                 }
                 // The archive keeps the bytes as received; what flows on to reports and logs
                 // has every known secret masked (a server may echo the key it was sent).
-                result.map(redacted).map_err(NoPage)
+                result.map(|a| (redacted(a), sha256)).map_err(NoPage)
             }
             PageSource::Replay(archive) => {
                 match archive.answer(
@@ -171,7 +234,7 @@ impl Fetcher {
                     req.endpoint.as_str(),
                     req.url.as_str(),
                 ) {
-                    Replayed::Answer(a) => Ok(a),
+                    Replayed::Answer(a, sha256) => Ok((a, sha256)),
                     Replayed::NoAnswer(msg) | Replayed::Missing(msg) => Err(NoPage(msg)),
                 }
             }
@@ -265,6 +328,9 @@ pub(crate) fn shard_of(source_name: &str, scope: &str, count: u32) -> u32 {
 pub(crate) async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
     let started = std::time::Instant::now();
     let mut results = ctx.spec.settings.fetch(&ctx).await;
+    for r in &mut results {
+        r.provenance = ctx.fetcher.provenance.take(&r.scope);
+    }
     // A source that yields no scope at all audited nothing: that is a coverage failure, never
     // a clean result (a shard may legitimately hold none of a source's scopes).
     if results.is_empty() && ctx.shard.is_none() {

@@ -10,6 +10,7 @@ use crate::stop::StopSignal;
 pub(crate) async fn connect(s: &SourceConfig, secret: &secrecy::SecretString) -> String {
     let fetcher = match live_source(s, secret, None) {
         Ok(source) => Fetcher {
+            provenance: Default::default(),
             source,
             stop: StopSignal::new(),
             retries: RetryCount::default(),

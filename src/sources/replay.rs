@@ -30,7 +30,8 @@ type ScopeKey = (String, String);
 
 /// What a replayed request gets.
 pub enum Replayed {
-    Answer(Answer),
+    /// The recorded answer, and the SHA-256 of its body (checked against the file as read).
+    Answer(Answer, Option<String>),
     /// The live run got no answer; the recorded reason.
     NoAnswer(String),
     /// Nothing in the archive matches this request.
@@ -127,14 +128,17 @@ impl ReplayArchive {
             Ok(b) => Bytes::from(b),
             Err(e) => return Replayed::Missing(e),
         };
-        Replayed::Answer(Answer {
-            status: record.status.unwrap_or(0),
-            body,
-            link: record.link,
-            request_id: record.request_id,
-            fetched_at: parse_timestamp(&record.fetched_at).unwrap_or_default(),
-            retries: 0,
-        })
+        Replayed::Answer(
+            Answer {
+                status: record.status.unwrap_or(0),
+                body,
+                link: record.link,
+                request_id: record.request_id,
+                fetched_at: parse_timestamp(&record.fetched_at).unwrap_or_default(),
+                retries: 0,
+            },
+            record.sha256,
+        )
     }
 }
 

@@ -92,6 +92,8 @@ impl SourceSpec {
             source_name: self.name.clone(),
             scope: scope.to_string(),
             outcome,
+            // Filled in by `fetch_source` from what the fetcher saw.
+            provenance: Default::default(),
         }
     }
 

@@ -1015,7 +1015,10 @@ fn scheduled_runs_evaluate_as_of_their_own_start_and_shards_share_one_instant() 
         let Command::Run(run) = parse(&args).unwrap().command else {
             panic!("run")
         };
-        assert_eq!(run.as_of.unwrap().to_rfc3339(), "2026-11-23T06:00:00+00:00");
+        let Some(access_audit::AsOf::At(as_of)) = run.as_of else {
+            panic!("--as-of {:?}", run.as_of)
+        };
+        assert_eq!(as_of.to_rfc3339(), "2026-11-23T06:00:00+00:00");
         let shard = run.shard.expect("--shard");
         assert_eq!((shard.index, i64::from(shard.count)), (i, n));
         outs.push(run.output.out.expect("--out"));

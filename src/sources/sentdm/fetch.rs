@@ -40,6 +40,8 @@ struct ProfilesData {
 struct ProfileItem {
     #[serde(default, deserialize_with = "opt_string")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
 }
 
 /// The organization's users, and each child profile's: the listed profiles, or every one.
@@ -55,6 +57,9 @@ pub(super) async fn fetch(ctx: &SourceContext<'_>, settings: &Settings) -> Vec<S
                 for (n, error) in found.unusable {
                     let scope = format!("{DISCOVERY_SCOPE}[{n}]");
                     results.push(spec.scope_result(&scope, Err(error)));
+                }
+                for (id, name) in &found.names {
+                    ctx.fetcher.provenance.name(id, name);
                 }
                 scopes.extend(found.ids);
             }
@@ -122,6 +127,8 @@ async fn get(
 #[derive(Default)]
 struct Profiles {
     ids: Vec<String>,
+    /// Profile names, by id: reports show profiles by name with the id alongside.
+    names: Vec<(String, String)>,
     seen: HashSet<String>,
     unusable: Vec<(usize, ScopeError)>,
     listed: usize,
@@ -177,6 +184,9 @@ impl Profiles {
                 Some(id) if is_hyphenated_uuid(&id) => {
                     let id = id.to_ascii_lowercase();
                     if self.seen.insert(id.clone()) {
+                        if let Some(name) = item.name {
+                            self.names.push((id.clone(), name));
+                        }
                         self.ids.push(id);
                     } else {
                         new -= 1;
@@ -238,6 +248,7 @@ async fn fetch_users(
             .and_then(|t| t.parse().ok())
         {
             total_count = Some(t);
+            ctx.fetcher.provenance.reported_total(scope, t);
         }
         if !has_more(data.pagination.as_ref(), empty, page, "user list")? {
             break collected.finish();
@@ -245,13 +256,21 @@ async fn fetch_users(
         budget.another()?;
         page += 1;
     };
+    // The API's own count is the check of completeness and accuracy: fewer accounts means
+    // the list was cut short, more means it counts something else than it lists.
     if let Some(total) = total_count
-        && (accounts.len() as u64) < total
+        && accounts.len() as u64 != total
     {
-        return Err(local_error(format!(
-            "the API reports {total} users but only {} could be fetched; the list is incomplete",
-            accounts.len()
-        )));
+        let n = accounts.len();
+        return Err(local_error(if (n as u64) < total {
+            format!(
+                "the API reports {total} users but only {n} could be fetched; the list is incomplete"
+            )
+        } else {
+            format!(
+                "the API reports {total} users but lists {n}; the list does not match its own count"
+            )
+        }));
     }
     tracing::info!(source = %spec.name, scope, pages = page, accounts = accounts.len(), retries,
         duration_ms = started.elapsed().as_millis() as u64, "scope fetched");

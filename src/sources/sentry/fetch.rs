@@ -26,6 +26,8 @@ const PER_PAGE: &str = "100";
 struct Organization {
     #[serde(default, deserialize_with = "opt_string")]
     slug: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    name: Option<String>,
 }
 
 /// Every organization's members: the listed ones, or every one the token can see.
@@ -181,6 +183,10 @@ async fn discover_organizations(ctx: &SourceContext<'_>) -> Result<Discovered, S
             match org.slug {
                 Some(slug) if is_safe_slug(&slug) => {
                     if seen.insert(slug.clone()) {
+                        // The organization's name is what people know it by; the slug is its id.
+                        if let Some(name) = org.name.as_deref().filter(|n| *n != slug) {
+                            ctx.fetcher.provenance.name(&slug, name);
+                        }
                         found.slugs.push(slug);
                         new += 1;
                     }

@@ -253,6 +253,7 @@ mod tests {
             spec: &source.spec,
             concurrency: source.fetch.concurrency,
             fetcher: Fetcher {
+                provenance: Default::default(),
                 source: page_source,
                 stop: StopSignal::new(),
                 retries: Default::default(),

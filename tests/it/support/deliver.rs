@@ -6,7 +6,7 @@ use chrono::{TimeDelta, TimeZone, Utc};
 
 use access_audit::Changes;
 use access_audit::model::{Account, FailOn, ScopeError, ScopeResult, Severity, SourceKind};
+use access_audit::{Evaluated, RuleSettings, evaluate_scope};
 use access_audit::{Report, ReportInput};
-use access_audit::{RuleSettings, evaluate};
 
 include!("../../../src/deliver/sample_report.rs");
