@@ -279,11 +279,11 @@ mod tests {
             panic!("{:?}", args.as_of)
         };
         assert_eq!(as_of.to_rfc3339(), "2026-10-31T23:00:00+00:00");
-        let cli = Cli::try_parse_from(["access-audit", "run", "--as-of", "now"]).unwrap();
-        let Command::Run(args) = cli.command else {
+        let now = Cli::try_parse_from(["access-audit", "run", "--as-of", "now"]).unwrap();
+        let Command::Run(now) = now.command else {
             panic!("not run")
         };
-        assert_eq!(args.as_of, Some(AsOf::Now));
+        assert_eq!(now.as_of, Some(AsOf::Now));
         assert_eq!(args.output.format.unwrap(), vec![Format::Json, Format::Csv]);
         assert_eq!(args.output.fail_on, Some(FailOn::None));
         assert!(Cli::try_parse_from(["access-audit", "run", "--format", "pdf"]).is_err());

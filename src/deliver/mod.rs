@@ -8,7 +8,7 @@ pub mod metrics;
 pub mod notify;
 pub(crate) mod post;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 pub(crate) mod smtp;
 pub mod store;
 pub(crate) mod target;

@@ -282,3 +282,13 @@ pub enum Change {
     New,
     Persisting,
 }
+
+impl Change {
+    /// As report.json writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Persisting => "persisting",
+        }
+    }
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Account, Finding, TimeText};
 
-pub(super) const FINDINGS_HEADER: [&str; 15] = [
+pub(super) const FINDINGS_HEADER: [&str; 21] = [
     "id",
     "rule",
     "severity",
@@ -24,6 +24,12 @@ pub(super) const FINDINGS_HEADER: [&str; 15] = [
     "last_seen_at",
     "detail",
     "suppressed",
+    "suppression_reason",
+    "suppression_owner",
+    "suppression_expires",
+    "change",
+    "first_seen",
+    "references",
 ];
 
 pub(super) const ACCOUNTS_HEADER: [&str; 16] = [
@@ -149,9 +155,25 @@ pub(super) fn write_findings(findings: &[Finding], out: &mut dyn Write) -> Resul
         rows.time(&s.last_seen_at())?;
         rows.cell(&f.detail)?;
         rows.cell(flag(f.suppressed))?;
+        let note = f.suppression.as_ref();
+        for cell in [
+            note.map(|n| n.reason.as_str()),
+            note.map(|n| n.owner.as_str()),
+            note.map(|n| n.expires.as_str()),
+            f.change.map(|c| c.as_str()),
+            f.first_seen.as_deref(),
+        ] {
+            rows.cell(cell.unwrap_or(""))?;
+        }
+        rows.cell(&references(f))?;
         rows.end()?;
     }
     rows.finish()
+}
+
+/// The compliance controls the finding's rule evidences, joined with `; `.
+fn references(f: &Finding) -> String {
+    crate::rules::rule_info(f.rule.as_str()).map_or_else(String::new, |i| i.references.join("; "))
 }
 
 pub(super) fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {

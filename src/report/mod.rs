@@ -377,8 +377,9 @@ fn scope_entries(results: Vec<ScopeResult>) -> (Vec<ScopeEntry>, Vec<Account>) {
     (scopes, accounts)
 }
 
-/// Most severe first, failures before manual checks, then rule (registry order), place and
-/// person: the order every view lists findings in.
+/// Most severe first, failures before manual checks, then rule (registry order), then age —
+/// the account unseen longest first, never seen before all — then place and person: the order
+/// every view lists findings in.
 fn sort_findings(findings: &mut [Finding]) {
     let rule_rank: HashMap<RuleId, usize> = rule_infos()
         .iter()
@@ -390,6 +391,7 @@ fn sort_findings(findings: &mut [Finding]) {
             .cmp(&a.severity)
             .then_with(|| a.outcome.cmp(&b.outcome))
             .then_with(|| rule_rank.get(&a.rule).cmp(&rule_rank.get(&b.rule)))
+            .then_with(|| a.subject.last_seen_at().cmp(&b.subject.last_seen_at()))
             .then_with(|| a.source_name.cmp(&b.source_name))
             .then_with(|| a.scope.cmp(&b.scope))
             .then_with(|| a.subject.email().cmp(&b.subject.email()))

@@ -197,6 +197,118 @@ mod registry_walk {
         }
     }
 
+    /// Accounts of every kind the rules distinguish: each status, privileged or not, with and
+    /// without 2FA, flags, an email at home or abroad, seen recently, long ago or never.
+    fn varied_accounts() -> Vec<crate::model::Account> {
+        use chrono::TimeDelta;
+        let mut out = Vec::new();
+        let statuses = ["active", "invited", "expired", "suspended", "rejected", "odd"];
+        let seen = [None, Some(1), Some(400)];
+        for (i, status) in statuses.iter().enumerate() {
+            for privileged in [false, true] {
+                for mfa in [None, Some(false), Some(true)] {
+                    for days in seen {
+                        for flags in [&[][..], &["sso:invalid", "member-limit:restricted"][..]] {
+                            let mut a = crate::rules::test_support::account();
+                            a.account_id = out.len().to_string();
+                            a.status = (*status).into();
+                            a.privileged = privileged;
+                            a.mfa = mfa;
+                            let as_of = crate::rules::test_support::as_of();
+                            a.last_seen_at = days.map(|d| as_of - TimeDelta::days(d));
+                            a.invited_at = days.map(|d| as_of - TimeDelta::days(d));
+                            a.created_at = Some(as_of - TimeDelta::days(400));
+                            a.flags = flags.iter().map(|f| f.to_string()).collect();
+                            a.flags.push("org:auth-provider".into());
+                            if i % 2 == 0 {
+                                a.email = Some(format!("{}@elsewhere.example", a.account_id));
+                            }
+                            out.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// "59 of 212 active accounts" is only true if a rule never fires outside the population
+    /// it counts, and every evaluated account is then failed, manual, suppressed or passed.
+    #[test]
+    fn every_rule_fires_only_inside_the_population_it_counts() {
+        let mut settings = RuleSettings::default();
+        for rule in ["sso_invalid", "seat_restricted", "sso_not_linked", "inactive_still_listed"] {
+            settings = parse(&format!("[{rule}]\nenabled = true\n"));
+            let accounts = varied_accounts();
+            let roster = crate::people::Roster::default();
+            let context = super::super::Context {
+                as_of: crate::rules::test_support::as_of(),
+                roster: Some(&roster),
+            };
+            for r in settings.runnable(context.provides()) {
+                let super::super::Population::Accounts(noun, member) = r.info().population else {
+                    continue;
+                };
+                for a in &accounts {
+                    if r.check(a, &context).is_some() {
+                        assert!(member(a), "{} fired outside its {noun}: {a:?}", r.info().id);
+                    }
+                }
+            }
+        }
+        settings.external_domain.enabled = true;
+        settings.external_domain.allowed_domains = vec!["example.com".into()];
+        let accounts = varied_accounts();
+        let evaluated = crate::rules::evaluate_scope(&accounts, crate::rules::test_support::as_of(), &settings);
+        for (id, n) in &evaluated.evaluated {
+            let fired = evaluated.findings.iter().filter(|f| f.rule == *id).count();
+            assert!(fired <= *n, "{id}: {fired} findings of {n} evaluated");
+        }
+        let count = |id: &str| evaluated.evaluated.iter().find(|(r, _)| *r == id).map(|(_, n)| *n);
+        let active = accounts
+            .iter()
+            .filter(|a| a.status == crate::model::AccountStatus::Active)
+            .count();
+        assert_eq!(count("stale_login"), Some(active));
+        assert_eq!(count("external_domain"), Some(accounts.len()));
+    }
+
+    /// Reports state the criteria in force: a rule with settings names each configured value
+    /// in its criteria, not the default.
+    #[test]
+    fn criteria_state_the_configured_thresholds() {
+        let settings = parse(
+            "[stale_login]\nmax_inactive_days = 61\ngrace_days = 3\n\
+             [pending_invite]\nmax_pending_days = 11\n\
+             [external_domain]\nenabled = true\nallowed_domains = [\"acme.example\"]\n\
+             [owner_count]\nmin_owners = 3\nmax_owners = 4\n\
+             [admin_sprawl]\nmax_privileged_percent = 33\nmin_accounts = 12\n",
+        );
+        for rule in settings.all() {
+            let criteria = rule.criteria();
+            for (key, value) in rule.settings() {
+                let shown = match &value {
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                };
+                assert!(
+                    criteria.contains(&shown) && criteria.contains(key),
+                    "{}: `{criteria}` does not state {key} = {shown}",
+                    rule.info().id
+                );
+                assert!(!criteria.contains("default"), "{criteria}");
+            }
+            let active = ActiveRule::of(rule);
+            assert_eq!(active.criteria, criteria);
+            assert_eq!(active.settings.len(), rule.settings().len());
+        }
+        assert!(settings.stale_login.criteria().contains("older than 61 days"));
+    }
+
     #[test]
     fn defaults_are_valid_and_describable() {
         let defaults = RuleSettings::default();

@@ -46,7 +46,8 @@ struct View<'a> {
     scopes_failed: usize,
     privileged: Vec<PrivilegedRow<'a>>,
     privileged_total: usize,
-    privileged_more: usize,
+    /// "22 accounts", or "1,200 accounts; the first 1000 are listed, …".
+    privileged_note: String,
     failing: Vec<Group<'a>>,
     manual: Vec<Group<'a>>,
     changes: Option<ChangeRows<'a>>,
@@ -219,6 +220,16 @@ fn css_string(text: &str) -> String {
     out
 }
 
+fn privileged_note(shown: usize, total: usize) -> String {
+    let mut note = format!("{total} account{}", plural(total));
+    if shown < total {
+        note.push_str(&format!(
+            "; the first {shown} are listed here, accounts.csv has every account"
+        ));
+    }
+    note
+}
+
 /// Why the run is incomplete, in a sentence: "1 scope could not be audited".
 fn incomplete(report: &Report) -> String {
     match report.summary.scopes_failed {
@@ -273,7 +284,7 @@ pub(super) fn render(report: &Report, templates: &Templates) -> Result<String, S
         coverage: coverage(report, &names),
         scopes: scope_rows(report, &names),
         scopes_failed: report.summary.scopes_failed,
-        privileged_more: privileged_total.saturating_sub(privileged.len()),
+        privileged_note: privileged_note(privileged.len(), privileged_total),
         privileged,
         privileged_total,
         failing: groups(report, &names, Outcome::Fail),
@@ -338,6 +349,30 @@ mod tests {
         }
     }
 
+    /// The title goes into the printed running header, inside the style element: whatever it
+    /// holds can neither end the CSS string nor the element.
+    #[test]
+    fn the_print_header_cannot_break_out_of_its_css_string() {
+        let hostile = "Q4 \"; } body { display: none } </style><script>x</script> \\ é";
+        let css = css_string(hostile);
+        assert!(css.starts_with('"') && css.ends_with('"'));
+        let inner = &css[1..css.len() - 1];
+        assert!(
+            inner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '\\'),
+            "{css}"
+        );
+        assert_eq!(css_string("a-b"), "\"a\\2d b\"");
+        let mut report = crate::deliver::sample::report();
+        report.title = hostile.into();
+        let html = render(&report, &Templates::load(None).unwrap()).unwrap();
+        let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
+        assert!(!style.contains("<script") && !style.contains("display: none"));
+        assert_eq!(html.matches("</style>").count(), 1);
+        assert!(style.contains("@bottom-right { content: \"Page \" counter(page) \" of \" counter(pages)"));
+    }
+
     /// 200,000 accounts, every one failing: the page stays small, lists the first rows of each
     /// rule, and says where the rest are.
     #[test]
@@ -380,8 +415,13 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<script"), "no scripts at all");
         // Self-contained: nothing is loaded from elsewhere.
-        for external in ["src=", "href=", "@import", "url("] {
+        for external in ["src=", "@import", "url("] {
             assert!(!html.contains(external), "{external}");
         }
+        // Links only within the page (the table of contents).
+        for (at, _) in html.match_indices("href=") {
+            assert!(html[at..].starts_with("href=\"#"), "{}", &html[at..at + 40]);
+        }
+        assert!(html.contains("20000 accounts; the first 1000 are listed here"));
     }
 }
