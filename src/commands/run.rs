@@ -92,23 +92,24 @@ pub(crate) async fn run(
     // Armed until the command ends: a signal while the reports are written or the email is
     // under way must still be honoured.
     let _armed = stop.arm(args.deadline);
-    let Fetched { results, retries } = fetch_all(&run.fetch_plan(), args, &stop).await?;
+    let fetched = fetch_all(&run.fetch_plan(), args, &stop).await?;
     let evidence_manifest_sha256 = run.finish_evidence()?;
     let context = run.context();
     let rules::Evaluated {
         findings,
         evaluated,
-    } = evaluate(&results, &run.config, context);
-    let reviewed = run.review.apply(findings, &results, run.as_of);
+    } = evaluate(&fetched.results, &run.config, context);
+    let reviewed = run.review.apply(findings, &fetched.results, run.as_of);
     let recorded_stop = stop.cause();
     let mut report = run.report(
         args,
-        results,
-        reviewed,
+        fetched,
+        Judged {
+            reviewed,
+            evaluated,
+        },
         evidence_manifest_sha256,
         recorded_stop,
-        retries,
-        evaluated,
     );
 
     if let Some(roster) = &run.roster {
@@ -216,12 +217,13 @@ impl Prepared {
     fn report(
         &self,
         args: &RunArgs,
-        results: Vec<ScopeResult>,
-        reviewed: Reviewed,
+        Fetched { results, retries }: Fetched,
+        Judged {
+            reviewed,
+            evaluated,
+        }: Judged,
         evidence_manifest_sha256: Option<String>,
         stopped: Option<StopReason>,
-        retries: u32,
-        evaluated: Vec<(crate::model::RuleId, usize)>,
     ) -> Report {
         Report::build(ReportInput {
             run_id: self.settings.run_id.clone(),
@@ -249,6 +251,13 @@ impl Prepared {
             framework: args.framework.map(|f| f.name().to_string()),
         })
     }
+}
+
+/// What the rules and the review stage made of the accounts.
+struct Judged {
+    reviewed: Reviewed,
+    /// How many accounts (or scopes) each rule evaluated.
+    evaluated: Vec<(crate::model::RuleId, usize)>,
 }
 
 /// What fetching needs besides the command line.

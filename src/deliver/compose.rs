@@ -37,6 +37,9 @@ struct View<'a> {
     accounts: usize,
     scopes: usize,
     scopes_failed: usize,
+    /// "7 scopes", "1 scope".
+    scopes_text: String,
+    scopes_failed_text: String,
     /// "1 scope incomplete", for the subject.
     incomplete: String,
     severities: Vec<SeverityCount>,
@@ -84,6 +87,11 @@ fn color(s: Severity) -> &'static str {
         Severity::Low => "#b28704",
         Severity::Info => "#1565c0",
     }
+}
+
+/// "1 scope", "2 scopes".
+fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", plural(n))
 }
 
 fn rule_sections<'a>(report: &'a Report, names: &ScopeNames<'a>) -> Vec<RuleSection<'a>> {
@@ -216,6 +224,8 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
         accounts: report.summary.accounts,
         scopes: report.summary.scopes,
         scopes_failed: n_failed,
+        scopes_text: count_of(report.summary.scopes, "scope"),
+        scopes_failed_text: count_of(n_failed, "scope"),
         incomplete: format!("{n_failed} scope{} incomplete", plural(n_failed)),
         severities: severity_counts(report)
             .into_iter()

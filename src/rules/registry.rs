@@ -202,7 +202,14 @@ mod registry_walk {
     fn varied_accounts() -> Vec<crate::model::Account> {
         use chrono::TimeDelta;
         let mut out = Vec::new();
-        let statuses = ["active", "invited", "expired", "suspended", "rejected", "odd"];
+        let statuses = [
+            "active",
+            "invited",
+            "expired",
+            "suspended",
+            "rejected",
+            "odd",
+        ];
         let seen = [None, Some(1), Some(400)];
         for (i, status) in statuses.iter().enumerate() {
             for privileged in [false, true] {
@@ -237,7 +244,12 @@ mod registry_walk {
     #[test]
     fn every_rule_fires_only_inside_the_population_it_counts() {
         let mut settings = RuleSettings::default();
-        for rule in ["sso_invalid", "seat_restricted", "sso_not_linked", "inactive_still_listed"] {
+        for rule in [
+            "sso_invalid",
+            "seat_restricted",
+            "sso_not_linked",
+            "inactive_still_listed",
+        ] {
             settings = parse(&format!("[{rule}]\nenabled = true\n"));
             let accounts = varied_accounts();
             let roster = crate::people::Roster::default();
@@ -259,12 +271,19 @@ mod registry_walk {
         settings.external_domain.enabled = true;
         settings.external_domain.allowed_domains = vec!["example.com".into()];
         let accounts = varied_accounts();
-        let evaluated = crate::rules::evaluate_scope(&accounts, crate::rules::test_support::as_of(), &settings);
+        let evaluated =
+            crate::rules::evaluate_scope(&accounts, crate::rules::test_support::as_of(), &settings);
         for (id, n) in &evaluated.evaluated {
             let fired = evaluated.findings.iter().filter(|f| f.rule == *id).count();
             assert!(fired <= *n, "{id}: {fired} findings of {n} evaluated");
         }
-        let count = |id: &str| evaluated.evaluated.iter().find(|(r, _)| *r == id).map(|(_, n)| *n);
+        let count = |id: &str| {
+            evaluated
+                .evaluated
+                .iter()
+                .find(|(r, _)| *r == id)
+                .map(|(_, n)| *n)
+        };
         let active = accounts
             .iter()
             .filter(|a| a.status == crate::model::AccountStatus::Active)
@@ -306,7 +325,12 @@ mod registry_walk {
             assert_eq!(active.criteria, criteria);
             assert_eq!(active.settings.len(), rule.settings().len());
         }
-        assert!(settings.stale_login.criteria().contains("older than 61 days"));
+        assert!(
+            settings
+                .stale_login
+                .criteria()
+                .contains("older than 61 days")
+        );
     }
 
     #[test]

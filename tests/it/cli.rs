@@ -93,7 +93,7 @@ fn usage_errors_exit_2() {
         .args(["run", "--format", "pdf"])
         .assert()
         .code(2)
-        .stderr(contains("html, csv or json"));
+        .stderr(contains("html, csv, json, xlsx or ocsf"));
     bin()
         .args(["run", "--fail-on", "severe"])
         .assert()

@@ -392,8 +392,25 @@ fn limited(blocks: u64) -> assert_cmd::Command {
     cmd
 }
 
-/// A limit that lets every file but report.json be written, whether the shell counts in
-/// 512- or 1024-byte blocks.
+/// The bytes in one of `sh`'s `ulimit -f` blocks (512 in POSIX mode, 1024 in bash's own),
+/// measured: a 1-block limit either stops a 1000-byte write or it does not.
+fn shell_block_bytes() -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1; head -c 1000 /dev/zero > \"$0\" 2>/dev/null")
+        .arg(&file)
+        .status()
+        .unwrap();
+    if status.success() && std::fs::metadata(&file).unwrap().len() == 1000 {
+        1024
+    } else {
+        512
+    }
+}
+
+/// A limit that lets every file but report.json be written.
 fn blocks_for_all_but_json(set: &BTreeMap<String, Vec<u8>>) -> u64 {
     let json = set["report.json"].len() as u64;
     let others = set
@@ -402,10 +419,11 @@ fn blocks_for_all_but_json(set: &BTreeMap<String, Vec<u8>>) -> u64 {
         .map(|(_, bytes)| bytes.len() as u64)
         .max()
         .unwrap_or(0);
-    let blocks = others / 512 + 8;
+    let unit = shell_block_bytes();
+    let blocks = others / unit + 8;
     assert!(
-        blocks * 1024 < json,
-        "the test needs report.json ({json} bytes) well above the other files ({others})"
+        blocks * unit < json,
+        "the test needs report.json ({json} bytes) above the other files ({others})"
     );
     blocks
 }

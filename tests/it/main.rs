@@ -11,6 +11,7 @@ mod support;
 
 mod architecture;
 mod cli;
+mod coverage;
 mod email;
 mod evidence;
 mod faults;

@@ -95,7 +95,7 @@ fn roster_rules_and_people_view() {
     assert!(csv.starts_with("email,name,status,end_date,manager,accounts,findings\r\n"));
     assert!(csv.contains("olga.kowalski7@acme.example,Olga Kowalski,left,2026-10-31"));
     let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
-    assert!(html.contains("<h2>People</h2>"));
+    assert!(html.contains("<h2 id=\"people\">People</h2>"));
 }
 
 #[test]

@@ -141,7 +141,8 @@ async fn multi_page_org_with_foreign_link_host() {
     // The CSVs agree with the JSON.
     let findings_csv = std::fs::read_to_string(out.join("findings.csv")).unwrap();
     assert!(findings_csv.starts_with(
-        "id,rule,severity,outcome,source,source_name,scope,account_id,email,name,role,status,last_seen_at,detail,suppressed\r\n"
+        "id,rule,severity,outcome,source,source_name,scope,account_id,email,name,role,status,last_seen_at,detail,suppressed,\
+         suppression_reason,suppression_owner,suppression_expires,change,first_seen,references\r\n"
     ));
     assert_eq!(findings_csv.lines().count(), 1 + 27);
     let accounts_csv = std::fs::read_to_string(out.join("accounts.csv")).unwrap();

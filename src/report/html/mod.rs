@@ -370,7 +370,11 @@ mod tests {
         let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
         assert!(!style.contains("<script") && !style.contains("display: none"));
         assert_eq!(html.matches("</style>").count(), 1);
-        assert!(style.contains("@bottom-right { content: \"Page \" counter(page) \" of \" counter(pages)"));
+        assert!(
+            style.contains(
+                "@bottom-right { content: \"Page \" counter(page) \" of \" counter(pages)"
+            )
+        );
     }
 
     /// 200,000 accounts, every one failing: the page stays small, lists the first rows of each
