@@ -127,8 +127,8 @@ pub(crate) struct RuleGroup<'a> {
     pub rule: &'a str,
     /// Written as its name (`high`), as the templates show it.
     pub severity: Severity,
-    /// What the rule checks, in one sentence.
-    pub checks: &'static str,
+    /// What the rule checks, in one sentence, with the thresholds in force.
+    pub checks: &'a str,
     /// The compliance controls it evidences, joined with ` · `.
     pub references: String,
     pub count: usize,
@@ -154,10 +154,14 @@ pub(crate) fn rule_groups<'a>(
             Some(i) => i,
             None => {
                 let info = rule_info(f.rule.as_str());
+                let configured = report.run.rules.iter().find(|r| r.id == f.rule);
                 out.push(RuleGroup {
                     rule: f.rule.as_str(),
                     severity: f.severity,
-                    checks: info.map_or("", |i| i.checks),
+                    checks: configured
+                        .map(|r| r.checks.as_str())
+                        .or(info.map(|i| i.checks))
+                        .unwrap_or(""),
                     references: info.map(|i| i.references.join(" · ")).unwrap_or_default(),
                     count: 0,
                     rows: Vec::new(),
