@@ -314,7 +314,11 @@ fn every_rule_states_its_criteria_in_force_and_its_population() {
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     // In the criteria table and above the rule's findings; the defaults nowhere.
-    assert_eq!(html.matches("older than 60 days (max_inactive_days)").count(), 2);
+    assert_eq!(
+        html.matches("older than 60 days (max_inactive_days)")
+            .count(),
+        2
+    );
     assert!(!html.contains("(default 90)"));
     let sentence = format!(
         "{} of {active} active accounts failed",

@@ -71,6 +71,9 @@ fn shards_cover_every_scope_once_and_merge_into_the_whole() {
         sorted(&whole, "scopes", "scope")
     );
     assert_eq!(merged["summary"], whole["summary"]);
+    // The criteria in force, and each rule's population summed over the shards.
+    assert_eq!(merged["run"]["rules"], whole["run"]["rules"]);
+    assert!(whole["run"]["rules"][0]["population"]["evaluated"].as_u64() > Some(0));
     assert_eq!(merged["as_of"], whole["as_of"]);
     assert!(merged_dir.join("report.html").exists());
 
