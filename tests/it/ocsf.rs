@@ -207,7 +207,9 @@ fn the_validator_refuses_what_the_schema_does_not_allow() {
 
     let set = |pointer, value| vec![(pointer, Some(value))];
     let remove = |pointer| vec![(pointer, None)];
-    let cases: Vec<(&str, Vec<(&str, Option<Value>)>, &str)> = vec![
+    // (what, the changes: a JSON pointer and its new value or none, the error expected)
+    type Changes = Vec<(&'static str, Option<Value>)>;
+    let cases: Vec<(&str, Changes, &str)> = vec![
         // Required attributes, at the top and inside objects.
         (
             "no metadata",

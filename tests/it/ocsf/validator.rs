@@ -67,11 +67,11 @@ fn read(dir: &Path, rel: &str) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("cannot parse {}: {e}", path.display()))
 }
 
+/// Schema items (classes, objects, profiles) as read, by name or by path.
+type Items = BTreeMap<String, Value>;
+
 /// Every `*.json` under `dir/sub`, keyed by its `name`, and by its path relative to `dir`.
-fn read_items(
-    dir: &Path,
-    sub: &str,
-) -> Result<(BTreeMap<String, Value>, BTreeMap<String, Value>), String> {
+fn read_items(dir: &Path, sub: &str) -> Result<(Items, Items), String> {
     let mut by_name = BTreeMap::new();
     let mut by_path = BTreeMap::new();
     let mut pending = vec![dir.join(sub)];
@@ -192,11 +192,7 @@ fn merge_attributes(dest: &mut Map<String, Value>, source: &Map<String, Value>) 
 
 /// Resolve `"$include": [profiles…]` in an item's attributes: the included attributes, tagged
 /// with their profile and its annotations, with the item's own details on top.
-fn resolve_includes(
-    item: &mut Value,
-    what: &str,
-    files: &BTreeMap<String, Value>,
-) -> Result<(), String> {
+fn resolve_includes(item: &mut Value, what: &str, files: &Items) -> Result<(), String> {
     let attrs = attributes_mut(item, what)?;
     let includes = match attrs.remove("$include") {
         None => return Ok(()),
@@ -246,12 +242,7 @@ fn resolve_includes(
 
 /// Flatten `extends`: a copy of the (flattened) parent with the item's attributes merged on top,
 /// its profiles united, and its other keys replacing the parent's.
-fn resolve_extends(
-    name: &str,
-    raw: &BTreeMap<String, Value>,
-    done: &mut BTreeMap<String, Value>,
-    kind: &str,
-) -> Result<Value, String> {
+fn resolve_extends(name: &str, raw: &Items, done: &mut Items, kind: &str) -> Result<Value, String> {
     if let Some(v) = done.get(name) {
         return Ok(v.clone());
     }
@@ -300,6 +291,22 @@ fn resolve_extends(
     Ok(flat)
 }
 
+/// The classes (`events/`) or objects (`objects/`) under `dir`, their profiles included and their
+/// `extends` flattened.
+fn flatten(dir: &Path, sub: &str, kind: &str, profile_files: &Items) -> Result<Items, String> {
+    let (mut raw, _) = read_items(dir, sub)?;
+    for (name, item) in raw.iter_mut() {
+        let what = format!("{kind} `{name}`");
+        upgrade_profiles(item, &what)?;
+        resolve_includes(item, &what, profile_files)?;
+    }
+    let mut done = BTreeMap::new();
+    for name in raw.keys() {
+        resolve_extends(name, &raw, &mut done, kind)?;
+    }
+    Ok(done)
+}
+
 impl Schema {
     /// Compile the schema files under `dir`.
     pub fn load(dir: &Path) -> Result<Schema, String> {
@@ -318,22 +325,8 @@ impl Schema {
             .clone();
         let (profiles, profile_files) = read_items(dir, "profiles")?;
 
-        let mut compiled = Vec::new();
-        for (sub, kind) in [("events", "class"), ("objects", "object")] {
-            let (mut raw, _) = read_items(dir, sub)?;
-            for (name, item) in raw.iter_mut() {
-                let what = format!("{kind} `{name}`");
-                upgrade_profiles(item, &what)?;
-                resolve_includes(item, &what, &profile_files)?;
-            }
-            let mut done = BTreeMap::new();
-            for name in raw.keys() {
-                resolve_extends(name, &raw, &mut done, kind)?;
-            }
-            compiled.push(done);
-        }
-        let objects_flat = compiled.pop().ok_or("no objects")?;
-        let classes_flat = compiled.pop().ok_or("no classes")?;
+        let classes_flat = flatten(dir, "events", "class", &profile_files)?;
+        let objects_flat = flatten(dir, "objects", "object", &profile_files)?;
 
         let finish = |kind: &'static str, name: &str, item: &Value| -> Result<Item, String> {
             let mut attributes = BTreeMap::new();
