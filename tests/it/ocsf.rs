@@ -149,6 +149,10 @@ fn suppressed_manual_scope_and_baseline_findings_are_valid_too() {
     any("whole-scope", &|e| {
         e["resources"][0]["type"] == "sentry.scope"
     });
+    any("list parameter", &|e| {
+        e["compliance"]["control_parameters"]
+            == json!([{"name": "allowed_domains", "values": ["acme.example"]}])
+    });
     any("baseline", &|e| {
         e["finding_info"]["first_seen_time"].is_i64() && e["unmapped"]["change"] == "persisting"
     });
@@ -364,6 +368,11 @@ fn the_validator_refuses_what_the_schema_does_not_allow() {
             "a resource with neither name nor uid",
             vec![("/resources/0/name", None), ("/resources/0/uid", None)],
             "constraint at_least_one of [\"name\", \"uid\"]",
+        ),
+        (
+            "a parameter with neither value nor values",
+            set("/compliance/control_parameters", json!([{"name": "days"}])),
+            "`compliance.control_parameters[0]` breaks object `key_value_object`'s constraint at_least_one",
         ),
         (
             "a deprecated attribute",

@@ -9,7 +9,8 @@
 //!   3 Suppressed, the suppression's reason as `comment`;
 //! * `finding_info`: `uid` = the finding's stable id, `title` = the rule, `desc` = the detail,
 //!   `first_seen_time` from a baseline, `analytic` = the rule (type Rule);
-//! * `compliance`: `control` = the rule, `desc` = what it checks, `requirements` = its
+//! * `compliance`: `control` = the rule, `desc` = what it checked with the thresholds in force
+//!   and `control_parameters` = those settings (report.json's `run.rules`), `requirements` = its
 //!   references as written, `standards` = their frameworks, `status_id` 3 Fail or 2 Warning (a
 //!   manual check: the source did not give what the check needs);
 //! * `resources`: the account (`uid` = source name/scope/account id, `owner` = the person:
@@ -47,7 +48,10 @@ const ACTIVITY_CREATE: u32 = 1;
 
 pub(super) fn write(report: &Report, out: &mut dyn Write) -> Result<(), String> {
     let err = |e: &dyn fmt::Display| format!("cannot write {FINDINGS_OCSF}: {e}");
-    let rules: Vec<RuleView> = rule_infos().into_iter().map(RuleView::of).collect();
+    let rules: Vec<RuleView> = rule_infos()
+        .into_iter()
+        .map(|info| RuleView::of(info, report))
+        .collect();
     let metadata = Metadata {
         version: OCSF_VERSION,
         product: Product {
@@ -69,26 +73,65 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> Result<(), String> 
 }
 
 /// What the events need of a rule, worked out once per run rather than once per finding.
-struct RuleView {
+struct RuleView<'a> {
     id: RuleId,
-    checks: &'static str,
+    /// What the rule checked: with the thresholds in force when the run lists the rule, as
+    /// report.json's `run.rules` does, else with its defaults.
+    checks: &'a str,
+    /// The rule's settings in force.
+    parameters: Vec<Parameter>,
     /// The frameworks the references belong to, in `--framework`'s order.
     standards: Vec<&'static str>,
     references: &'static [&'static str],
 }
 
-impl RuleView {
-    fn of(info: &'static RuleInfo) -> RuleView {
+impl<'a> RuleView<'a> {
+    fn of(info: &'static RuleInfo, report: &'a Report) -> RuleView<'a> {
         use clap::ValueEnum;
+        let in_force = report.run.rules.iter().find(|r| r.id == info.id);
         RuleView {
             id: info.id,
-            checks: info.checks,
+            checks: in_force.map_or(info.checks, |r| r.checks.as_str()),
+            parameters: in_force
+                .into_iter()
+                .flat_map(|r| &r.settings)
+                .map(|(name, value)| Parameter::of(name, value))
+                .collect(),
             standards: Framework::value_variants()
                 .iter()
                 .filter(|f| f.covers(info))
                 .map(|f| f.name())
                 .collect(),
             references: info.references,
+        }
+    }
+}
+
+/// One setting of a rule as OCSF's `key_value_object`: a list as `values`, anything else as
+/// `value`, each as text (`90`, `acme.example`).
+#[derive(Serialize)]
+struct Parameter {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<Vec<String>>,
+}
+
+impl Parameter {
+    fn of(name: &str, value: &serde_json::Value) -> Parameter {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let (value, values) = match value {
+            serde_json::Value::Array(list) => (None, Some(list.iter().map(text).collect())),
+            other => (Some(text(other)), None),
+        };
+        Parameter {
+            name: name.to_string(),
+            value,
+            values,
         }
     }
 }
@@ -157,7 +200,9 @@ struct Analytic {
 struct Compliance<'a> {
     control: &'static str,
     #[serde(skip_serializing_if = "str::is_empty")]
-    desc: &'static str,
+    desc: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    control_parameters: &'a [Parameter],
     standards: &'a [&'static str],
     requirements: &'static [&'static str],
     status_id: u32,
@@ -227,7 +272,7 @@ struct Unmapped<'a> {
 impl<'a> Event<'a> {
     fn of(
         f: &'a Finding,
-        rule: Option<&'a RuleView>,
+        rule: Option<&'a RuleView<'a>>,
         time: i64,
         metadata: &'a Metadata<'a>,
     ) -> Event<'a> {
@@ -280,6 +325,7 @@ impl<'a> Event<'a> {
             compliance: Compliance {
                 control: rule_id,
                 desc: rule.map_or("", |r| r.checks),
+                control_parameters: rule.map_or(&[], |r| r.parameters.as_slice()),
                 standards: rule.map_or(&[], |r| r.standards.as_slice()),
                 requirements: rule.map_or(&[], |r| r.references),
                 status_id: compliance_status_id,

@@ -51,6 +51,7 @@ fn report(findings: Vec<Finding>) -> Report {
         results: Vec::new(),
         findings,
         rules: RuleSettings::default().active(),
+        evaluated: Vec::new(),
         fail_on: FailOn::None,
         stopped: None,
         suppressions: Vec::new(),
@@ -93,6 +94,14 @@ fn an_account_finding_maps_to_a_compliance_finding() {
     let id = f.id.clone();
     let r = report(vec![f]);
     let first_seen = Utc.with_ymd_and_hms(2026, 11, 13, 6, 0, 0).unwrap();
+    let criteria = &r
+        .run
+        .rules
+        .iter()
+        .find(|m| m.id == "stale_login")
+        .unwrap()
+        .checks;
+    assert!(criteria.contains("older than 90 days"), "{criteria}");
     let expected = json!({
         "class_uid": 2003,
         "class_name": "Compliance Finding",
@@ -127,7 +136,11 @@ fn an_account_finding_maps_to_a_compliance_finding() {
         },
         "compliance": {
             "control": "stale_login",
-            "desc": crate::rules::rule_info("stale_login").unwrap().checks,
+            "desc": criteria,
+            "control_parameters": [
+                {"name": "grace_days", "value": "14"},
+                {"name": "max_inactive_days", "value": "90"},
+            ],
             "standards": ["SOC 2", "ISO/IEC 27001:2022", "PCI DSS v4.0"],
             "requirements": [
                 "SOC 2 CC6.2",
@@ -161,6 +174,47 @@ fn an_account_finding_maps_to_a_compliance_finding() {
         },
     });
     assert_eq!(events(&r), vec![expected]);
+}
+
+#[test]
+fn a_setting_is_a_key_value_object() {
+    let json = |name, value| serde_json::to_value(Parameter::of(name, &value)).unwrap();
+    assert_eq!(
+        json("max_inactive_days", json!(90)),
+        json!({"name": "max_inactive_days", "value": "90"})
+    );
+    assert_eq!(
+        json("mode", json!("strict")),
+        json!({"name": "mode", "value": "strict"})
+    );
+    assert_eq!(
+        json("on", json!(true)),
+        json!({"name": "on", "value": "true"})
+    );
+    assert_eq!(
+        json("allowed_domains", json!(["acme.example", 7])),
+        json!({"name": "allowed_domains", "values": ["acme.example", "7"]})
+    );
+}
+
+/// A finding of a rule that `run.rules` does not list is described by the rule's defaults,
+/// without parameters.
+#[test]
+fn a_rule_the_run_does_not_list_is_described_by_its_defaults() {
+    let mut r = report(vec![finding(
+        "stale_login",
+        Severity::Medium,
+        Outcome::Fail,
+        account_subject("1", None),
+    )]);
+    r.run.rules.clear();
+    let e = &events(&r)[0];
+    assert_eq!(
+        e["compliance"]["desc"],
+        crate::rules::rule_info("stale_login").unwrap().checks
+    );
+    assert!(e["compliance"].get("control_parameters").is_none());
+    assert_eq!(e["compliance"]["requirements"].as_array().unwrap().len(), 4);
 }
 
 #[test]
