@@ -33,7 +33,7 @@ use serde::{Serialize, Serializer};
 
 use super::{FINDINGS_OCSF, Report};
 use crate::model::{
-    Change, Finding, Outcome, RuleId, Severity, Subject, SuppressionNote, TimeText,
+    Change, Finding, Outcome, RuleId, Severity, Subject, SuppressionNote, serialize_time,
 };
 use crate::rules::{Framework, RuleInfo, rule_infos};
 
@@ -248,8 +248,11 @@ struct AccountData<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'a str>,
     status: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_seen_at: Option<Text>,
+    #[serde(
+        serialize_with = "serialize_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    last_seen_at: Option<DateTime<Utc>>,
     /// An email that OCSF's `email_t` would refuse, kept here instead of `owner.email_addr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
@@ -371,7 +374,7 @@ impl<'a> Resource<'a> {
                     data: Some(AccountData {
                         role: a.role.as_deref(),
                         status: a.status.as_str(),
-                        last_seen_at: a.last_seen_at.map(Text),
+                        last_seen_at: a.last_seen_at,
                         email: if valid_email.is_none() { email } else { None },
                     }),
                 }
@@ -423,17 +426,8 @@ impl<const N: usize> Serialize for Joined<'_, N> {
     }
 }
 
-/// A timestamp as report.json writes it, formatted without allocating.
-struct Text(DateTime<Utc>);
-
-impl Serialize for Text {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(TimeText::new(&self.0).as_str())
-    }
-}
-
 /// Whether OCSF's `email_t` takes this address: its pattern
-/// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$` (the `+-/` in the first
+/// ``^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`` (the `+-/` in the first
 /// class is the range `+ , - . /`). Addresses from the APIs that do not match go to
 /// `resources[].data.email`, so one odd address cannot make a line invalid.
 fn is_email_t(s: &str) -> bool {
