@@ -19,13 +19,15 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::load(&dir).unwrap_or_else(|e| panic!("the vendored OCSF schema: {e}"))
 });
 
-/// `run --replay` of the demo into `out` with `--format json,ocsf` and `extra` arguments.
-fn replay(out: &Path, extra: &[&str]) {
+/// `run --replay` of the demo into `out` with `--format json,ocsf`, the `global` options before
+/// `run` and the `run` options after it.
+fn replay(out: &Path, global: &[&str], run: &[&str]) {
     bin()
-        .args(extra)
+        .args(global)
         .args(["run", "--replay", demo().to_str().unwrap()])
         .args(["--as-of", DEMO_AS_OF, "--out", out.to_str().unwrap()])
         .args(["--format", "json,ocsf"])
+        .args(run)
         .assert()
         .code(4);
 }
@@ -94,7 +96,7 @@ fn uids(events: &[Value]) -> Vec<String> {
 #[test]
 fn the_demo_writes_one_valid_compliance_finding_per_finding_of_report_json() {
     let dir = tempfile::tempdir().unwrap();
-    replay(dir.path(), &[]);
+    replay(dir.path(), &[], &[]);
     let ids = report_ids(dir.path());
     let events = read_lines(&dir.path().join("findings.ocsf.jsonl"));
     assert!(ids.len() > 50, "the demo has findings: {}", ids.len());
@@ -123,18 +125,20 @@ fn suppressed_manual_scope_and_baseline_findings_are_valid_too() {
     );
     let cfg = cfg.to_str().unwrap();
     let first = dir.path().join("first");
-    replay(&first, &["--config", cfg]);
+    replay(&first, &["--config", cfg], &[]);
     let out = dir.path().join("second");
     let baseline = first.join("report.json");
     let suppressions: PathBuf = demo().join("../suppressions.toml");
-    bin()
-        .args(["--config", cfg, "run", "--replay", demo().to_str().unwrap()])
-        .args(["--as-of", DEMO_AS_OF, "--out", out.to_str().unwrap()])
-        .args(["--format", "json,ocsf"])
-        .args(["--baseline", baseline.to_str().unwrap()])
-        .args(["--suppressions", suppressions.to_str().unwrap()])
-        .assert()
-        .code(4);
+    replay(
+        &out,
+        &["--config", cfg],
+        &[
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--suppressions",
+            suppressions.to_str().unwrap(),
+        ],
+    );
 
     let events = read_lines(&out.join("findings.ocsf.jsonl"));
     assert_eq!(uids(&events), report_ids(&out));
