@@ -21,6 +21,7 @@ mod kubernetes;
 mod merge;
 mod metrics;
 mod notify;
+mod ocsf;
 mod provenance;
 mod review;
 mod roster;
