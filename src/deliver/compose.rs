@@ -110,6 +110,7 @@ fn artifact_of(a: Attachment) -> Artifact {
         Attachment::Csv => Artifact::FindingsCsv,
         Attachment::Accounts => Artifact::AccountsCsv,
         Attachment::Json => Artifact::Json,
+        Attachment::Xlsx => Artifact::Xlsx,
     }
 }
 

@@ -20,6 +20,8 @@ pub enum Attachment {
     Accounts,
     /// report.json
     Json,
+    /// report.xlsx, the workbook for reviewers
+    Xlsx,
 }
 
 /// When the email goes out (`email.send`).
