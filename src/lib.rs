@@ -10,6 +10,7 @@
 // Modules are private: the stages are one program, free to change together. What the binary,
 // the benches, the examples and the integration tests drive is named below, once.
 
+mod access_review;
 mod cfg;
 mod cli;
 mod commands;

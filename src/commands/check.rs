@@ -48,6 +48,9 @@ pub(crate) async fn check_config(
     let mut out = String::new();
     let _ = writeln!(out, "{}: valid.\n", config_path.path().display());
     describe_report(&mut out, &config.report);
+    if let Some(review) = &config.review {
+        describe_review(&mut out, review);
+    }
     if config.sources.is_empty() {
         let _ = writeln!(
             out,
@@ -179,6 +182,27 @@ fn describe_report(out: &mut String, r: &crate::config::ReportConfig) {
         "will be created".to_string()
     };
     let _ = writeln!(out, "         output directory {dir_state}\n");
+}
+
+fn describe_review(out: &mut String, r: &crate::access_review::config::ReviewSettings) {
+    for reviewer in &r.reviewers {
+        let _ = writeln!(
+            out,
+            "Review   {} reviews {}",
+            reviewer.email,
+            reviewer.scopes.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Review   {} reviews every other scope; decisions due {} days after `review start`, \
+         revocations within {} days of sign-off, a review every {} days; ledger {}/\n",
+        r.default_reviewer,
+        r.due_days,
+        r.revoke_within_days,
+        r.cadence_days,
+        r.ledger_dir.display()
+    );
 }
 
 fn describe_email(

@@ -61,6 +61,8 @@ pub struct Config {
     pub notify: Option<crate::deliver::notify::NotifySettings>,
     /// `[metrics]`: Prometheus textfile and/or Pushgateway.
     pub metrics: Option<crate::deliver::metrics::MetricsSettings>,
+    /// `[review]`: reviewers, deadlines and the ledger of the access review.
+    pub(crate) review: Option<crate::access_review::config::ReviewSettings>,
 }
 
 /// Secrets read for a run, by source name.
@@ -87,6 +89,7 @@ struct RawConfig {
     store: Option<crate::deliver::store::RawStore>,
     notify: Option<crate::deliver::notify::RawNotify>,
     metrics: Option<crate::deliver::metrics::RawMetrics>,
+    review: Option<crate::access_review::config::RawReview>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,7 +332,7 @@ impl Config {
             email_section(raw.email).map(|e| email = Some(e)),
         );
         // [store], [notify], [metrics]: each module checks its own table.
-        let (mut store, mut notify, mut metrics) = (None, None, None);
+        let (mut store, mut notify, mut metrics, mut review) = (None, None, None, None);
         take(
             &mut errors,
             delivery_section("store", raw.store, crate::deliver::store::validate)
@@ -344,6 +347,11 @@ impl Config {
             &mut errors,
             delivery_section("metrics", raw.metrics, crate::deliver::metrics::validate)
                 .map(|m| metrics = m),
+        );
+        take(
+            &mut errors,
+            delivery_section("review", raw.review, crate::access_review::config::validate)
+                .map(|r| review = r),
         );
         let config = Config {
             file: file.map(Path::to_path_buf),
@@ -368,6 +376,7 @@ impl Config {
             store,
             notify,
             metrics,
+            review,
         };
         (config, errors)
     }

@@ -501,7 +501,7 @@ fn display_without_file_or_line() {
     assert_eq!(err.file, None);
     assert_eq!(
         err.to_string(),
-        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`, `store`, `notify`, `metrics`"
+        "invalid config, key `bogus` (line 1): unknown field `bogus`, expected one of `suppressions`, `report`, `roster`, `rules`, `sources`, `email`, `store`, `notify`, `metrics`, `review`"
     );
     let err = ConfigError {
         file: Some("a.toml".into()),
