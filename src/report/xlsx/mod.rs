@@ -1,0 +1,340 @@
+//! `report.xlsx`: one workbook for reviewers and auditors. Sheets: Summary, Findings, Accounts,
+//! Privileged, Coverage, and People, Suppressions and Changes when the run has them.
+//!
+//! Every sheet has a bold header row, frozen, under an autofilter; times are Excel date-times
+//! (UTC). Values come from the audited APIs, so every text cell is a string cell (an `=` at the
+//! start is text, not a formula), text longer than a cell holds is cut with a marker, and a
+//! sheet that would pass Excel's 1,048,576 rows ends with a note that the CSV has the rest —
+//! the workbook never fails a run for its size. Control characters are written as Excel's
+//! `_xHHHH_` escapes by `rust_xlsxwriter`, so they neither break the XML nor are lost.
+//!
+//! The same report renders to the same bytes: the document's creation time is the report's
+//! `generated_at`, and the zip entries carry no time of their own.
+
+mod sheets;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet, XlsxError};
+
+use self::sheets::*;
+use self::table::{Cell, Formats, Limits, Sheet};
+use super::{REPORT_XLSX, Report};
+
+/// Sheets with at least this many rows are streamed through a temporary file
+/// (rust_xlsxwriter's constant-memory mode), when one can be made: a workbook of a million
+/// accounts then needs little more memory than the report itself.
+const STREAM_FROM_ROWS: usize = 20_000;
+/// Past this much XML (estimated), the zip is written with ZIP64 extensions, which any entry of
+/// 4 GiB or more needs. The estimate leaves room for escapes that grow text up to 7-fold.
+const ZIP64_FROM_BYTES: u64 = 512 << 20;
+
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    limits: Limits,
+    stream_from_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            limits: Limits {
+                max_rows: table::EXCEL_MAX_ROWS,
+            },
+            stream_from_rows: STREAM_FROM_ROWS,
+        }
+    }
+}
+
+pub(super) fn write(report: &Report, out: &mut dyn std::io::Write) -> Result<(), String> {
+    write_with(report, out, Options::default())
+}
+
+fn write_with(report: &Report, out: &mut dyn std::io::Write, opts: Options) -> Result<(), String> {
+    let err =
+        |what: &str, e: &dyn std::fmt::Display| format!("cannot write {REPORT_XLSX}: {what}: {e}");
+    // rust_xlsxwriter panics when the temporary file of a streamed sheet cannot be written or
+    // read back (a full disk): that is this file failing, not the run.
+    let bytes = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<u8>, String> {
+        let mut book = build(report, opts).map_err(|e| err("building the workbook", &e))?;
+        book.save_to_buffer()
+            .map_err(|e| err("assembling the workbook", &e))
+    }))
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the workbook writer failed".into());
+        err(
+            "a temporary worksheet file failed (is the temporary directory full?)",
+            &why,
+        )
+    })??;
+    out.write_all(&bytes).map_err(|e| err("writing", &e))
+}
+
+fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {
+    let mut book = Workbook::new();
+    book.set_properties(&properties(report));
+    let formats = Formats::new();
+    let limits = opts.limits;
+    let mut bytes = 0u64;
+
+    let privileged = privileged_rows(&report.accounts, &report.findings);
+    let changes = change_rows(report);
+    // Each sheet of rows, and where whoever needs what does not fit finds it.
+    let overflow = [
+        (
+            FINDINGS,
+            report.findings.len(),
+            "findings.csv and report.json have",
+        ),
+        (
+            ACCOUNTS,
+            report.accounts.len(),
+            "accounts.csv and report.json have",
+        ),
+        (
+            PRIVILEGED,
+            privileged.len(),
+            "accounts.csv and report.json have",
+        ),
+        (PEOPLE, report.people.len(), "people.csv has"),
+        (SUPPRESSIONS, report.suppressions.len(), "report.json has"),
+        (CHANGES, changes.len(), "report.json has"),
+    ];
+    let elsewhere = |sheet: &str| {
+        overflow
+            .iter()
+            .find(|o| o.0 == sheet)
+            .map_or("report.json has", |o| o.2)
+    };
+
+    let mut ws = new_sheet(&mut book, SUMMARY, 0, opts)?;
+    bytes += summary(&mut ws, &formats, limits, report, &overflow)?;
+    book.push_worksheet(ws);
+
+    let mut ws = new_sheet(&mut book, FINDINGS, report.findings.len(), opts)?;
+    let mut sheet = Sheet::new(&mut ws, &formats, limits);
+    sheet.table(&report.findings, FINDING_COLUMNS, elsewhere(FINDINGS))?;
+    bytes += finish(sheet, FINDING_COLUMNS.len())?;
+    book.push_worksheet(ws);
+
+    let mut ws = new_sheet(&mut book, ACCOUNTS, report.accounts.len(), opts)?;
+    let mut sheet = Sheet::new(&mut ws, &formats, limits);
+    sheet.table(&report.accounts, ACCOUNT_COLUMNS, elsewhere(ACCOUNTS))?;
+    bytes += finish(sheet, ACCOUNT_COLUMNS.len())?;
+    book.push_worksheet(ws);
+
+    let mut ws = new_sheet(&mut book, PRIVILEGED, privileged.len(), opts)?;
+    let mut sheet = Sheet::new(&mut ws, &formats, limits);
+    let columns = privileged_columns();
+    sheet.table(&privileged, &columns, elsewhere(PRIVILEGED))?;
+    bytes += finish(sheet, columns.len())?;
+    book.push_worksheet(ws);
+
+    let mut ws = new_sheet(&mut book, COVERAGE, report.scopes.len(), opts)?;
+    let mut sheet = Sheet::new(&mut ws, &formats, limits);
+    sheet.table(&report.scopes, COVERAGE_COLUMNS, "report.json has")?;
+    bytes += finish(sheet, COVERAGE_COLUMNS.len())?;
+    book.push_worksheet(ws);
+
+    if !report.people.is_empty() {
+        let mut ws = new_sheet(&mut book, PEOPLE, report.people.len(), opts)?;
+        let mut sheet = Sheet::new(&mut ws, &formats, limits);
+        sheet.table(&report.people, PEOPLE_COLUMNS, elsewhere(PEOPLE))?;
+        bytes += finish(sheet, PEOPLE_COLUMNS.len())?;
+        book.push_worksheet(ws);
+    }
+    if !report.suppressions.is_empty() {
+        let mut ws = new_sheet(&mut book, SUPPRESSIONS, report.suppressions.len(), opts)?;
+        let mut sheet = Sheet::new(&mut ws, &formats, limits);
+        sheet.table(
+            &report.suppressions,
+            SUPPRESSION_COLUMNS,
+            elsewhere(SUPPRESSIONS),
+        )?;
+        bytes += finish(sheet, SUPPRESSION_COLUMNS.len())?;
+        book.push_worksheet(ws);
+    }
+    if report.changes.is_some() {
+        let mut ws = new_sheet(&mut book, CHANGES, changes.len(), opts)?;
+        let mut sheet = Sheet::new(&mut ws, &formats, limits);
+        let columns = change_columns();
+        sheet.table(&changes, &columns, elsewhere(CHANGES))?;
+        bytes += finish(sheet, columns.len())?;
+        book.push_worksheet(ws);
+    }
+
+    book.use_zip_large_file(bytes >= ZIP64_FROM_BYTES);
+    Ok(book)
+}
+
+/// A sheet named `name`, streamed through a temporary file when it is long and one can be made.
+fn new_sheet(
+    book: &mut Workbook,
+    name: &str,
+    rows: usize,
+    opts: Options,
+) -> Result<Worksheet, XlsxError> {
+    let mut ws = if rows >= opts.stream_from_rows {
+        book.new_worksheet_with_constant_memory().unwrap_or_else(|e| {
+            tracing::debug!(sheet = name, error = %e, "no temporary file: the sheet is built in memory");
+            Worksheet::new()
+        })
+    } else {
+        Worksheet::new()
+    };
+    ws.set_name(name)?;
+    Ok(ws)
+}
+
+/// A table sheet whose header is its first row: freeze it and filter every row under it.
+fn finish(sheet: Sheet<'_>, columns: usize) -> Result<u64, XlsxError> {
+    let last = sheet.last_row();
+    sheet.finish(0, last, columns)
+}
+
+/// Title, subject and creation time from the report, so the same report gives the same file.
+fn properties(report: &Report) -> DocProperties {
+    let mut props = DocProperties::new()
+        .set_title(plain(&report.title))
+        .set_subject(format!(
+            "Access review as of {}",
+            crate::model::TimeText::new(&report.as_of).as_str()
+        ))
+        .set_author(format!("{} {}", report.tool.name, report.tool.version))
+        .set_comment(report.verdict());
+    if let Ok(created) = ExcelDateTime::from_timestamp(report.generated_at.timestamp()) {
+        props = props.set_creation_datetime(&created);
+    }
+    props
+}
+
+/// Document properties are plain XML, without the cells' escapes: leave control characters out.
+fn plain(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// The Summary sheet: what the run found, then one row per rule, then where the inputs came from.
+fn summary(
+    ws: &mut Worksheet,
+    formats: &Formats,
+    limits: Limits,
+    report: &Report,
+    overflow: &[(&str, usize, &str)],
+) -> Result<u64, XlsxError> {
+    let mut sheet = Sheet::new(ws, formats, limits);
+    let s = &report.summary;
+    let run = &report.run;
+    sheet.header(&["item", "value"])?;
+    let mut items: Vec<(&str, Cell<'_>)> = vec![
+        ("title", Cell::text(&report.title)),
+        ("as of (UTC)", Cell::Time(Some(report.as_of))),
+        ("generated (UTC)", Cell::Time(Some(report.generated_at))),
+        ("verdict", Cell::owned(report.verdict())),
+        ("complete", Cell::yes_no(report.complete)),
+    ];
+    if let Some(reason) = &run.stopped {
+        items.push(("stopped early", Cell::text(reason)));
+    }
+    items.extend([
+        ("accounts", Cell::Number(s.accounts)),
+        ("findings", Cell::Number(s.findings)),
+        ("failing", Cell::Number(s.failing)),
+        ("manual", Cell::Number(s.manual)),
+        ("suppressed", Cell::Number(s.suppressed)),
+        ("scopes", Cell::Number(s.scopes)),
+        ("scopes failed", Cell::Number(s.scopes_failed)),
+    ]);
+    let by_severity: Vec<(String, usize)> = super::view::severity_counts(report)
+        .into_iter()
+        .map(|(sev, n)| (format!("failing {}", sev.as_str()), n))
+        .collect();
+    for (label, n) in &by_severity {
+        items.push((label, Cell::Number(*n)));
+    }
+    let suppression_line = super::view::suppression_line(report);
+    if !suppression_line.is_empty() {
+        items.push(("suppressions", Cell::owned(suppression_line)));
+    }
+    if let Some(c) = &report.changes {
+        items.extend([
+            (
+                "baseline as of (UTC)",
+                Cell::DateText(Some(&c.baseline_as_of)),
+            ),
+            ("new since baseline", Cell::Number(c.new)),
+            ("persisting", Cell::Number(c.persisting)),
+            ("resolved", Cell::Number(c.resolved.len())),
+            ("not rechecked", Cell::Number(c.not_rechecked)),
+        ]);
+    }
+    if !report.people.is_empty() {
+        items.push(("people", Cell::Number(report.people.len())));
+    }
+    items.extend([
+        (
+            "tool",
+            Cell::owned(format!("{} {}", report.tool.name, report.tool.version)),
+        ),
+        ("tool commit", Cell::text(&report.tool.commit)),
+        ("tool built", Cell::text(&report.tool.built)),
+        ("run id", Cell::text(&run.run_id)),
+        ("fail on", Cell::text(&run.fail_on)),
+        ("retries", Cell::Number(run.retries as usize)),
+        ("config SHA-256", Cell::opt(run.config_sha256.as_deref())),
+        (
+            "evidence manifest SHA-256",
+            Cell::opt(run.evidence_manifest_sha256.as_deref()),
+        ),
+        ("evidence directory", Cell::opt(run.evidence_dir.as_deref())),
+        ("replayed", Cell::yes_no(run.replayed)),
+        ("framework", Cell::opt(run.framework.as_deref())),
+        (
+            "shard",
+            match run.shard {
+                Some(shard) => Cell::owned(shard.to_string()),
+                None => Cell::Empty,
+            },
+        ),
+    ]);
+    let notes: Vec<(String, String)> = overflow
+        .iter()
+        .filter(|(_, total, _)| limits.shown(*total) < *total)
+        .map(|(name, total, elsewhere)| {
+            (
+                format!("{name} sheet"),
+                format!(
+                    "{} of {total} rows: Excel holds {} rows a sheet; {elsewhere} every one",
+                    limits.shown(*total),
+                    limits.max_rows
+                ),
+            )
+        })
+        .collect();
+    for (label, note) in &notes {
+        items.push((label, Cell::text(note)));
+    }
+    for (label, value) in items {
+        sheet.cells([Cell::text(label), value])?;
+    }
+    let last_item = sheet.last_row();
+
+    sheet.skip();
+    let rules: Vec<RuleRow<'_>> = run
+        .rules
+        .iter()
+        .map(|meta| RuleRow {
+            meta,
+            failing: s.by_rule.get(meta.id.as_str()),
+        })
+        .collect();
+    let columns = rule_columns();
+    sheet.table(&rules, &columns, "report.json has")?;
+    sheet.finish(0, last_item, 2)
+}
