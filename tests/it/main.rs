@@ -29,3 +29,4 @@ mod settings;
 mod snapshots;
 mod store;
 mod trust;
+mod xlsx;
