@@ -21,7 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet, XlsxError};
 
 use self::sheets::*;
-use self::table::{Cell, Formats, Limits, Sheet};
+use self::table::{Cell, Column, Formats, Limits, Sheet};
 use super::{REPORT_XLSX, Report};
 
 /// Sheets with at least this many rows are streamed through a temporary file
@@ -78,11 +78,14 @@ fn write_with(report: &Report, out: &mut dyn std::io::Write, opts: Options) -> R
 }
 
 fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {
-    let mut book = Workbook::new();
-    book.set_properties(&properties(report));
-    let formats = Formats::new();
-    let limits = opts.limits;
-    let mut bytes = 0u64;
+    let mut book = Book {
+        book: Workbook::new(),
+        formats: Formats::new(),
+        opts,
+        bytes: 0,
+        warned: false,
+    };
+    book.book.set_properties(&properties(report));
 
     let privileged = privileged_rows(&report.accounts, &report.findings);
     let changes = change_rows(report);
@@ -103,6 +106,7 @@ fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {
             privileged.len(),
             "accounts.csv and report.json have",
         ),
+        (COVERAGE, report.scopes.len(), "report.json has"),
         (PEOPLE, report.people.len(), "people.csv has"),
         (SUPPRESSIONS, report.suppressions.len(), "report.json has"),
         (CHANGES, changes.len(), "report.json has"),
@@ -114,89 +118,108 @@ fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {
             .map_or("report.json has", |o| o.2)
     };
 
-    let mut ws = new_sheet(&mut book, SUMMARY, 0, opts)?;
-    bytes += summary(&mut ws, &formats, limits, report, &overflow)?;
-    book.push_worksheet(ws);
-
-    let mut ws = new_sheet(&mut book, FINDINGS, report.findings.len(), opts)?;
-    let mut sheet = Sheet::new(&mut ws, &formats, limits);
-    sheet.table(&report.findings, FINDING_COLUMNS, elsewhere(FINDINGS))?;
-    bytes += finish(sheet, FINDING_COLUMNS.len())?;
-    book.push_worksheet(ws);
-
-    let mut ws = new_sheet(&mut book, ACCOUNTS, report.accounts.len(), opts)?;
-    let mut sheet = Sheet::new(&mut ws, &formats, limits);
-    sheet.table(&report.accounts, ACCOUNT_COLUMNS, elsewhere(ACCOUNTS))?;
-    bytes += finish(sheet, ACCOUNT_COLUMNS.len())?;
-    book.push_worksheet(ws);
-
-    let mut ws = new_sheet(&mut book, PRIVILEGED, privileged.len(), opts)?;
-    let mut sheet = Sheet::new(&mut ws, &formats, limits);
-    let columns = privileged_columns();
-    sheet.table(&privileged, &columns, elsewhere(PRIVILEGED))?;
-    bytes += finish(sheet, columns.len())?;
-    book.push_worksheet(ws);
-
-    let mut ws = new_sheet(&mut book, COVERAGE, report.scopes.len(), opts)?;
-    let mut sheet = Sheet::new(&mut ws, &formats, limits);
-    sheet.table(&report.scopes, COVERAGE_COLUMNS, "report.json has")?;
-    bytes += finish(sheet, COVERAGE_COLUMNS.len())?;
-    book.push_worksheet(ws);
-
+    let mut ws = book.sheet(SUMMARY, 0)?;
+    book.bytes += summary(&mut ws, &book.formats, opts.limits, report, &overflow)?;
+    book.book.push_worksheet(ws);
+    book.table(
+        FINDINGS,
+        &report.findings,
+        FINDING_COLUMNS,
+        elsewhere(FINDINGS),
+    )?;
+    book.table(
+        ACCOUNTS,
+        &report.accounts,
+        ACCOUNT_COLUMNS,
+        elsewhere(ACCOUNTS),
+    )?;
+    book.table(
+        PRIVILEGED,
+        &privileged,
+        &privileged_columns(),
+        elsewhere(PRIVILEGED),
+    )?;
+    book.table(
+        COVERAGE,
+        &report.scopes,
+        COVERAGE_COLUMNS,
+        elsewhere(COVERAGE),
+    )?;
     if !report.people.is_empty() {
-        let mut ws = new_sheet(&mut book, PEOPLE, report.people.len(), opts)?;
-        let mut sheet = Sheet::new(&mut ws, &formats, limits);
-        sheet.table(&report.people, PEOPLE_COLUMNS, elsewhere(PEOPLE))?;
-        bytes += finish(sheet, PEOPLE_COLUMNS.len())?;
-        book.push_worksheet(ws);
+        book.table(PEOPLE, &report.people, PEOPLE_COLUMNS, elsewhere(PEOPLE))?;
     }
     if !report.suppressions.is_empty() {
-        let mut ws = new_sheet(&mut book, SUPPRESSIONS, report.suppressions.len(), opts)?;
-        let mut sheet = Sheet::new(&mut ws, &formats, limits);
-        sheet.table(
-            &report.suppressions,
+        let entries = &report.suppressions;
+        book.table(
+            SUPPRESSIONS,
+            entries,
             SUPPRESSION_COLUMNS,
             elsewhere(SUPPRESSIONS),
         )?;
-        bytes += finish(sheet, SUPPRESSION_COLUMNS.len())?;
-        book.push_worksheet(ws);
     }
     if report.changes.is_some() {
-        let mut ws = new_sheet(&mut book, CHANGES, changes.len(), opts)?;
-        let mut sheet = Sheet::new(&mut ws, &formats, limits);
-        let columns = change_columns();
-        sheet.table(&changes, &columns, elsewhere(CHANGES))?;
-        bytes += finish(sheet, columns.len())?;
-        book.push_worksheet(ws);
+        book.table(CHANGES, &changes, &change_columns(), elsewhere(CHANGES))?;
     }
 
-    book.use_zip_large_file(bytes >= ZIP64_FROM_BYTES);
-    Ok(book)
+    let zip64 = book.bytes >= ZIP64_FROM_BYTES;
+    book.book.use_zip_large_file(zip64);
+    Ok(book.book)
 }
 
-/// A sheet named `name`, streamed through a temporary file when it is long and one can be made.
-fn new_sheet(
-    book: &mut Workbook,
-    name: &str,
-    rows: usize,
+/// The workbook being built, and what its sheets share.
+struct Book {
+    book: Workbook,
+    formats: Formats,
     opts: Options,
-) -> Result<Worksheet, XlsxError> {
-    let mut ws = if rows >= opts.stream_from_rows {
-        book.new_worksheet_with_constant_memory().unwrap_or_else(|e| {
-            tracing::debug!(sheet = name, error = %e, "no temporary file: the sheet is built in memory");
-            Worksheet::new()
-        })
-    } else {
-        Worksheet::new()
-    };
-    ws.set_name(name)?;
-    Ok(ws)
+    /// Roughly how many bytes of XML the sheets take.
+    bytes: u64,
+    /// Whether it was said that long sheets are built in memory.
+    warned: bool,
 }
 
-/// A table sheet whose header is its first row: freeze it and filter every row under it.
-fn finish(sheet: Sheet<'_>, columns: usize) -> Result<u64, XlsxError> {
-    let last = sheet.last_row();
-    sheet.finish(0, last, columns)
+impl Book {
+    /// A sheet whose first row is the header of one table of `items`: frozen, filtered.
+    fn table<T>(
+        &mut self,
+        name: &'static str,
+        items: &[T],
+        columns: &[Column<T>],
+        elsewhere: &str,
+    ) -> Result<(), XlsxError> {
+        let mut ws = self.sheet(name, items.len())?;
+        let mut sheet = Sheet::new(&mut ws, &self.formats, self.opts.limits);
+        sheet.table(items, columns, elsewhere)?;
+        let last = sheet.last_row();
+        self.bytes += sheet.finish(0, last, columns.len())?;
+        self.book.push_worksheet(ws);
+        Ok(())
+    }
+
+    /// A sheet named `name`, streamed through a temporary file when it is long and one can be
+    /// made; else built in memory, which is said once.
+    fn sheet(&mut self, name: &str, rows: usize) -> Result<Worksheet, XlsxError> {
+        let mut ws = if rows >= self.opts.stream_from_rows {
+            self.book
+                .new_worksheet_with_constant_memory()
+                .unwrap_or_else(|e| {
+                    if !std::mem::replace(&mut self.warned, true) {
+                        tracing::warn!(
+                            sheet = name,
+                            rows,
+                            error = %e,
+                            "{REPORT_XLSX}: no temporary file to stream long sheets through; \
+                             building them in memory (set TMPDIR to a writable directory to \
+                             save memory)"
+                        );
+                    }
+                    Worksheet::new()
+                })
+        } else {
+            Worksheet::new()
+        };
+        ws.set_name(name)?;
+        Ok(ws)
+    }
 }
 
 /// Title, subject and creation time from the report, so the same report gives the same file.

@@ -284,8 +284,21 @@ fn hostile_text_stays_text_and_reads_back_as_written() {
 fn every_sheet_has_a_bold_frozen_filtered_header() {
     let r = hostile_report();
     let bytes = render(&r, Options::default());
-    let book = open(&bytes);
+    let mut book = open(&bytes);
     for (i, name) in book.sheet_names().iter().enumerate() {
+        let width = header(&sheet(&mut book, name))
+            .iter()
+            .filter(|h| !h.is_empty())
+            .count() as u32;
+        let styles = book.worksheet_style(name).unwrap();
+        let bold = |row: u32, col: u32| {
+            styles
+                .get((row, col))
+                .and_then(|s| s.font.as_ref())
+                .is_some_and(|f| f.is_bold())
+        };
+        assert!((0..width).all(|c| bold(0, c)), "{name}: header bold");
+        assert!(!bold(1, 0), "{name}: data not bold");
         let xml = sheet_xml(&bytes, i + 1);
         assert!(
             xml.contains(
