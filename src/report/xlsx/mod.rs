@@ -8,10 +8,14 @@
 //! the workbook never fails a run for its size. Control characters are written as Excel's
 //! `_xHHHH_` escapes by `rust_xlsxwriter`, so they neither break the XML nor are lost.
 //!
+//! The zip is written into the file as it is made (`stream`), so the whole file is never in
+//! memory; sheets of many rows go through a temporary file first (constant-memory mode).
+//!
 //! The same report renders to the same bytes: the document's creation time is the report's
 //! `generated_at`, and the zip entries carry no time of their own.
 
 mod sheets;
+mod stream;
 mod summary;
 mod table;
 #[cfg(test)]
@@ -22,6 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet, XlsxError};
 
 use self::sheets::*;
+use self::stream::SaveError;
 use self::table::{Column, Formats, Limits, Sheet};
 use super::{REPORT_XLSX, Report};
 
@@ -37,6 +42,8 @@ const ZIP64_FROM_BYTES: u64 = 512 << 20;
 struct Options {
     limits: Limits,
     stream_from_rows: usize,
+    /// The zip goes to the file in chunks of this many bytes.
+    chunk: usize,
 }
 
 impl Default for Options {
@@ -46,6 +53,7 @@ impl Default for Options {
                 max_rows: table::EXCEL_MAX_ROWS,
             },
             stream_from_rows: STREAM_FROM_ROWS,
+            chunk: 1 << 20,
         }
     }
 }
@@ -57,25 +65,17 @@ pub(super) fn write(report: &Report, out: &mut dyn std::io::Write) -> Result<(),
 fn write_with(report: &Report, out: &mut dyn std::io::Write, opts: Options) -> Result<(), String> {
     let err =
         |what: &str, e: &dyn std::fmt::Display| format!("cannot write {REPORT_XLSX}: {what}: {e}");
+    let temp_failed = "a temporary worksheet file failed (is the temporary directory full?)";
     // rust_xlsxwriter panics when the temporary file of a streamed sheet cannot be written or
     // read back (a full disk): that is this file failing, not the run.
-    let bytes = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<u8>, String> {
-        let mut book = build(report, opts).map_err(|e| err("building the workbook", &e))?;
-        book.save_to_buffer()
-            .map_err(|e| err("assembling the workbook", &e))
-    }))
-    .map_err(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the workbook writer failed".into());
-        err(
-            "a temporary worksheet file failed (is the temporary directory full?)",
-            &why,
-        )
-    })??;
-    out.write_all(&bytes).map_err(|e| err("writing", &e))
+    let mut book = catch_unwind(AssertUnwindSafe(|| build(report, opts)))
+        .map_err(|panic| err(temp_failed, &stream::panic_message(panic.as_ref())))?
+        .map_err(|e| err("building the workbook", &e))?;
+    stream::save(&mut book, out, opts.chunk).map_err(|e| match e {
+        SaveError::Workbook(e) => err("assembling the workbook", &e),
+        SaveError::Output(e) => err("writing", &e),
+        SaveError::Panic(why) => err(temp_failed, &why),
+    })
 }
 
 fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {

@@ -520,3 +520,46 @@ fn a_blank_time_is_an_empty_cell() {
     assert_eq!(column(&accounts, "last_seen_at (UTC)")[0], &Data::Empty);
     assert!(column(&accounts, "created_at (UTC)")[0].is_datetime());
 }
+
+/// An output that takes `left` bytes and then fails, as a full disk does.
+struct FailingOutput {
+    left: usize,
+}
+
+impl std::io::Write for FailingOutput {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        let n = data.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_output_that_fails_is_an_error_that_names_the_file() {
+    let r = hostile_report();
+    // Small chunks, so that the zip comes in many; streamed sheets too.
+    let opts = Options {
+        stream_from_rows: 0,
+        chunk: 1024,
+        ..Options::default()
+    };
+    let whole = render(&r, opts);
+    assert!(whole.len() > 8 * 1024, "{} bytes", whole.len());
+    assert_eq!(whole, render(&r, Options { chunk: 1, ..opts }));
+    for left in [0, 1, 1024, 5000, whole.len() - 1] {
+        let e = write_with(&r, &mut FailingOutput { left }, opts).unwrap_err();
+        assert_eq!(
+            e, "cannot write report.xlsx: writing: no space left on device",
+            "after {left} bytes"
+        );
+    }
+    let mut exact = FailingOutput { left: whole.len() };
+    write_with(&r, &mut exact, opts).unwrap();
+}
