@@ -7,12 +7,9 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::table::{EXCEL_MAX_ROWS, Limits, excel_serial, fit};
 use super::{Options, write_with};
-use crate::model::{Account, FailOn, ScopeError, ScopeResult, Severity, SourceKind};
-use crate::report::{Report, ReportInput};
-use crate::review::baseline::Changes;
-use crate::rules::{RuleSettings, evaluate};
-
-include!("../../deliver/sample_report.rs");
+use crate::deliver::sample::report;
+use crate::model::Account;
+use crate::report::Report;
 
 const FORMULA: &str = "=HYPERLINK(\"http://evil.example/?x\",\"click\")";
 /// Every C0 control, the XML-forbidden non-characters, and text that looks like Excel's own
