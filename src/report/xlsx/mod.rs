@@ -11,8 +11,9 @@
 //! The zip is written into the file as it is made (`stream`), so the whole file is never in
 //! memory; sheets of many rows go through a temporary file first (constant-memory mode).
 //!
-//! The same report renders to the same bytes: the document's creation time is the report's
-//! `generated_at`, and the zip entries carry no time of their own.
+//! The same report renders to the same bytes (where the temporary directory is as writable as it
+//! was): the document's creation time is the report's `generated_at`, and the zip entries carry
+//! no time of their own.
 
 mod sheets;
 mod stream;

@@ -7,7 +7,8 @@ use super::sheets::{RuleRow, rule_columns};
 use super::table::{Cell, Formats, Limits, Sheet};
 use crate::report::Report;
 
-/// The Summary sheet: what the run found, then one row per rule, then where the inputs came from.
+/// The Summary sheet: what the run found, where its inputs came from, which sheets did not fit,
+/// then one row per rule (its columns: `sheets::rule_columns`).
 pub(super) fn write(
     ws: &mut Worksheet,
     formats: &Formats,

@@ -107,7 +107,7 @@ pub(super) struct Sheet<'w> {
     next_row: RowNum,
     widths: Vec<usize>,
     /// Roughly how many bytes of XML the sheet takes, to know when the zip needs ZIP64.
-    pub bytes: u64,
+    bytes: u64,
 }
 
 pub(super) type Result<T> = std::result::Result<T, XlsxError>;

@@ -344,7 +344,7 @@ fn sheets_past_excels_rows_end_with_a_note_and_the_summary_says_so() {
     let summary = sheet(&mut book, "Summary");
     let line = summary
         .rows()
-        .find(|row| row[0].to_string() == "Accounts sheet")
+        .find(|row| row[0] == Data::String("Accounts sheet".into()))
         .expect("the Summary names the sheet that overflowed");
     assert!(
         line[1].to_string().starts_with("3 of 10 rows"),
