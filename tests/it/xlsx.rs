@@ -248,6 +248,26 @@ fn the_demo_workbook_holds_what_report_json_holds() {
             text(&row[col(&coverage, "error_request_id")]).as_deref(),
             s["error"]["request_id"].as_str()
         );
+        // How the population was obtained: its pages, when, and each page's digest.
+        let pages = s["provenance"]["pages"].as_array().unwrap();
+        assert_eq!(
+            row[col(&coverage, "pages")].as_f64(),
+            Some(pages.len() as f64)
+        );
+        let digests: Vec<&str> = pages.iter().filter_map(|p| p["sha256"].as_str()).collect();
+        assert!(!digests.is_empty(), "a replay knows every page's digest");
+        assert_eq!(
+            text(&row[col(&coverage, "evidence_sha256")]),
+            Some(digests.join("; "))
+        );
+        assert_eq!(
+            cell_time(&row[col(&coverage, "first_fetched_at (UTC)")]),
+            json_time(&pages[0]["fetched_at"])
+        );
+        assert_eq!(
+            text(&row[col(&coverage, "scope_name")]).as_deref(),
+            s["provenance"]["display_name"].as_str()
+        );
     }
 
     // Summary: the verdict's counts and when the run judged.

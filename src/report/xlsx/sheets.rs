@@ -287,6 +287,10 @@ pub(super) const COVERAGE_COLUMNS: &[Column<ScopeEntry>] = &[
         cell: |s| Cell::text(&s.scope),
     },
     Column {
+        header: "scope_name",
+        cell: |s| Cell::opt(s.provenance.display_name.as_deref()),
+    },
+    Column {
         header: "status",
         cell: |s| {
             Cell::text(match s.status {
@@ -317,6 +321,59 @@ pub(super) const COVERAGE_COLUMNS: &[Column<ScopeEntry>] = &[
     Column {
         header: "error_request_id",
         cell: |s| Cell::opt(s.error.as_ref().and_then(|e| e.request_id.as_deref())),
+    },
+    Column {
+        header: "api_reported_total",
+        cell: |s| match s.provenance.reported_total {
+            Some(t) => Cell::Number(usize::try_from(t).unwrap_or(usize::MAX)),
+            None => Cell::Empty,
+        },
+    },
+    Column {
+        header: "pages",
+        cell: |s| Cell::Number(s.provenance.pages.len()),
+    },
+    Column {
+        header: "endpoints",
+        cell: |s| {
+            let mut endpoints: Vec<&str> = Vec::new();
+            for p in &s.provenance.pages {
+                if !endpoints.contains(&p.endpoint.as_str()) {
+                    endpoints.push(&p.endpoint);
+                }
+            }
+            Cell::owned(endpoints.join("; "))
+        },
+    },
+    Column {
+        header: "first_fetched_at (UTC)",
+        cell: |s| Cell::Time(s.provenance.pages.iter().map(|p| p.fetched_at).min()),
+    },
+    Column {
+        header: "last_fetched_at (UTC)",
+        cell: |s| Cell::Time(s.provenance.pages.iter().map(|p| p.fetched_at).max()),
+    },
+    Column {
+        header: "request_ids",
+        cell: |s| {
+            let ids = s
+                .provenance
+                .pages
+                .iter()
+                .filter_map(|p| p.request_id.as_deref());
+            Cell::owned(ids.collect::<Vec<_>>().join("; "))
+        },
+    },
+    Column {
+        header: "evidence_sha256",
+        cell: |s| {
+            let digests = s
+                .provenance
+                .pages
+                .iter()
+                .filter_map(|p| p.sha256.as_deref());
+            Cell::owned(digests.collect::<Vec<_>>().join("; "))
+        },
     },
 ];
 
@@ -516,18 +573,36 @@ pub(super) fn rule_columns<'r>() -> Vec<Column<RuleRow<'r>>> {
             cell: |r| Cell::text(r.meta.severity.as_str()),
         },
         Column {
-            header: "checks",
-            cell: |r| {
-                Cell::text(crate::rules::rule_info(r.meta.id.as_str()).map_or("", |i| i.checks))
-            },
+            header: "criteria in force",
+            cell: |r| Cell::text(&r.meta.checks),
         },
         Column {
             header: "references",
             cell: |r| Cell::owned(r.meta.references.join("; ")),
         },
         Column {
+            header: "population",
+            cell: |r| Cell::text(r.meta.population.of),
+        },
+        Column {
+            header: "evaluated",
+            cell: |r| Cell::Number(r.meta.population.evaluated),
+        },
+        Column {
             header: "failing",
             cell: |r| Cell::Number(r.failing),
+        },
+        Column {
+            header: "manual",
+            cell: |r| Cell::Number(r.meta.population.manual),
+        },
+        Column {
+            header: "suppressed",
+            cell: |r| Cell::Number(r.meta.population.suppressed),
+        },
+        Column {
+            header: "passed",
+            cell: |r| Cell::Number(r.meta.population.passed),
         },
     ]
 }

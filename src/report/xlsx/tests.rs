@@ -216,17 +216,34 @@ fn summary_says_what_the_run_found_and_rule_by_rule() {
     let as_of = summary.get_value((2, 1)).unwrap();
     assert_eq!(rows[2][0], "as of (UTC)");
     assert_eq!(utc(as_of), r.as_of);
-    // The rule table, after a blank row: one row per rule with its failing count.
+    // The rule table, after a blank row: one row per rule with its criteria in force and
+    // what it made of its population.
     let start = rows.iter().position(|row| row[0] == "rule").unwrap();
     assert_eq!(
         rows[start],
-        ["rule", "severity", "checks", "references", "failing"]
+        [
+            "rule",
+            "severity",
+            "criteria in force",
+            "references",
+            "population",
+            "evaluated",
+            "failing",
+            "manual",
+            "suppressed",
+            "passed"
+        ]
     );
     assert_eq!(rows.len() - start - 1, r.run.rules.len());
     for (row, meta) in rows[start + 1..].iter().zip(&r.run.rules) {
+        let p = &meta.population;
         assert_eq!(row[0], meta.id.as_str());
-        assert_eq!(row[4], r.summary.by_rule.get(meta.id.as_str()).to_string());
-        assert!(!row[2].is_empty());
+        assert_eq!(row[2], meta.checks);
+        assert_eq!(row[4], p.of);
+        assert_eq!(row[5], p.evaluated.to_string());
+        assert_eq!(row[6], r.summary.by_rule.get(meta.id.as_str()).to_string());
+        let parts = [&row[6], &row[7], &row[8], &row[9]].map(|c| c.parse::<usize>().unwrap());
+        assert_eq!(parts.iter().sum::<usize>(), p.evaluated, "{row:?}");
     }
 }
 
