@@ -20,6 +20,7 @@ mod exit;
 mod files;
 mod finish;
 mod http;
+mod ledger;
 mod logging;
 mod man;
 pub mod model;
