@@ -88,17 +88,6 @@ pub(crate) enum Kind {
     ReviewSignOff,
 }
 
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Kind::Run => "run",
-            Kind::ReviewStart => "review_start",
-            Kind::ReviewCollect => "review_collect",
-            Kind::ReviewSignOff => "review_sign_off",
-        }
-    }
-}
-
 /// A file a record refers to, with its SHA-256 when the record was appended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Ref {

@@ -6,7 +6,6 @@
 //! runs' report.json files compared); `not_covered` in the JSON says so.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
