@@ -114,3 +114,23 @@ fn without_review_no_ledger_is_written_and_verify_says_why() {
     let err = String::from_utf8_lossy(&failed.get_output().stderr).into_owned();
     assert!(err.contains("no [review] section"), "{err}");
 }
+
+#[test]
+fn the_ledger_is_stored_with_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = tmp.path().join("ledger");
+    let stored = tmp.path().join("stored");
+    let config = write_config(
+        tmp.path(),
+        &format!(
+            "[store]\nurl = \"file://{}\"\n\n[review]\ndefault_reviewer = \"security@acme.example\"\nledger_dir = \"{}\"\n",
+            stored.display(),
+            ledger.display()
+        ),
+    );
+    replay_demo(&tmp.path().join("run"), &["--config", config.to_str().unwrap()]).code(4);
+    let local = std::fs::read(ledger.join("ledger.jsonl")).unwrap();
+    assert_eq!(std::fs::read(stored.join("ledger/ledger.jsonl")).unwrap(), local);
+    let manifest = std::fs::read_to_string(stored.join("manifest.sha256")).unwrap();
+    assert!(manifest.contains("  ledger/ledger.jsonl\n"), "{manifest}");
+}
