@@ -81,7 +81,8 @@ fn outcome(v: &Verification, after: &str) -> Result<ExitStatus, Error> {
 }
 
 fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
-    let from = period::parse_date(&args.from, false).map_err(|m| Error::Fatal(format!("--from: {m}")))?;
+    let from =
+        period::parse_date(&args.from, false).map_err(|m| Error::Fatal(format!("--from: {m}")))?;
     let to = period::parse_date(&args.to, true).map_err(|m| Error::Fatal(format!("--to: {m}")))?;
     if from >= to {
         return Err(Error::Fatal(format!(

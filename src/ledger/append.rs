@@ -73,7 +73,13 @@ fn hash_refs(paths: &[PathBuf]) -> Result<Vec<Ref>, String> {
             let path = absolute_file(p)?;
             let sha256 = crate::files::open_bounded(Path::new(&path), REF_FILE, Symlinks::Refuse)
                 .and_then(crate::files::Opened::sha256)
-                .map_err(|e| format!("cannot record {} in the ledger: {}", p.display(), e.reason()))?;
+                .map_err(|e| {
+                    format!(
+                        "cannot record {} in the ledger: {}",
+                        p.display(),
+                        e.reason()
+                    )
+                })?;
             Ok(Ref { path, sha256 })
         })
         .collect()
@@ -101,9 +107,12 @@ fn absolute_file(path: &Path) -> Result<String, String> {
 }
 
 fn utf8(path: PathBuf) -> Result<String, String> {
-    path.into_os_string()
-        .into_string()
-        .map_err(|p| format!("{} is not a UTF-8 path: the ledger records paths as text", p.display()))
+    path.into_os_string().into_string().map_err(|p| {
+        format!(
+            "{} is not a UTF-8 path: the ledger records paths as text",
+            p.display()
+        )
+    })
 }
 
 /// The folder's lock, held until dropped. Another append holds it for milliseconds; waiting
@@ -157,9 +166,12 @@ fn open_for_append(path: &Path) -> Result<File, String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o644);
     }
-    let file = options
-        .open(path)
-        .map_err(|e| format!("cannot open the ledger {} for appending: {e}", path.display()))?;
+    let file = options.open(path).map_err(|e| {
+        format!(
+            "cannot open the ledger {} for appending: {e}",
+            path.display()
+        )
+    })?;
     regular(&file, path)?;
     Ok(file)
 }
@@ -179,7 +191,10 @@ pub(super) fn regular(file: &File, path: &Path) -> Result<(), String> {
     if meta.is_file() {
         Ok(())
     } else {
-        Err(format!("the ledger {} is not a regular file", path.display()))
+        Err(format!(
+            "the ledger {} is not a regular file",
+            path.display()
+        ))
     }
 }
 
@@ -197,7 +212,10 @@ fn last_line(file: &mut File, path: &Path) -> Result<Option<(Record, Vec<u8>)>, 
     let mut tail = Vec::with_capacity(window as usize);
     file.take(window).read_to_end(&mut tail).map_err(err)?;
     let Some((&b'\n', body)) = tail.split_last() else {
-        let start = tail.iter().rposition(|&b| b == b'\n').map_or(len - window, |i| len - window + i as u64 + 1);
+        let start = tail
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(len - window, |i| len - window + i as u64 + 1);
         return Err(torn(path, start, len));
     };
     let start = match body.iter().rposition(|&b| b == b'\n') {
@@ -238,8 +256,8 @@ fn torn(path: &Path, start: u64, len: u64) -> String {
 
 /// The record as one compact line and its `\n`, in one write, flushed to disk.
 fn write_line(file: &mut File, path: &Path, record: &Record) -> Result<(), String> {
-    let mut line = serde_json::to_vec(record)
-        .map_err(|e| format!("cannot serialise a ledger record: {e}"))?;
+    let mut line =
+        serde_json::to_vec(record).map_err(|e| format!("cannot serialise a ledger record: {e}"))?;
     if line.len() > MAX_LINE {
         return Err(format!(
             "a ledger record of {} bytes is over the {MAX_LINE}-byte limit of a line; its summary is too large",

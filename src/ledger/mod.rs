@@ -58,9 +58,9 @@ use serde_json::{Map, Value};
 
 use crate::model::ScopeStatus;
 
-pub(crate) use append::{append, check_tail};
 #[cfg(test)]
 pub(crate) use append::append_at;
+pub(crate) use append::{append, check_tail};
 pub(crate) use verify::{Verification, verify};
 
 /// The ledger's file in its folder.

@@ -30,7 +30,11 @@ pub(crate) struct Period {
 pub(crate) fn parse_date(text: &str, end: bool) -> Result<DateTime<Utc>, String> {
     let t = text.trim();
     if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+        let day = if end {
+            day.succ_opt().unwrap_or(day)
+        } else {
+            day
+        };
         return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     crate::timestamp::parse_as_of(t)
@@ -233,8 +237,7 @@ fn cadence(
     let start = period.from.max(first_at.unwrap_or(period.from));
     let mut anchor = before.unwrap_or(start);
     let limit = TimeDelta::days(i64::from(cadence_days));
-    let in_period: Vec<DateTime<Utc>> =
-        sorted.into_iter().filter(|t| *t >= period.from).collect();
+    let in_period: Vec<DateTime<Utc>> = sorted.into_iter().filter(|t| *t >= period.from).collect();
     let mut gaps = Vec::new();
     let mut gap = |since: DateTime<Utc>, until: DateTime<Utc>, ended: bool| {
         if until - since > limit {

@@ -114,7 +114,9 @@ fn runs(h: &mut String, runs: &[RunRow]) {
 fn reviews(h: &mut String, r: &PeriodReport) {
     let _ = write!(h, "<h2>Reviews ({})</h2>", r.reviews.len());
     if !r.reviews.is_empty() {
-        h.push_str("<table><tr><th>Started</th><th>Collected</th><th>Signed off</th><th>Run</th></tr>");
+        h.push_str(
+            "<table><tr><th>Started</th><th>Collected</th><th>Signed off</th><th>Run</th></tr>",
+        );
         for rv in &r.reviews {
             let collected: Vec<String> = rv.collected.iter().map(|s| esc(s)).collect();
             let _ = write!(

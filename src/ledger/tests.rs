@@ -68,7 +68,9 @@ fn the_chain_links_each_line_to_the_bytes_of_the_one_before() {
     }
     let report = dir.path().join("report-2.json");
     assert_eq!(records[1].refs[0].sha256, sha256_hex(b"{\"run\":2}"));
-    let abs = std::fs::canonicalize(dir.path()).unwrap().join("report-2.json");
+    let abs = std::fs::canonicalize(dir.path())
+        .unwrap()
+        .join("report-2.json");
     assert_eq!(Path::new(&records[1].refs[0].path), abs);
     assert!(report.exists());
     assert!(Path::new(&records[0].run_dir).is_absolute());
@@ -100,8 +102,15 @@ fn a_deleted_line_is_found() {
     l.remove(1);
     write_lines(&ledger, &l);
     let p = problems(&ledger);
-    assert!(p.iter().any(|m| m.starts_with("line 2: seq is 3, expected 2")), "{p:?}");
-    assert!(p.iter().any(|m| m.starts_with("line 2: prev_sha256")), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("line 2: seq is 3, expected 2")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|m| m.starts_with("line 2: prev_sha256")),
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -128,13 +137,23 @@ fn a_torn_last_line_is_found_and_never_extended() {
     let p = problems(&ledger);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("line 3: incomplete"), "{p:?}");
-    assert!(p[0].contains(&format!("truncate -s {}", whole.len())), "{p:?}");
+    assert!(
+        p[0].contains(&format!("truncate -s {}", whole.len())),
+        "{p:?}"
+    );
 
     let refused = append(&ledger, entry(Kind::Run, dir.path(), vec![])).unwrap_err();
     assert!(refused.contains("incomplete line"), "{refused}");
-    assert!(refused.contains(&format!("truncate -s {}", whole.len())), "{refused}");
+    assert!(
+        refused.contains(&format!("truncate -s {}", whole.len())),
+        "{refused}"
+    );
     assert!(check_tail(&ledger).is_err());
-    assert_eq!(std::fs::read(ledger_path(&ledger)).unwrap(), torn, "nothing appended");
+    assert_eq!(
+        std::fs::read(ledger_path(&ledger)).unwrap(),
+        torn,
+        "nothing appended"
+    );
 
     // The repair the message names.
     std::fs::write(ledger_path(&ledger), &whole).unwrap();
@@ -243,10 +262,25 @@ fn the_period_report_lists_runs_reviews_and_calls_out_missed_cadence() {
     let mut run = entry(Kind::Run, dir.path(), vec![]);
     run.summary = run_summary_fixture();
     append_at(&ledger, run, day(2026, 1, 10)).unwrap();
-    append_at(&ledger, entry(Kind::ReviewStart, dir.path(), vec![]), day(2026, 1, 11)).unwrap();
-    append_at(&ledger, entry(Kind::ReviewSignOff, dir.path(), vec![]), day(2026, 1, 20)).unwrap();
+    append_at(
+        &ledger,
+        entry(Kind::ReviewStart, dir.path(), vec![]),
+        day(2026, 1, 11),
+    )
+    .unwrap();
+    append_at(
+        &ledger,
+        entry(Kind::ReviewSignOff, dir.path(), vec![]),
+        day(2026, 1, 20),
+    )
+    .unwrap();
     // The next sign-off comes more than a quarter later: one missed cycle.
-    append_at(&ledger, entry(Kind::ReviewSignOff, dir.path(), vec![]), day(2026, 6, 1)).unwrap();
+    append_at(
+        &ledger,
+        entry(Kind::ReviewSignOff, dir.path(), vec![]),
+        day(2026, 6, 1),
+    )
+    .unwrap();
 
     let range = period::Period {
         from: period::parse_date("2026-01-01", false).unwrap(),
@@ -279,7 +313,12 @@ fn the_period_report_lists_runs_reviews_and_calls_out_missed_cadence() {
 fn no_sign_off_in_the_period_is_called_out() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger");
-    append_at(&ledger, entry(Kind::Run, dir.path(), vec![]), day(2026, 1, 10)).unwrap();
+    append_at(
+        &ledger,
+        entry(Kind::Run, dir.path(), vec![]),
+        day(2026, 1, 10),
+    )
+    .unwrap();
     let range = period::Period {
         from: period::parse_date("2026-01-01", false).unwrap(),
         to: period::parse_date("2026-01-31", true).unwrap(),

@@ -69,7 +69,10 @@ pub(crate) fn verify(
     let path = ledger_path(dir);
     let file = open_read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            format!("there is no ledger at {}: nothing has been recorded there", path.display())
+            format!(
+                "there is no ledger at {}: nothing has been recorded there",
+                path.display()
+            )
         } else {
             format!("cannot open the ledger {}: {e}", path.display())
         }
@@ -98,7 +101,10 @@ pub(crate) fn verify(
         let line = chain.v.lines;
         if buf.last() != Some(&b'\n') {
             if buf.len() > MAX_LINE {
-                chain.problem(line, format!("longer than {MAX_LINE} bytes: not a ledger record"));
+                chain.problem(
+                    line,
+                    format!("longer than {MAX_LINE} bytes: not a ledger record"),
+                );
                 skip_rest_of_line(&mut reader, &path)?;
                 chain.prev = None;
                 continue;
@@ -154,7 +160,11 @@ impl Chain {
         }
         self.check_link(line, &record);
         for r in &record.refs {
-            if self.refs.insert(r.path.clone(), (line, r.sha256.clone())).is_some() {
+            if self
+                .refs
+                .insert(r.path.clone(), (line, r.sha256.clone()))
+                .is_some()
+            {
                 self.v.superseded += 1;
             }
         }
@@ -208,7 +218,9 @@ impl Chain {
                 Ok(now) if now == recorded => self.v.refs_ok += 1,
                 Ok(now) => self.problem(
                     line,
-                    format!("{path} was changed: its SHA-256 is {now}, the ledger recorded {recorded}"),
+                    format!(
+                        "{path} was changed: its SHA-256 is {now}, the ledger recorded {recorded}"
+                    ),
                 ),
                 Err(e) if e.is_not_found() => self.v.unavailable.push((line, path)),
                 Err(e) => self.problem(line, format!("{path} cannot be checked: {}", e.reason())),

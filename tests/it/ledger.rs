@@ -44,7 +44,12 @@ fn runs_are_recorded_verified_and_reported() {
     let report = read_json(&one.join("report.json"));
     assert_eq!(first["run_id"], report["run"]["run_id"]);
     assert_eq!(first["summary"]["accounts"], report["summary"]["accounts"]);
-    assert!(first["refs"][0]["path"].as_str().unwrap().ends_with("run-1/report.json"));
+    assert!(
+        first["refs"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("run-1/report.json")
+    );
 
     let ok = ledger_cmd(&config, &["verify"]).code(0);
     let out = String::from_utf8_lossy(&ok.get_output().stdout).into_owned();
@@ -55,7 +60,15 @@ fn runs_are_recorded_verified_and_reported() {
     let pack = tmp.path().join("pack");
     ledger_cmd(
         &config,
-        &["report", "--from", "2026-01-01", "--to", "2099-12-31", "--out", pack.to_str().unwrap()],
+        &[
+            "report",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2099-12-31",
+            "--out",
+            pack.to_str().unwrap(),
+        ],
     )
     .code(0);
     let json = read_json(&pack.join("ledger-report.json"));
@@ -107,7 +120,11 @@ fn a_torn_ledger_stops_the_run_before_any_work() {
 fn without_review_no_ledger_is_written_and_verify_says_why() {
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(tmp.path(), "");
-    let run = replay_demo(&tmp.path().join("run"), &["--config", config.to_str().unwrap()]).code(4);
+    let run = replay_demo(
+        &tmp.path().join("run"),
+        &["--config", config.to_str().unwrap()],
+    )
+    .code(4);
     let log = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
     assert!(!log.contains("recorded in the ledger"), "{log}");
     let failed = ledger_cmd(&config, &["verify"]).code(1);
@@ -128,9 +145,16 @@ fn the_ledger_is_stored_with_the_run() {
             ledger.display()
         ),
     );
-    replay_demo(&tmp.path().join("run"), &["--config", config.to_str().unwrap()]).code(4);
+    replay_demo(
+        &tmp.path().join("run"),
+        &["--config", config.to_str().unwrap()],
+    )
+    .code(4);
     let local = std::fs::read(ledger.join("ledger.jsonl")).unwrap();
-    assert_eq!(std::fs::read(stored.join("ledger/ledger.jsonl")).unwrap(), local);
+    assert_eq!(
+        std::fs::read(stored.join("ledger/ledger.jsonl")).unwrap(),
+        local
+    );
     let manifest = std::fs::read_to_string(stored.join("manifest.sha256")).unwrap();
     assert!(manifest.contains("  ledger/ledger.jsonl\n"), "{manifest}");
 }
