@@ -64,6 +64,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Combine the report.json files of shard runs (--shard I/N) into one report
     Merge(MergeArgs),
+    /// The ledger of runs and reviews: verify its chain, or write a period's evidence pack
+    Ledger(LedgerArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -165,6 +167,46 @@ pub struct RunArgs {
     /// Run from an evidence archive instead of the network; the config file becomes optional
     #[arg(long, value_name = "DIR")]
     pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the chain and every referenced file still on disk; exit 1 listing every problem
+    Verify(LedgerVerifyArgs),
+    /// Write ledger-report.json and ledger-report.html: runs, reviews and cadence of a period
+    Report(LedgerReportArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LedgerVerifyArgs {
+    /// The ledger folder (overrides [review] ledger_dir)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LedgerReportArgs {
+    /// First day of the period (YYYY-MM-DD, or an RFC 3339 instant)
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+
+    /// Last day of the period, included (YYYY-MM-DD, or an RFC 3339 instant, excluded)
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+
+    /// Where to write the two files [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The ledger folder (overrides [review] ledger_dir)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -220,6 +220,29 @@ impl Opened {
     }
 }
 
+impl Opened {
+    /// Stream the file through SHA-256 (never more than the bound): the hex digest. For files
+    /// too large to hold, such as a report.json a ledger record refers to.
+    pub(crate) fn sha256(self) -> Result<String, ReadError> {
+        use sha2::Digest;
+        let Opened {
+            file, path, bound, ..
+        } = self;
+        let fail = |problem| ReadError {
+            path: path.clone(),
+            bound,
+            problem,
+        };
+        let mut hasher = sha2::Sha256::new();
+        let read = std::io::copy(&mut file.take(bound.limit.saturating_add(1)), &mut hasher)
+            .map_err(|e| fail(Problem::Io(e)))?;
+        if read > bound.limit {
+            return Err(fail(Problem::TooLarge(None)));
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
 /// Open `path` for reading without blocking, refuse anything but a regular file within
 /// `bound.limit` bytes, and read nothing yet.
 pub(crate) fn open_bounded(

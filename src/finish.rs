@@ -51,16 +51,28 @@ pub(crate) async fn finish(
     // report is to be stored); the email is sent after the upload, so that it links to the
     // stored report only once it is there, and names the local folder when it is not.
     let targets = &settings.targets;
+    // The ledger's record comes first, so that the copy stored with the run includes it.
+    let ledgered = append_to_ledger(&report, settings, &written).await;
+    let ledger = (ledgered == DeliveryOutcome::Ok)
+        .then_some(settings.targets.ledger_dir.as_deref())
+        .flatten();
     let previewed = preview(&report, settings, &written, stop).await;
     let preview_file = previewed.as_ref().and_then(EmailStep::preview);
-    let (store, stored_url) = upload(&report, settings, &written, preview_file, stop).await;
+    let (store, stored_url) = upload(&report, settings, &written, preview_file, ledger, stop).await;
     let sent = send(&report, settings, stored_url.as_deref(), stop).await;
     let email_failed = [previewed, sent].iter().flatten().any(EmailStep::failed);
     let notified = notify(&report, settings, stored_url.clone(), stop).await;
-    record_late_stop(&mut report, recorded, stop, write);
+    record_late_stop(&mut report, recorded, stop, |r| {
+        let files = write(r)?;
+        // The rewritten reports are recorded again: the later record supersedes the first.
+        if ledger.is_some() {
+            ledger_append_blocking(r, settings, &files);
+        }
+        Ok(files)
+    });
     let failed = |o: DeliveryOutcome| o == DeliveryOutcome::Failed;
     let status = ExitStatus::for_run(
-        email_failed || failed(store) || failed(notified),
+        email_failed || failed(store) || failed(notified) || failed(ledgered),
         !report.complete,
         report.failing_at_or_above(settings.fail_on) > 0,
     );
@@ -130,12 +142,14 @@ fn summary(
 
 /// Upload every file of the run that `[store] include` takes — the reports as they are named in
 /// the output directory, the evidence archive this run recorded under `evidence/`, the email
-/// preview under `email/` — and `manifest.sha256`; the stored report's URL, for the links.
+/// preview under `email/`, the ledger (`ledger`, its folder, when this run was recorded in it)
+/// as `ledger/ledger.jsonl` — and `manifest.sha256`; the stored report's URL, for the links.
 async fn upload(
     report: &Report,
     settings: &Settings,
     written: &[PathBuf],
     preview: Option<&Path>,
+    ledger: Option<&Path>,
     stop: &StopSignal,
 ) -> (DeliveryOutcome, Option<String>) {
     let Some(store) = &settings.targets.store else {
@@ -145,7 +159,12 @@ async fn upload(
         return (DeliveryOutcome::Skipped, None);
     }
     let files = match run_files(report, settings, store, written, preview).await {
-        Ok(files) => files,
+        Ok(mut files) => {
+            files.extend(ledger.map(|dir| {
+                RunFile::new(dir, crate::ledger::LEDGER_FILE, crate::ledger::STORED_AS)
+            }));
+            files
+        }
         Err(e) => {
             tracing::error!(error = %e, "the run's files could not be listed for the upload; nothing was stored, the files are on disk");
             return (DeliveryOutcome::Failed, None);
@@ -216,6 +235,66 @@ async fn run_files(
         files.push(RunFile::new(dir, name, Path::new("email").join(name)));
     }
     Ok(files)
+}
+
+/// `[review]` configured: append a `run` record to the ledger, referring to report.json (or,
+/// without it, every report written) and the evidence manifest this run recorded. A failure is
+/// a failed delivery (exit 5): the reports stay.
+async fn append_to_ledger(
+    report: &Report,
+    settings: &Settings,
+    written: &[PathBuf],
+) -> DeliveryOutcome {
+    let Some(dir) = settings.targets.ledger_dir.clone() else {
+        return DeliveryOutcome::Skipped;
+    };
+    let entry = run_entry(report, settings, written);
+    let appended = tokio::task::spawn_blocking(move || crate::ledger::append(&dir, entry)).await;
+    match appended {
+        Ok(Ok(record)) => {
+            tracing::info!(seq = record.seq, "the run was recorded in the ledger");
+            DeliveryOutcome::Ok
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the run could not be recorded in the ledger; the reports are on disk");
+            DeliveryOutcome::Failed
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "recording the run in the ledger stopped; the reports are on disk");
+            DeliveryOutcome::Failed
+        }
+    }
+}
+
+/// [`append_to_ledger`] for the reports rewritten after a late stop (logged, not judged: the
+/// first record already stands).
+fn ledger_append_blocking(report: &Report, settings: &Settings, written: &[PathBuf]) {
+    let Some(dir) = &settings.targets.ledger_dir else {
+        return;
+    };
+    if let Err(e) = crate::ledger::append(dir, run_entry(report, settings, written)) {
+        tracing::error!(error = %e, "the rewritten reports could not be recorded in the ledger; `ledger verify` will call report.json changed");
+    }
+}
+
+/// The ledger entry of this run.
+fn run_entry(report: &Report, settings: &Settings, written: &[PathBuf]) -> crate::ledger::Entry {
+    let json = settings.output_dir.join(report::REPORT_JSON);
+    let mut refs = if written.contains(&json) {
+        vec![json]
+    } else {
+        written.to_vec()
+    };
+    if let Some(evidence) = &settings.recorded_evidence {
+        refs.push(evidence.join(crate::sources::evidence::MANIFEST_FILE));
+    }
+    crate::ledger::Entry {
+        kind: crate::ledger::Kind::Run,
+        run_id: report.run.run_id.clone(),
+        run_dir: settings.output_dir.clone(),
+        refs,
+        summary: crate::ledger::run_summary(report),
+    }
 }
 
 /// Where `report.html` will be once stored, known before the upload: when a store is

@@ -116,6 +116,8 @@ pub(crate) struct Targets {
     pub notifier: Option<Notifier>,
     pub metrics_textfile: Option<PathBuf>,
     pub pusher: Option<Pusher>,
+    /// `[review] ledger_dir`: a `run` record is appended there after the reports are written.
+    pub ledger_dir: Option<PathBuf>,
 }
 
 impl Targets {
@@ -145,11 +147,20 @@ impl Targets {
             ),
             None => (None, None),
         };
+        // A ledger that cannot take another record (a torn last line) fails now, before any work.
+        let ledger_dir = match &config.review {
+            Some(r) => {
+                crate::ledger::check_tail(&r.ledger_dir).map_err(Error::Fatal)?;
+                Some(r.ledger_dir.clone())
+            }
+            None => None,
+        };
         Ok(Targets {
             store,
             notifier,
             metrics_textfile,
             pusher,
+            ledger_dir,
         })
     }
 }

@@ -2,5 +2,6 @@
 //! [`finish`](crate::finish) stage when it writes a report.
 
 pub(crate) mod check;
+pub(crate) mod ledger;
 pub(crate) mod merge;
 pub(crate) mod run;

@@ -18,6 +18,7 @@ mod faults;
 mod files;
 mod finish;
 mod kubernetes;
+mod ledger;
 mod merge;
 mod metrics;
 mod notify;
