@@ -69,10 +69,11 @@ fn outcome(v: &Verification, after: &str) -> Result<ExitStatus, Error> {
     if v.ok() {
         return Ok(ExitStatus::Clean);
     }
+    let n = v.problems.len();
     let mut text = format!(
-        "the ledger {} does not verify ({} problems){after}:",
+        "the ledger {} does not verify ({n} problem{}){after}:",
         v.path.display(),
-        v.problems.len()
+        crate::report::plural(n)
     );
     for p in &v.problems {
         text.push_str(&format!("\n  {p}"));
@@ -98,20 +99,22 @@ fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatu
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let written = period::write(&pack, &out).map_err(Error::Fatal)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    let count = |n: usize, noun: &str| format!("{n} {noun}{}", crate::report::plural(n));
+    let c = &pack.cadence;
+    let verdict = match (c.met, c.sign_offs_in_period.len(), c.gaps.len()) {
+        (true, _, _) => format!("the review cadence of {cadence} days was met"),
+        (false, 0, 0) => "no review was signed off in the period".to_string(),
+        (false, _, gaps) => format!(
+            "the review cadence of {cadence} days was NOT met: {} without a sign-off for longer than that",
+            count(gaps, "gap")
+        ),
+    };
     let text = format!(
-        "Wrote {}\n{} runs, {} reviews, {} sign-offs in the period; {}\n",
+        "Wrote {}\n{}, {}, {} in the period; {verdict}\n",
         names.join(", "),
-        pack.runs.len(),
-        pack.reviews.len(),
-        pack.cadence.sign_offs_in_period.len(),
-        if pack.cadence.met {
-            "the review cadence was met".to_string()
-        } else {
-            format!(
-                "the review cadence of {cadence} days was NOT met ({} gaps)",
-                pack.cadence.gaps.len()
-            )
-        }
+        count(pack.runs.len(), "run"),
+        count(pack.reviews.len(), "review"),
+        count(c.sign_offs_in_period.len(), "sign-off"),
     );
     crate::output::to_stdout(text.as_bytes()).map_err(Error::Fatal)?;
     outcome(&v, "; the evidence pack was written with them listed")

@@ -27,6 +27,15 @@ pub(super) fn esc(text: &str) -> String {
     out
 }
 
+/// An RFC 3339 instant as people read it (`2026-11-20 06:00:02 UTC`), escaped; anything else
+/// escaped as it is.
+fn human(text: &str) -> String {
+    match crate::timestamp::parse_timestamp(text) {
+        Some(t) => esc(&crate::model::format_human(&t)),
+        None => esc(text),
+    }
+}
+
 pub(super) fn render(r: &PeriodReport) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -34,11 +43,11 @@ pub(super) fn render(r: &PeriodReport) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Access review evidence {} to {}</title>\
          <style>{STYLE}</style></head><body><h1>Access review evidence</h1>\
          <p>Period {} to {} (end exclusive). Generated {}. Ledger <code>{}</code>, head seq {} SHA-256 <code>{}</code>.</p>",
-        esc(&r.from),
-        esc(&r.to),
-        esc(&r.from),
-        esc(&r.to),
-        esc(&r.generated_at),
+        human(&r.from),
+        human(&r.to),
+        human(&r.from),
+        human(&r.to),
+        human(&r.generated_at),
         esc(&r.ledger),
         r.head_seq.map_or("none".into(), |s| s.to_string()),
         esc(r.head_sha256.as_deref().unwrap_or("none")),
@@ -97,8 +106,8 @@ fn runs(h: &mut String, runs: &[RunRow]) {
             h,
             "<tr><td>{}</td><td>{}</td><td>{complete}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td>\
              <td><code>{}</code><br><code>{}</code></td></tr>",
-            esc(&run.at),
-            esc(run.as_of.as_deref().unwrap_or("?")),
+            human(&run.at),
+            human(run.as_of.as_deref().unwrap_or("?")),
             opt(run.accounts),
             opt(run.failing),
             opt(run.scopes),
@@ -118,15 +127,16 @@ fn reviews(h: &mut String, r: &PeriodReport) {
             "<table><tr><th>Started</th><th>Collected</th><th>Signed off</th><th>Run</th></tr>",
         );
         for rv in &r.reviews {
-            let collected: Vec<String> = rv.collected.iter().map(|s| esc(s)).collect();
+            let collected: Vec<String> = rv.collected.iter().map(|s| human(s)).collect();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code><br><code>{}</code></td></tr>",
-                esc(rv.started.as_deref().unwrap_or("-")),
+                human(rv.started.as_deref().unwrap_or("-")),
                 collected.join("<br>"),
-                rv.signed_off
-                    .as_deref()
-                    .map_or("<span class=\"bad\">not signed off</span>".to_string(), esc),
+                rv.signed_off.as_deref().map_or(
+                    "<span class=\"bad\">not signed off</span>".to_string(),
+                    human
+                ),
                 esc(&rv.run_id),
                 esc(&rv.run_dir),
             );
@@ -154,10 +164,10 @@ fn gap(h: &mut String, g: &Gap) {
     let _ = write!(
         h,
         "<tr class=\"bad\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        esc(&g.since),
-        esc(g.until.as_deref().unwrap_or("end of period, still none")),
+        human(&g.since),
+        human(g.until.as_deref().unwrap_or("end of period, still none")),
         g.days,
-        esc(&g.due),
+        human(&g.due),
         g.missed_cycles
     );
 }

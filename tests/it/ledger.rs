@@ -96,7 +96,7 @@ fn runs_are_recorded_verified_and_reported() {
     std::fs::write(ledger.join("ledger.jsonl"), &bytes).unwrap();
     let failed = ledger_cmd(&config, &["verify"]).code(1);
     let err = String::from_utf8_lossy(&failed.get_output().stderr).into_owned();
-    assert!(err.contains("does not verify (1 problems)"), "{err}");
+    assert!(err.contains("does not verify (1 problem)"), "{err}");
     assert!(err.contains("line 2: prev_sha256"), "{err}");
     assert!(err.contains("line 1 was changed"), "{err}");
 }
