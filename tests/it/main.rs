@@ -31,3 +31,4 @@ mod settings;
 mod snapshots;
 mod store;
 mod trust;
+mod xlsx;
