@@ -115,6 +115,7 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
         cli::Command::CheckConfig(args) => commands::check::check_config(&args, &config_path).await,
         cli::Command::Rules(args) => commands::check::list_rules(&args),
         cli::Command::Merge(args) => commands::merge::merge(&args, &config_path, summary).await,
+        cli::Command::Review(command) => commands::review::review(&command, &config_path),
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -3,4 +3,5 @@
 
 pub(crate) mod check;
 pub(crate) mod merge;
+pub(crate) mod review;
 pub(crate) mod run;
