@@ -161,4 +161,4 @@ pub(crate) fn cell(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
