@@ -71,8 +71,16 @@ impl State {
         })
     }
 
-    /// Record `record` for `key`; the decision it replaces, if any.
+    /// Record `record` for `key`; the decision it replaces, if any. The same decision returned
+    /// again (same decision, new role and justification) changes nothing.
     pub(crate) fn decide(&mut self, key: &str, record: DecisionRecord) -> Option<DecisionRecord> {
+        let same = |old: &DecisionRecord| {
+            (old.decision, &old.new_role, &old.justification)
+                == (record.decision, &record.new_role, &record.justification)
+        };
+        if self.decisions.get(key).is_some_and(same) {
+            return None;
+        }
         let old = self.decisions.insert(key.to_string(), record);
         if let Some(old) = &old {
             self.superseded.push((key.to_string(), old.clone()));

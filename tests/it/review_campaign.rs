@@ -51,7 +51,11 @@ fn review(config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
 }
 
 fn start(config: &Path, run: &Path) {
-    review(config, &["start", run.to_str().unwrap(), "--allow-incomplete"]).code(0);
+    review(
+        config,
+        &["start", run.to_str().unwrap(), "--allow-incomplete"],
+    )
+    .code(0);
 }
 
 fn worksheet(run: &Path, reviewer: &str, ext: &str) -> PathBuf {
@@ -83,7 +87,7 @@ fn fill(path: &Path, cells: &[(String, String)]) {
         .compression_method(zip::CompressionMethod::Deflated);
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).unwrap();
-        let name = entry.name().to_string();
+        let name = entry.name().unwrap().to_string();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
         if name == "xl/worksheets/sheet1.xml" {
@@ -131,7 +135,9 @@ fn revoke_all_csv(path: &Path) {
         .from_path(path)
         .unwrap();
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let mut out = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
     for (i, r) in records.iter().enumerate() {
         let mut cells: Vec<String> = r.iter().map(str::to_string).collect();
         if i >= 2 {
@@ -147,10 +153,22 @@ fn start_collect_status_until_every_account_is_decided() {
     let dir = tempfile::tempdir().unwrap();
     let (run, config) = demo_run(dir.path());
     let refused = review(&config, &["start", run.to_str().unwrap()]).code(1);
-    assert!(stderr(&refused).contains("--allow-incomplete"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--allow-incomplete"),
+        "{}",
+        stderr(&refused)
+    );
     start(&config, &run);
-    let again = review(&config, &["start", run.to_str().unwrap(), "--allow-incomplete"]).code(1);
-    assert!(stderr(&again).contains("to start over, remove"), "{}", stderr(&again));
+    let again = review(
+        &config,
+        &["start", run.to_str().unwrap(), "--allow-incomplete"],
+    )
+    .code(1);
+    assert!(
+        stderr(&again).contains("to start over, remove"),
+        "{}",
+        stderr(&again)
+    );
 
     let state = read_json(&run.join("review/state.json"));
     assert_eq!(state["reviewers"][ENG].as_array().unwrap().len(), 19);
@@ -170,21 +188,33 @@ fn start_collect_status_until_every_account_is_decided() {
         });
     }
     fill(&eng, &cells);
-    review(&config, &["collect", run.to_str().unwrap(), eng.to_str().unwrap()]).code(0);
+    review(
+        &config,
+        &["collect", run.to_str().unwrap(), eng.to_str().unwrap()],
+    )
+    .code(0);
     let status = review(&config, &["status", run.to_str().unwrap()]).code(3);
     let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
     assert!(table.contains("283 outstanding"), "{table}");
 
     // Returned again with one decision changed: the newer one wins and the change is noted.
     fill(&eng, &decide(4, "keep", "", "needed for the migration"));
-    let again = review(&config, &["collect", run.to_str().unwrap(), eng.to_str().unwrap()]).code(0);
+    let again = review(
+        &config,
+        &["collect", run.to_str().unwrap(), eng.to_str().unwrap()],
+    )
+    .code(0);
     let said = String::from_utf8_lossy(&again.get_output().stdout).into_owned();
     assert!(said.contains("revoke → keep"), "{said}");
 
     // security@ returns the CSV.
     let sec = worksheet(&run, SEC, "csv");
     revoke_all_csv(&sec);
-    review(&config, &["collect", run.to_str().unwrap(), sec.to_str().unwrap()]).code(0);
+    review(
+        &config,
+        &["collect", run.to_str().unwrap(), sec.to_str().unwrap()],
+    )
+    .code(0);
     review(&config, &["status", run.to_str().unwrap()]).code(0);
 
     let state = read_json(&run.join("review/state.json"));
@@ -197,7 +227,11 @@ fn start_collect_status_until_every_account_is_decided() {
 
 /// `collect` of a worksheet filled with `cells` fails (exit 1) saying each of `says`.
 fn refused(run: &Path, config: &Path, file: &Path, says: &[&str]) {
-    let a = review(config, &["collect", run.to_str().unwrap(), file.to_str().unwrap()]).code(1);
+    let a = review(
+        config,
+        &["collect", run.to_str().unwrap(), file.to_str().unwrap()],
+    )
+    .code(1);
     let text = stderr(&a);
     for s in says {
         assert!(text.contains(s), "{s}\nin\n{text}");
@@ -220,8 +254,16 @@ fn tampered_and_mistaken_worksheets_are_refused_where_they_are_wrong() {
         path
     };
 
-    let edited = copy("edited.xlsx", &[("C2".into(), "someone@evil.example".into())]);
-    refused(&run, &config, &edited, &["sheet Review, row 2, column C (email): changed from"]);
+    let edited = copy(
+        "edited.xlsx",
+        &[("C2".into(), "someone@evil.example".into())],
+    );
+    refused(
+        &run,
+        &config,
+        &edited,
+        &["sheet Review, row 2, column C (email): changed from"],
+    );
 
     let keep = copy("keep.xlsx", &decide(failing, "keep", "", ""));
     let at = format!("sheet Review, row {failing}, column O (justification)");
@@ -235,14 +277,27 @@ fn tampered_and_mistaken_worksheets_are_refused_where_they_are_wrong() {
     let mut both = decide(clean, "delete", "", "");
     both.extend(decide(failing, "keep", "", ""));
     let many = copy("many.xlsx", &both);
-    refused(&run, &config, &many, &["2 problem(s)", "nothing was collected"]);
-    assert_eq!(read_json(&run.join("review/state.json"))["decisions"], serde_json::json!({}));
+    refused(
+        &run,
+        &config,
+        &many,
+        &["2 problem(s)", "nothing was collected"],
+    );
+    assert_eq!(
+        read_json(&run.join("review/state.json"))["decisions"],
+        serde_json::json!({})
+    );
 
     // A worksheet of another review of the same report.
     let other = copy_run(&run, &dir.path().join("other"));
     start(&config, &other);
     let foreign = worksheet(&other, SEC, "xlsx");
-    refused(&run, &config, &foreign, &["sheet _review, row 1, column B (review_id): this worksheet belongs to another review"]);
+    refused(
+        &run,
+        &config,
+        &foreign,
+        &["sheet _review, row 1, column B (review_id): this worksheet belongs to another review"],
+    );
 }
 
 #[test]
@@ -256,7 +311,12 @@ fn a_reviewer_cannot_decide_their_own_account() {
         rows(&worksheet(&probe, SEC, "xlsx"))
     };
     // The default reviewer is now someone whose own account is under review.
-    let me = rows0.iter().find(|r| r.2.ends_with("@acme.example")).unwrap().2.clone();
+    let me = rows0
+        .iter()
+        .find(|r| r.2.ends_with("@acme.example"))
+        .unwrap()
+        .2
+        .clone();
     let config = config(dir.path(), &me);
     start(&config, &run);
     let mine = rows(&worksheet(&run, &me, "xlsx"));
@@ -264,7 +324,12 @@ fn a_reviewer_cannot_decide_their_own_account() {
     let path = worksheet(&run, &me, "xlsx");
     fill(&path, &decide(own, "revoke", "", ""));
     let at = format!("sheet Review, row {own}, column M (decision): this is {me}'s own account");
-    refused(&run, &config, &path, &[&at, "a second reviewer must decide it"]);
+    refused(
+        &run,
+        &config,
+        &path,
+        &[&at, "a second reviewer must decide it"],
+    );
     let status = review(&config, &["status", run.to_str().unwrap()]).code(3);
     let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
     assert!(table.contains("own account(s)"), "{table}");
@@ -275,5 +340,9 @@ fn review_needs_the_review_section() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
     let a = review(&config, &["status", dir.path().to_str().unwrap()]).code(1);
-    assert!(stderr(&a).contains("has no [review] section"), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("has no [review] section"),
+        "{}",
+        stderr(&a)
+    );
 }

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::access_review::config::{Reviewer, ReviewSettings};
+use crate::access_review::config::{ReviewSettings, Reviewer};
 
 pub(crate) fn settings() -> ReviewSettings {
     ReviewSettings {
@@ -47,14 +47,24 @@ fn accounts_go_to_the_first_matching_reviewer_or_the_default() {
     ];
     let by = assign(&settings(), &accounts, &[]);
     let keys = |who: &str| by[who].iter().map(|r| r.key.clone()).collect::<Vec<_>>();
-    assert_eq!(keys("eng@acme.example"), ["sentry/acme/1", "sentry/acme-labs/2"]);
+    assert_eq!(
+        keys("eng@acme.example"),
+        ["sentry/acme/1", "sentry/acme-labs/2"]
+    );
     assert_eq!(keys("security@acme.example"), ["sentry/other/3"]);
     let row = &by["security@acme.example"][0];
     assert_eq!(
-        (row.mfa.as_str(), row.privileged.as_str(), row.last_seen.as_str()),
+        (
+            row.mfa.as_str(),
+            row.privileged.as_str(),
+            row.last_seen.as_str()
+        ),
         ("no", "yes", "2026-01-02T03:04:05Z")
     );
-    assert_eq!(row.name, "=HYPERLINK(\"x\")", "kept as text, never a formula");
+    assert_eq!(
+        row.name, "=HYPERLINK(\"x\")",
+        "kept as text, never a formula"
+    );
 }
 
 #[test]

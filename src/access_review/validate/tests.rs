@@ -86,7 +86,13 @@ fn valid_decisions_are_taken_and_blank_rows_stay_undecided() {
     let state = state();
     let mut s = sheet(&state);
     decide(&mut s, 0, "keep", "", "break-glass admin, approved by CISO");
-    decide(&mut s, 1, "Change_Role", "member", "no longer leads the team");
+    decide(
+        &mut s,
+        1,
+        "Change_Role",
+        "member",
+        "no longer leads the team",
+    );
     let checked = check(&state, &s, now());
     assert!(checked.problems.is_empty(), "{:?}", checked.problems);
     let got: Vec<(&str, Decision)> = checked
@@ -96,7 +102,10 @@ fn valid_decisions_are_taken_and_blank_rows_stay_undecided() {
         .collect();
     assert_eq!(
         got,
-        [("sentry/acme/1", Decision::Keep), ("sentry/acme/2", Decision::ChangeRole)]
+        [
+            ("sentry/acme/1", Decision::Keep),
+            ("sentry/acme/2", Decision::ChangeRole)
+        ]
     );
     assert_eq!(checked.decisions[1].1.new_role.as_deref(), Some("member"));
     assert_eq!(checked.decisions[0].1.decided_by, ENG);
@@ -114,40 +123,105 @@ fn sorted_rows_are_fine() {
 fn each_rule_names_file_sheet_row_and_column() {
     let state = state();
     let cases: Vec<(&str, Box<dyn Fn(&mut Returned)>, &str)> = vec![
-        ("invalid decision", Box::new(|s| decide(s, 1, "delete", "", "")),
-         "eng.xlsx: sheet Review, row 3, column M (decision): `delete` is not a decision"),
-        ("keep of a failing account", Box::new(|s| decide(s, 0, "keep", "", " ")),
-         "row 2, column O (justification): a keep of an account with a failing finding needs a justification"),
-        ("change_role without a role", Box::new(|s| decide(s, 1, "change_role", "", "why")),
-         "row 3, column N (new_role): change_role needs the new role"),
-        ("change_role without a reason", Box::new(|s| decide(s, 1, "change_role", "member", "")),
-         "row 3, column O (justification): change_role needs a justification"),
-        ("new role on a revoke", Box::new(|s| decide(s, 1, "revoke", "member", "")),
-         "row 3, column N (new_role): a new role is only for change_role"),
-        ("self-review", Box::new(|s| decide(s, 2, "keep", "", "")),
-         "row 4, column M (decision): this is eng@acme.example's own account"),
-        ("altered email", Box::new(|s| s.rows[1].1[2] = "x@evil.example".into()),
-         "row 3, column C (email): changed from `b@acme.example` to `x@evil.example`"),
-        ("altered recommendation", Box::new(|s| s.rows[0].1[11] = "keep".into()),
-         "row 2, column L (recommended): changed from `revoke` to `keep`"),
-        ("another review", Box::new(|s| s.meta[0] = field("r0", 1)),
-         "sheet _review, row 1, column B (review_id): this worksheet belongs to another review (`r0`"),
-        ("another report", Box::new(|s| s.meta[1] = field("def", 2)),
-         "sheet _review, row 2, column B (report_sha256): this worksheet belongs to another report.json"),
-        ("unknown reviewer", Box::new(|s| s.meta[2] = field("x@acme.example", 3)),
-         "sheet _review, row 3, column B (reviewer): `x@acme.example` is not a reviewer"),
-        ("moved column", Box::new(|s| s.header.swap(13, 14)),
-         "row 1, column N (new_role): the header reads `justification`"),
-        ("hidden keys changed", Box::new(|s| s.meta_keys.as_mut().unwrap().pop().map(drop).unwrap_or(())),
-         "sheet _review, row 7, column A (row_keys): the row keys of this sheet were changed"),
-        ("removed row", Box::new(|s| { s.rows.remove(1); s.meta_keys = None; }),
-         "row 3, column A (row_key): row `sentry/acme/2` was removed"),
-        ("added row", Box::new(|s| { let mut r = s.rows[0].clone(); r.0 = 5; r.1[0] = "sentry/acme/77".into(); s.rows.push(r); }),
-         "row 5, column A (row_key): row `sentry/acme/77` is not in this review"),
-        ("duplicated row", Box::new(|s| { let mut r = s.rows[0].clone(); r.0 = 5; s.rows.push(r); }),
-         "row 5, column A (row_key): row `sentry/acme/1` appears twice"),
-        ("another reviewer's row", Box::new(|s| { s.rows[0].1 = state_other_row(); }),
-         "row 2, column A (row_key): row `sentry/other/9` is assigned to security@acme.example"),
+        (
+            "invalid decision",
+            Box::new(|s| decide(s, 1, "delete", "", "")),
+            "eng.xlsx: sheet Review, row 3, column M (decision): `delete` is not a decision",
+        ),
+        (
+            "keep of a failing account",
+            Box::new(|s| decide(s, 0, "keep", "", " ")),
+            "row 2, column O (justification): a keep of an account with a failing finding needs a justification",
+        ),
+        (
+            "change_role without a role",
+            Box::new(|s| decide(s, 1, "change_role", "", "why")),
+            "row 3, column N (new_role): change_role needs the new role",
+        ),
+        (
+            "change_role without a reason",
+            Box::new(|s| decide(s, 1, "change_role", "member", "")),
+            "row 3, column O (justification): change_role needs a justification",
+        ),
+        (
+            "new role on a revoke",
+            Box::new(|s| decide(s, 1, "revoke", "member", "")),
+            "row 3, column N (new_role): a new role is only for change_role",
+        ),
+        (
+            "self-review",
+            Box::new(|s| decide(s, 2, "keep", "", "")),
+            "row 4, column M (decision): this is eng@acme.example's own account",
+        ),
+        (
+            "altered email",
+            Box::new(|s| s.rows[1].1[2] = "x@evil.example".into()),
+            "row 3, column C (email): changed from `b@acme.example` to `x@evil.example`",
+        ),
+        (
+            "altered recommendation",
+            Box::new(|s| s.rows[0].1[11] = "keep".into()),
+            "row 2, column L (recommended): changed from `revoke` to `keep`",
+        ),
+        (
+            "another review",
+            Box::new(|s| s.meta[0] = field("r0", 1)),
+            "sheet _review, row 1, column B (review_id): this worksheet belongs to another review (`r0`",
+        ),
+        (
+            "another report",
+            Box::new(|s| s.meta[1] = field("def", 2)),
+            "sheet _review, row 2, column B (report_sha256): this worksheet belongs to another report.json",
+        ),
+        (
+            "unknown reviewer",
+            Box::new(|s| s.meta[2] = field("x@acme.example", 3)),
+            "sheet _review, row 3, column B (reviewer): `x@acme.example` is not a reviewer",
+        ),
+        (
+            "moved column",
+            Box::new(|s| s.header.swap(13, 14)),
+            "row 1, column N (new_role): the header reads `justification`",
+        ),
+        (
+            "hidden keys changed",
+            Box::new(|s| s.meta_keys.as_mut().unwrap().pop().map(drop).unwrap_or(())),
+            "sheet _review, row 7, column A (row_keys): the row keys of this sheet were changed",
+        ),
+        (
+            "removed row",
+            Box::new(|s| {
+                s.rows.remove(1);
+                s.meta_keys = None;
+            }),
+            "row 3, column A (row_key): row `sentry/acme/2` was removed",
+        ),
+        (
+            "added row",
+            Box::new(|s| {
+                let mut r = s.rows[0].clone();
+                r.0 = 5;
+                r.1[0] = "sentry/acme/77".into();
+                s.rows.push(r);
+            }),
+            "row 5, column A (row_key): row `sentry/acme/77` is not in this review",
+        ),
+        (
+            "duplicated row",
+            Box::new(|s| {
+                let mut r = s.rows[0].clone();
+                r.0 = 5;
+                s.rows.push(r);
+            }),
+            "row 5, column A (row_key): row `sentry/acme/1` appears twice",
+        ),
+        (
+            "another reviewer's row",
+            Box::new(|s| {
+                s.rows[0].1 = state_other_row();
+            }),
+            "row 2, column A (row_key): row `sentry/other/9` is assigned to security@acme.example",
+        ),
     ];
     for (case, edit, says) in cases {
         let mut s = sheet(&state);
@@ -179,12 +253,14 @@ fn every_problem_is_listed_not_just_the_first() {
     s.rows[2].1[1] = "Someone Else".into();
     let checked = check(&state, &s, now());
     assert_eq!(checked.problems.len(), 3, "{:#?}", checked.problems);
-    assert!(problem(&state, &{
-        let mut t = sheet(&state);
-        decide(&mut t, 1, "nope", "", "");
-        t
-    })
-    .starts_with("eng.xlsx: sheet Review, row 3, column M (decision)"));
+    assert!(
+        problem(&state, &{
+            let mut t = sheet(&state);
+            decide(&mut t, 1, "nope", "", "");
+            t
+        })
+        .starts_with("eng.xlsx: sheet Review, row 3, column M (decision)")
+    );
 }
 
 #[test]
@@ -213,7 +289,12 @@ fn status_counts_decided_rows_and_overdue() {
     assert!(st.overdue, "due 2026-11-20, now 2026-11-21");
     let eng = st.lines.iter().find(|l| l.reviewer == ENG).unwrap();
     assert_eq!((eng.decided, eng.total, eng.own), (0, 3, 1));
-    let all: Vec<String> = state.reviewers.values().flatten().map(|r| r.key.clone()).collect();
+    let all: Vec<String> = state
+        .reviewers
+        .values()
+        .flatten()
+        .map(|r| r.key.clone())
+        .collect();
     for key in all {
         let record = DecisionRecord {
             decision: Decision::Revoke,
