@@ -122,7 +122,8 @@ fn sorted_rows_are_fine() {
 #[test]
 fn each_rule_names_file_sheet_row_and_column() {
     let state = state();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Returned)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Returned)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "invalid decision",
             Box::new(|s| decide(s, 1, "delete", "", "")),
