@@ -66,6 +66,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// The ledger of runs and reviews: verify its chain, or write a period's evidence pack
     Ledger(LedgerArgs),
+    /// The access review of a run: start it, collect the returned worksheets, see its status
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -207,6 +210,42 @@ pub struct LedgerReportArgs {
     /// The ledger folder (overrides [review] ledger_dir)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// `review start|collect|status` (CONTRACT section 9); needs `[review]` in the config.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReviewCommand {
+    /// Turn a completed run into a review: one worksheet (xlsx and CSV) per reviewer
+    Start(ReviewStartArgs),
+    /// Read returned worksheets, check them, and record their decisions
+    Collect(ReviewCollectArgs),
+    /// Decided / total per reviewer; exit 3 while anything is outstanding
+    Status(ReviewStatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewStartArgs {
+    /// The run's output folder (with its report.json)
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Review a run whose scopes did not all succeed; the worksheets list the missing scopes
+    #[arg(long)]
+    pub allow_incomplete: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewCollectArgs {
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Returned worksheets (.xlsx or .csv)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewStatusArgs {
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -139,7 +139,6 @@ fn scope_glob(glob: &str) -> Result<(), String> {
 }
 
 /// Whether `glob` (`*` any run, `?` one character) matches all of `text`.
-#[allow(dead_code)] // until `review start` assigns rows to reviewers (being built)
 pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
     let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
     // Iterative wildcard matching with one backtrack point: linear in practice, never
@@ -164,7 +163,6 @@ pub(crate) fn glob_matches(glob: &str, text: &str) -> bool {
     g[gi..].iter().all(|c| *c == '*')
 }
 
-#[allow(dead_code)] // until `review start` assigns rows to reviewers (being built)
 impl ReviewSettings {
     /// Who reviews `source_name/scope`: the first reviewer whose glob matches, or the default.
     pub(crate) fn reviewer_of(&self, source_name: &str, scope: &str) -> &str {

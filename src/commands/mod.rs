@@ -4,4 +4,5 @@
 pub(crate) mod check;
 pub(crate) mod ledger;
 pub(crate) mod merge;
+pub(crate) mod review;
 pub(crate) mod run;

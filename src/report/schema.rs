@@ -41,6 +41,9 @@ pub(crate) struct ReportFile {
 
 #[derive(Deserialize)]
 pub(crate) struct RunRecord {
+    /// Absent from reports made before run ids.
+    #[serde(default)]
+    pub run_id: Option<String>,
     #[serde(default)]
     pub retries: u32,
     #[serde(default)]

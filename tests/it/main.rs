@@ -25,6 +25,7 @@ mod notify;
 mod ocsf;
 mod provenance;
 mod review;
+mod review_campaign;
 mod roster;
 mod sentdm;
 mod sentry;

@@ -1,0 +1,369 @@
+//! The access review end to end through the real binary: a replayed demo run → `review start`
+//! with two reviewers → each worksheet filled in as a reviewer would → `review collect` →
+//! `review status` (3 while rows are outstanding, 0 when all are decided); and every kind of
+//! tampered or mistaken worksheet refused with its file, sheet, row and column.
+//!
+//! The workbook is filled by editing the cells in its sheet XML inside the zip, as Excel does
+//! when a person types in a cell: everything else — the hidden `_review` sheet, the protection,
+//! the list validation, the styles — stays byte for byte as `review start` wrote it. Rewriting
+//! it with rust_xlsxwriter would test our writer against itself and drop what we did not copy.
+//! The CSV is filled by rewriting its decision columns, as a spreadsheet saving a CSV would.
+
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+use calamine::{Reader, Xlsx};
+
+use crate::support::common::*;
+
+const ENG: &str = "eng@acme.example";
+const SEC: &str = "security@acme.example";
+
+fn config(dir: &Path, default_reviewer: &str) -> PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[review]\ndefault_reviewer = \"{default_reviewer}\"\nledger_dir = \"{}\"\n\
+             [[review.reviewers]]\nemail = \"{ENG}\"\nscopes = [\"sentdm/*\"]\n",
+            dir.join("ledger").display()
+        ),
+    )
+}
+
+/// A replayed demo run in `dir/run` (incomplete: two scopes fail) and its config.
+fn demo_run(dir: &Path) -> (PathBuf, PathBuf) {
+    let run = dir.join("run");
+    replay_demo(&run, &[]).code(4);
+    (run, config(dir, SEC))
+}
+
+/// A copy of a run's report.json in a new run folder.
+fn copy_run(run: &Path, to: &Path) -> PathBuf {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(run.join("report.json"), to.join("report.json")).unwrap();
+    to.to_path_buf()
+}
+
+fn review(config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    bin()
+        .args(["--config", config.to_str().unwrap(), "review"])
+        .args(args)
+        .assert()
+}
+
+fn start(config: &Path, run: &Path) {
+    review(
+        config,
+        &["start", run.to_str().unwrap(), "--allow-incomplete"],
+    )
+    .code(0);
+}
+
+fn worksheet(run: &Path, reviewer: &str, ext: &str) -> PathBuf {
+    run.join(format!("review/worksheets/{reviewer}.{ext}"))
+}
+
+fn stderr(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+/// The rows of a worksheet's `Review` sheet: (Excel row, row key, email, recommended).
+fn rows(path: &Path) -> Vec<(usize, String, String, String)> {
+    let mut book: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let range = book.worksheet_range("Review").unwrap();
+    range
+        .rows()
+        .enumerate()
+        .skip(1)
+        .map(|(i, r)| (i + 1, r[0].to_string(), r[2].to_string(), r[11].to_string()))
+        .collect()
+}
+
+/// Type `text` into the cells of sheet 1 (`Review`), as Excel would save them.
+fn fill(path: &Path, cells: &[(String, String)]) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            let mut xml = String::from_utf8(data).unwrap();
+            for (cell, text) in cells {
+                xml = set_cell(&xml, cell, text);
+            }
+            data = xml.into_bytes();
+        }
+        out.start_file(name, options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    std::fs::write(path, out.finish().unwrap().into_inner()).unwrap();
+}
+
+/// The cell `reference` (`M2`) as an inline string, its style kept.
+fn set_cell(xml: &str, reference: &str, text: &str) -> String {
+    let pattern = format!(r#"<c r="{reference}"( s="\d+")?( t="\w+")?(/>|>.*?</c>)"#);
+    let re = regex::Regex::new(&pattern).unwrap();
+    assert!(re.is_match(xml), "cell {reference} in the sheet");
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+    re.replace(xml, |c: &regex::Captures<'_>| {
+        let style = c.get(1).map_or("", |m| m.as_str());
+        format!(r#"<c r="{reference}"{style} t="inlineStr"><is><t>{escaped}</t></is></c>"#)
+    })
+    .into_owned()
+}
+
+fn decide(row: usize, decision: &str, new_role: &str, why: &str) -> Vec<(String, String)> {
+    let mut cells = vec![(format!("M{row}"), decision.to_string())];
+    if !new_role.is_empty() {
+        cells.push((format!("N{row}"), new_role.to_string()));
+    }
+    if !why.is_empty() {
+        cells.push((format!("O{row}"), why.to_string()));
+    }
+    cells
+}
+
+/// Every row of the CSV worksheet decided `revoke`.
+fn revoke_all_csv(path: &Path) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    for (i, r) in records.iter().enumerate() {
+        let mut cells: Vec<String> = r.iter().map(str::to_string).collect();
+        if i >= 2 {
+            cells[12] = "revoke".into();
+        }
+        out.write_record(&cells).unwrap();
+    }
+    std::fs::write(path, out.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn start_collect_status_until_every_account_is_decided() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, config) = demo_run(dir.path());
+    let refused = review(&config, &["start", run.to_str().unwrap()]).code(1);
+    assert!(
+        stderr(&refused).contains("--allow-incomplete"),
+        "{}",
+        stderr(&refused)
+    );
+    start(&config, &run);
+    let again = review(
+        &config,
+        &["start", run.to_str().unwrap(), "--allow-incomplete"],
+    )
+    .code(1);
+    assert!(
+        stderr(&again).contains("to start over, remove"),
+        "{}",
+        stderr(&again)
+    );
+
+    let state = read_json(&run.join("review/state.json"));
+    assert_eq!(state["reviewers"][ENG].as_array().unwrap().len(), 19);
+    assert_eq!(state["reviewers"][SEC].as_array().unwrap().len(), 283);
+    assert_eq!(state["missing_scopes"].as_array().unwrap().len(), 2);
+
+    // eng@ decides in Excel: keep with a reason, one role change, revoke the rest.
+    let eng = worksheet(&run, ENG, "xlsx");
+    let eng_rows = rows(&eng);
+    assert_eq!(eng_rows.len(), 19);
+    let mut cells = Vec::new();
+    for (n, _, _, recommended) in &eng_rows {
+        cells.extend(match (*n, recommended.as_str()) {
+            (2, _) => decide(2, "keep", "", "on call, approved by the CISO"),
+            (3, _) => decide(3, "change_role", "member", "left the platform team"),
+            _ => decide(*n, "revoke", "", ""),
+        });
+    }
+    fill(&eng, &cells);
+    review(
+        &config,
+        &["collect", run.to_str().unwrap(), eng.to_str().unwrap()],
+    )
+    .code(0);
+    let status = review(&config, &["status", run.to_str().unwrap()]).code(3);
+    let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
+    assert!(table.contains("283 outstanding"), "{table}");
+
+    // Returned again with one decision changed: the newer one wins and the change is noted.
+    fill(&eng, &decide(4, "keep", "", "needed for the migration"));
+    let again = review(
+        &config,
+        &["collect", run.to_str().unwrap(), eng.to_str().unwrap()],
+    )
+    .code(0);
+    let said = String::from_utf8_lossy(&again.get_output().stdout).into_owned();
+    assert!(said.contains("revoke → keep"), "{said}");
+
+    // security@ returns the CSV.
+    let sec = worksheet(&run, SEC, "csv");
+    revoke_all_csv(&sec);
+    review(
+        &config,
+        &["collect", run.to_str().unwrap(), sec.to_str().unwrap()],
+    )
+    .code(0);
+    review(&config, &["status", run.to_str().unwrap()]).code(0);
+
+    let state = read_json(&run.join("review/state.json"));
+    assert_eq!(state["decisions"].as_object().unwrap().len(), 302);
+    let key = &eng_rows[1].1;
+    assert_eq!(state["decisions"][key]["decision"], "change_role");
+    assert_eq!(state["decisions"][key]["new_role"], "member");
+    assert_eq!(state["superseded"].as_array().unwrap().len(), 1);
+
+    // Every step is in the ledger, whose chain and references verify.
+    let ledger = std::fs::read_to_string(dir.path().join("ledger/ledger.jsonl")).unwrap();
+    let kinds: Vec<String> = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "\"review_start\"",
+            "\"review_collect\"",
+            "\"review_collect\"",
+            "\"review_collect\""
+        ]
+    );
+    bin()
+        .args(["--config", config.to_str().unwrap(), "ledger", "verify"])
+        .assert()
+        .code(0);
+}
+
+/// `collect` of a worksheet filled with `cells` fails (exit 1) saying each of `says`.
+fn refused(run: &Path, config: &Path, file: &Path, says: &[&str]) {
+    let a = review(
+        config,
+        &["collect", run.to_str().unwrap(), file.to_str().unwrap()],
+    )
+    .code(1);
+    let text = stderr(&a);
+    for s in says {
+        assert!(text.contains(s), "{s}\nin\n{text}");
+    }
+    assert!(text.contains(&file.display().to_string()), "{text}");
+}
+
+#[test]
+fn tampered_and_mistaken_worksheets_are_refused_where_they_are_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, config) = demo_run(dir.path());
+    start(&config, &run);
+    let sec_rows = rows(&worksheet(&run, SEC, "xlsx"));
+    let failing = sec_rows.iter().find(|r| r.3 == "revoke").unwrap().0;
+    let clean = sec_rows.iter().find(|r| r.3 == "keep").unwrap().0;
+    let copy = |name: &str, cells: &[(String, String)]| {
+        let path = dir.path().join(name);
+        std::fs::copy(worksheet(&run, SEC, "xlsx"), &path).unwrap();
+        fill(&path, cells);
+        path
+    };
+
+    let edited = copy(
+        "edited.xlsx",
+        &[("C2".into(), "someone@evil.example".into())],
+    );
+    refused(
+        &run,
+        &config,
+        &edited,
+        &["sheet Review, row 2, column C (email): changed from"],
+    );
+
+    let keep = copy("keep.xlsx", &decide(failing, "keep", "", ""));
+    let at = format!("sheet Review, row {failing}, column O (justification)");
+    refused(&run, &config, &keep, &[&at, "needs a justification"]);
+
+    let invalid = copy("invalid.xlsx", &decide(clean, "delete", "", ""));
+    let at = format!("sheet Review, row {clean}, column M (decision): `delete` is not a decision");
+    refused(&run, &config, &invalid, &[&at]);
+
+    // Several mistakes at once: all of them are listed, and nothing is collected.
+    let mut both = decide(clean, "delete", "", "");
+    both.extend(decide(failing, "keep", "", ""));
+    let many = copy("many.xlsx", &both);
+    refused(
+        &run,
+        &config,
+        &many,
+        &["2 problems", "nothing was collected"],
+    );
+    assert_eq!(
+        read_json(&run.join("review/state.json"))["decisions"],
+        serde_json::json!({})
+    );
+
+    // A worksheet of another review of the same report.
+    let other = copy_run(&run, &dir.path().join("other"));
+    start(&config, &other);
+    let foreign = worksheet(&other, SEC, "xlsx");
+    refused(
+        &run,
+        &config,
+        &foreign,
+        &["sheet _review, row 1, column B (review_id): this worksheet belongs to another review"],
+    );
+}
+
+#[test]
+fn a_reviewer_cannot_decide_their_own_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = demo_run(dir.path());
+    let rows0 = {
+        let c = config(dir.path(), SEC);
+        let probe = copy_run(&run, &dir.path().join("probe"));
+        start(&c, &probe);
+        rows(&worksheet(&probe, SEC, "xlsx"))
+    };
+    // The default reviewer is now someone whose own account is under review.
+    let me = rows0
+        .iter()
+        .find(|r| r.2.ends_with("@acme.example"))
+        .unwrap()
+        .2
+        .clone();
+    let config = config(dir.path(), &me);
+    start(&config, &run);
+    let mine = rows(&worksheet(&run, &me, "xlsx"));
+    let own = mine.iter().find(|r| r.2 == me).unwrap().0;
+    let path = worksheet(&run, &me, "xlsx");
+    fill(&path, &decide(own, "revoke", "", ""));
+    let at = format!("sheet Review, row {own}, column M (decision): this is {me}'s own account");
+    refused(
+        &run,
+        &config,
+        &path,
+        &[&at, "a second reviewer must decide it"],
+    );
+    let status = review(&config, &["status", run.to_str().unwrap()]).code(3);
+    let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
+    assert!(table.contains("own account"), "{table}");
+}
+
+#[test]
+fn review_needs_the_review_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let a = review(&config, &["status", dir.path().to_str().unwrap()]).code(1);
+    assert!(
+        stderr(&a).contains("has no [review] section"),
+        "{}",
+        stderr(&a)
+    );
+}
