@@ -231,6 +231,31 @@ pub struct ReviewStartArgs {
     /// Review a run whose scopes did not all succeed; the worksheets list the missing scopes
     #[arg(long)]
     pub allow_incomplete: bool,
+    #[command(flatten)]
+    pub mail: ReviewEmailArgs,
+}
+
+/// `review start --email | --email-preview DIR`: each reviewer gets their worksheet.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReviewEmailArgs {
+    /// Email each reviewer their worksheet (from email.from, through the [email] SMTP server)
+    #[arg(long, conflicts_with = "email_preview")]
+    pub email: bool,
+    /// Write each reviewer's email to DIR/<id>.eml instead of sending it (no SMTP needed)
+    #[arg(long, value_name = "DIR")]
+    pub email_preview: Option<PathBuf>,
+}
+
+/// `review status --remind [--email-preview DIR]`: a reminder to each reviewer with rows
+/// outstanding.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReviewRemindArgs {
+    /// Email a reminder, with their worksheet, to each reviewer with rows outstanding
+    #[arg(long)]
+    pub remind: bool,
+    /// With --remind: write each reminder to DIR/<id>.eml instead of sending it
+    #[arg(long, value_name = "DIR", requires = "remind")]
+    pub email_preview: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -246,6 +271,8 @@ pub struct ReviewCollectArgs {
 pub struct ReviewStatusArgs {
     #[arg(value_name = "RUN_DIR")]
     pub run_dir: PathBuf,
+    #[command(flatten)]
+    pub remind: ReviewRemindArgs,
 }
 
 #[derive(Debug, Clone, Default, Args)]

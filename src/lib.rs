@@ -117,7 +117,7 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
         cli::Command::Rules(args) => commands::check::list_rules(&args),
         cli::Command::Merge(args) => commands::merge::merge(&args, &config_path, summary).await,
         cli::Command::Ledger(args) => commands::ledger::ledger(&args, &config_path),
-        cli::Command::Review(command) => commands::review::review(&command, &config_path),
+        cli::Command::Review(command) => commands::review::review(&command, &config_path).await,
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

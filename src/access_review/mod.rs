@@ -9,6 +9,7 @@
 
 pub(crate) mod campaign;
 pub(crate) mod config;
+pub(crate) mod mail;
 pub(crate) mod returned;
 pub(crate) mod state;
 pub(crate) mod status;

@@ -12,7 +12,7 @@ use super::{CSV_MARK, META_SHEET, SHEET};
 use crate::files::{Bound, Symlinks};
 
 /// A returned worksheet: a few thousand rows are well under 1 MiB; 64 MiB is plenty.
-const WORKSHEET_FILE: Bound = Bound {
+pub(crate) const WORKSHEET_FILE: Bound = Bound {
     what: "returned worksheet",
     limit: 64 << 20,
 };

@@ -5,4 +5,5 @@ pub(crate) mod check;
 pub(crate) mod ledger;
 pub(crate) mod merge;
 pub(crate) mod review;
+pub(crate) mod review_mail;
 pub(crate) mod run;

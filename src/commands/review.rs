@@ -14,7 +14,9 @@ use crate::access_review::config::ReviewSettings;
 use crate::access_review::state::{self, State};
 use crate::access_review::worksheet::{self, Meta};
 use crate::access_review::{campaign, returned, status, validate};
+use crate::access_review::mail::Kind;
 use crate::cli::{ReviewCollectArgs, ReviewCommand, ReviewStartArgs, ReviewStatusArgs};
+use crate::commands::review_mail::{ReviewMailer, outstanding_reviewers};
 use crate::config::Config;
 use crate::exit::ExitStatus;
 use crate::files::{REPORT_JSON_FILE, Symlinks};
@@ -25,22 +27,22 @@ use crate::{ConfigPath, Error};
 /// At most this many problems are listed; the rest are counted.
 const MAX_PROBLEMS: usize = 200;
 
-pub(crate) fn review(
+pub(crate) async fn review(
     command: &ReviewCommand,
     config_path: &ConfigPath,
 ) -> Result<ExitStatus, Error> {
-    let settings = settings(config_path)?;
+    let config = Config::load(config_path.path())?;
+    let settings = settings(&config, config_path)?;
     match command {
-        ReviewCommand::Start(args) => start(args, &settings),
+        ReviewCommand::Start(args) => start_and_email(args, &settings, &config).await,
         ReviewCommand::Collect(args) => collect(args, &settings),
-        ReviewCommand::Status(args) => show_status(args),
+        ReviewCommand::Status(args) => status_and_remind(args, &config).await,
     }
 }
 
 /// `[review]` of the config: every review command needs it.
-fn settings(config_path: &ConfigPath) -> Result<ReviewSettings, Error> {
-    let config = Config::load(config_path.path())?;
-    config.review.ok_or_else(|| {
+fn settings(config: &Config, config_path: &ConfigPath) -> Result<ReviewSettings, Error> {
+    config.review.clone().ok_or_else(|| {
         Error::Fatal(format!(
             "{} has no [review] section: add one with at least `default_reviewer = \"security@example.com\"` \
              (and [[review.reviewers]] entries with `email` and `scopes`) to run an access review",
@@ -81,6 +83,62 @@ fn record_in_ledger(
             tracing::error!(error = %e, "the review is saved, but the ledger could not record it");
             ExitStatus::EmailFailed
         }
+    }
+}
+
+/// `review start`, then (`--email`, `--email-preview`) each reviewer's worksheet emailed. The
+/// email settings are checked before the review starts; the review is saved before any is sent.
+async fn start_and_email(
+    args: &ReviewStartArgs,
+    settings: &ReviewSettings,
+    config: &Config,
+) -> Result<ExitStatus, Error> {
+    let mailer = ReviewMailer::resolve(
+        args.mail.email,
+        args.mail.email_preview.as_deref(),
+        config,
+    )?;
+    let started = start(args, settings)?;
+    if mailer.is_off() {
+        return Ok(started);
+    }
+    let state = state::read(&args.run_dir).map_err(Error::Fatal)?;
+    let reviewers: Vec<String> = state.reviewers.keys().cloned().collect();
+    let mailed = mailer
+        .send_all(&args.run_dir, &state, &reviewers, Kind::Worksheet)
+        .await?;
+    Ok(worse(started, mailed))
+}
+
+/// `review status`, then (`--remind`) a reminder to each reviewer with rows outstanding. The
+/// exit status is status's (3 while outstanding) unless a reminder was not delivered (5).
+async fn status_and_remind(args: &ReviewStatusArgs, config: &Config) -> Result<ExitStatus, Error> {
+    let remind = &args.remind;
+    let mailer = if remind.remind {
+        let preview = remind.email_preview.as_deref();
+        Some(ReviewMailer::resolve(preview.is_none(), preview, config)?)
+    } else {
+        None
+    };
+    let shown = show_status(args)?;
+    let Some(mailer) = mailer else {
+        return Ok(shown);
+    };
+    let state = state::read(&args.run_dir).map_err(Error::Fatal)?;
+    let reviewers = outstanding_reviewers(&state);
+    let kind = Kind::Reminder { now: Utc::now() };
+    let mailed = mailer
+        .send_all(&args.run_dir, &state, &reviewers, kind)
+        .await?;
+    Ok(worse(shown, mailed))
+}
+
+/// A failed delivery (5) over what the command itself found.
+fn worse(found: ExitStatus, mailed: ExitStatus) -> ExitStatus {
+    if mailed == ExitStatus::EmailFailed {
+        mailed
+    } else {
+        found
     }
 }
 

@@ -257,20 +257,7 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
 
 /// From, To and the headers that are not the content.
 fn envelope(cfg: &EmailConfig, subject: &str) -> Result<lettre::message::MessageBuilder, String> {
-    let from: Mailbox = cfg
-        .from
-        .as_deref()
-        .ok_or("email.from is not set")?
-        .parse()
-        .map_err(|e| format!("email.from is not a valid address: {e}"))?;
-    // Message-ID and Date for threading and sorting; Auto-Submitted (RFC 3834) so that
-    // auto-responders do not answer a machine and mail rules can tell it from a person.
-    let mut builder = Message::builder()
-        .from(from)
-        .subject(subject)
-        .message_id(None)
-        .date_now()
-        .header(AutoSubmitted::auto_generated());
+    let mut builder = headers(cfg, subject)?;
     for to in &cfg.to {
         let mailbox: Mailbox = to
             .parse()
@@ -278,6 +265,32 @@ fn envelope(cfg: &EmailConfig, subject: &str) -> Result<lettre::message::Message
         builder = builder.to(mailbox);
     }
     Ok(builder)
+}
+
+/// From (`email.from`), the subject (made one line: control characters become spaces) and the
+/// headers that are not the content; no recipient. Every message access-audit sends starts here.
+pub(crate) fn headers(
+    cfg: &EmailConfig,
+    subject: &str,
+) -> Result<lettre::message::MessageBuilder, String> {
+    let from: Mailbox = cfg
+        .from
+        .as_deref()
+        .ok_or("email.from is not set")?
+        .parse()
+        .map_err(|e| format!("email.from is not a valid address: {e}"))?;
+    let subject: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    // Message-ID and Date for threading and sorting; Auto-Submitted (RFC 3834) so that
+    // auto-responders do not answer a machine and mail rules can tell it from a person.
+    Ok(Message::builder()
+        .from(from)
+        .subject(subject.trim())
+        .message_id(None)
+        .date_now()
+        .header(AutoSubmitted::auto_generated()))
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): this message was sent by a program.
