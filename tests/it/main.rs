@@ -26,6 +26,7 @@ mod ocsf;
 mod provenance;
 mod review;
 mod review_campaign;
+mod review_email;
 mod roster;
 mod sentdm;
 mod sentry;

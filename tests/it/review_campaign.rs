@@ -16,8 +16,8 @@ use calamine::{Reader, Xlsx};
 
 use crate::support::common::*;
 
-const ENG: &str = "eng@acme.example";
-const SEC: &str = "security@acme.example";
+pub(crate) const ENG: &str = "eng@acme.example";
+pub(crate) const SEC: &str = "security@acme.example";
 
 fn config(dir: &Path, default_reviewer: &str) -> PathBuf {
     write_config(
@@ -44,7 +44,7 @@ fn copy_run(run: &Path, to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
-fn review(config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+pub(crate) fn review(config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     bin()
         .args(["--config", config.to_str().unwrap(), "review"])
         .args(args)
@@ -59,11 +59,11 @@ fn start(config: &Path, run: &Path) {
     .code(0);
 }
 
-fn worksheet(run: &Path, reviewer: &str, ext: &str) -> PathBuf {
+pub(crate) fn worksheet(run: &Path, reviewer: &str, ext: &str) -> PathBuf {
     run.join(format!("review/worksheets/{reviewer}.{ext}"))
 }
 
-fn stderr(a: &assert_cmd::assert::Assert) -> String {
+pub(crate) fn stderr(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
@@ -129,7 +129,7 @@ fn decide(row: usize, decision: &str, new_role: &str, why: &str) -> Vec<(String,
 }
 
 /// Every row of the CSV worksheet decided `revoke`.
-fn revoke_all_csv(path: &Path) {
+pub(crate) fn revoke_all_csv(path: &Path) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

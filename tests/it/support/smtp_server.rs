@@ -44,6 +44,9 @@ pub struct Options {
     /// Advertise AUTH PLAIN and refuse mail until the client authenticates.
     pub auth: bool,
     pub encryption: Encryption,
+    /// Recipients refused at RCPT TO with a permanent 550, as a server that knows no such
+    /// mailbox does.
+    pub refuse_rcpt: Vec<String>,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             silence: Silence::Never,
             auth: false,
             encryption: Encryption::None,
+            refuse_rcpt: Vec::new(),
         }
     }
 }
@@ -232,6 +236,9 @@ impl Session {
                     self.reply("250 2.1.0 OK").await?;
                 }
                 "RCPT" => match envelope.as_mut() {
+                    Some(_) if self.options.refuse_rcpt.contains(&address(&line)) => {
+                        self.reply("550 5.1.1 No such mailbox").await?;
+                    }
                     Some((_, rcpt)) => {
                         rcpt.push(address(&line));
                         self.reply("250 2.1.5 OK").await?;
