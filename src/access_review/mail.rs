@@ -220,3 +220,114 @@ pub(crate) fn compose(
         .multipart(parts)
         .map_err(|e| format!("cannot build the email to {reviewer}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::access_review::campaign::tests::{account, settings};
+    use crate::access_review::campaign::{self, Decision};
+    use crate::access_review::state::{DecisionRecord, STATE_VERSION};
+
+    const ENG: &str = "eng@acme.example";
+
+    /// Two accounts for eng@, one of them decided; an API name that tries to forge lines.
+    fn state() -> State {
+        let accounts = [
+            account("acme", "1", "a@acme.example"),
+            account("acme", "2", "b@acme.example"),
+        ];
+        let t = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 5).unwrap();
+        let mut state = State {
+            run_id: "0123456789abcdef".into(),
+            state_version: STATE_VERSION,
+            review_id: "r1".into(),
+            report_sha256: "abc".into(),
+            created_at: t,
+            due_at: t,
+            missing_scopes: vec!["sentry/legacy".into()],
+            reviewers: campaign::assign(&settings(), &accounts, &[]),
+            decisions: Default::default(),
+            superseded: vec![],
+        };
+        let rows = state.reviewers.get_mut(ENG).expect("eng@ reviews acme");
+        rows[1].email = "Eve\r\nBcc: ceo@acme.example".into();
+        let key = rows[0].key.clone();
+        state.decisions.insert(
+            key,
+            DecisionRecord {
+                decision: Decision::Revoke,
+                new_role: None,
+                justification: None,
+                decided_by: ENG.into(),
+                collected_at: t,
+                file: "eng.xlsx".into(),
+            },
+        );
+        state
+    }
+
+    fn files() -> Files {
+        Files {
+            xlsx: ("eng@acme.example.xlsx".into(), b"PK".to_vec()),
+            csv: ("eng@acme.example.csv".into(), b"a,b\n".to_vec()),
+        }
+    }
+
+    #[test]
+    fn subjects_say_how_many_and_by_when_to_the_second() {
+        let state = state();
+        assert_eq!(
+            subject(&state, ENG, Kind::Worksheet),
+            "[access-audit] Access review r1: 2 accounts to decide by 2026-11-20 06:00:05 UTC"
+        );
+        let before = Kind::Reminder {
+            now: state.due_at - Duration::hours(1),
+        };
+        assert_eq!(
+            subject(&state, ENG, before),
+            "[access-audit] Reminder: access review r1: 1 account still to decide, due 2026-11-20 06:00:05 UTC"
+        );
+        let after = Kind::Reminder {
+            now: state.due_at + Duration::hours(1),
+        };
+        assert!(subject(&state, ENG, after).contains("OVERDUE since"));
+    }
+
+    #[test]
+    fn a_reminder_lists_what_is_outstanding_without_forged_lines() {
+        let state = state();
+        let now = state.due_at + Duration::days(1);
+        let text = body(&state, ENG, Kind::Reminder { now }, &files());
+        assert!(text.contains("1 of your 2 accounts is still undecided"), "{text}");
+        assert!(text.contains("OVERDUE"), "{text}");
+        assert!(text.contains("Eve\\r\\nBcc: ceo@acme.example"), "{text}");
+        assert!(!text.contains("a@acme.example"), "decided rows are not listed:\n{text}");
+        assert!(text.contains("not covered by this review: sentry/legacy"), "{text}");
+    }
+
+    #[test]
+    fn a_reviewer_address_that_is_not_one_is_refused_by_name() {
+        let cfg = EmailConfig {
+            enabled: false,
+            from: Some("audit@acme.example".into()),
+            to: vec![],
+            smtp_url: None,
+            attach: vec![],
+            send: Default::default(),
+            subject: None,
+            smtp_ca_file: None,
+            max_attachment_mb: 10,
+            timeout: EmailConfig::DEFAULT_TIMEOUT,
+        };
+        let state = state();
+        let err = compose(&cfg, &state, "eng@acme.example\r\nBcc: x@y", Kind::Worksheet, files())
+            .unwrap_err();
+        assert!(err.contains("reviewer address"), "{err}");
+        let message = compose(&cfg, &state, ENG, Kind::Worksheet, files()).unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{raw}");
+        assert!(raw.contains("To: eng@acme.example\r\n"), "{raw}");
+    }
+}
