@@ -50,9 +50,12 @@ pub(crate) fn read_files(run_dir: &Path, reviewer: &str) -> Result<Files, String
     let stem = file_stem(reviewer);
     let read = |ext: &str| -> Result<(String, Vec<u8>), String> {
         let name = format!("{stem}.{ext}");
-        let bytes =
-            crate::files::read_bounded(&dir.join(&name), super::returned::WORKSHEET_FILE, Symlinks::Refuse)
-                .map_err(|e| format!("{reviewer}'s worksheet: {e}"))?;
+        let bytes = crate::files::read_bounded(
+            &dir.join(&name),
+            super::returned::WORKSHEET_FILE,
+            Symlinks::Refuse,
+        )
+        .map_err(|e| format!("{reviewer}'s worksheet: {e}"))?;
         Ok((name, bytes))
     };
     Ok(Files {
@@ -99,7 +102,11 @@ pub(crate) fn subject(state: &State, reviewer: &str, kind: Kind) -> String {
             "[access-audit] Reminder: access review {}: {} still to decide, {} {due}",
             state.review_id,
             accounts(outstanding_count(state, reviewer)),
-            if now > state.due_at { "OVERDUE since" } else { "due" }
+            if now > state.due_at {
+                "OVERDUE since"
+            } else {
+                "due"
+            }
         ),
     }
 }
@@ -182,7 +189,11 @@ fn list_outstanding(out: &mut String, state: &State, reviewer: &str) {
     let rows = outstanding(state, reviewer);
     let _ = writeln!(out, "\nStill to decide:");
     for r in rows.iter().take(LISTED) {
-        let who = if r.email.is_empty() { &r.name } else { &r.email };
+        let who = if r.email.is_empty() {
+            &r.name
+        } else {
+            &r.email
+        };
         let _ = writeln!(
             out,
             "  - {} ({}/{}, {})",
@@ -193,7 +204,11 @@ fn list_outstanding(out: &mut String, state: &State, reviewer: &str) {
         );
     }
     if rows.len() > LISTED {
-        let _ = writeln!(out, "  … and {} more (see the worksheet)", rows.len() - LISTED);
+        let _ = writeln!(
+            out,
+            "  … and {} more (see the worksheet)",
+            rows.len() - LISTED
+        );
     }
 }
 
@@ -205,14 +220,17 @@ pub(crate) fn compose(
     kind: Kind,
     files: Files,
 ) -> Result<Message, String> {
-    let to: Mailbox = reviewer
-        .parse()
-        .map_err(|e| format!("reviewer address `{}` is not valid: {e}", reviewer.escape_debug()))?;
+    let to: Mailbox = reviewer.parse().map_err(|e| {
+        format!(
+            "reviewer address `{}` is not valid: {e}",
+            reviewer.escape_debug()
+        )
+    })?;
     let text = body(state, reviewer, kind, &files);
     let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
     for ((name, bytes), mime) in [(files.xlsx, XLSX_TYPE), (files.csv, CSV_TYPE)] {
-        let content_type = ContentType::parse(mime)
-            .map_err(|e| format!("bad content type for {name}: {e}"))?;
+        let content_type =
+            ContentType::parse(mime).map_err(|e| format!("bad content type for {name}: {e}"))?;
         parts = parts.singlepart(Attachment::new(name).body(bytes, content_type));
     }
     crate::deliver::compose::headers(cfg, &subject(state, reviewer, kind))?
@@ -300,11 +318,20 @@ mod tests {
         let state = state();
         let now = state.due_at + Duration::days(1);
         let text = body(&state, ENG, Kind::Reminder { now }, &files());
-        assert!(text.contains("1 of your 2 accounts is still undecided"), "{text}");
+        assert!(
+            text.contains("1 of your 2 accounts is still undecided"),
+            "{text}"
+        );
         assert!(text.contains("OVERDUE"), "{text}");
         assert!(text.contains("Eve\\r\\nBcc: ceo@acme.example"), "{text}");
-        assert!(!text.contains("a@acme.example"), "decided rows are not listed:\n{text}");
-        assert!(text.contains("not covered by this review: sentry/legacy"), "{text}");
+        assert!(
+            !text.contains("a@acme.example"),
+            "decided rows are not listed:\n{text}"
+        );
+        assert!(
+            text.contains("not covered by this review: sentry/legacy"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -322,8 +349,14 @@ mod tests {
             timeout: EmailConfig::DEFAULT_TIMEOUT,
         };
         let state = state();
-        let err = compose(&cfg, &state, "eng@acme.example\r\nBcc: x@y", Kind::Worksheet, files())
-            .unwrap_err();
+        let err = compose(
+            &cfg,
+            &state,
+            "eng@acme.example\r\nBcc: x@y",
+            Kind::Worksheet,
+            files(),
+        )
+        .unwrap_err();
         assert!(err.contains("reviewer address"), "{err}");
         let message = compose(&cfg, &state, ENG, Kind::Worksheet, files()).unwrap();
         let raw = String::from_utf8(message.formatted()).unwrap();

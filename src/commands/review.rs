@@ -11,10 +11,10 @@ use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::access_review::config::ReviewSettings;
+use crate::access_review::mail::Kind;
 use crate::access_review::state::{self, State};
 use crate::access_review::worksheet::{self, Meta};
 use crate::access_review::{campaign, returned, status, validate};
-use crate::access_review::mail::Kind;
 use crate::cli::{ReviewCollectArgs, ReviewCommand, ReviewStartArgs, ReviewStatusArgs};
 use crate::commands::review_mail::{ReviewMailer, outstanding_reviewers};
 use crate::config::Config;
@@ -93,11 +93,8 @@ async fn start_and_email(
     settings: &ReviewSettings,
     config: &Config,
 ) -> Result<ExitStatus, Error> {
-    let mailer = ReviewMailer::resolve(
-        args.mail.email,
-        args.mail.email_preview.as_deref(),
-        config,
-    )?;
+    let mailer =
+        ReviewMailer::resolve(args.mail.email, args.mail.email_preview.as_deref(), config)?;
     let started = start(args, settings)?;
     if mailer.is_off() {
         return Ok(started);

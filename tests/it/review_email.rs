@@ -63,7 +63,13 @@ fn subject_of(raw: &[u8]) -> String {
 
 /// The part with this attachment file name.
 fn attachment<'a>(mail: &'a ParsedMail<'a>, name: &str) -> Option<&'a ParsedMail<'a>> {
-    if mail.get_content_disposition().params.get("filename").map(String::as_str) == Some(name) {
+    if mail
+        .get_content_disposition()
+        .params
+        .get("filename")
+        .map(String::as_str)
+        == Some(name)
+    {
         return Some(mail);
     }
     mail.subparts.iter().find_map(|p| attachment(p, name))
@@ -107,7 +113,10 @@ fn check_worksheet_message(raw: &[u8], run: &Path, who: &str, n: usize) {
             due(run)
         )
     );
-    assert_eq!(h.get_first_value("Auto-Submitted").unwrap(), "auto-generated");
+    assert_eq!(
+        h.get_first_value("Auto-Submitted").unwrap(),
+        "auto-generated"
+    );
     let text = text_of(&mail);
     for says in [
         "decision",
@@ -123,7 +132,11 @@ fn check_worksheet_message(raw: &[u8], run: &Path, who: &str, n: usize) {
         let path = worksheet(run, who, ext);
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let part = attachment(&mail, &name).unwrap_or_else(|| panic!("{name} attached"));
-        assert_eq!(part.get_body_raw().unwrap(), std::fs::read(&path).unwrap(), "{name}");
+        assert_eq!(
+            part.get_body_raw().unwrap(),
+            std::fs::read(&path).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -135,13 +148,30 @@ fn each_reviewer_gets_their_worksheet_in_a_preview() {
     let r = run.to_str().unwrap();
     let both = review(
         &config,
-        &["start", r, "--allow-incomplete", "--email", "--email-preview", "x"],
+        &[
+            "start",
+            r,
+            "--allow-incomplete",
+            "--email",
+            "--email-preview",
+            "x",
+        ],
     )
     .code(2);
-    assert!(stderr(&both).contains("cannot be used with"), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
     review(
         &config,
-        &["start", r, "--allow-incomplete", "--email-preview", out.to_str().unwrap()],
+        &[
+            "start",
+            r,
+            "--allow-incomplete",
+            "--email-preview",
+            out.to_str().unwrap(),
+        ],
     )
     .code(0);
     let mails = previews(&out);
@@ -184,7 +214,12 @@ fn worksheets_are_sent_and_reminders_go_only_to_who_has_rows_outstanding() {
     let (run, config) = setup(dir.path());
     let server = SmtpServer::start(Options::default());
     let r = run.to_str().unwrap();
-    review_smtp(&config, server.port, &["start", r, "--allow-incomplete", "--email"]).code(0);
+    review_smtp(
+        &config,
+        server.port,
+        &["start", r, "--allow-incomplete", "--email"],
+    )
+    .code(0);
     let messages = server.messages();
     assert_eq!(messages.len(), 2);
     for m in &messages {
@@ -226,7 +261,13 @@ fn worksheets_are_sent_and_reminders_go_only_to_who_has_rows_outstanding() {
     let out = dir.path().join("remind");
     review(
         &config,
-        &["status", r, "--remind", "--email-preview", out.to_str().unwrap()],
+        &[
+            "status",
+            r,
+            "--remind",
+            "--email-preview",
+            out.to_str().unwrap(),
+        ],
     )
     .code(3);
     let mails = previews(&out);
@@ -244,8 +285,12 @@ fn a_refused_reviewer_exits_5_the_others_get_theirs_and_the_review_is_saved() {
         ..Options::default()
     });
     let r = run.to_str().unwrap();
-    let a = review_smtp(&config, server.port, &["start", r, "--allow-incomplete", "--email"])
-        .code(5);
+    let a = review_smtp(
+        &config,
+        server.port,
+        &["start", r, "--allow-incomplete", "--email"],
+    )
+    .code(5);
     let err = stderr(&a);
     assert!(err.contains(ENG) && err.contains("did not get"), "{err}");
     let messages = server.messages();
