@@ -5,7 +5,7 @@
 //! `campaign` turns a report into rows and assigns them to reviewers; `state` is
 //! `RUN_DIR/review/state.json`; `worksheet` writes each reviewer's xlsx and CSV; `returned`
 //! reads them back; `validate` checks a returned worksheet against the state; `status` counts
-//! what is decided.
+//! what is decided; `mail` composes each reviewer's worksheet email and reminder.
 
 pub(crate) mod campaign;
 pub(crate) mod config;
