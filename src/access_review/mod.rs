@@ -9,7 +9,9 @@
 
 pub(crate) mod campaign;
 pub(crate) mod config;
+pub(crate) mod page;
 pub(crate) mod returned;
+pub(crate) mod signoff;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod validate;

@@ -5,4 +5,5 @@ pub(crate) mod check;
 pub(crate) mod ledger;
 pub(crate) mod merge;
 pub(crate) mod review;
+mod review_signoff;
 pub(crate) mod run;

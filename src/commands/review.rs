@@ -34,6 +34,7 @@ pub(crate) fn review(
         ReviewCommand::Start(args) => start(args, &settings),
         ReviewCommand::Collect(args) => collect(args, &settings),
         ReviewCommand::Status(args) => show_status(args),
+        ReviewCommand::SignOff(args) => super::review_signoff::sign_off(args, &settings),
     }
 }
 
@@ -52,7 +53,7 @@ fn settings(config_path: &ConfigPath) -> Result<ReviewSettings, Error> {
 /// One ledger record of a review event, referring to the review's state as it now is. The
 /// review is saved either way; a ledger that cannot take the record makes the command exit 5,
 /// like a delivery that failed, so that the gap is seen.
-fn record_in_ledger(
+pub(super) fn record_in_ledger(
     settings: &ReviewSettings,
     kind: crate::ledger::Kind,
     run_dir: &Path,
@@ -121,6 +122,7 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
         reviewers: campaign::assign(settings, &accounts, &report.findings),
         decisions: BTreeMap::new(),
         superseded: Vec::new(),
+        signed_off: None,
     };
     let written = write_worksheets(run_dir, &state)?;
     state::write(run_dir, &state).map_err(Error::Fatal)?;
@@ -141,7 +143,7 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
 
 /// report.json's SHA-256 and its content, read through `report::schema`. The bytes are hashed
 /// before and after the parse: a report replaced in between is refused, not half-reviewed.
-fn read_report(run_dir: &Path) -> Result<(String, schema::ReportFile), Error> {
+pub(super) fn read_report(run_dir: &Path) -> Result<(String, schema::ReportFile), Error> {
     let path = run_dir.join(crate::report::REPORT_JSON);
     let digest = || -> Result<String, Error> {
         let bytes = crate::files::read_bounded(&path, REPORT_JSON_FILE, Symlinks::Follow)
@@ -209,6 +211,9 @@ fn collect(args: &ReviewCollectArgs, settings: &ReviewSettings) -> Result<ExitSt
     let run_dir = &args.run_dir;
     let _lock = crate::output::lock_dir(run_dir).map_err(Error::Fatal)?;
     let mut state = state::read(run_dir).map_err(Error::Fatal)?;
+    if let Some(signed) = crate::access_review::signoff::already_signed(&state) {
+        return Err(Error::Fatal(format!("nothing was collected: {signed}")));
+    }
     let now = Utc::now();
     let mut problems = Vec::new();
     let mut decisions = Vec::new();
