@@ -45,10 +45,10 @@ pub(super) fn sign_off(
     if let Some(refusal) = signoff::already_signed(&state) {
         return Err(Error::Fatal(refusal));
     }
+    let head = report_head(run_dir, &state)?;
     if let Some(refusal) = signoff::outstanding(&state) {
         return Err(Error::Fatal(refusal));
     }
-    let head = report_head(run_dir, &state)?;
     let decisions = signoff::decisions_json(&state.decisions).map_err(Error::Fatal)?;
     let sign = SignOff {
         by,
