@@ -262,6 +262,11 @@ pub struct ReviewSignOffArgs {
     /// What the signer states (printed in the sign-off block)
     #[arg(long, value_name = "TEXT")]
     pub statement: Option<String>,
+    /// Opt in: write review/suppressions.toml, one entry per justified `keep` of an account
+    /// with a failing finding (owner: its reviewer), expiring on DATE (YYYY-MM-DD), for
+    /// `run --suppressions`
+    #[arg(long, value_name = "DATE")]
+    pub suppress_kept_until: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

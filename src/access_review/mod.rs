@@ -14,6 +14,7 @@ pub(crate) mod returned;
 pub(crate) mod signoff;
 pub(crate) mod state;
 pub(crate) mod status;
+pub(crate) mod suppress;
 pub(crate) mod validate;
 pub(crate) mod worksheet;
 

@@ -13,6 +13,7 @@ use crate::access_review::config::ReviewSettings;
 use crate::access_review::page::{self, RunHead};
 use crate::access_review::signoff::{self, DECISIONS_CSV, DECISIONS_JSON, REVIEW_HTML, SignOff};
 use crate::access_review::state::{self, State};
+use crate::access_review::suppress;
 use crate::cli::ReviewSignOffArgs;
 use crate::exit::ExitStatus;
 use crate::files::{REPORT_JSON_FILE, Symlinks};
@@ -26,6 +27,8 @@ struct ReportHead {
     as_of: DateTime<Utc>,
     #[serde(default)]
     run: ReportRun,
+    #[serde(default)]
+    findings: Vec<crate::report::schema::FindingRecord>,
 }
 
 #[derive(Deserialize, Default)]
@@ -40,6 +43,9 @@ pub(super) fn sign_off(
 ) -> Result<ExitStatus, Error> {
     let run_dir = &args.run_dir;
     let by = signoff::check_signer(&args.by).map_err(Error::Fatal)?;
+    if let Some(until) = args.suppress_kept_until {
+        suppress::check_until(until, Utc::now().date_naive()).map_err(Error::Fatal)?;
+    }
     let _lock = crate::output::lock_dir(run_dir).map_err(Error::Fatal)?;
     let mut state = state::read(run_dir).map_err(Error::Fatal)?;
     if let Some(refusal) = signoff::already_signed(&state) {
@@ -63,7 +69,12 @@ pub(super) fn sign_off(
         as_of: head.as_of,
         run_dir: run_dir.display().to_string(),
     };
-    write_pages(run_dir, &state, &run, &sign, &decisions)?;
+    let suppressions = match args.suppress_kept_until {
+        Some(until) => Some(suppress::file(&state, &head.findings, until).map_err(Error::Fatal)?),
+        None => None,
+    };
+    let extra = suppressions.as_ref().map(|(text, _)| text.as_str());
+    write_pages(run_dir, &state, &run, &sign, &decisions, extra)?;
     state.signed_off = Some(sign);
     state::write(run_dir, &state).map_err(Error::Fatal)?;
     let recorded = super::review::record_in_ledger(
@@ -73,16 +84,16 @@ pub(super) fn sign_off(
         &state,
     );
     let page = state::review_dir(run_dir).join(REVIEW_HTML);
-    crate::output::to_stdout(
-        format!(
-            "Review {} signed off by {}: {}\n",
-            state.review_id,
-            args.by.trim(),
-            page.display()
-        )
-        .as_bytes(),
-    )
-    .map_err(Error::Fatal)?;
+    let mut out = format!(
+        "Review {} signed off by {}: {}\n",
+        state.review_id,
+        args.by.trim(),
+        page.display()
+    );
+    if let Some((_, skipped)) = &suppressions {
+        out.push_str(&suppressions_said(run_dir, skipped));
+    }
+    crate::output::to_stdout(out.as_bytes()).map_err(Error::Fatal)?;
     Ok(recorded)
 }
 
@@ -112,6 +123,7 @@ fn write_pages(
     run: &RunHead,
     sign: &SignOff,
     decisions: &[u8],
+    suppressions: Option<&str>,
 ) -> Result<(), Error> {
     let html = page::render(state, run, sign);
     let csv = page::decisions_csv(state).map_err(Error::Fatal)?;
@@ -121,7 +133,10 @@ fn write_pages(
         (REVIEW_HTML, html.as_bytes()),
         (DECISIONS_CSV, &csv[..]),
         (DECISIONS_JSON, decisions),
-    ] {
+    ]
+    .into_iter()
+    .chain(suppressions.map(|s| (suppress::SUPPRESSIONS_TOML, s.as_bytes())))
+    {
         set.stage(name, |out| {
             out.write_all(bytes)
                 .map_err(|e| format!("cannot write {name}: {e}"))
@@ -130,4 +145,16 @@ fn write_pages(
     }
     set.commit().map_err(Error::Fatal)?;
     Ok(())
+}
+
+/// Where the suppressions went, and the rows left out of them.
+fn suppressions_said(run_dir: &Path, skipped: &[String]) -> String {
+    let path = state::review_dir(run_dir).join(suppress::SUPPRESSIONS_TOML);
+    let mut text = format!("Suppressions of the justified exceptions: {}\n", path.display());
+    for key in skipped {
+        text.push_str(&format!(
+            "  {key}: not suppressed (its id has `*` or `?`, which would match other accounts)\n"
+        ));
+    }
+    text
 }

@@ -206,7 +206,7 @@ fn start_collect_status_until_every_account_is_decided() {
     assert!(table.contains("283 outstanding"), "{table}");
 
     // Not signed off while rows are outstanding: the refusal says which.
-    let early = sign_off(&config, &run).code(1);
+    let early = sign_off(&config, &run, &[]).code(1);
     let said = stderr(&early);
     for s in [
         "283 rows not decided yet",
@@ -267,18 +267,17 @@ fn start_collect_status_until_every_account_is_decided() {
     signed_off_once(&run, &config, dir.path());
 }
 
-fn sign_off(config: &Path, run: &Path) -> assert_cmd::assert::Assert {
-    review(
-        config,
-        &[
-            "sign-off",
-            run.to_str().unwrap(),
-            "--by",
-            SIGNER,
-            "--statement",
-            "I have reviewed every account <and> its decision.",
-        ],
-    )
+fn sign_off(config: &Path, run: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let mut args = vec![
+        "sign-off",
+        run.to_str().unwrap(),
+        "--by",
+        SIGNER,
+        "--statement",
+        "I have reviewed every account <and> its decision.",
+    ];
+    args.extend_from_slice(extra);
+    review(config, &args)
 }
 
 const SIGNER: &str = "Ada Lovelace <ada@acme.example>";
@@ -298,7 +297,8 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
     .code(1);
     assert!(stderr(&bad).contains("has no name"), "{}", stderr(&bad));
 
-    sign_off(config, run).code(0);
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    sign_off(config, run, &["--suppress-kept-until", &until]).code(0);
     let html = std::fs::read_to_string(run.join("review/review.html")).unwrap();
     assert!(html.contains("Ada Lovelace &lt;ada@acme.example&gt;"), "{html}");
     assert!(html.contains("I have reviewed every account &lt;and&gt; its decision."));
@@ -335,11 +335,36 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
         .assert()
         .code(0);
 
-    let again = sign_off(config, run).code(1);
+    suppressions_load_in_the_next_run(run, dir);
+
+    let again = sign_off(config, run, &[]).code(1);
     assert!(
         stderr(&again).contains(&format!("already signed off by {SIGNER} at ")),
         "{}",
         stderr(&again)
+    );
+}
+
+/// review/suppressions.toml loads with `run --suppressions`, and suppresses the exception.
+fn suppressions_load_in_the_next_run(run: &Path, dir: &Path) {
+    let file = run.join("review/suppressions.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("[[suppress]]"), "{text}");
+    assert!(text.contains("break-glass <account> & sealed"), "{text}");
+    assert!(text.contains(&format!("owner = \"{ENG}\"")), "{text}");
+    let next = dir.join("next");
+    replay_demo(&next, &["--suppressions", file.to_str().unwrap()]).code(4);
+    let suppressed = |report: &Path| {
+        read_json(report)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["suppressed"] == true)
+            .count()
+    };
+    assert!(
+        suppressed(&next.join("report.json")) > suppressed(&run.join("report.json")),
+        "the kept exception is suppressed in the next run"
     );
 }
 
@@ -351,7 +376,7 @@ fn a_report_changed_since_the_start_is_not_signed_off() {
     let mut report = std::fs::read(run.join("report.json")).unwrap();
     report.extend_from_slice(b"\n");
     std::fs::write(run.join("report.json"), report).unwrap();
-    let a = sign_off(&config, &run).code(1);
+    let a = sign_off(&config, &run, &[]).code(1);
     assert!(
         stderr(&a).contains("changed since review"),
         "{}",
