@@ -309,11 +309,10 @@ fn sign_off_block(h: &mut String, s: &SignOff) {
         at = esc(&format_human(&s.at)),
         statement = esc(s.statement.as_deref().unwrap_or("(none)")),
         report = esc(&s.report_sha256),
-        manifest = esc(
-            s.evidence_manifest_sha256
-                .as_deref()
-                .unwrap_or("none: the run kept no evidence archive")
-        ),
+        manifest = esc(s
+            .evidence_manifest_sha256
+            .as_deref()
+            .unwrap_or("none: the run kept no evidence archive")),
         decisions = esc(&s.decisions_sha256),
     );
 }
@@ -346,8 +345,12 @@ pub(crate) fn decisions_csv(state: &State) -> Result<Vec<u8>, String> {
             d.map(|d| crate::model::format_time(&d.collected_at))
                 .unwrap_or_default(),
         ];
-        out.write_record(cells.iter().map(|c| crate::report::neutralise(c).into_owned()))
-            .map_err(err)?;
+        out.write_record(
+            cells
+                .iter()
+                .map(|c| crate::report::neutralise(c).into_owned()),
+        )
+        .map_err(err)?;
     }
     out.into_inner()
         .map_err(|e| format!("cannot write decisions.csv: {e}"))

@@ -39,9 +39,10 @@ pub(crate) struct SignOff {
 
 /// `Name <email>`: an address alone is not a signature.
 pub(crate) fn check_signer(by: &str) -> Result<String, String> {
-    let mailbox: lettre::message::Mailbox = by.trim().parse().map_err(|e| {
-        format!("--by `{by}` is not `Name <email>`: {e}")
-    })?;
+    let mailbox: lettre::message::Mailbox = by
+        .trim()
+        .parse()
+        .map_err(|e| format!("--by `{by}` is not `Name <email>`: {e}"))?;
     match mailbox.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => Ok(mailbox.to_string()),
         _ => Err(format!(
@@ -108,8 +109,8 @@ pub(crate) fn outstanding(state: &State) -> Option<String> {
 pub(crate) fn decisions_json(
     decisions: &std::collections::BTreeMap<String, DecisionRecord>,
 ) -> Result<Vec<u8>, String> {
-    let mut bytes =
-        serde_json::to_vec(decisions).map_err(|e| format!("cannot serialise the decisions: {e}"))?;
+    let mut bytes = serde_json::to_vec(decisions)
+        .map_err(|e| format!("cannot serialise the decisions: {e}"))?;
     bytes.push(b'\n');
     Ok(bytes)
 }

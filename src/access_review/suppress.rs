@@ -56,9 +56,10 @@ pub(crate) fn file(
     let expires = toml_date(until)?;
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
-    for f in findings.iter().filter(|f| {
-        f.outcome == Outcome::Fail && !f.suppressed && !f.account_id.is_empty()
-    }) {
+    for f in findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed && !f.account_id.is_empty())
+    {
         let key = row_key(&f.source_name, &f.scope, &f.account_id);
         let Some(d) = state.decisions.get(&key) else {
             continue;
@@ -132,7 +133,10 @@ mod tests {
                 file: "w.xlsx".into(),
             },
         );
-        let findings = [finding("acme", "1", "fail", false), finding("acme", "2", "fail", false)];
+        let findings = [
+            finding("acme", "1", "fail", false),
+            finding("acme", "2", "fail", false),
+        ];
         let until = NaiveDate::from_ymd_opt(2027, 3, 31).unwrap();
         let (text, skipped) = file(&s, &findings, until).unwrap();
         assert!(skipped.is_empty());

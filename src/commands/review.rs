@@ -1,7 +1,6 @@
 //! `access-audit review start|collect|status`: the access review of a run's output folder
 //! (CONTRACT section 9). The domain is in `access_review/`; this wires it to the run folder,
-//! the config's `[review]` and the exit status. `review sign-off` is not built yet: it would
-//! read the same state (`access_review::state::read`) and refuse while `status` is outstanding.
+//! the config's `[review]` and the exit status. `review sign-off` is in `review_signoff.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 
+use crate::Error;
 use crate::access_review::config::ReviewSettings;
 use crate::access_review::page::{self, RunHead};
 use crate::access_review::signoff::{self, DECISIONS_CSV, DECISIONS_JSON, REVIEW_HTML, SignOff};
@@ -17,7 +18,6 @@ use crate::access_review::suppress;
 use crate::cli::ReviewSignOffArgs;
 use crate::exit::ExitStatus;
 use crate::files::{REPORT_JSON_FILE, Symlinks};
-use crate::Error;
 
 /// Of report.json, what the sign-off page names. The report is the one `review start` read
 /// through `report::schema` (its SHA-256 is checked first), so this reads only these fields.
@@ -127,8 +127,7 @@ fn write_pages(
 ) -> Result<(), Error> {
     let html = page::render(state, run, sign);
     let csv = page::decisions_csv(state).map_err(Error::Fatal)?;
-    let mut set =
-        crate::output::FileSet::new(&state::review_dir(run_dir)).map_err(Error::Fatal)?;
+    let mut set = crate::output::FileSet::new(&state::review_dir(run_dir)).map_err(Error::Fatal)?;
     for (name, bytes) in [
         (REVIEW_HTML, html.as_bytes()),
         (DECISIONS_CSV, &csv[..]),
@@ -150,7 +149,10 @@ fn write_pages(
 /// Where the suppressions went, and the rows left out of them.
 fn suppressions_said(run_dir: &Path, skipped: &[String]) -> String {
     let path = state::review_dir(run_dir).join(suppress::SUPPRESSIONS_TOML);
-    let mut text = format!("Suppressions of the justified exceptions: {}\n", path.display());
+    let mut text = format!(
+        "Suppressions of the justified exceptions: {}\n",
+        path.display()
+    );
     for key in skipped {
         text.push_str(&format!(
             "  {key}: not suppressed (its id has `*` or `?`, which would match other accounts)\n"

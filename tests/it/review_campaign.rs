@@ -292,7 +292,12 @@ fn sha256_of(path: &Path) -> String {
 fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
     let bad = review(
         config,
-        &["sign-off", run.to_str().unwrap(), "--by", "ada@acme.example"],
+        &[
+            "sign-off",
+            run.to_str().unwrap(),
+            "--by",
+            "ada@acme.example",
+        ],
     )
     .code(1);
     assert!(stderr(&bad).contains("has no name"), "{}", stderr(&bad));
@@ -300,7 +305,10 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
     let until = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
     sign_off(config, run, &["--suppress-kept-until", &until]).code(0);
     let html = std::fs::read_to_string(run.join("review/review.html")).unwrap();
-    assert!(html.contains("Ada Lovelace &lt;ada@acme.example&gt;"), "{html}");
+    assert!(
+        html.contains("Ada Lovelace &lt;ada@acme.example&gt;"),
+        "{html}"
+    );
     assert!(html.contains("I have reviewed every account &lt;and&gt; its decision."));
     assert!(html.contains(&sha256_of(&run.join("report.json"))));
     assert!(html.contains(&sha256_of(&run.join("review/decisions.json"))));

@@ -20,7 +20,11 @@ fn decided(hostile_justification: bool) -> State {
     let mut s = state();
     let rows: Vec<_> = s.reviewers.values().flatten().cloned().collect();
     for r in rows {
-        let decision = if r.failing { Decision::Keep } else { Decision::Revoke };
+        let decision = if r.failing {
+            Decision::Keep
+        } else {
+            Decision::Revoke
+        };
         s.decisions.insert(
             r.key.clone(),
             DecisionRecord {
@@ -50,7 +54,10 @@ fn every_value_on_the_page_is_escaped_and_nothing_runs() {
     assert!(!html.contains("<script"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Bob&quot;"));
     assert!(html.contains("/runs/&lt;q4&gt;"));
-    assert!(!html.contains("src=") && !html.contains("href="), "self-contained");
+    assert!(
+        !html.contains("src=") && !html.contains("href="),
+        "self-contained"
+    );
     // The sign-off block: who, when to the second, the statement, the digests.
     assert!(html.contains("&lt;ceo@acme.example&gt;"));
     assert!(html.contains("2026-11-22 10:00:05 UTC"));
@@ -64,10 +71,16 @@ fn every_value_on_the_page_is_escaped_and_nothing_runs() {
 fn the_page_lists_exceptions_revocations_and_own_accounts() {
     let html = render(&decided(false), &run(), &sign());
     // state(): account 1 is failing (kept here: an exception), 3 is eng's own.
-    assert!(html.contains("1 account kept although a failing finding applies"), "{html}");
+    assert!(
+        html.contains("1 account kept although a failing finding applies"),
+        "{html}"
+    );
     assert!(html.contains("3 changes of access requested"), "{html}");
     assert!(html.contains("<h2>Self-review</h2>"));
-    assert!(html.contains("<td>eng@acme.example</td><td>revoke</td>"), "{html}");
+    assert!(
+        html.contains("<td>eng@acme.example</td><td>revoke</td>"),
+        "{html}"
+    );
 }
 
 #[test]

@@ -18,21 +18,34 @@ fn record(decision: Decision, why: Option<&str>) -> DecisionRecord {
 #[test]
 fn the_decisions_digest_is_stable_and_changes_with_a_decision() {
     let mut s = state();
-    let keys: Vec<String> = s.reviewers.values().flatten().map(|r| r.key.clone()).collect();
+    let keys: Vec<String> = s
+        .reviewers
+        .values()
+        .flatten()
+        .map(|r| r.key.clone())
+        .collect();
     // Inserted in one order and in the other: the same bytes.
     for k in &keys {
-        s.decisions.insert(k.clone(), record(Decision::Revoke, None));
+        s.decisions
+            .insert(k.clone(), record(Decision::Revoke, None));
     }
     let mut t = state();
     for k in keys.iter().rev() {
-        t.decisions.insert(k.clone(), record(Decision::Revoke, None));
+        t.decisions
+            .insert(k.clone(), record(Decision::Revoke, None));
     }
     let a = decisions_json(&s.decisions).unwrap();
     assert_eq!(a, decisions_json(&t.decisions).unwrap());
-    assert_eq!(sha256_hex(&a), sha256_hex(&decisions_json(&s.decisions).unwrap()));
+    assert_eq!(
+        sha256_hex(&a),
+        sha256_hex(&decisions_json(&s.decisions).unwrap())
+    );
     // A fixed digest: the canonical form must not drift between versions.
     let mut one = std::collections::BTreeMap::new();
-    one.insert("sentry/acme/1".to_string(), record(Decision::Keep, Some("on call")));
+    one.insert(
+        "sentry/acme/1".to_string(),
+        record(Decision::Keep, Some("on call")),
+    );
     assert_eq!(
         String::from_utf8(decisions_json(&one).unwrap()).unwrap(),
         "{\"sentry/acme/1\":{\"decision\":\"keep\",\"new_role\":null,\"justification\":\"on call\",\
@@ -51,7 +64,12 @@ fn outstanding_rows_are_listed_per_reviewer_with_own_accounts_marked() {
     assert!(text.contains("4 rows not decided yet"), "{text}");
     assert!(text.contains("eng@acme.example: 3 undecided"), "{text}");
     assert!(text.contains("sentry/acme/3 (their own account"), "{text}");
-    let keys: Vec<String> = s.reviewers.values().flatten().map(|r| r.key.clone()).collect();
+    let keys: Vec<String> = s
+        .reviewers
+        .values()
+        .flatten()
+        .map(|r| r.key.clone())
+        .collect();
     for k in keys {
         s.decisions.insert(k, record(Decision::Revoke, None));
     }
@@ -81,8 +99,16 @@ fn the_signer_is_a_name_and_an_address() {
         check_signer("Ada Lovelace <ada@acme.example>").unwrap(),
         "Ada Lovelace <ada@acme.example>"
     );
-    assert!(check_signer("ada@acme.example").unwrap_err().contains("has no name"));
-    assert!(check_signer("Ada <not an address>").unwrap_err().contains("is not `Name <email>`"));
+    assert!(
+        check_signer("ada@acme.example")
+            .unwrap_err()
+            .contains("has no name")
+    );
+    assert!(
+        check_signer("Ada <not an address>")
+            .unwrap_err()
+            .contains("is not `Name <email>`")
+    );
 }
 
 #[test]
@@ -98,5 +124,8 @@ fn a_second_sign_off_names_the_first() {
         decisions_sha256: "def".into(),
     });
     let text = already_signed(&s).unwrap();
-    assert!(text.contains("already signed off by Ada <ada@acme.example> at 2026-11-22 10:00:05 UTC"), "{text}");
+    assert!(
+        text.contains("already signed off by Ada <ada@acme.example> at 2026-11-22 10:00:05 UTC"),
+        "{text}"
+    );
 }
