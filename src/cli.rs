@@ -221,6 +221,10 @@ pub enum ReviewCommand {
     Collect(ReviewCollectArgs),
     /// Decided / total per reviewer; exit 3 while anything is outstanding
     Status(ReviewStatusArgs),
+    /// Sign the review off once every row is decided: writes review/review.html, the page an
+    /// auditor files, with review/decisions.csv and review/decisions.json
+    #[command(name = "sign-off")]
+    SignOff(ReviewSignOffArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -273,6 +277,23 @@ pub struct ReviewStatusArgs {
     pub run_dir: PathBuf,
     #[command(flatten)]
     pub remind: ReviewRemindArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewSignOffArgs {
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Who signs the review off, as "Full Name <email>"
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    pub by: String,
+    /// What the signer states (printed in the sign-off block)
+    #[arg(long, value_name = "TEXT")]
+    pub statement: Option<String>,
+    /// Opt in: write review/suppressions.toml, one entry per justified `keep` of an account
+    /// with a failing finding (owner: its reviewer), expiring on DATE (YYYY-MM-DD), for
+    /// `run --suppressions`
+    #[arg(long, value_name = "DATE")]
+    pub suppress_kept_until: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -10,9 +10,12 @@
 pub(crate) mod campaign;
 pub(crate) mod config;
 pub(crate) mod mail;
+pub(crate) mod page;
 pub(crate) mod returned;
+pub(crate) mod signoff;
 pub(crate) mod state;
 pub(crate) mod status;
+pub(crate) mod suppress;
 pub(crate) mod validate;
 pub(crate) mod worksheet;
 

@@ -41,6 +41,9 @@ pub(crate) struct State {
     /// Decisions replaced by a later collect, oldest first.
     #[serde(default)]
     pub(crate) superseded: Vec<(String, DecisionRecord)>,
+    /// Set once, by `review sign-off`; the review takes no more decisions after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) signed_off: Option<super::signoff::SignOff>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -297,4 +297,4 @@ fn decision(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,4 +6,5 @@ pub(crate) mod ledger;
 pub(crate) mod merge;
 pub(crate) mod review;
 pub(crate) mod review_mail;
+mod review_signoff;
 pub(crate) mod run;

@@ -1,7 +1,6 @@
 //! `access-audit review start|collect|status`: the access review of a run's output folder
 //! (CONTRACT section 9). The domain is in `access_review/`; this wires it to the run folder,
-//! the config's `[review]` and the exit status. `review sign-off` is not built yet: it would
-//! read the same state (`access_review::state::read`) and refuse while `status` is outstanding.
+//! the config's `[review]` and the exit status. `review sign-off` is in `review_signoff.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,6 +36,7 @@ pub(crate) async fn review(
         ReviewCommand::Start(args) => start_and_email(args, &settings, &config).await,
         ReviewCommand::Collect(args) => collect(args, &settings),
         ReviewCommand::Status(args) => status_and_remind(args, &config).await,
+        ReviewCommand::SignOff(args) => super::review_signoff::sign_off(args, &settings),
     }
 }
 
@@ -54,7 +54,7 @@ fn settings(config: &Config, config_path: &ConfigPath) -> Result<ReviewSettings,
 /// One ledger record of a review event, referring to the review's state as it now is. The
 /// review is saved either way; a ledger that cannot take the record makes the command exit 5,
 /// like a delivery that failed, so that the gap is seen.
-fn record_in_ledger(
+pub(super) fn record_in_ledger(
     settings: &ReviewSettings,
     kind: crate::ledger::Kind,
     run_dir: &Path,
@@ -176,6 +176,7 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
         reviewers: campaign::assign(settings, &accounts, &report.findings),
         decisions: BTreeMap::new(),
         superseded: Vec::new(),
+        signed_off: None,
     };
     let written = write_worksheets(run_dir, &state)?;
     state::write(run_dir, &state).map_err(Error::Fatal)?;
@@ -196,7 +197,7 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
 
 /// report.json's SHA-256 and its content, read through `report::schema`. The bytes are hashed
 /// before and after the parse: a report replaced in between is refused, not half-reviewed.
-fn read_report(run_dir: &Path) -> Result<(String, schema::ReportFile), Error> {
+pub(super) fn read_report(run_dir: &Path) -> Result<(String, schema::ReportFile), Error> {
     let path = run_dir.join(crate::report::REPORT_JSON);
     let digest = || -> Result<String, Error> {
         let bytes = crate::files::read_bounded(&path, REPORT_JSON_FILE, Symlinks::Follow)
@@ -264,6 +265,9 @@ fn collect(args: &ReviewCollectArgs, settings: &ReviewSettings) -> Result<ExitSt
     let run_dir = &args.run_dir;
     let _lock = crate::output::lock_dir(run_dir).map_err(Error::Fatal)?;
     let mut state = state::read(run_dir).map_err(Error::Fatal)?;
+    if let Some(signed) = crate::access_review::signoff::already_signed(&state) {
+        return Err(Error::Fatal(format!("nothing was collected: {signed}")));
+    }
     let now = Utc::now();
     let mut problems = Vec::new();
     let mut decisions = Vec::new();

@@ -3,6 +3,7 @@
 
 mod coverage;
 mod csv;
+pub(crate) use csv::neutralise;
 mod html;
 mod ocsf;
 mod privileged;

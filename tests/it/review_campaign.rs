@@ -180,11 +180,18 @@ fn start_collect_status_until_every_account_is_decided() {
     let eng = worksheet(&run, ENG, "xlsx");
     let eng_rows = rows(&eng);
     assert_eq!(eng_rows.len(), 19);
+    // The first failing row after those is kept: an exception, with its justification.
+    let excepted = eng_rows
+        .iter()
+        .find(|r| r.0 > 4 && r.3 == "revoke")
+        .expect("a failing row of eng@")
+        .0;
     let mut cells = Vec::new();
     for (n, _, _, recommended) in &eng_rows {
         cells.extend(match (*n, recommended.as_str()) {
             (2, _) => decide(2, "keep", "", "on call, approved by the CISO"),
             (3, _) => decide(3, "change_role", "member", "left the platform team"),
+            (n, _) if n == excepted => decide(n, "keep", "", "break-glass <account> & sealed"),
             _ => decide(*n, "revoke", "", ""),
         });
     }
@@ -197,6 +204,18 @@ fn start_collect_status_until_every_account_is_decided() {
     let status = review(&config, &["status", run.to_str().unwrap()]).code(3);
     let table = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
     assert!(table.contains("283 outstanding"), "{table}");
+
+    // Not signed off while rows are outstanding: the refusal says which.
+    let early = sign_off(&config, &run, &[]).code(1);
+    let said = stderr(&early);
+    for s in [
+        "283 rows not decided yet",
+        &format!("{SEC}: 283 undecided"),
+        "… and 263 more",
+    ] {
+        assert!(said.contains(s), "{s}\nin\n{said}");
+    }
+    assert!(!said.contains(&format!("{ENG}:")), "{said}");
 
     // Returned again with one decision changed: the newer one wins and the change is noted.
     fill(&eng, &decide(4, "keep", "", "needed for the migration"));
@@ -244,6 +263,134 @@ fn start_collect_status_until_every_account_is_decided() {
         .args(["--config", config.to_str().unwrap(), "ledger", "verify"])
         .assert()
         .code(0);
+
+    signed_off_once(&run, &config, dir.path());
+}
+
+fn sign_off(config: &Path, run: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let mut args = vec![
+        "sign-off",
+        run.to_str().unwrap(),
+        "--by",
+        SIGNER,
+        "--statement",
+        "I have reviewed every account <and> its decision.",
+    ];
+    args.extend_from_slice(extra);
+    review(config, &args)
+}
+
+const SIGNER: &str = "Ada Lovelace <ada@acme.example>";
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Every row decided: signed off once — review.html with the sign-off block, the digests of the
+/// files it names, a ledger record that verifies — and never again.
+fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
+    let bad = review(
+        config,
+        &[
+            "sign-off",
+            run.to_str().unwrap(),
+            "--by",
+            "ada@acme.example",
+        ],
+    )
+    .code(1);
+    assert!(stderr(&bad).contains("has no name"), "{}", stderr(&bad));
+
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    sign_off(config, run, &["--suppress-kept-until", &until]).code(0);
+    let html = std::fs::read_to_string(run.join("review/review.html")).unwrap();
+    assert!(
+        html.contains("Ada Lovelace &lt;ada@acme.example&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("I have reviewed every account &lt;and&gt; its decision."));
+    assert!(html.contains(&sha256_of(&run.join("report.json"))));
+    assert!(html.contains(&sha256_of(&run.join("review/decisions.json"))));
+    let report = read_json(&run.join("report.json"));
+    match report["run"]["evidence_manifest_sha256"].as_str() {
+        Some(manifest) => assert!(html.contains(manifest)),
+        None => assert!(html.contains("none: the run kept no evidence archive")),
+    }
+    let exceptions = html.split("<h2>Exceptions</h2>").nth(1).unwrap();
+    let exceptions = exceptions.split("<h2>").next().unwrap();
+    assert!(
+        exceptions.contains("break-glass &lt;account&gt; &amp; sealed"),
+        "{exceptions}"
+    );
+    assert!(html.contains("left the platform team"));
+    assert!(!html.contains("<script"));
+    let csv = std::fs::read_to_string(run.join("review/decisions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 303);
+    let state = read_json(&run.join("review/state.json"));
+    assert_eq!(state["signed_off"]["by"], SIGNER);
+    assert_eq!(
+        state["signed_off"]["decisions_sha256"],
+        sha256_of(&run.join("review/decisions.json"))
+    );
+
+    let ledger = std::fs::read_to_string(dir.join("ledger/ledger.jsonl")).unwrap();
+    let last = ledger.lines().last().unwrap();
+    let last: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(last["kind"], "review_sign_off");
+    bin()
+        .args(["--config", config.to_str().unwrap(), "ledger", "verify"])
+        .assert()
+        .code(0);
+
+    suppressions_load_in_the_next_run(run, dir);
+
+    let again = sign_off(config, run, &[]).code(1);
+    assert!(
+        stderr(&again).contains(&format!("already signed off by {SIGNER} at ")),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// review/suppressions.toml loads with `run --suppressions`, and suppresses the exception.
+fn suppressions_load_in_the_next_run(run: &Path, dir: &Path) {
+    let file = run.join("review/suppressions.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("[[suppress]]"), "{text}");
+    assert!(text.contains("break-glass <account> & sealed"), "{text}");
+    assert!(text.contains(&format!("owner = \"{ENG}\"")), "{text}");
+    let next = dir.join("next");
+    replay_demo(&next, &["--suppressions", file.to_str().unwrap()]).code(4);
+    let suppressed = |report: &Path| {
+        read_json(report)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["suppressed"] == true)
+            .count()
+    };
+    assert!(
+        suppressed(&next.join("report.json")) > suppressed(&run.join("report.json")),
+        "the kept exception is suppressed in the next run"
+    );
+}
+
+#[test]
+fn a_report_changed_since_the_start_is_not_signed_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, config) = demo_run(dir.path());
+    start(&config, &run);
+    let mut report = std::fs::read(run.join("report.json")).unwrap();
+    report.extend_from_slice(b"\n");
+    std::fs::write(run.join("report.json"), report).unwrap();
+    let a = sign_off(&config, &run, &[]).code(1);
+    assert!(
+        stderr(&a).contains("changed since review"),
+        "{}",
+        stderr(&a)
+    );
+    assert!(!run.join("review/review.html").exists());
 }
 
 /// `collect` of a worksheet filled with `cells` fails (exit 1) saying each of `says`.

@@ -10,7 +10,7 @@ const ENG: &str = "eng@acme.example";
 
 /// A review of four accounts for eng@ (1: failing, 2: clean, 3: eng's own) and one for the
 /// default reviewer.
-fn state() -> State {
+pub(crate) fn state() -> State {
     let accounts = [
         account("acme", "1", "a@acme.example"),
         account("acme", "2", "b@acme.example"),
@@ -30,6 +30,7 @@ fn state() -> State {
         reviewers: campaign::assign(&settings(), &accounts, &findings),
         decisions: Default::default(),
         superseded: vec![],
+        signed_off: None,
     }
 }
 
