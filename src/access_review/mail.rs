@@ -268,6 +268,7 @@ mod tests {
             reviewers: campaign::assign(&settings(), &accounts, &[]),
             decisions: Default::default(),
             superseded: vec![],
+            signed_off: None,
         };
         let rows = state.reviewers.get_mut(ENG).expect("eng@ reviews acme");
         rows[1].email = "Eve\r\nBcc: ceo@acme.example".into();
