@@ -87,6 +87,26 @@ pub(crate) fn row_key(source_name: &str, scope: &str, account_id: &str) -> Strin
     format!("{source_name}/{scope}/{account_id}")
 }
 
+/// Who reviews `account`: the reviewer its scope's glob names — unless that is the account's
+/// own holder, who must not review their own access: then the default reviewer, or the first
+/// other configured reviewer. With nobody else configured the row stays with its holder, and
+/// `collect` refuses their decision on it (`status` shows it as their own account).
+fn reviewer_for<'s>(review: &'s ReviewSettings, a: &Account) -> &'s str {
+    let assigned = review.reviewer_of(&a.source_name, &a.scope);
+    let own = |reviewer: &str| {
+        a.email
+            .as_deref()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(reviewer))
+    };
+    if !own(assigned) {
+        return assigned;
+    }
+    std::iter::once(review.default_reviewer.as_str())
+        .chain(review.reviewers.iter().map(|r| r.email.as_str()))
+        .find(|r| !own(r))
+        .unwrap_or(assigned)
+}
+
 /// Every account as a row, grouped by reviewer (by address), rows in report order.
 pub(crate) fn assign(
     review: &ReviewSettings,
@@ -104,7 +124,7 @@ pub(crate) fn assign(
         let key = row_key(&a.source_name, &a.scope, &a.account_id);
         let row = row_of(a, key.clone(), on.get(&key).map_or(&[][..], |v| v));
         by_reviewer
-            .entry(review.reviewer_of(&a.source_name, &a.scope).to_string())
+            .entry(reviewer_for(review, a).to_string())
             .or_default()
             .push(row);
     }

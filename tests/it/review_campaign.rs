@@ -485,7 +485,22 @@ fn a_reviewer_cannot_decide_their_own_account() {
         .unwrap()
         .2
         .clone();
-    let config = config(dir.path(), &me);
+    // With a second reviewer configured, the account goes to them, never to its holder.
+    let routed = copy_run(&run, &dir.path().join("routed"));
+    start(&config(dir.path(), &me), &routed);
+    let key_of = |rows: &[(usize, String, String, String)], email: &str| {
+        rows.iter().find(|r| r.2 == email).map(|r| r.1.clone())
+    };
+    assert_eq!(key_of(&rows(&worksheet(&routed, &me, "xlsx")), &me), None);
+    assert!(key_of(&rows(&worksheet(&routed, ENG, "xlsx")), &me).is_some());
+    // With nobody else to review it, the row stays with its holder, who cannot decide it.
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[review]\ndefault_reviewer = \"{me}\"\nledger_dir = \"{}\"\n",
+            dir.path().join("ledger").display()
+        ),
+    );
     start(&config, &run);
     let mine = rows(&worksheet(&run, &me, "xlsx"));
     let own = mine.iter().find(|r| r.2 == me).unwrap().0;

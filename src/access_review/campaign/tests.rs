@@ -67,6 +67,32 @@ fn accounts_go_to_the_first_matching_reviewer_or_the_default() {
     );
 }
 
+/// Nobody reviews their own access: the row goes to the default reviewer, or to another
+/// configured one when the holder is the default; it stays only when there is nobody else.
+#[test]
+fn a_reviewers_own_account_goes_to_someone_else() {
+    let accounts = [
+        account("acme", "1", "ENG@acme.example"),
+        account("other", "2", "security@acme.example"),
+        account("acme", "3", "x@acme.example"),
+    ];
+    let by = assign(&settings(), &accounts, &[]);
+    let keys = |who: &str| by[who].iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+    assert_eq!(keys("security@acme.example"), ["sentry/acme/1"]);
+    assert_eq!(
+        keys("eng@acme.example"),
+        ["sentry/other/2", "sentry/acme/3"]
+    );
+    let mut alone = settings();
+    alone.reviewers.clear();
+    let by = assign(&alone, &accounts[1..2], &[]);
+    assert_eq!(
+        by["security@acme.example"].len(),
+        1,
+        "nobody else to review it"
+    );
+}
+
 #[test]
 fn revoke_is_recommended_only_for_an_unsuppressed_failing_finding() {
     let accounts = [
