@@ -99,7 +99,7 @@ fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatu
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let written = period::write(&pack, &out).map_err(Error::Fatal)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    let count = |n: usize, noun: &str| format!("{n} {noun}{}", crate::report::plural(n));
+    let count = crate::report::counted;
     let c = &pack.cadence;
     let verdict = match (c.met, c.sign_offs_in_period.len(), c.gaps.len()) {
         (true, _, _) => format!("the review cadence of {cadence} days was met"),

@@ -302,7 +302,7 @@ fn collect(args: &ReviewCollectArgs, settings: &ReviewSettings) -> Result<ExitSt
         &state,
     );
     let st = status::of(&state, now);
-    let n = |count: usize, noun: &str| format!("{count} {noun}{}", crate::report::plural(count));
+    let n = crate::report::counted;
     let head = format!(
         "Collected {} from {}; {} outstanding.\n",
         n(count, "decision"),

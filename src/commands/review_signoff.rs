@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use serde::Deserialize;
+use chrono::{SubsecRound, Utc};
 
 use crate::Error;
 use crate::access_review::config::ReviewSettings;
@@ -17,25 +16,7 @@ use crate::access_review::state::{self, State};
 use crate::access_review::suppress;
 use crate::cli::ReviewSignOffArgs;
 use crate::exit::ExitStatus;
-use crate::files::{REPORT_JSON_FILE, Symlinks};
-
-/// Of report.json, what the sign-off page names. The report is the one `review start` read
-/// through `report::schema` (its SHA-256 is checked first), so this reads only these fields.
-#[derive(Deserialize)]
-struct ReportHead {
-    title: String,
-    as_of: DateTime<Utc>,
-    #[serde(default)]
-    run: ReportRun,
-    #[serde(default)]
-    findings: Vec<crate::report::schema::FindingRecord>,
-}
-
-#[derive(Deserialize, Default)]
-struct ReportRun {
-    #[serde(default)]
-    evidence_manifest_sha256: Option<String>,
-}
+use crate::report::schema::ReportFile;
 
 pub(super) fn sign_off(
     args: &ReviewSignOffArgs,
@@ -98,22 +79,20 @@ pub(super) fn sign_off(
 }
 
 /// report.json read and checked against the SHA-256 the review started from.
-fn report_head(run_dir: &Path, state: &State) -> Result<ReportHead, Error> {
-    let path = run_dir.join(crate::report::REPORT_JSON);
-    let bytes = crate::files::read_bounded(&path, REPORT_JSON_FILE, Symlinks::Follow)
-        .map_err(|e| Error::Fatal(e.to_string()))?;
-    let sha = signoff::sha256_hex(&bytes);
+/// The report under review, read through `report::schema` as `review start` read it, and
+/// refused if it is no longer the one the review started from.
+fn report_head(run_dir: &Path, state: &State) -> Result<ReportFile, Error> {
+    let (sha, report) = super::review::read_report(run_dir)?;
     if sha != state.report_sha256 {
         return Err(Error::Fatal(format!(
             "{} changed since review {} started (SHA-256 {sha}, the review was of {}): \
              a review signs off the report it reviewed; start a new review of the new report",
-            path.display(),
+            run_dir.join(crate::report::REPORT_JSON).display(),
             state.review_id,
             state.report_sha256
         )));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Fatal(format!("{} cannot be read: {e}", path.display())))
+    Ok(report)
 }
 
 /// review.html, decisions.csv and decisions.json, written as one set.

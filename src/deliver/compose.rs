@@ -15,7 +15,7 @@ use crate::report::view::{
     FindingRow, RuleGroup, ScopeNames, ScopeRow, change_rows, rule_groups, scope_rows,
     severity_counts, suppression_line,
 };
-use crate::report::{Artifact, Report, plural, render_bytes};
+use crate::report::{Artifact, Report, counted, plural, render_bytes};
 use crate::templates::{EMAIL_HTML, EMAIL_TEXT};
 use crate::text::escape_controls;
 
@@ -87,11 +87,6 @@ fn color(s: Severity) -> &'static str {
         Severity::Low => "#b28704",
         Severity::Info => "#1565c0",
     }
-}
-
-/// "1 scope", "2 scopes".
-fn count_of(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", plural(n))
 }
 
 fn rule_sections<'a>(report: &'a Report, names: &ScopeNames<'a>) -> Vec<RuleSection<'a>> {
@@ -225,8 +220,8 @@ fn summary_view<'a>(report: &'a Report, output_dir: &std::path::Path) -> View<'a
         accounts: report.summary.accounts,
         scopes: report.summary.scopes,
         scopes_failed: n_failed,
-        scopes_text: count_of(report.summary.scopes, "scope"),
-        scopes_failed_text: count_of(n_failed, "scope"),
+        scopes_text: counted(report.summary.scopes, "scope"),
+        scopes_failed_text: counted(n_failed, "scope"),
         incomplete: format!("{n_failed} scope{} incomplete", plural(n_failed)),
         severities: severity_counts(report)
             .into_iter()

@@ -71,6 +71,19 @@ pub struct Provenance {
     pub pages: Vec<PageRecord>,
 }
 
+impl Provenance {
+    /// The endpoints the pages came from, each once, in the order first used.
+    pub fn endpoints(&self) -> Vec<&str> {
+        let mut endpoints: Vec<&str> = Vec::new();
+        for p in &self.pages {
+            if !endpoints.contains(&p.endpoint.as_str()) {
+                endpoints.push(&p.endpoint);
+            }
+        }
+        endpoints
+    }
+}
+
 /// One answer a scope was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRecord {

@@ -76,14 +76,8 @@ fn obtained(p: &Provenance) -> String {
     if p.pages.is_empty() {
         return "no answer".into();
     }
-    let mut endpoints: Vec<&str> = Vec::new();
-    for r in &p.pages {
-        if !endpoints.contains(&r.endpoint.as_str()) {
-            endpoints.push(&r.endpoint);
-        }
-    }
     let n = p.pages.len();
-    format!("{n} page{} of {}", plural(n), endpoints.join(", "))
+    format!("{n} page{} of {}", plural(n), p.endpoints().join(", "))
 }
 
 /// When the first and the last page arrived, to the second.

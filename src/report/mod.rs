@@ -6,7 +6,7 @@ mod csv;
 pub(crate) use csv::neutralise;
 mod html;
 mod ocsf;
-mod privileged;
+pub(crate) mod privileged;
 pub(crate) mod schema;
 pub(crate) mod view;
 mod xlsx;
@@ -446,6 +446,11 @@ fn summarise(
 
 pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// "1 scope", "2 scopes": a count and its noun, plural when it is not one.
+pub(crate) fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", plural(n))
 }
 
 /// One file a report can be rendered to.

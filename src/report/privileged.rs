@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Report;
 use super::view::{ScopeNames, display_name};
-use crate::model::{Account, Outcome};
+use crate::model::{Account, Finding, Outcome};
 use crate::timestamp::date;
 
 /// One privileged account.
@@ -39,7 +39,7 @@ pub(crate) fn privileged_rows<'a>(
     names: &ScopeNames<'a>,
     max_rows: usize,
 ) -> (Vec<PrivilegedRow<'a>>, usize) {
-    let failing = failing_per_account(report);
+    let failing = failing_per_account(&report.findings);
     let mut accounts: Vec<&Account> = report.accounts.iter().filter(|a| a.privileged).collect();
     accounts.sort_by_key(|a| match a.mfa {
         Some(false) => 0,
@@ -80,10 +80,9 @@ pub(crate) fn privileged_rows<'a>(
 }
 
 /// Unsuppressed failing findings per account (source name, scope, account id).
-fn failing_per_account(report: &Report) -> HashMap<(&str, &str, &str), usize> {
+pub(crate) fn failing_per_account(findings: &[Finding]) -> HashMap<(&str, &str, &str), usize> {
     let mut out = HashMap::new();
-    for f in report
-        .findings
+    for f in findings
         .iter()
         .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
     {

@@ -54,6 +54,8 @@ pub(crate) struct RunRecord {
     pub stopped: Option<String>,
     #[serde(default)]
     pub config_sha256: Option<String>,
+    #[serde(default)]
+    pub evidence_manifest_sha256: Option<String>,
 }
 
 #[derive(Deserialize)]

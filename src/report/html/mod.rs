@@ -13,7 +13,7 @@ use super::privileged::{PrivilegedRow, privileged_rows};
 use super::view::{
     ChangeRows, RuleGroup, ScopeNames, ScopeRow, rule_groups, scope_rows, severity_counts,
 };
-use super::{Report, RuleMeta, plural};
+use super::{Report, RuleMeta, counted, plural};
 use crate::model::{Outcome, Severity, format_human};
 use crate::templates::{REPORT_HTML, Templates};
 use charts::{Chart, charts};
@@ -221,7 +221,7 @@ fn css_string(text: &str) -> String {
 }
 
 fn privileged_note(shown: usize, total: usize) -> String {
-    let mut note = format!("{total} account{}", plural(total));
+    let mut note = counted(total, "account");
     if shown < total {
         note.push_str(&format!(
             "; the first {shown} are listed here, accounts.csv has every account"
@@ -234,7 +234,7 @@ fn privileged_note(shown: usize, total: usize) -> String {
 fn incomplete(report: &Report) -> String {
     match report.summary.scopes_failed {
         0 => "the run did not finish".into(),
-        n => format!("{n} scope{} could not be audited", plural(n)),
+        n => format!("{} could not be audited", counted(n, "scope")),
     }
 }
 

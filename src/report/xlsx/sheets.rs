@@ -3,10 +3,8 @@
 //! Findings and Accounts carry the columns of findings.csv and accounts.csv, in the same order
 //! (times as Excel date-times, their headers marked `(UTC)`), then the columns the CSV leaves out.
 
-use std::collections::HashMap;
-
 use super::table::{Cell, Column};
-use crate::model::{Account, Change, Finding, Outcome};
+use crate::model::{Account, Change, Finding};
 use crate::report::{RuleMeta, ScopeEntry};
 use crate::review::baseline::BaselineFinding;
 use crate::review::roster::PersonRow;
@@ -98,7 +96,7 @@ pub(super) const FINDING_COLUMNS: &[Column<Finding>] = &[
     },
     Column {
         header: "change",
-        cell: |f| Cell::opt(f.change.map(change_name)),
+        cell: |f| Cell::opt(f.change.map(Change::as_str)),
     },
     Column {
         header: "first_seen (UTC)",
@@ -198,17 +196,7 @@ pub(super) fn privileged_rows<'r>(
     accounts: &'r [Account],
     findings: &'r [Finding],
 ) -> Vec<Privileged<'r>> {
-    let mut failing: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    for f in findings
-        .iter()
-        .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
-    {
-        if let Some(a) = f.subject.account() {
-            *failing
-                .entry((&f.source_name, &f.scope, &a.account_id))
-                .or_default() += 1;
-        }
-    }
+    let failing = crate::report::privileged::failing_per_account(findings);
     accounts
         .iter()
         .filter(|a| a.privileged)
@@ -335,15 +323,7 @@ pub(super) const COVERAGE_COLUMNS: &[Column<ScopeEntry>] = &[
     },
     Column {
         header: "endpoints",
-        cell: |s| {
-            let mut endpoints: Vec<&str> = Vec::new();
-            for p in &s.provenance.pages {
-                if !endpoints.contains(&p.endpoint.as_str()) {
-                    endpoints.push(&p.endpoint);
-                }
-            }
-            Cell::owned(endpoints.join("; "))
-        },
+        cell: |s| Cell::owned(s.provenance.endpoints().join("; ")),
     },
     Column {
         header: "first_fetched_at (UTC)",
@@ -605,11 +585,4 @@ pub(super) fn rule_columns<'r>() -> Vec<Column<RuleRow<'r>>> {
             cell: |r| Cell::Number(r.meta.population.passed),
         },
     ]
-}
-
-fn change_name(c: Change) -> &'static str {
-    match c {
-        Change::New => "new",
-        Change::Persisting => "persisting",
-    }
 }
