@@ -69,6 +69,9 @@ pub enum Command {
     /// The access review of a run: start it, collect the returned worksheets, see its status
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Revoke what a signed-off review decided: plan, apply (guarded), verify against a later run
+    #[command(subcommand)]
+    Remediate(RemediateCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -294,6 +297,52 @@ pub struct ReviewSignOffArgs {
     /// `run --suppressions`
     #[arg(long, value_name = "DATE")]
     pub suppress_kept_until: Option<chrono::NaiveDate>,
+}
+
+/// `remediate plan|apply|verify` (CONTRACT section 10); needs a signed-off review.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RemediateCommand {
+    /// Turn a signed-off review's revoke and change_role decisions into
+    /// RUN_DIR/remediation/plan.json (and plan.html), each account re-read first
+    Plan(RemediatePlanArgs),
+    /// Make the plan's changes: nothing is sent without --yes; at most --max changes
+    Apply(RemediateApplyArgs),
+    /// Check each planned change against a later run: the member gone, the role changed
+    Verify(RemediateVerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemediatePlanArgs {
+    /// The run's output folder, with its signed-off review
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemediateApplyArgs {
+    /// The plan: RUN_DIR/remediation/plan.json
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Confirm: send the requests (changes, or with --dry-run their rehearsal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Refuse a plan with more changes still to make than this
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub max: usize,
+    /// Rehearse: re-read and check every account; Sent.dm changes go to its sandbox (no
+    /// effect); Sentry has none, so nothing is sent to change it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemediateVerifyArgs {
+    /// The run folder whose review the plan came from
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// A later run's output folder (its report.json)
+    #[arg(long, value_name = "NEW_RUN_DIR")]
+    pub against: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -28,6 +28,7 @@ mod output;
 mod people;
 mod progress;
 mod redact;
+mod remediation;
 mod report;
 mod review;
 mod rules;
@@ -118,6 +119,9 @@ pub async fn execute(cli: cli::Cli) -> Result<ExitStatus, Error> {
         cli::Command::Merge(args) => commands::merge::merge(&args, &config_path, summary).await,
         cli::Command::Ledger(args) => commands::ledger::ledger(&args, &config_path),
         cli::Command::Review(command) => commands::review::review(&command, &config_path).await,
+        cli::Command::Remediate(command) => {
+            commands::remediate::remediate(&command, &config_path).await
+        }
         cli::Command::Completions { shell } => {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

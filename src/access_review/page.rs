@@ -12,7 +12,7 @@ use super::signoff::SignOff;
 use super::state::{DecisionRecord, State};
 use crate::model::format_human;
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#111}\
+pub(crate) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#111}\
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}\
 th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}\
 th{background:#eee}td.n{text-align:right}.muted{color:#555}\

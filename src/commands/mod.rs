@@ -4,6 +4,7 @@
 pub(crate) mod check;
 pub(crate) mod ledger;
 pub(crate) mod merge;
+pub(crate) mod remediate;
 pub(crate) mod review;
 pub(crate) mod review_mail;
 mod review_signoff;

@@ -41,7 +41,7 @@ pub(crate) async fn review(
 }
 
 /// `[review]` of the config: every review command needs it.
-fn settings(config: &Config, config_path: &ConfigPath) -> Result<ReviewSettings, Error> {
+pub(super) fn settings(config: &Config, config_path: &ConfigPath) -> Result<ReviewSettings, Error> {
     config.review.clone().ok_or_else(|| {
         Error::Fatal(format!(
             "{} has no [review] section: add one with at least `default_reviewer = \"security@example.com\"` \

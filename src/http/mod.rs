@@ -11,6 +11,7 @@
 
 mod body;
 mod client;
+mod mutation;
 mod retry;
 
 use std::num::NonZeroU32;
@@ -29,6 +30,7 @@ use url::Url;
 pub(crate) use body::from_json_lossy;
 use body::{header_str, link_header, read_capped};
 pub(crate) use client::{delivery_client, delivery_client_builder};
+pub(crate) use mutation::{MutationAnswer, MutationRequest, NotAnswered};
 use retry::retry_reason;
 pub(crate) use retry::{BACKOFF_BASE, server_requested_wait};
 

@@ -86,6 +86,12 @@ pub(crate) enum Kind {
     ReviewStart,
     ReviewCollect,
     ReviewSignOff,
+    /// `remediate plan`: the plan made from a signed-off review.
+    RemediationPlan,
+    /// `remediate apply`: one change sent (applied, refused or failed).
+    RemediationChange,
+    /// `remediate verify`: the planned changes checked against a later run.
+    RemediationVerify,
 }
 
 /// A file a record refers to, with its SHA-256 when the record was appended.

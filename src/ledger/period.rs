@@ -142,7 +142,8 @@ impl Gathered {
             Kind::Run => {
                 self.runs.insert(r.run_id.clone(), run_row(line, r));
             }
-            kind => self.review(kind, r),
+            Kind::ReviewStart | Kind::ReviewCollect | Kind::ReviewSignOff => self.review(r.kind, r),
+            Kind::RemediationPlan | Kind::RemediationChange | Kind::RemediationVerify => {}
         }
     }
 
@@ -154,7 +155,7 @@ impl Gathered {
             Kind::ReviewStart => row.started = Some(r.at.clone()),
             Kind::ReviewCollect => row.collected.push(r.at.clone()),
             Kind::ReviewSignOff => row.signed_off = Some(r.at.clone()),
-            Kind::Run => {}
+            _ => {}
         }
     }
 

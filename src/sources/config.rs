@@ -16,7 +16,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::registry;
 use super::source::Source;
-use super::spec::{SourceConfig, SourceSpec};
+use super::spec::{RemediateConfig, SourceConfig, SourceSpec};
 use crate::cfg::values::{BaseUrl, EnvVarName, HumanDuration};
 use crate::cfg::{ConfigError, KeySegment, SecretRef, locate};
 use crate::http::FetchSettings;
@@ -219,6 +219,7 @@ fn read_source(
     let secret_env: Option<EnvVarName> = table.read_key(keys.env)?;
     let secret_file: Option<PathBuf> = table.read_key(keys.file)?;
 
+    let remediate = remediate_settings(table, source)?;
     let name = unique_name(table, shared.name.as_deref(), source, seen_names)?;
     let (secret, secret_key) = match (secret_env, secret_file) {
         (Some(env), None) => (SecretRef::Env(env.0), keys.env),
@@ -255,7 +256,54 @@ fn read_source(
         secret_key: secret_key.into(),
         index: table.index,
         fetch,
+        remediate,
     })
+}
+
+/// The key that paces a source's changes (`remediate`), besides its write credential's keys.
+const REMEDIATE_RATE_KEY: &str = "remediate_requests_per_minute";
+/// Changes per minute unless the config says otherwise: well below either API's read limits,
+/// as changes have limits of their own that neither API documents.
+const DEFAULT_REMEDIATE_RATE: u32 = 30;
+
+/// The write credential `remediate` uses (optional: only remediation needs it) and the pace of
+/// its changes.
+fn remediate_settings(
+    table: &SourceTable<'_>,
+    source: &dyn Source,
+) -> Result<Option<RemediateConfig>, ConfigError> {
+    let Some(remediator) = source.remediator() else {
+        return Ok(None);
+    };
+    let keys = remediator.secret_keys();
+    let env: Option<EnvVarName> = table.read_key(keys.env)?;
+    let file: Option<PathBuf> = table.read_key(keys.file)?;
+    let rate: Option<u32> = table.read_key(REMEDIATE_RATE_KEY)?;
+    if rate.is_some_and(|r| !(1..=600).contains(&r)) {
+        return Err(table.error(
+            Some(REMEDIATE_RATE_KEY),
+            format!(
+                "{}: expected a number of changes per minute from 1 to 600",
+                rate.unwrap_or(0)
+            ),
+        ));
+    }
+    let secret = match (env, file) {
+        (Some(env), None) => Some((SecretRef::Env(env.0), keys.env)),
+        (None, Some(path)) => Some((SecretRef::File(path), keys.file)),
+        (Some(_), Some(_)) => {
+            return Err(table.error(
+                Some(keys.file),
+                format!("set either `{}` or `{}`, not both", keys.env, keys.file),
+            ));
+        }
+        (None, None) => None,
+    };
+    Ok(Some(RemediateConfig {
+        secret: secret.as_ref().map(|(s, _)| s.clone()),
+        secret_key: secret.map_or(keys.env, |(_, k)| k).to_string(),
+        requests_per_minute: rate.unwrap_or(DEFAULT_REMEDIATE_RATE),
+    }))
 }
 
 /// The source's name (it defaults to the type): a safe directory name of the evidence archive,
@@ -312,10 +360,15 @@ fn source_of(table: &SourceTable<'_>) -> Result<&'static dyn Source, ConfigError
 /// table is named as such.
 fn check_keys(table: &SourceTable<'_>, source: &dyn Source) -> Result<(), ConfigError> {
     let secret = source.secret_keys();
+    let remediate: Vec<&str> = source.remediator().map_or_else(Vec::new, |r| {
+        let keys = r.secret_keys();
+        vec![keys.env, keys.file, REMEDIATE_RATE_KEY]
+    });
     let allowed: Vec<&str> = LEADING_KEYS
         .iter()
         .copied()
         .chain([secret.env, secret.file])
+        .chain(remediate)
         .chain(source.config_keys().iter().copied())
         .chain(FETCH_KEYS.iter().copied())
         .collect();

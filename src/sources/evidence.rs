@@ -101,6 +101,12 @@ pub struct ResponseRecord {
     pub link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The request's method, for a request that is not a plain read (remediation's archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The request's JSON body, when it had one (remediation's changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
 }
 
 /// What a recorded request was, independent of how it was answered.
@@ -109,6 +115,9 @@ pub struct RecordKey<'a> {
     pub scope: &'a str,
     pub endpoint: &'a str,
     pub url: &'a str,
+    /// `None` for the GETs of a run; remediation names every method.
+    pub method: Option<&'a str>,
+    pub request_body: Option<&'a str>,
 }
 
 /// Writes bodies as they arrive and the manifest at the end.
@@ -189,6 +198,8 @@ impl EvidenceRecorder {
                     request_id: a.request_id.clone(),
                     link: a.link.clone(),
                     error: None,
+                    method: key.method.map(str::to_string),
+                    request_body: key.request_body.map(str::to_string),
                 }
             }
             Err(message) => ResponseRecord {
@@ -204,6 +215,8 @@ impl EvidenceRecorder {
                 request_id: None,
                 link: None,
                 error: Some(message.to_string()),
+                method: key.method.map(str::to_string),
+                request_body: key.request_body.map(str::to_string),
             },
         };
         let mut state = self

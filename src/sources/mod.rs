@@ -12,6 +12,7 @@ pub(crate) mod link;
 pub(crate) mod pages;
 pub(crate) mod probe;
 pub(crate) mod registry;
+pub(crate) mod remediate;
 pub(crate) mod replay;
 pub mod sentdm;
 pub mod sentry;
@@ -214,6 +215,8 @@ impl Fetcher {
                         scope: req.scope,
                         endpoint: req.endpoint.as_str(),
                         url: req.url.as_str(),
+                        method: None,
+                        request_body: None,
                     };
                     let fetched_at = result
                         .as_ref()

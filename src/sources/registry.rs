@@ -35,8 +35,12 @@ pub(crate) fn unknown_type(name: &str) -> String {
 pub(crate) fn owner_of_key(key: &str, except: SourceKind) -> Option<&'static dyn Source> {
     SOURCES.iter().copied().find(|s| {
         let secret = s.secret_keys();
+        let write = s.remediator().map(|r| r.secret_keys());
         s.kind() != except
-            && (s.config_keys().contains(&key) || key == secret.env || key == secret.file)
+            && (s.config_keys().contains(&key)
+                || key == secret.env
+                || key == secret.file
+                || write.is_some_and(|w| key == w.env || key == w.file))
     })
 }
 

@@ -75,6 +75,11 @@ pub trait Source: Sync {
         let _ = status;
         None
     }
+
+    /// How it changes access, for `remediate`; `None` when access-audit cannot change it.
+    fn remediator(&self) -> Option<&'static dyn super::remediate::Remediator> {
+        None
+    }
 }
 
 /// One configured source of an API: what it audits, and what is done with that. (`Any`: code

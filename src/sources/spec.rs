@@ -204,6 +204,19 @@ pub struct SourceConfig {
     pub secret_key: String,
     pub index: usize,
     pub fetch: FetchSettings,
+    /// What `remediate` uses; `None` for an API access-audit cannot change, or a replay.
+    pub remediate: Option<RemediateConfig>,
+}
+
+/// A source's write credential and the pace of its changes (`remediate` only).
+#[derive(Debug, Clone)]
+pub struct RemediateConfig {
+    /// `None`: not configured; `remediate` refuses to plan for the source and says which key
+    /// to set.
+    pub secret: Option<SecretRef>,
+    /// The key that names it (or would), for messages.
+    pub secret_key: String,
+    pub requests_per_minute: u32,
 }
 
 impl SourceConfig {
@@ -215,6 +228,7 @@ impl SourceConfig {
             secret: None,
             secret_key: String::new(),
             index,
+            remediate: None,
         }
     }
 }

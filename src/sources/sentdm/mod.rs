@@ -8,6 +8,7 @@
 mod config;
 mod envelope;
 mod fetch;
+mod remediate;
 mod users;
 
 use std::sync::Arc;
@@ -89,6 +90,10 @@ impl Source for Sentdm {
     fn owner_role(&self) -> Option<&'static str> {
         // An organization's owner is implicit: `/v3/users` never lists them.
         None
+    }
+
+    fn remediator(&self) -> Option<&'static dyn crate::sources::remediate::Remediator> {
+        Some(&remediate::SentdmRemediator)
     }
 
     fn refusal(&self, status: u16) -> Option<&'static str> {

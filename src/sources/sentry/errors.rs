@@ -51,7 +51,24 @@ pub(super) fn malformed(
 
 /// Turn a non-2xx answer into a scope error with everything the server told us.
 pub fn error_from_answer(a: &Answer) -> ScopeError {
-    let (code, message) = match from_json_lossy::<ErrorBody>(&a.body) {
+    let (code, message) = detail(a);
+    let hint = match a.status {
+        401 => " (the token is invalid, expired, or its user was deactivated)",
+        403 => " (the token lacks the member:read scope, or its user is not in this organization)",
+        404 => " (no such organization, or it lives in another region)",
+        _ => "",
+    };
+    ScopeError {
+        http_status: Some(a.status),
+        code,
+        message: format!("{message}{hint}"),
+        request_id: a.request_id.clone(),
+    }
+}
+
+/// What an error body says: its code, if any, and its message.
+pub(super) fn detail(a: &Answer) -> (Option<String>, String) {
+    match from_json_lossy::<ErrorBody>(&a.body) {
         Ok(ErrorBody::Detail {
             detail: Detail::Text(t),
         }) => (None, t),
@@ -71,18 +88,6 @@ pub fn error_from_answer(a: &Answer) -> ScopeError {
         Ok(ErrorBody::Bare(s)) => (None, s),
         Err(_) if a.body.is_empty() => (None, "empty body".into()),
         Err(_) => (None, format!("unexpected body: {}", body_excerpt(&a.body))),
-    };
-    let hint = match a.status {
-        401 => " (the token is invalid, expired, or its user was deactivated)",
-        403 => " (the token lacks the member:read scope, or its user is not in this organization)",
-        404 => " (no such organization, or it lives in another region)",
-        _ => "",
-    };
-    ScopeError {
-        http_status: Some(a.status),
-        code,
-        message: format!("{message}{hint}"),
-        request_id: a.request_id.clone(),
     }
 }
 

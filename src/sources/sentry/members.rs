@@ -126,6 +126,24 @@ fn malformed_members(page: &Answer, index: usize, e: &serde_json::Error) -> Scop
     malformed(page, index, "member list", e)
 }
 
+/// One member as `GET …/members/{id}/` returns it: the account, and whether the API says it is
+/// the organization's only owner.
+pub(super) fn one_member(
+    source_name: &str,
+    org: &str,
+    answer: &Answer,
+) -> Result<(Account, bool), ScopeError> {
+    let member: Member =
+        from_json_lossy(&answer.body).map_err(|e| malformed(answer, 0, "member", &e))?;
+    let only_owner = from_json_lossy::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v.get("isOnlyOwner").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false);
+    let mut bad_times = 0;
+    let (account, _) = normalise(source_name, org, member, &mut bad_times);
+    Ok((account, only_owner))
+}
+
 #[cfg(test)]
 fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Account>, ScopeError> {
     let mut parser = MemberPages::new(source_name, org);

@@ -9,6 +9,7 @@ mod config;
 mod errors;
 mod fetch;
 mod members;
+mod remediate;
 
 use std::sync::Arc;
 
@@ -88,6 +89,10 @@ impl Source for Sentry {
     fn owner_role(&self) -> Option<&'static str> {
         // An organization's owners are members with `orgRole` owner (lower-cased in members.rs).
         Some("owner")
+    }
+
+    fn remediator(&self) -> Option<&'static dyn crate::sources::remediate::Remediator> {
+        Some(&remediate::SentryRemediator)
     }
 
     fn refusal(&self, status: u16) -> Option<&'static str> {

@@ -1,0 +1,680 @@
+//! `access-audit remediate plan|apply|verify` (CONTRACT section 10): wiring the remediation
+//! domain (`remediation/`) to the run folder, its signed-off review, the config's sources and
+//! write credentials, the ledger and the exit status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::access_review::config::ReviewSettings;
+use crate::access_review::signoff::{SignOff, decisions_json, sha256_hex};
+use crate::access_review::state::{self, State};
+use crate::cli::{RemediateApplyArgs, RemediateCommand, RemediatePlanArgs, RemediateVerifyArgs};
+use crate::config::Config;
+use crate::exit::ExitStatus;
+use crate::model::Account;
+use crate::remediation::apply::{ApplyLog, Attempt, apply_one};
+use crate::remediation::build::{self, target_of};
+use crate::remediation::channel::Channel;
+use crate::remediation::plan::{self, Change, Plan, ReviewRef};
+use crate::remediation::{
+    EVIDENCE_DIR, PLAN_HTML, PLAN_JSON, REMEDIATION_DIR, VERIFICATION_JSON, apply_log_name, html,
+    verify,
+};
+use crate::sources::evidence::EvidenceRecorder;
+use crate::sources::remediate::Identity;
+use crate::stop::StopSignal;
+use crate::{ConfigPath, Error};
+
+pub(crate) async fn remediate(
+    command: &RemediateCommand,
+    config_path: &ConfigPath,
+) -> Result<ExitStatus, Error> {
+    let config = Config::load(config_path.path())?;
+    let review = super::review::settings(&config, config_path)?;
+    match command {
+        RemediateCommand::Plan(args) => make_plan(args, &config, &review).await,
+        RemediateCommand::Apply(args) => apply(args, &config, &review).await,
+        RemediateCommand::Verify(args) => verify_against(args, &review),
+    }
+}
+
+/// The review of `run_dir`, signed off, with the report and decisions it signed unchanged.
+struct Signed {
+    state: State,
+    sign_off: SignOff,
+    title: String,
+    accounts: Vec<Account>,
+}
+
+fn signed_review(run_dir: &Path) -> Result<Signed, Error> {
+    let state = state::read(run_dir).map_err(Error::Fatal)?;
+    let Some(sign_off) = state.signed_off.clone() else {
+        return Err(Error::Fatal(format!(
+            "review {} of {} is not signed off: nothing is changed on decisions nobody signed; sign it off with \
+             `access-audit review sign-off {} --by \"Name <email>\"`",
+            state.review_id,
+            run_dir.display(),
+            run_dir.display()
+        )));
+    };
+    let (sha, report) = super::review::read_report(run_dir)?;
+    if sha != sign_off.report_sha256 || sha != state.report_sha256 {
+        return Err(Error::Fatal(format!(
+            "{} changed since review {} was signed off (its SHA-256 is {sha}, the sign-off says {}): \
+             nothing is changed on a report that is not the one reviewed",
+            run_dir.join(crate::report::REPORT_JSON).display(),
+            state.review_id,
+            sign_off.report_sha256
+        )));
+    }
+    let decisions = decisions_json(&state.decisions).map_err(Error::Fatal)?;
+    let decisions_sha = sha256_hex(&decisions);
+    if decisions_sha != sign_off.decisions_sha256 {
+        return Err(Error::Fatal(format!(
+            "the decisions in {} are not the ones signed off (SHA-256 {decisions_sha}, signed {}): \
+             nothing is changed on decisions nobody signed",
+            state::state_path(run_dir).display(),
+            sign_off.decisions_sha256
+        )));
+    }
+    let accounts = report.accounts().map_err(Error::Fatal)?;
+    Ok(Signed {
+        state,
+        sign_off,
+        title: report.title,
+        accounts,
+    })
+}
+
+fn review_ref(s: &Signed) -> ReviewRef {
+    ReviewRef {
+        review_id: s.state.review_id.clone(),
+        report_sha256: s.sign_off.report_sha256.clone(),
+        decisions_sha256: s.sign_off.decisions_sha256.clone(),
+        evidence_manifest_sha256: s.sign_off.evidence_manifest_sha256.clone(),
+        signed_off_by: s.sign_off.by.clone(),
+        signed_off_at: s.sign_off.at,
+    }
+}
+
+/// A write connection to every source named in `names` that has a write credential; the
+/// credentials are read (and registered for redaction) before any request.
+fn channels(
+    config: &Config,
+    names: &[&str],
+    recorder: Option<&Arc<EvidenceRecorder>>,
+) -> Result<BTreeMap<String, Channel>, Error> {
+    let mut out = BTreeMap::new();
+    for source in config
+        .sources
+        .iter()
+        .filter(|s| names.contains(&s.spec.name.as_str()))
+    {
+        let Some(remediate) = &source.remediate else {
+            continue;
+        };
+        let Some(secret) = &remediate.secret else {
+            continue;
+        };
+        let value = secret.resolve().map_err(|m| {
+            Error::Config(config.error_at(
+                &["sources", &source.index.to_string(), &remediate.secret_key],
+                m,
+            ))
+        })?;
+        {
+            use secrecy::ExposeSecret;
+            crate::redact::register(value.expose_secret());
+        }
+        let channel = Channel::open(source, &value, recorder.cloned()).map_err(Error::Fatal)?;
+        out.insert(source.spec.name.clone(), channel);
+    }
+    Ok(out)
+}
+
+/// `remediation/evidence/<what>-<UTC time>/`: one archive per command, never mixed.
+fn recorder(run_dir: &Path, what: &str) -> Result<Arc<EvidenceRecorder>, Error> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let dir = run_dir
+        .join(REMEDIATION_DIR)
+        .join(EVIDENCE_DIR)
+        .join(format!("{what}-{stamp}"));
+    EvidenceRecorder::create(&dir)
+        .map(Arc::new)
+        .map_err(Error::Fatal)
+}
+
+fn finish_evidence(
+    recorder: &EvidenceRecorder,
+    channels: &BTreeMap<String, Channel>,
+) -> Result<(), String> {
+    let specs = channels.values().map(|c| c.spec.clone()).collect();
+    recorder.finish(specs).map(|_| ())
+}
+
+fn ledger_record(
+    review: &ReviewSettings,
+    kind: crate::ledger::Kind,
+    run_id: &str,
+    run_dir: &Path,
+    refs: Vec<PathBuf>,
+    summary: serde_json::Value,
+) -> ExitStatus {
+    let entry = crate::ledger::Entry {
+        kind,
+        run_id: run_id.to_string(),
+        run_dir: run_dir.to_path_buf(),
+        refs,
+        summary: summary.as_object().cloned().unwrap_or_default(),
+    };
+    match crate::ledger::append(&review.ledger_dir, entry) {
+        Ok(_) => ExitStatus::Clean,
+        Err(e) => {
+            tracing::error!(error = %e, "the ledger could not record it");
+            ExitStatus::EmailFailed
+        }
+    }
+}
+
+async fn make_plan(
+    args: &RemediatePlanArgs,
+    config: &Config,
+    review: &ReviewSettings,
+) -> Result<ExitStatus, Error> {
+    let run_dir = &args.run_dir;
+    let _lock = crate::output::lock_dir(run_dir).map_err(Error::Fatal)?;
+    let signed = signed_review(run_dir)?;
+    let (candidates, missing) = build::candidates(&signed.state, &signed.accounts);
+    if !missing.is_empty() {
+        return Err(Error::Fatal(format!(
+            "decisions of review {} name accounts report.json does not hold: {}",
+            signed.state.review_id,
+            missing.join(", ")
+        )));
+    }
+    let names: Vec<&str> = candidates
+        .iter()
+        .map(|c| c.target.source_name.as_str())
+        .collect();
+    let recorder = recorder(run_dir, "plan")?;
+    let channels = channels(config, &names, Some(&recorder))?;
+    let plan_id = format!("{:016x}", rand::random::<u64>());
+    let now = Utc::now();
+    let (changes, mut refused) =
+        build::check_all(candidates, &config.sources, &channels, &plan_id, now).await;
+    let owner_role = |name: &str| {
+        config
+            .sources
+            .iter()
+            .find(|s| s.spec.name == name)
+            .and_then(|s| s.spec.source().owner_role())
+    };
+    let (changes, no_owner) = build::keep_an_owner(changes, &signed.accounts, owner_role);
+    refused.extend(
+        no_owner
+            .into_iter()
+            .map(|(c, why)| build::refused_change(c, why)),
+    );
+    let plan = Plan {
+        plan_version: plan::PLAN_VERSION,
+        plan_id,
+        created_at: now,
+        run_id: signed.state.run_id.clone(),
+        review: review_ref(&signed),
+        changes,
+        refused,
+        digest: String::new(),
+    }
+    .seal()
+    .map_err(Error::Fatal)?;
+    let evidence = finish_evidence(&recorder, &channels);
+    let dir = run_dir.join(REMEDIATION_DIR);
+    write_plan(&dir, &plan, &signed.title)?;
+    let recorded = ledger_record(
+        review,
+        crate::ledger::Kind::RemediationPlan,
+        &plan.run_id,
+        run_dir,
+        vec![dir.join(PLAN_JSON)],
+        serde_json::json!({
+            "plan_id": plan.plan_id,
+            "review_id": plan.review.review_id,
+            "changes": plan.changes.len(),
+            "refused": plan.refused.len(),
+            "plan_sha256": plan.digest,
+        }),
+    );
+    print_plan(&plan, &dir)?;
+    if let Err(e) = evidence {
+        tracing::error!(error = %e, "the plan's reads could not be kept as evidence");
+        return Ok(ExitStatus::EmailFailed);
+    }
+    let lost = channels.values().any(Channel::lost_evidence);
+    Ok(if lost {
+        ExitStatus::EmailFailed
+    } else {
+        recorded
+    })
+}
+
+fn write_plan(dir: &Path, plan: &Plan, title: &str) -> Result<(), Error> {
+    let json = plan::to_json(plan).map_err(Error::Fatal)?;
+    let page = html::render(plan, title);
+    let mut set = crate::output::FileSet::new(dir).map_err(Error::Fatal)?;
+    let put = |out: &mut dyn std::io::Write, bytes: &[u8], name: &str| {
+        out.write_all(bytes)
+            .map_err(|e| format!("cannot write {name}: {e}"))
+    };
+    set.stage(PLAN_JSON, |out| put(out, &json, PLAN_JSON))
+        .map_err(Error::Fatal)?;
+    set.stage(PLAN_HTML, |out| put(out, page.as_bytes(), PLAN_HTML))
+        .map_err(Error::Fatal)?;
+    set.commit().map(|_| ()).map_err(Error::Fatal)
+}
+
+fn print_plan(plan: &Plan, dir: &Path) -> Result<(), Error> {
+    let mut out = format!(
+        "Plan {} from review {}: {} change{}, {} decision{} not acted on.\n",
+        plan.plan_id,
+        plan.review.review_id,
+        plan.changes.len(),
+        crate::report::plural(plan.changes.len()),
+        plan.refused.len(),
+        crate::report::plural(plan.refused.len()),
+    );
+    for c in &plan.changes {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            c.id,
+            c.action.describe(&c.target),
+            c.target.describe()
+        );
+    }
+    for r in &plan.refused {
+        let _ = writeln!(out, "  not acted on: {}: {}", r.target.describe(), r.reason);
+    }
+    let plan_path = dir.join(PLAN_JSON);
+    let _ = writeln!(
+        out,
+        "Read {} first. Then rehearse: access-audit remediate apply {} --dry-run --yes\n\
+         and apply:   access-audit remediate apply {} --yes",
+        dir.join(PLAN_HTML).display(),
+        plan_path.display(),
+        plan_path.display()
+    );
+    crate::output::to_stdout(out.as_bytes()).map_err(Error::Fatal)
+}
+
+/// The run folder of a plan: a plan is `RUN_DIR/remediation/plan.json`, and is checked against
+/// the review in that run folder.
+fn run_dir_of(plan_path: &Path) -> Result<PathBuf, Error> {
+    let dir = plan_path
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == REMEDIATION_DIR));
+    match (plan_path.file_name(), dir.and_then(Path::parent)) {
+        (Some(name), Some(run_dir)) if name == PLAN_JSON => Ok(if run_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            run_dir.to_path_buf()
+        }),
+        _ => Err(Error::Fatal(format!(
+            "{} is not RUN_DIR/remediation/plan.json: a plan is applied where `remediate plan` wrote it, \
+             next to the review it is checked against",
+            plan_path.display()
+        ))),
+    }
+}
+
+/// Every change of the plan is a decision of the signed-off review, about the account the
+/// review listed: a plan whose digest was recomputed after an edit still cannot act on
+/// anything nobody signed.
+fn check_against_review(plan: &Plan, signed: &Signed) -> Result<(), Error> {
+    if plan.review != review_ref(signed) {
+        return Err(Error::Fatal(format!(
+            "plan {} was made from review {} signed off at {}; the run folder now holds review {} signed off at {}: \
+             make a new plan",
+            plan.plan_id,
+            plan.review.review_id,
+            plan.review.signed_off_at,
+            signed.state.review_id,
+            signed.sign_off.at
+        )));
+    }
+    let accounts: BTreeMap<String, &Account> = signed
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                crate::access_review::campaign::row_key(&a.source_name, &a.scope, &a.account_id),
+                a,
+            )
+        })
+        .collect();
+    for c in &plan.changes {
+        let key = &c.target.row_key;
+        let decided = signed.state.decisions.get(key);
+        let wanted = decided.map(|d| {
+            let role = d.new_role.as_deref().map(|r| r.trim().to_lowercase());
+            (d.decision, role)
+        });
+        let planned = match &c.action {
+            plan::ActionRecord::Remove => (crate::access_review::campaign::Decision::Revoke, None),
+            plan::ActionRecord::ChangeRole { to_role } => (
+                crate::access_review::campaign::Decision::ChangeRole,
+                Some(to_role.clone()),
+            ),
+        };
+        let target_ok = accounts
+            .get(key)
+            .is_some_and(|a| target_of(key, a) == c.target);
+        if wanted.as_ref() != Some(&planned) || c.decision != planned.0 || !target_ok {
+            return Err(Error::Fatal(format!(
+                "plan change {} ({}) is not what review {} decided for that account: the plan was altered; \
+                 nothing was sent. Make a new plan with `access-audit remediate plan`",
+                c.id,
+                c.target.describe(),
+                signed.state.review_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn apply(
+    args: &RemediateApplyArgs,
+    config: &Config,
+    review: &ReviewSettings,
+) -> Result<ExitStatus, Error> {
+    let plan = plan::read(&args.plan).map_err(Error::Fatal)?;
+    let run_dir = run_dir_of(&args.plan)?;
+    let _lock = crate::output::lock_dir(&run_dir).map_err(Error::Fatal)?;
+    let signed = signed_review(&run_dir)?;
+    check_against_review(&plan, &signed)?;
+    let log_path = run_dir
+        .join(REMEDIATION_DIR)
+        .join(apply_log_name(&plan.plan_id));
+    let mut log = ApplyLog::read(&log_path)
+        .map_err(Error::Fatal)?
+        .unwrap_or_else(|| ApplyLog {
+            plan_id: plan.plan_id.clone(),
+            plan_digest: plan.digest.clone(),
+            attempts: Vec::new(),
+        });
+    let latest = log.latest();
+    let pending: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            !latest
+                .get(c.id.as_str())
+                .is_some_and(|a| a.status.is_done())
+        })
+        .collect();
+    let done = plan.changes.len() - pending.len();
+    if !args.yes {
+        let what = if args.dry_run { "rehearse" } else { "make" };
+        crate::output::to_stdout(
+            format!(
+                "Nothing was sent. Plan {} has {} change{} to {what} ({done} already done). Read {} and, to go \
+                 ahead, run the same command with --yes.\n",
+                plan.plan_id,
+                pending.len(),
+                crate::report::plural(pending.len()),
+                run_dir.join(REMEDIATION_DIR).join(PLAN_HTML).display()
+            )
+            .as_bytes(),
+        )
+        .map_err(Error::Fatal)?;
+        return Ok(ExitStatus::Usage);
+    }
+    if pending.len() > args.max {
+        return Err(Error::Fatal(format!(
+            "plan {} has {} changes still to make, more than --max {}: nothing was sent. Check the plan, then \
+             pass --max {} to make them all in one run",
+            plan.plan_id,
+            pending.len(),
+            args.max,
+            pending.len()
+        )));
+    }
+    let names: Vec<&str> = pending
+        .iter()
+        .map(|c| c.target.source_name.as_str())
+        .collect();
+    let recorder = recorder(&run_dir, if args.dry_run { "dry-run" } else { "apply" })?;
+    let channels = channels(config, &names, Some(&recorder))?;
+    let stop = StopSignal::new();
+    let _armed = stop.arm(None);
+    let mut identities: BTreeMap<String, Result<Identity, String>> = BTreeMap::new();
+    let mut status = ExitStatus::Clean;
+    let mut out = String::new();
+    for change in pending {
+        if stop.is_stopped() {
+            let _ = writeln!(
+                out,
+                "  {}: not attempted: stopped ({})",
+                change.id,
+                stop.reason().unwrap_or_default()
+            );
+            status = worse(status, ExitStatus::Incomplete);
+            continue;
+        }
+        let attempt = attempt_change(change, &channels, &mut identities, args.dry_run).await;
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {}{}",
+            change.id,
+            change.action.describe(&change.target),
+            change.target.describe(),
+            attempt.status.as_str(),
+            if attempt.message.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", attempt.message)
+            }
+        );
+        let ok = attempt.status.is_done()
+            || (args.dry_run
+                && matches!(
+                    attempt.status,
+                    crate::remediation::apply::Status::Rehearsed
+                        | crate::remediation::apply::Status::Checked
+                ));
+        if !ok {
+            status = worse(status, ExitStatus::Incomplete);
+        }
+        log.attempts.push(attempt.clone());
+        log.write(&log_path).map_err(Error::Fatal)?;
+        if !args.dry_run {
+            status = worse(
+                status,
+                record_change(review, &plan, change, &attempt, &run_dir, &log_path),
+            );
+        }
+    }
+    if let Err(e) = finish_evidence(&recorder, &channels) {
+        tracing::error!(error = %e, "the requests could not be kept as evidence");
+        status = worse(status, ExitStatus::EmailFailed);
+    }
+    if channels.values().any(Channel::lost_evidence) {
+        status = worse(status, ExitStatus::EmailFailed);
+    }
+    let head = if args.dry_run {
+        "Rehearsal (--dry-run): nothing was changed. Sent.dm changes went to its sandbox; Sentry has none, so its \
+         accounts were only read and checked."
+    } else {
+        "Applied:"
+    };
+    crate::output::to_stdout(format!("{head}\n{out}").as_bytes()).map_err(Error::Fatal)?;
+    Ok(status)
+}
+
+/// One change through its source's channel (its write credential's identity asked once).
+async fn attempt_change(
+    change: &Change,
+    channels: &BTreeMap<String, Channel>,
+    identities: &mut BTreeMap<String, Result<Identity, String>>,
+    dry_run: bool,
+) -> Attempt {
+    let name = &change.target.source_name;
+    let refuse = |message: String| Attempt {
+        change_id: change.id.clone(),
+        status: crate::remediation::apply::Status::Refused,
+        at: Utc::now(),
+        message,
+        http_status: None,
+        request_id: None,
+        dry_run,
+    };
+    let Some(channel) = channels.get(name) else {
+        return refuse(format!(
+            "source `{name}` has no write credential in the config"
+        ));
+    };
+    if !identities.contains_key(name) {
+        identities.insert(name.clone(), channel.identity().await);
+    }
+    match identities.get(name) {
+        Some(Ok(identity)) => apply_one(channel, change, identity, dry_run).await,
+        Some(Err(e)) => refuse(format!(
+            "the write credential's user could not be identified: {e}"
+        )),
+        None => apply_one(channel, change, &Identity::default(), dry_run).await,
+    }
+}
+
+fn record_change(
+    review: &ReviewSettings,
+    plan: &Plan,
+    change: &Change,
+    attempt: &Attempt,
+    run_dir: &Path,
+    log_path: &Path,
+) -> ExitStatus {
+    ledger_record(
+        review,
+        crate::ledger::Kind::RemediationChange,
+        &plan.run_id,
+        run_dir,
+        vec![log_path.to_path_buf()],
+        serde_json::json!({
+            "plan_id": plan.plan_id,
+            "review_id": plan.review.review_id,
+            "change_id": change.id,
+            "row_key": change.target.row_key,
+            "action": change.action,
+            "status": attempt.status,
+            "message": attempt.message,
+            "http_status": attempt.http_status,
+            "request_id": attempt.request_id,
+            "decided_at": crate::model::format_time(&change.decided_at),
+            "signed_off_at": crate::model::format_time(&plan.review.signed_off_at),
+        }),
+    )
+}
+
+/// The worse of two outcomes in the contract's order (5 over 4 over 0).
+fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
+    let rank = |s: ExitStatus| match s {
+        ExitStatus::Fatal => 4,
+        ExitStatus::EmailFailed => 3,
+        ExitStatus::Incomplete => 2,
+        ExitStatus::Failing => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn verify_against(
+    args: &RemediateVerifyArgs,
+    review: &ReviewSettings,
+) -> Result<ExitStatus, Error> {
+    let dir = args.run_dir.join(REMEDIATION_DIR);
+    let plan = plan::read(&dir.join(PLAN_JSON)).map_err(Error::Fatal)?;
+    let log = ApplyLog::read(&dir.join(apply_log_name(&plan.plan_id))).map_err(Error::Fatal)?;
+    let (_, later) = super::review::read_report(&args.against)?;
+    let accounts = later.accounts().map_err(Error::Fatal)?;
+    let later_view = verify::Later {
+        dir: args.against.display().to_string(),
+        run_id: later.run.run_id.clone().unwrap_or_default(),
+        as_of: later.as_of,
+        scopes: &later.scopes,
+        accounts: &accounts,
+    };
+    let result = verify::verify(&plan, log.as_ref(), &later_view, review.revoke_within_days);
+    let path = dir.join(VERIFICATION_JSON);
+    crate::output::write_atomically(&path, |out| {
+        serde_json::to_writer_pretty(&mut *out, &result)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        out.write_all(b"\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    })
+    .map_err(Error::Fatal)?;
+    let recorded = ledger_record(
+        review,
+        crate::ledger::Kind::RemediationVerify,
+        &plan.run_id,
+        &args.run_dir,
+        vec![path.clone(), args.against.join(crate::report::REPORT_JSON)],
+        serde_json::json!({
+            "plan_id": plan.plan_id,
+            "review_id": plan.review.review_id,
+            "against_run_id": result.against_run_id,
+            "verified": result.verified,
+            "not_verified": result.not_verified,
+            "unverifiable": result.unverifiable,
+            "revoke_within_days": result.revoke_within_days,
+            "late": result.rows.iter().filter(|r| r.within_deadline == Some(false)).count(),
+        }),
+    );
+    print_verification(&result, &path)?;
+    let all = result.verified == result.rows.len();
+    Ok(worse(
+        if all {
+            ExitStatus::Clean
+        } else {
+            ExitStatus::Incomplete
+        },
+        recorded,
+    ))
+}
+
+fn print_verification(v: &verify::Verification, path: &Path) -> Result<(), Error> {
+    let mut out = format!(
+        "Plan {} against the run of {}: {} verified, {} not verified, {} unverifiable.\n",
+        v.plan_id,
+        crate::model::format_human(&v.against_as_of),
+        v.verified,
+        v.not_verified,
+        v.unverifiable
+    );
+    for r in &v.rows {
+        let timing = match (r.days_to_apply, r.within_deadline) {
+            (Some(d), Some(true)) => format!(
+                " (made {d} days after sign-off, within {})",
+                v.revoke_within_days
+            ),
+            (Some(d), Some(false)) => format!(
+                " (made {d} days after sign-off: LATE, over {})",
+                v.revoke_within_days
+            ),
+            _ => " (not made by access-audit)".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {} — {}{timing}",
+            r.change_id,
+            r.action_describe(),
+            r.target.describe(),
+            r.result.as_str(),
+            r.detail
+        );
+    }
+    let _ = writeln!(out, "Written to {}", path.display());
+    crate::output::to_stdout(out.as_bytes()).map_err(Error::Fatal)
+}
