@@ -13,7 +13,7 @@ use crate::model::Account;
 
 /// What a change does to one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Remove the member (or cancel the pending invitation).
     Remove,
     /// Give the account this role.
@@ -22,7 +22,7 @@ pub enum Action {
 
 /// One account as the API shows it now.
 #[derive(Debug, Clone)]
-pub struct Current {
+pub(crate) struct Current {
     pub account: Account,
     /// The API says this account is the scope's only owner (Sentry's `isOnlyOwner`).
     pub only_owner: bool,
@@ -30,7 +30,7 @@ pub struct Current {
 
 /// What reading one account found.
 #[derive(Debug, Clone)]
-pub enum Read {
+pub(crate) enum Read {
     Found(Box<Current>),
     /// The API says there is no such account (any more).
     Gone,
@@ -40,14 +40,14 @@ pub enum Read {
 
 /// Who a write credential acts as, when the API says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub user_id: Option<String>,
     pub email: Option<String>,
 }
 
 /// What the answer to a change means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done (or, in a sandbox, validated and accepted).
     Applied,
     /// The account is not there: nothing to remove, nothing to change.
@@ -59,7 +59,7 @@ pub enum Outcome {
 }
 
 /// The part of a source that changes access.
-pub trait Remediator: Sync {
+pub(crate) trait Remediator: Sync {
     /// The config keys that name the write credential (`remediate_token_env`, …).
     fn secret_keys(&self) -> SecretKeys;
 

@@ -77,6 +77,7 @@ pub trait Source: Sync {
     }
 
     /// How it changes access, for `remediate`; `None` when access-audit cannot change it.
+    #[allow(private_interfaces)]
     fn remediator(&self) -> Option<&'static dyn super::remediate::Remediator> {
         None
     }

@@ -24,6 +24,7 @@ mod metrics;
 mod notify;
 mod ocsf;
 mod provenance;
+mod remediate;
 mod review;
 mod review_campaign;
 mod review_email;

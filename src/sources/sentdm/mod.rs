@@ -92,6 +92,7 @@ impl Source for Sentdm {
         None
     }
 
+    #[allow(private_interfaces)]
     fn remediator(&self) -> Option<&'static dyn crate::sources::remediate::Remediator> {
         Some(&remediate::SentdmRemediator)
     }

@@ -91,6 +91,7 @@ impl Source for Sentry {
         Some("owner")
     }
 
+    #[allow(private_interfaces)]
     fn remediator(&self) -> Option<&'static dyn crate::sources::remediate::Remediator> {
         Some(&remediate::SentryRemediator)
     }
