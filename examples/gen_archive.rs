@@ -139,6 +139,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scope: &org,
                 endpoint: "sentry.members",
                 url: url.as_str(),
+                method: None,
+                request_body: None,
             };
             recorder.record(
                 &key,
@@ -166,6 +168,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scope: "_profiles",
                 endpoint: "sentdm.sender_profiles",
                 url: url.as_str(),
+                method: None,
+                request_body: None,
             };
             recorder.record(
                 &key,
@@ -180,6 +184,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scope: "organization",
             endpoint: "sentdm.users",
             url: users_url.as_str(),
+            method: None,
+            request_body: None,
         };
         recorder.record(
             &key,
@@ -198,6 +204,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scope: profile,
                 endpoint: "sentdm.users",
                 url: users_url.as_str(),
+                method: None,
+                request_body: None,
             };
             recorder.record(
                 &key,
