@@ -7,4 +7,5 @@ pub(crate) mod merge;
 pub(crate) mod review;
 pub(crate) mod review_mail;
 mod review_signoff;
+mod review_store;
 pub(crate) mod run;

@@ -44,6 +44,8 @@
 //! SHA-256, which `ledger verify` prints) with the mirrored copy in `[store]`.
 
 mod append;
+mod history;
+mod history_html;
 pub(crate) mod period;
 mod period_html;
 mod verify;
