@@ -94,7 +94,8 @@ pub(crate) struct LeaverRow {
     pub(crate) scopes: Vec<String>,
     /// As of the first later run where none remained (their scopes audited); `None`: not yet.
     pub(crate) gone_at: Option<String>,
-    /// From the end date to `gone_at` (or to the period's end while they still have one).
+    /// From the end date to `gone_at` (or to the period's end while they still have one);
+    /// `None` without an end date, or when it is later than that.
     pub(crate) days_after_end_date: Option<i64>,
 }
 
@@ -372,7 +373,7 @@ impl<'a> Walk<'a> {
                     .map(|(s, c)| format!("{s}/{c}"))
                     .collect(),
                 gone_at: seen.gone_at.map(|t| format_time(&t)),
-                days_after_end_date: p.end_date.map(|d| days_after(d, until)),
+                days_after_end_date: p.end_date.map(|d| days_after(d, until)).filter(|d| *d >= 0),
             });
         }
         rows

@@ -51,6 +51,8 @@ mod period_html;
 mod verify;
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};

@@ -176,6 +176,8 @@ fn start_collect_status_until_every_account_is_decided() {
     assert_eq!(state["reviewers"][SEC].as_array().unwrap().len(), 283);
     assert_eq!(state["missing_scopes"].as_array().unwrap().len(), 2);
 
+    scopes_are_named_where_the_run_knew_their_name(&run);
+
     // eng@ decides in Excel: keep with a reason, one role change, revoke the rest.
     let eng = worksheet(&run, ENG, "xlsx");
     let eng_rows = rows(&eng);
@@ -265,6 +267,30 @@ fn start_collect_status_until_every_account_is_decided() {
         .code(0);
 
     signed_off_once(&run, &config, dir.path());
+}
+
+/// A Sent.dm profile reads "Marketing (3f2b…)" in the worksheets (xlsx and CSV); its row key
+/// keeps the id alone, and a scope without a name (the organization) shows its id.
+fn scopes_are_named_where_the_run_knew_their_name(run: &Path) {
+    const PROFILE: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
+    let mut book: Xlsx<_> = calamine::open_workbook(worksheet(run, ENG, "xlsx")).unwrap();
+    let range = book.worksheet_range("Review").unwrap();
+    let scopes: Vec<(String, String)> = range
+        .rows()
+        .skip(1)
+        .map(|r| (r[0].to_string(), r[4].to_string()))
+        .collect();
+    let named = scopes
+        .iter()
+        .find(|(key, _)| key.starts_with(&format!("sentdm/{PROFILE}/")))
+        .expect("a row of the Marketing profile");
+    assert_eq!(named.1, format!("Marketing ({PROFILE})"));
+    assert!(
+        scopes.iter().any(|(_, s)| s == "organization"),
+        "{scopes:?}"
+    );
+    let csv = std::fs::read_to_string(worksheet(run, ENG, "csv")).unwrap();
+    assert!(csv.contains(&format!(",Marketing ({PROFILE}),")), "{csv}");
 }
 
 fn sign_off(config: &Path, run: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
