@@ -16,7 +16,7 @@ use crate::Error;
 use crate::access_review::config::ReviewSettings;
 use crate::access_review::{REVIEW_DIR, WORKSHEETS_DIR};
 use crate::config::Config;
-use crate::deliver::store::{CloudEnv, RunFile, Store};
+use crate::deliver::store::{CloudEnv, Include, RunFile, Store};
 use crate::exit::ExitStatus;
 
 /// The manifest of the review's upload, beside the review's files.
@@ -56,6 +56,13 @@ pub(super) fn connect(config: &Config, run_dir: &Path) -> Result<Option<Store>, 
 
 /// Upload the ledger and the review's files; exit 5 (the review saved) when that fails.
 pub(super) async fn mirror(store: &Store, settings: &ReviewSettings, run_dir: &Path) -> ExitStatus {
+    // The ledger and the review's files are all of kind `reports` (`Include::of`).
+    if !store.includes(Include::Reports) {
+        tracing::warn!(
+            "[store] include does not take reports: the review and the ledger are not stored"
+        );
+        return ExitStatus::Clean;
+    }
     let files = match files(settings, run_dir) {
         Ok(files) => files,
         Err(e) => {
