@@ -151,14 +151,22 @@ fn load(run: &RunSource) -> Result<(DateTime<Utc>, ReportFile), String> {
     let path = std::path::Path::new(&r.path);
     let bytes = match crate::files::read_bounded(path, REPORT_JSON_FILE, Symlinks::Follow) {
         Ok(b) => b,
-        Err(e) if e.is_not_found() => return Err("report.json no longer available".into()),
-        Err(e) => return Err(format!("report.json unreadable: {}", e.reason())),
+        Err(e) if e.is_not_found() => {
+            return Err(format!("report.json no longer available ({})", r.path));
+        }
+        Err(e) => {
+            return Err(format!(
+                "report.json unreadable ({}): {}",
+                r.path,
+                e.reason()
+            ));
+        }
     };
     let digest = super::sha256_hex(&bytes);
     if digest != r.sha256 {
         return Err(format!(
-            "report.json changed since it was recorded (SHA-256 {digest}, recorded {})",
-            r.sha256
+            "report.json changed since it was recorded ({}: SHA-256 {digest}, recorded {})",
+            r.path, r.sha256
         ));
     }
     let file = schema::parse(path, &bytes, "the recorded report.json")?;

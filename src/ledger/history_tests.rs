@@ -218,7 +218,8 @@ fn a_report_changed_or_gone_is_not_compared_and_the_pack_says_so() {
             .report_json
             .starts_with("report.json changed since it was recorded")
     );
-    assert_eq!(p.runs[1].report_json, "report.json no longer available");
+    let gone = format!("report.json no longer available ({})", gone.display());
+    assert_eq!(p.runs[1].report_json, gone);
     let html = super::period_html::render(&p);
     assert!(html.contains("report.json no longer available"), "{html}");
 }
