@@ -283,16 +283,15 @@ impl Store {
         self.upload_files_listed_in(files, MANIFEST).await
     }
 
-    /// [`Store::upload_files`] with the manifest written as `manifest` (relative to the
+    /// [`Store::upload_files`] with the manifest written as `listed_in` (relative to the
     /// folder): a later upload into a run's folder — the review's files, the ledger with the
     /// review's records — lists what it stored without replacing the run's `manifest.sha256`.
     pub async fn upload_files_listed_in(
         &self,
         files: &[RunFile],
-        manifest: &str,
+        listed_in: &str,
     ) -> Result<StoreReceipt, DeliveryError> {
-        let selected = self.select(files, manifest)?;
-        let manifest_path = manifest;
+        let selected = self.select(files, listed_in)?;
         let work = async {
             let mut objects: Vec<StoredObject> = futures::stream::iter(
                 selected
@@ -307,9 +306,7 @@ impl Store {
                 .iter()
                 .map(|o| format!("{}  {}\n", o.sha256, o.path))
                 .collect();
-            let manifest = self
-                .put_verified(manifest_path, Bytes::from(listing))
-                .await?;
+            let manifest = self.put_verified(listed_in, Bytes::from(listing)).await?;
             Ok(StoreReceipt {
                 folder_url: self.folder_url.clone(),
                 objects,
@@ -335,13 +332,13 @@ impl Store {
     fn select<'f>(
         &self,
         files: &'f [RunFile],
-        manifest: &str,
+        listed_in: &str,
     ) -> Result<Vec<(&'f Path, String, String)>, DeliveryError> {
         let mut out: Vec<(&Path, String, String)> = Vec::new();
         for f in files {
             let file = relative_path(&f.file)?;
             let object = relative_path(&f.object)?;
-            if object == MANIFEST || object == manifest {
+            if object == MANIFEST || object == listed_in {
                 return Err(DeliveryError::new(
                     Target::Store,
                     format!(
