@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::ReviewSettings;
 use crate::model::{Account, Outcome, format_time};
 use crate::report::schema::FindingRecord;
+use crate::report::view::ScopeNames;
 
 /// Excel holds at most this many characters in a cell; longer text is cut with a marker, the
 /// same text in the worksheet and in the state.
@@ -22,7 +23,13 @@ pub(crate) struct Row {
     pub(crate) name: String,
     pub(crate) email: String,
     pub(crate) source_name: String,
+    /// The scope's id, as the key and the suppressions use it.
     pub(crate) scope: String,
+    /// `Name (id)` where the run knew the scope's name (a Sent.dm profile's, a Sentry
+    /// organization's), else empty: what people read in the worksheet's `scope` column and on
+    /// the page. Empty in the states of reviews started before names were shown.
+    #[serde(default)]
+    pub(crate) scope_label: String,
     pub(crate) role: String,
     pub(crate) status: String,
     pub(crate) last_seen: String,
@@ -43,7 +50,7 @@ impl Row {
             &self.name,
             &self.email,
             &self.source_name,
-            &self.scope,
+            self.scope_shown(),
             &self.role,
             &self.status,
             &self.last_seen,
@@ -52,6 +59,15 @@ impl Row {
             &self.findings,
             self.recommended.as_str(),
         ]
+    }
+
+    /// The scope as people read it: its label, else its id.
+    pub(crate) fn scope_shown(&self) -> &str {
+        if self.scope_label.is_empty() {
+            &self.scope
+        } else {
+            &self.scope_label
+        }
     }
 }
 
@@ -149,6 +165,7 @@ fn row_of(a: &Account, key: String, findings: &[&FindingRecord]) -> Row {
         email: text(&a.email),
         source_name: cell(&a.source_name),
         scope: cell(&a.scope),
+        scope_label: String::new(),
         role: text(&a.role),
         status: cell(a.status.as_str()),
         last_seen: a.last_seen_at.as_ref().map(format_time).unwrap_or_default(),
@@ -166,6 +183,16 @@ fn row_of(a: &Account, key: String, findings: &[&FindingRecord]) -> Row {
             Decision::Keep
         },
         failing,
+    }
+}
+
+/// Name each row's scope `Name (id)` where the report's scopes name it (a worksheet, unlike the
+/// API, should not make a reviewer look up which profile `8f3a…` is). The key keeps the id.
+pub(crate) fn label_scopes(by_reviewer: &mut BTreeMap<String, Vec<Row>>, names: &ScopeNames<'_>) {
+    for row in by_reviewer.values_mut().flatten() {
+        if let Some(label) = names.labelled(&row.source_name, &row.scope) {
+            row.scope_label = cell(&label);
+        }
     }
 }
 

@@ -199,7 +199,7 @@ fn list_outstanding(out: &mut String, state: &State, reviewer: &str) {
             "  - {} ({}/{}, {})",
             escape_controls(who),
             escape_controls(&r.source_name),
-            escape_controls(&r.scope),
+            escape_controls(r.scope_shown()),
             escape_controls(&r.role)
         );
     }

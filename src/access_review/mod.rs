@@ -5,10 +5,13 @@
 //! `campaign` turns a report into rows and assigns them to reviewers; `state` is
 //! `RUN_DIR/review/state.json`; `worksheet` writes each reviewer's xlsx and CSV; `returned`
 //! reads them back; `validate` checks a returned worksheet against the state; `status` counts
-//! what is decided; `mail` composes each reviewer's worksheet email and reminder.
+//! what is decided; `mail` composes each reviewer's worksheet email and reminder; at sign-off,
+//! `signoff` checks and signs, `page` writes review.html and decisions.csv, `decisions_xlsx` the
+//! same decisions as a workbook with the sign-off.
 
 pub(crate) mod campaign;
 pub(crate) mod config;
+pub(crate) mod decisions_xlsx;
 pub(crate) mod mail;
 pub(crate) mod page;
 pub(crate) mod returned;

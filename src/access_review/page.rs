@@ -69,7 +69,7 @@ impl Item<'_> {
         }
     }
     fn place(&self) -> String {
-        format!("{}/{}", self.row.source_name, self.row.scope)
+        format!("{}/{}", self.row.source_name, self.row.scope_shown())
     }
 }
 
@@ -138,7 +138,7 @@ fn scope(h: &mut String, state: &State, all: &[Item<'_>]) {
         let mut scopes: BTreeMap<String, usize> = BTreeMap::new();
         for r in rows {
             *scopes
-                .entry(format!("{}/{}", r.source_name, r.scope))
+                .entry(format!("{}/{}", r.source_name, r.scope_shown()))
                 .or_default() += 1;
         }
         let list: Vec<String> = scopes
@@ -317,40 +317,60 @@ fn sign_off_block(h: &mut String, s: &SignOff) {
     );
 }
 
+/// The columns of `decisions.csv` and of the `Decisions` sheet of `decisions.xlsx`.
+pub(crate) const DECISION_COLUMNS: [&str; 8] = [
+    "key",
+    "who",
+    "where",
+    "decision",
+    "new_role",
+    "justification",
+    "reviewer",
+    "decided_at",
+];
+
+/// One account's row of the decisions files, in [`DECISION_COLUMNS`] order.
+pub(crate) struct DecisionLine {
+    /// The first seven columns, as text.
+    pub(crate) text: [String; 7],
+    pub(crate) decided_at: Option<DateTime<Utc>>,
+}
+
+/// Every account under review, reviewer by reviewer, with its decision.
+pub(crate) fn decision_lines(state: &State) -> Vec<DecisionLine> {
+    items(state)
+        .into_iter()
+        .map(|i| {
+            let d = i.decided;
+            DecisionLine {
+                text: [
+                    i.row.key.clone(),
+                    i.who(),
+                    i.place(),
+                    i.decision().map_or("", Decision::as_str).to_string(),
+                    d.and_then(|d| d.new_role.clone()).unwrap_or_default(),
+                    d.and_then(|d| d.justification.clone()).unwrap_or_default(),
+                    d.map(|d| d.decided_by.clone()).unwrap_or_default(),
+                ],
+                decided_at: d.map(|d| d.collected_at),
+            }
+        })
+        .collect()
+}
+
 /// `review/decisions.csv`: one row per account, every cell neutralised.
 pub(crate) fn decisions_csv(state: &State) -> Result<Vec<u8>, String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| format!("cannot write decisions.csv: {e}");
-    out.write_record([
-        "key",
-        "who",
-        "where",
-        "decision",
-        "new_role",
-        "justification",
-        "reviewer",
-        "decided_at",
-    ])
-    .map_err(err)?;
-    for i in items(state) {
-        let d = i.decided;
-        let cells = [
-            i.row.key.clone(),
-            i.who(),
-            i.place(),
-            i.decision().map_or("", Decision::as_str).to_string(),
-            d.and_then(|d| d.new_role.clone()).unwrap_or_default(),
-            d.and_then(|d| d.justification.clone()).unwrap_or_default(),
-            d.map(|d| d.decided_by.clone()).unwrap_or_default(),
-            d.map(|d| crate::model::format_time(&d.collected_at))
-                .unwrap_or_default(),
-        ];
-        out.write_record(
-            cells
-                .iter()
-                .map(|c| crate::report::neutralise(c).into_owned()),
-        )
-        .map_err(err)?;
+    out.write_record(DECISION_COLUMNS).map_err(err)?;
+    for line in decision_lines(state) {
+        let at = line
+            .decided_at
+            .map(|t| crate::model::format_time(&t))
+            .unwrap_or_default();
+        let cells = line.text.iter().chain(std::iter::once(&at));
+        out.write_record(cells.map(|c| crate::report::neutralise(c).into_owned()))
+            .map_err(err)?;
     }
     out.into_inner()
         .map_err(|e| format!("cannot write decisions.csv: {e}"))

@@ -18,17 +18,31 @@ pub(crate) fn ledger(args: &LedgerArgs, config_path: &ConfigPath) -> Result<Exit
     }
 }
 
-/// The ledger folder (`--dir`, or `[review] ledger_dir`) and the review cadence in days.
-fn located(dir: Option<&Path>, config_path: &ConfigPath) -> Result<(PathBuf, u32), Error> {
+/// Where the ledger is and what the period pack needs of the config.
+struct Located {
+    dir: PathBuf,
+    cadence_days: u32,
+    /// `[roster]`, when configured: the pack's leavers.
+    roster: Option<crate::people::RosterConfig>,
+}
+
+/// The ledger folder (`--dir`, or `[review] ledger_dir`), the review cadence in days, the roster.
+fn located(dir: Option<&Path>, config_path: &ConfigPath) -> Result<Located, Error> {
     let config = match config_path {
         ConfigPath::Default(p) if !p.exists() => None,
         _ => Some(Config::load(config_path.path())?),
     };
     let review = config.as_ref().and_then(|c| c.review.as_ref());
-    let cadence = review.map_or(DEFAULT_CADENCE_DAYS, |r| r.cadence_days);
+    let cadence_days = review.map_or(DEFAULT_CADENCE_DAYS, |r| r.cadence_days);
+    let roster = config.as_ref().and_then(|c| c.roster.clone());
+    let found = |dir: PathBuf| Located {
+        dir,
+        cadence_days,
+        roster: roster.clone(),
+    };
     match (dir, review) {
-        (Some(d), _) => Ok((d.to_path_buf(), cadence)),
-        (None, Some(r)) => Ok((r.ledger_dir.clone(), cadence)),
+        (Some(d), _) => Ok(found(d.to_path_buf())),
+        (None, Some(r)) => Ok(found(r.ledger_dir.clone())),
         (None, None) => Err(Error::Fatal(format!(
             "no ledger is configured: {} has no [review] section (its ledger_dir names the folder), and no --dir was given",
             config_path.path().display()
@@ -37,7 +51,7 @@ fn located(dir: Option<&Path>, config_path: &ConfigPath) -> Result<(PathBuf, u32
 }
 
 fn verify(args: &LedgerVerifyArgs, config_path: &ConfigPath) -> Result<ExitStatus, Error> {
-    let (dir, _) = located(args.dir.as_deref(), config_path)?;
+    let dir = located(args.dir.as_deref(), config_path)?.dir;
     let v = ledger::verify(&dir, |_, _| {}).map_err(Error::Fatal)?;
     crate::output::to_stdout(summary(&v).as_bytes()).map_err(Error::Fatal)?;
     outcome(&v, "")
@@ -91,11 +105,19 @@ fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatu
             args.from, args.to
         )));
     }
-    let (dir, cadence) = located(args.dir.as_deref(), config_path)?;
+    let Located {
+        dir,
+        cadence_days: cadence,
+        roster,
+    } = located(args.dir.as_deref(), config_path)?;
+    // The roster as it is now: its end dates say who left, whenever they left.
+    let roster = roster
+        .map(|r| crate::people::Roster::load(&r))
+        .transpose()?;
     let range = period::Period { from, to };
     let mut gathered = period::Gathered::default();
     let v = ledger::verify(&dir, |line, r| gathered.add(&range, line, r)).map_err(Error::Fatal)?;
-    let pack = gathered.report(&range, cadence, &v);
+    let pack = gathered.report(&range, cadence, &v, roster.as_ref());
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let written = period::write(&pack, &out).map_err(Error::Fatal)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();

@@ -8,4 +8,5 @@ pub(crate) mod remediate;
 pub(crate) mod review;
 pub(crate) mod review_mail;
 mod review_signoff;
+mod review_store;
 pub(crate) mod run;

@@ -21,6 +21,7 @@ use crate::exit::ExitStatus;
 use crate::files::{REPORT_JSON_FILE, Symlinks};
 use crate::model::ScopeStatus;
 use crate::report::schema;
+use crate::report::view::ScopeNames;
 use crate::{ConfigPath, Error};
 
 /// At most this many problems are listed; the rest are counted.
@@ -32,11 +33,29 @@ pub(crate) async fn review(
 ) -> Result<ExitStatus, Error> {
     let config = Config::load(config_path.path())?;
     let settings = settings(&config, config_path)?;
-    match command {
+    // The commands that append to the ledger are mirrored to [store], connected before any work.
+    let recorded_in = match command {
+        ReviewCommand::Start(a) => Some(&a.run_dir),
+        ReviewCommand::Collect(a) => Some(&a.run_dir),
+        ReviewCommand::SignOff(a) => Some(&a.run_dir),
+        ReviewCommand::Status(_) => None,
+    };
+    let store = match recorded_in {
+        Some(run_dir) => super::review_store::connect(&config, run_dir)?,
+        None => None,
+    };
+    let done = match command {
         ReviewCommand::Start(args) => start_and_email(args, &settings, &config).await,
         ReviewCommand::Collect(args) => collect(args, &settings),
         ReviewCommand::Status(args) => status_and_remind(args, &config).await,
         ReviewCommand::SignOff(args) => super::review_signoff::sign_off(args, &settings),
+    }?;
+    match (store, recorded_in) {
+        (Some(store), Some(run_dir)) => {
+            let stored = super::review_store::mirror(&store, &settings, run_dir).await;
+            Ok(worse(done, stored))
+        }
+        _ => Ok(done),
     }
 }
 
@@ -164,6 +183,8 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
         )));
     }
     let accounts = report.accounts().map_err(Error::Fatal)?;
+    let mut reviewers = campaign::assign(settings, &accounts, &report.findings);
+    campaign::label_scopes(&mut reviewers, &ScopeNames::of_scopes(&report.scopes));
     let now = Utc::now();
     let state = State {
         state_version: state::STATE_VERSION,
@@ -173,7 +194,7 @@ fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus
         created_at: now,
         due_at: now + Duration::days(i64::from(settings.due_days)),
         missing_scopes: missing,
-        reviewers: campaign::assign(settings, &accounts, &report.findings),
+        reviewers,
         decisions: BTreeMap::new(),
         superseded: Vec::new(),
         signed_off: None,

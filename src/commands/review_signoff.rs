@@ -1,6 +1,6 @@
 //! `access-audit review sign-off RUN_DIR --by "Name <email>" [--statement TEXT]`: once every
 //! row is decided, the review is signed — `review/review.html` (the page an auditor files),
-//! `review/decisions.csv` and `review/decisions.json` written, the sign-off recorded in the
+//! `review/decisions.csv`, `decisions.xlsx` and `decisions.json` written, the sign-off recorded in the
 //! state, then in the ledger. Refused (exit 1) while rows are outstanding, a second time, or
 //! when report.json changed since `review start`.
 
@@ -10,6 +10,7 @@ use chrono::{SubsecRound, Utc};
 
 use crate::Error;
 use crate::access_review::config::ReviewSettings;
+use crate::access_review::decisions_xlsx::{self, DECISIONS_XLSX};
 use crate::access_review::page::{self, RunHead};
 use crate::access_review::signoff::{self, DECISIONS_CSV, DECISIONS_JSON, REVIEW_HTML, SignOff};
 use crate::access_review::state::{self, State};
@@ -95,7 +96,7 @@ fn report_head(run_dir: &Path, state: &State) -> Result<ReportFile, Error> {
     Ok(report)
 }
 
-/// review.html, decisions.csv and decisions.json, written as one set.
+/// review.html, decisions.csv, decisions.xlsx and decisions.json, written as one set.
 fn write_pages(
     run_dir: &Path,
     state: &State,
@@ -106,10 +107,12 @@ fn write_pages(
 ) -> Result<(), Error> {
     let html = page::render(state, run, sign);
     let csv = page::decisions_csv(state).map_err(Error::Fatal)?;
+    let xlsx = decisions_xlsx::render(&page::decision_lines(state), sign).map_err(Error::Fatal)?;
     let mut set = crate::output::FileSet::new(&state::review_dir(run_dir)).map_err(Error::Fatal)?;
     for (name, bytes) in [
         (REVIEW_HTML, html.as_bytes()),
         (DECISIONS_CSV, &csv[..]),
+        (DECISIONS_XLSX, &xlsx[..]),
         (DECISIONS_JSON, decisions),
     ]
     .into_iter()

@@ -280,7 +280,18 @@ impl Store {
     /// path) and `manifest.sha256`, which lists every object, each verified, within the
     /// deadline. The first failure stops the upload and is returned; local files are only read.
     pub async fn upload_files(&self, files: &[RunFile]) -> Result<StoreReceipt, DeliveryError> {
-        let selected = self.select(files)?;
+        self.upload_files_listed_in(files, MANIFEST).await
+    }
+
+    /// [`Store::upload_files`] with the manifest written as `listed_in` (relative to the
+    /// folder): a later upload into a run's folder — the review's files, the ledger with the
+    /// review's records — lists what it stored without replacing the run's `manifest.sha256`.
+    pub async fn upload_files_listed_in(
+        &self,
+        files: &[RunFile],
+        listed_in: &str,
+    ) -> Result<StoreReceipt, DeliveryError> {
+        let selected = self.select(files, listed_in)?;
         let work = async {
             let mut objects: Vec<StoredObject> = futures::stream::iter(
                 selected
@@ -291,11 +302,11 @@ impl Store {
             .try_collect()
             .await?;
             objects.sort_by(|a, b| a.path.cmp(&b.path));
-            let manifest: String = objects
+            let listing: String = objects
                 .iter()
                 .map(|o| format!("{}  {}\n", o.sha256, o.path))
                 .collect();
-            let manifest = self.put_verified(MANIFEST, Bytes::from(manifest)).await?;
+            let manifest = self.put_verified(listed_in, Bytes::from(listing)).await?;
             Ok(StoreReceipt {
                 folder_url: self.folder_url.clone(),
                 objects,
@@ -321,16 +332,17 @@ impl Store {
     fn select<'f>(
         &self,
         files: &'f [RunFile],
+        listed_in: &str,
     ) -> Result<Vec<(&'f Path, String, String)>, DeliveryError> {
         let mut out: Vec<(&Path, String, String)> = Vec::new();
         for f in files {
             let file = relative_path(&f.file)?;
             let object = relative_path(&f.object)?;
-            if object == MANIFEST {
+            if object == MANIFEST || object == listed_in {
                 return Err(DeliveryError::new(
                     Target::Store,
                     format!(
-                        "the run holds a file named {MANIFEST} ({}), which the upload writes itself",
+                        "the run holds a file named {object} ({}), which the upload writes itself",
                         f.dir.join(&f.file).display()
                     ),
                 ));

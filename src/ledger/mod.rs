@@ -44,10 +44,14 @@
 //! SHA-256, which `ledger verify` prints) with the mirrored copy in `[store]`.
 
 mod append;
+mod history;
+mod history_html;
 pub(crate) mod period;
 mod period_html;
 mod verify;
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod tests;
 

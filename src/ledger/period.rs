@@ -1,9 +1,8 @@
 //! The period evidence pack (`ledger report --from --to`): the chain's state, the runs in the
-//! period with their coverage, the reviews with their dates, and the review cadence checked —
-//! every gap between sign-offs longer than `cadence_days` is called out.
-//!
-//! Not yet in the pack: findings opened and resolved with their age, and leavers (both need the
-//! runs' report.json files compared); `not_covered` in the JSON says so.
+//! period with their coverage, the reviews with their dates, the review cadence checked — every
+//! gap between sign-offs longer than `cadence_days` is called out — and, from the runs'
+//! report.json files compared one after the other (`history.rs`), the failing findings opened
+//! and resolved with their age, and the leavers with the date their last account disappeared.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::history::{self, FindingChanges, Leavers, RunSource};
 use super::{Kind, Record, Verification};
 use crate::model::format_time;
 
@@ -55,6 +55,9 @@ pub(crate) struct PeriodReport {
     pub(crate) runs: Vec<RunRow>,
     pub(crate) reviews: Vec<ReviewRow>,
     pub(crate) cadence: Cadence,
+    pub(crate) findings: FindingChanges,
+    pub(crate) leavers: Leavers,
+    /// What the pack cannot tell (empty when it covers everything).
     pub(crate) not_covered: Vec<&'static str>,
 }
 
@@ -81,6 +84,8 @@ pub(crate) struct RunRow {
     pub(crate) scopes_failed: Option<u64>,
     /// `source_name/scope` of every failed scope.
     pub(crate) failed_scopes: Vec<String>,
+    /// `used` when its report.json was compared; otherwise why it could not be.
+    pub(crate) report_json: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -119,6 +124,10 @@ pub(crate) struct Gap {
 pub(crate) struct Gathered {
     runs: BTreeMap<String, RunRow>,
     reviews: BTreeMap<String, ReviewRow>,
+    /// The period's runs to compare, by `run_id` (the latest record of each).
+    sources: BTreeMap<String, RunSource>,
+    /// The last run recorded before the period: where the comparison starts.
+    before: Option<RunSource>,
     /// Every sign-off before the period's end.
     sign_offs: Vec<DateTime<Utc>>,
     first_at: Option<DateTime<Utc>>,
@@ -134,6 +143,9 @@ impl Gathered {
         if r.kind == Kind::ReviewSignOff && at < period.to {
             self.sign_offs.push(at);
         }
+        if r.kind == Kind::Run && at < period.from {
+            self.before = Some(run_source(line, r));
+        }
         if at < period.from || at >= period.to {
             return;
         }
@@ -141,6 +153,7 @@ impl Gathered {
             // A later record of the same run (reports rewritten) replaces the earlier.
             Kind::Run => {
                 self.runs.insert(r.run_id.clone(), run_row(line, r));
+                self.sources.insert(r.run_id.clone(), run_source(line, r));
             }
             Kind::ReviewStart | Kind::ReviewCollect | Kind::ReviewSignOff => self.review(r.kind, r),
             Kind::RemediationPlan | Kind::RemediationChange | Kind::RemediationVerify => {}
@@ -164,9 +177,21 @@ impl Gathered {
         period: &Period,
         cadence_days: u32,
         v: &Verification,
+        roster: Option<&crate::people::Roster>,
     ) -> PeriodReport {
+        let mut sources: Vec<RunSource> = self.sources.into_values().collect();
+        sources.sort_by_key(|s| (s.as_of, s.line));
+        let end = period.to.min(Utc::now());
+        let h = history::compare(self.before.as_ref(), &sources, roster, period.from, end);
         let mut runs: Vec<RunRow> = self.runs.into_values().collect();
         runs.sort_by_key(|r| r.line);
+        for run in &mut runs {
+            run.report_json = h
+                .report_status
+                .get(&run.run_id)
+                .cloned()
+                .unwrap_or_default();
+        }
         let cadence = cadence(period, cadence_days, &self.sign_offs, self.first_at);
         PeriodReport {
             schema_version: 1,
@@ -186,10 +211,13 @@ impl Gathered {
             runs,
             reviews: self.reviews.into_values().collect(),
             cadence,
-            not_covered: vec![
-                "findings opened and resolved, with their age",
-                "leavers with the date their last account disappeared",
-            ],
+            not_covered: if h.leavers.roster_configured {
+                Vec::new()
+            } else {
+                vec!["leavers: the config has no [roster], so accounts cannot be matched to people"]
+            },
+            findings: h.findings,
+            leavers: h.leavers,
         }
     }
 }
@@ -220,6 +248,25 @@ fn run_row(line: u64, r: &Record) -> RunRow {
         scopes: num("scopes"),
         scopes_failed: num("scopes_failed"),
         failed_scopes,
+        report_json: String::new(),
+    }
+}
+
+/// A run record as the comparison needs it: its as-of and the report.json it recorded.
+fn run_source(line: u64, r: &Record) -> RunSource {
+    let as_of = r.summary.get("as_of").and_then(Value::as_str);
+    RunSource {
+        line,
+        run_id: r.run_id.clone(),
+        as_of: as_of.and_then(crate::timestamp::parse_timestamp),
+        report: r
+            .refs
+            .iter()
+            .find(|f| {
+                let name = std::path::Path::new(&f.path).file_name();
+                name == Some(std::ffi::OsStr::new(crate::report::REPORT_JSON))
+            })
+            .cloned(),
     }
 }
 

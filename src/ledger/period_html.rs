@@ -29,7 +29,7 @@ pub(super) fn esc(text: &str) -> String {
 
 /// An RFC 3339 instant as people read it (`2026-11-20 06:00:02 UTC`), escaped; anything else
 /// escaped as it is.
-fn human(text: &str) -> String {
+pub(super) fn human(text: &str) -> String {
     match crate::timestamp::parse_timestamp(text) {
         Some(t) => esc(&crate::model::format_human(&t)),
         None => esc(text),
@@ -55,11 +55,16 @@ pub(super) fn render(r: &PeriodReport) -> String {
     chain(&mut h, r);
     runs(&mut h, &r.runs);
     reviews(&mut h, r);
-    let _ = write!(h, "<h2>Not covered by this pack</h2><ul>");
-    for n in &r.not_covered {
-        let _ = write!(h, "<li>{}</li>", esc(n));
+    super::history_html::findings(&mut h, &r.findings);
+    super::history_html::leavers(&mut h, &r.leavers);
+    if !r.not_covered.is_empty() {
+        let _ = write!(h, "<h2>Not covered by this pack</h2><ul>");
+        for n in &r.not_covered {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h.push_str("</ul>");
     }
-    h.push_str("</ul></body></html>\n");
+    h.push_str("</body></html>\n");
     h
 }
 
@@ -92,7 +97,7 @@ fn runs(h: &mut String, runs: &[RunRow]) {
     }
     h.push_str(
         "<table><tr><th>Recorded</th><th>As of</th><th>Complete</th><th>Accounts</th><th>Failing</th>\
-         <th>Scopes</th><th>Failed scopes</th><th>Run</th></tr>",
+         <th>Scopes</th><th>Failed scopes</th><th>report.json</th><th>Run</th></tr>",
     );
     let opt = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
     for run in runs {
@@ -105,7 +110,7 @@ fn runs(h: &mut String, runs: &[RunRow]) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{complete}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td>\
-             <td><code>{}</code><br><code>{}</code></td></tr>",
+             <td>{}</td><td><code>{}</code><br><code>{}</code></td></tr>",
             human(&run.at),
             human(run.as_of.as_deref().unwrap_or("?")),
             opt(run.accounts),
@@ -113,6 +118,7 @@ fn runs(h: &mut String, runs: &[RunRow]) {
             opt(run.scopes),
             opt(run.scopes_failed),
             failed.join(", "),
+            report_json(&run.report_json),
             esc(&run.run_id),
             esc(&run.run_dir),
         );
@@ -170,4 +176,13 @@ fn gap(h: &mut String, g: &Gap) {
         human(&g.due),
         g.missed_cycles
     );
+}
+
+/// Whether a run's report.json was compared: `used`, or (flagged) why not.
+pub(super) fn report_json(status: &str) -> String {
+    if status == super::history::USED {
+        "compared".to_string()
+    } else {
+        format!("<span class=\"bad\">{}</span>", esc(status))
+    }
 }

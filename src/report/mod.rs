@@ -4,6 +4,7 @@
 mod coverage;
 mod csv;
 pub(crate) use csv::neutralise;
+pub(crate) use xlsx::{excel_serial, fit};
 mod html;
 mod ocsf;
 pub(crate) mod privileged;

@@ -116,16 +116,22 @@ pub(crate) fn read(input: &Path, what: &'static str) -> Result<(PathBuf, ReportF
     };
     let bytes =
         crate::files::read_bounded(&path, bound, Symlinks::Follow).map_err(|e| e.to_string())?;
+    parse(&path, &bytes, what).map(|file| (path, file))
+}
+
+/// The report.json at `path` from its bytes, already read (bounded) by the caller — the ledger's
+/// period pack checks their digest first, and parses the very bytes it checked.
+pub(crate) fn parse(path: &Path, bytes: &[u8], what: &'static str) -> Result<ReportFile, String> {
     let wrong_version = |found: u32| {
         format!(
             "{what} {} has schema_version {found}; this version of access-audit reads schema_version {SCHEMA_VERSION}",
             path.display()
         )
     };
-    match serde_json::from_slice::<ReportFile>(&bytes) {
-        Ok(file) if file.schema_version == SCHEMA_VERSION => Ok((path, file)),
+    match serde_json::from_slice::<ReportFile>(bytes) {
+        Ok(file) if file.schema_version == SCHEMA_VERSION => Ok(file),
         Ok(file) => Err(wrong_version(file.schema_version)),
-        Err(e) => Err(match version_of(&bytes) {
+        Err(e) => Err(match version_of(bytes) {
             Some(found) if found != SCHEMA_VERSION => wrong_version(found),
             _ => format!(
                 "{what} {} is not an access-audit report.json: {e}",

@@ -40,9 +40,13 @@ pub(crate) struct ScopeNames<'a>(HashMap<(&'a str, &'a str), &'a str>);
 
 impl<'a> ScopeNames<'a> {
     pub(crate) fn of(report: &'a Report) -> ScopeNames<'a> {
+        ScopeNames::of_scopes(&report.scopes)
+    }
+
+    /// From a report's scopes (as written, or read back from report.json).
+    pub(crate) fn of_scopes(scopes: &'a [super::ScopeEntry]) -> ScopeNames<'a> {
         ScopeNames(
-            report
-                .scopes
+            scopes
                 .iter()
                 .filter_map(|s| {
                     let name = s.provenance.display_name.as_deref()?;
@@ -55,6 +59,15 @@ impl<'a> ScopeNames<'a> {
     /// The scope's name, or empty.
     pub(crate) fn get(&self, source_name: &'a str, scope: &'a str) -> &'a str {
         self.0.get(&(source_name, scope)).copied().unwrap_or("")
+    }
+
+    /// `Name (id)` where the scope has a name other than its id, else `None`.
+    pub(crate) fn labelled(&self, source_name: &'a str, scope: &'a str) -> Option<String> {
+        match self.get(source_name, scope) {
+            "" => None,
+            name if name == scope => None,
+            name => Some(format!("{name} ({scope})")),
+        }
     }
 
     /// `source_name / name` where the scope has a name, else `source_name / scope`.

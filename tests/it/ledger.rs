@@ -75,6 +75,18 @@ fn runs_are_recorded_verified_and_reported() {
     assert_eq!(json["runs"].as_array().unwrap().len(), 2, "{json}");
     assert_eq!(json["chain"]["ok"], true);
     assert_eq!(json["cadence"]["met"], false);
+    // Both reports compared: the same archive replayed twice opens and resolves nothing.
+    assert_eq!(json["runs"][0]["report_json"], "used", "{json}");
+    assert_eq!(json["findings"]["runs_compared"], 2);
+    assert_eq!(json["findings"]["opened_count"], json["runs"][0]["failing"]);
+    assert_eq!(json["findings"]["resolved_count"], 0);
+    assert_eq!(json["leavers"]["roster_configured"], false);
+    assert!(
+        json["not_covered"][0]
+            .as_str()
+            .unwrap()
+            .contains("[roster]")
+    );
     let html = std::fs::read_to_string(pack.join("ledger-report.html")).unwrap();
     assert!(html.contains("Runs (2)"), "{html}");
     assert!(html.contains("No review was signed off in the period."));

@@ -176,6 +176,8 @@ fn start_collect_status_until_every_account_is_decided() {
     assert_eq!(state["reviewers"][SEC].as_array().unwrap().len(), 283);
     assert_eq!(state["missing_scopes"].as_array().unwrap().len(), 2);
 
+    scopes_are_named_where_the_run_knew_their_name(&run);
+
     // eng@ decides in Excel: keep with a reason, one role change, revoke the rest.
     let eng = worksheet(&run, ENG, "xlsx");
     let eng_rows = rows(&eng);
@@ -267,6 +269,30 @@ fn start_collect_status_until_every_account_is_decided() {
     signed_off_once(&run, &config, dir.path());
 }
 
+/// A Sent.dm profile reads "Marketing (3f2b…)" in the worksheets (xlsx and CSV); its row key
+/// keeps the id alone, and a scope without a name (the organization) shows its id.
+fn scopes_are_named_where_the_run_knew_their_name(run: &Path) {
+    const PROFILE: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
+    let mut book: Xlsx<_> = calamine::open_workbook(worksheet(run, ENG, "xlsx")).unwrap();
+    let range = book.worksheet_range("Review").unwrap();
+    let scopes: Vec<(String, String)> = range
+        .rows()
+        .skip(1)
+        .map(|r| (r[0].to_string(), r[4].to_string()))
+        .collect();
+    let named = scopes
+        .iter()
+        .find(|(key, _)| key.starts_with(&format!("sentdm/{PROFILE}/")))
+        .expect("a row of the Marketing profile");
+    assert_eq!(named.1, format!("Marketing ({PROFILE})"));
+    assert!(
+        scopes.iter().any(|(_, s)| s == "organization"),
+        "{scopes:?}"
+    );
+    let csv = std::fs::read_to_string(worksheet(run, ENG, "csv")).unwrap();
+    assert!(csv.contains(&format!(",Marketing ({PROFILE}),")), "{csv}");
+}
+
 fn sign_off(config: &Path, run: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     let mut args = vec![
         "sign-off",
@@ -327,6 +353,7 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
     assert!(!html.contains("<script"));
     let csv = std::fs::read_to_string(run.join("review/decisions.csv")).unwrap();
     assert_eq!(csv.lines().count(), 303);
+    decisions_xlsx_matches_the_csv(run, &csv);
     let state = read_json(&run.join("review/state.json"));
     assert_eq!(state["signed_off"]["by"], SIGNER);
     assert_eq!(
@@ -351,6 +378,54 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
         "{}",
         stderr(&again)
     );
+}
+
+/// review/decisions.xlsx read back: the CSV's rows (text as strings, decided_at a real date
+/// equal to the CSV's instant), a frozen bold header with an autofilter, and the Sign-off sheet.
+fn decisions_xlsx_matches_the_csv(run: &Path, csv: &str) {
+    use calamine::{Data, DataType};
+    let path = run.join("review/decisions.xlsx");
+    let mut book: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let sheet = book.worksheet_range("Decisions").unwrap();
+    let mut reader = ::csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let first: Vec<String> = sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(first, header);
+    let records: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(sheet.height(), records.len() + 1);
+    for (row, record) in sheet.rows().skip(1).zip(&records) {
+        for c in 0..7 {
+            let cell = &row[c];
+            assert!(matches!(cell, Data::String(_) | Data::Empty), "{cell:?}");
+            // The CSV neutralises formula-like text with a leading `'`; the workbook need not.
+            let text = record[c].strip_prefix('\'').unwrap_or(&record[c]);
+            assert_eq!(cell.to_string(), text, "column {c}");
+        }
+        let at = row[7].as_datetime().expect("decided_at is an Excel date");
+        let want = chrono::DateTime::parse_from_rfc3339(&record[7]).unwrap();
+        assert_eq!(at.and_utc().timestamp(), want.timestamp());
+    }
+    let sign = book.worksheet_range("Sign-off").unwrap();
+    let cells: Vec<String> = sign.rows().map(|r| r[1].to_string()).collect();
+    assert_eq!(cells[0], SIGNER);
+    assert!(sign.get((1, 1)).unwrap().is_datetime());
+    assert!(cells.contains(&sha256_of(&run.join("review/decisions.json"))));
+    assert!(cells.contains(&sha256_of(&run.join("report.json"))));
+    // The header frozen, bold, filtered: in the sheet's XML (calamine does not read styles).
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    assert!(xml.contains("<pane ySplit=\"1\""), "{xml}");
+    assert!(xml.contains("<autoFilter ref=\"A1:H303\""), "{xml}");
 }
 
 /// review/suppressions.toml loads with `run --suppressions`, and suppresses the exception.

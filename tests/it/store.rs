@@ -803,3 +803,104 @@ async fn include_picks_the_kinds_of_files_stored() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// An access review, mirrored into its run's stored folder.
+
+/// `access-audit --config CFG ARGS…` against the S3 server, with `secret` as the secret key.
+fn audit(addr: SocketAddr, secret: &str, cfg: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    bin_for(addr)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .args(["--config", cfg.to_str().unwrap()])
+        .args(args)
+        .assert()
+}
+
+/// `review start` whose upload is refused (wrong secret) exits 5 with the review saved; the
+/// next `review collect` stores the ledger — every record, the review's included — and the
+/// review's files under review/ with their own manifest, leaving the run's manifest.sha256 as
+/// the run wrote it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_review_and_its_ledger_records_are_stored_with_the_run() {
+    let server_root = tempfile::tempdir().unwrap();
+    let addr = s3_server(server_root.path(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    let cfg = common::write_config(
+        dir.path(),
+        &format!(
+            "[store]\nurl = \"s3://{BUCKET}/reviews/{{date}}\"\n\n[review]\n\
+             default_reviewer = \"security@acme.example\"\nledger_dir = \"{}\"\n",
+            ledger.display()
+        ),
+    );
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let demo = common::demo();
+    let replay = [
+        "run",
+        "--replay",
+        demo.to_str().unwrap(),
+        "--as-of",
+        common::DEMO_AS_OF,
+    ];
+    let mut args = replay.to_vec();
+    args.extend(["--out", run_s, "--format", "json"]);
+    audit(addr, SECRET_KEY, &cfg, &args).code(4);
+    let prefix = "reviews/2026-11-20";
+    let run_manifest = read_bucket(addr, prefix).await["manifest.sha256"].clone();
+
+    let refused = audit(
+        addr,
+        "wrong",
+        &cfg,
+        &["review", "start", run_s, "--allow-incomplete"],
+    )
+    .code(5);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(
+        err.contains("storing it and the ledger in [store] failed"),
+        "{err}"
+    );
+    assert!(
+        run.join("review/state.json").is_file(),
+        "the review is kept"
+    );
+
+    let sheet = std::fs::read_dir(run.join("review/worksheets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .unwrap();
+    let collect = ["review", "collect", run_s, sheet.to_str().unwrap()];
+    let done = audit(addr, SECRET_KEY, &cfg, &collect).get_output().clone();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    let stored = read_bucket(addr, prefix).await;
+    let local = std::fs::read(ledger.join("ledger.jsonl")).unwrap();
+    assert_eq!(stored["ledger/ledger.jsonl"], local);
+    let kinds = String::from_utf8(local).unwrap();
+    assert!(kinds.contains("\"kind\":\"review_start\""), "{kinds}");
+    assert!(kinds.contains("\"kind\":\"review_collect\""), "{kinds}");
+    assert_eq!(
+        stored["review/state.json"],
+        std::fs::read(run.join("review/state.json")).unwrap()
+    );
+    let name = sheet.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        stored[&format!("review/worksheets/{name}")],
+        std::fs::read(&sheet).unwrap()
+    );
+    let manifest = String::from_utf8(stored["review/manifest.sha256"].clone()).unwrap();
+    assert!(manifest.contains("  review/state.json\n"), "{manifest}");
+    assert!(manifest.contains("  ledger/ledger.jsonl\n"), "{manifest}");
+    assert_eq!(
+        stored["manifest.sha256"], run_manifest,
+        "the run's manifest is the run's"
+    );
+}

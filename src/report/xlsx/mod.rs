@@ -19,6 +19,10 @@ mod sheets;
 mod stream;
 mod summary;
 mod table;
+
+// Shared with the review's decisions workbook (`access_review::decisions_xlsx`).
+pub(crate) use self::table::{excel_serial, fit};
+
 #[cfg(test)]
 mod tests;
 

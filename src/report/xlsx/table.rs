@@ -305,7 +305,7 @@ impl<'w> Sheet<'w> {
 
 /// The Excel serial date-time (days since 1899-12-30, UTC) of `t` to the millisecond, Excel's
 /// precision; `None` outside the dates Excel shows correctly (1900-03-01 to 9999-12-31).
-pub(super) fn excel_serial(t: &DateTime<Utc>) -> Option<f64> {
+pub(crate) fn excel_serial(t: &DateTime<Utc>) -> Option<f64> {
     const FIRST_MS: i64 = -2_203_891_200_000; // 1900-03-01T00:00:00Z
     const END_MS: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
     const UNIX_EPOCH_SERIAL: f64 = 25_569.0; // 1970-01-01
@@ -316,7 +316,7 @@ pub(super) fn excel_serial(t: &DateTime<Utc>) -> Option<f64> {
 }
 
 /// `s`, cut to Excel's cell limit with a marker that says so.
-pub(super) fn fit(s: &str) -> Cow<'_, str> {
+pub(crate) fn fit(s: &str) -> Cow<'_, str> {
     // A character takes at least as many UTF-8 bytes as UTF-16 units.
     if s.len() <= MAX_CELL_UNITS || s.encode_utf16().count() <= MAX_CELL_UNITS {
         return Cow::Borrowed(s);
