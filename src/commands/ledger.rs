@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::access_review::config::DEFAULT_CADENCE_DAYS;
+use crate::access_review::config::{DEFAULT_CADENCE_DAYS, DEFAULT_REVOKE_WITHIN_DAYS};
 use crate::cli::{LedgerArgs, LedgerCommand, LedgerReportArgs, LedgerVerifyArgs};
 use crate::config::Config;
 use crate::exit::ExitStatus;
@@ -22,6 +22,7 @@ pub(crate) fn ledger(args: &LedgerArgs, config_path: &ConfigPath) -> Result<Exit
 struct Located {
     dir: PathBuf,
     cadence_days: u32,
+    revoke_within_days: u32,
     /// `[roster]`, when configured: the pack's leavers.
     roster: Option<crate::people::RosterConfig>,
 }
@@ -34,10 +35,12 @@ fn located(dir: Option<&Path>, config_path: &ConfigPath) -> Result<Located, Erro
     };
     let review = config.as_ref().and_then(|c| c.review.as_ref());
     let cadence_days = review.map_or(DEFAULT_CADENCE_DAYS, |r| r.cadence_days);
+    let revoke_within_days = review.map_or(DEFAULT_REVOKE_WITHIN_DAYS, |r| r.revoke_within_days);
     let roster = config.as_ref().and_then(|c| c.roster.clone());
     let found = |dir: PathBuf| Located {
         dir,
         cadence_days,
+        revoke_within_days,
         roster: roster.clone(),
     };
     match (dir, review) {
@@ -108,6 +111,7 @@ fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatu
     let Located {
         dir,
         cadence_days: cadence,
+        revoke_within_days,
         roster,
     } = located(args.dir.as_deref(), config_path)?;
     // The roster as it is now: its end dates say who left, whenever they left.
@@ -117,7 +121,7 @@ fn report(args: &LedgerReportArgs, config_path: &ConfigPath) -> Result<ExitStatu
     let range = period::Period { from, to };
     let mut gathered = period::Gathered::default();
     let v = ledger::verify(&dir, |line, r| gathered.add(&range, line, r)).map_err(Error::Fatal)?;
-    let pack = gathered.report(&range, cadence, &v, roster.as_ref());
+    let pack = gathered.report(&range, cadence, revoke_within_days, &v, roster.as_ref());
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     let written = period::write(&pack, &out).map_err(Error::Fatal)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();

@@ -48,6 +48,7 @@ mod history;
 mod history_html;
 pub(crate) mod period;
 mod period_html;
+mod revocations;
 mod verify;
 
 #[cfg(test)]

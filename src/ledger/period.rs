@@ -57,6 +57,8 @@ pub(crate) struct PeriodReport {
     pub(crate) cadence: Cadence,
     pub(crate) findings: FindingChanges,
     pub(crate) leavers: Leavers,
+    /// Changes made by `remediate apply`, against `revoke_within_days`.
+    pub(crate) revocations: super::revocations::Revocations,
     /// What the pack cannot tell (empty when it covers everything).
     pub(crate) not_covered: Vec<&'static str>,
 }
@@ -131,6 +133,7 @@ pub(crate) struct Gathered {
     /// Every sign-off before the period's end.
     sign_offs: Vec<DateTime<Utc>>,
     first_at: Option<DateTime<Utc>>,
+    revocations: super::revocations::Revocations,
 }
 
 impl Gathered {
@@ -156,7 +159,9 @@ impl Gathered {
                 self.sources.insert(r.run_id.clone(), run_source(line, r));
             }
             Kind::ReviewStart | Kind::ReviewCollect | Kind::ReviewSignOff => self.review(r.kind, r),
-            Kind::RemediationPlan | Kind::RemediationChange | Kind::RemediationVerify => {}
+            Kind::RemediationChange => self.revocations.add_change(at, r),
+            Kind::RemediationVerify => self.revocations.add_verify(r),
+            Kind::RemediationPlan => {}
         }
     }
 
@@ -176,6 +181,7 @@ impl Gathered {
         self,
         period: &Period,
         cadence_days: u32,
+        revoke_within_days: u32,
         v: &Verification,
         roster: Option<&crate::people::Roster>,
     ) -> PeriodReport {
@@ -218,6 +224,7 @@ impl Gathered {
             },
             findings: h.findings,
             leavers: h.leavers,
+            revocations: self.revocations.finish(revoke_within_days),
         }
     }
 }

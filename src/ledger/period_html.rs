@@ -57,6 +57,7 @@ pub(super) fn render(r: &PeriodReport) -> String {
     reviews(&mut h, r);
     super::history_html::findings(&mut h, &r.findings);
     super::history_html::leavers(&mut h, &r.leavers);
+    super::revocations::html(&mut h, &r.revocations);
     if !r.not_covered.is_empty() {
         let _ = write!(h, "<h2>Not covered by this pack</h2><ul>");
         for n in &r.not_covered {

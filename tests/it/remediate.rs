@@ -698,6 +698,30 @@ async fn plan_rehearse_apply_and_verify_with_every_refusal() {
     );
     assert_eq!(kinds.last().map(String::as_str), Some("remediation_verify"));
     cmd(&config, &["ledger", "verify"]).code(0);
+
+    // The period pack shows the time to revoke against revoke_within_days.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let pack = dir.path().join("pack");
+    let p = pack.to_str().unwrap();
+    cmd(
+        &config,
+        &[
+            "ledger", "report", "--from", &today, "--to", &today, "--out", p,
+        ],
+    )
+    .code(0);
+    let report = read_json(&pack.join("ledger-report.json"));
+    let revocations = &report["revocations"];
+    assert_eq!(revocations["revoke_within_days"], 7);
+    assert_eq!(revocations["made"], 5, "{revocations}");
+    assert_eq!(revocations["late"], 0);
+    assert_eq!(revocations["not_made"], 4);
+    assert_eq!(revocations["verifications"][0]["verified"], 5);
+    let html = std::fs::read_to_string(pack.join("ledger-report.html")).unwrap();
+    assert!(
+        html.contains("Revocations (due within 7 days of sign-off)"),
+        "{html}"
+    );
 }
 
 /// The run's report.json as a later run would show it: the removed accounts gone, the changed
