@@ -26,3 +26,6 @@ pub(crate) const EVIDENCE_DIR: &str = "evidence";
 pub(crate) fn apply_log_name(plan_id: &str) -> String {
     format!("applied-{plan_id}.json")
 }
+
+#[cfg(test)]
+mod tests;

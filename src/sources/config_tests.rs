@@ -547,3 +547,63 @@ fn base_url_with_credentials() {
         );
     }
 }
+
+#[test]
+fn write_credentials_are_optional_keys_of_the_sources_that_can_change_access() {
+    let config = ok(&format!(
+        "{}remediate_token_env = \"SENTRY_ADMIN\"\nremediate_requests_per_minute = 12\n{}remediate_api_key_file = \"/run/secrets/sent-admin\"\n",
+        SENTRY, SENTDM
+    ));
+    let sentry = config.sources[0]
+        .remediate
+        .as_ref()
+        .expect("sentry can remediate");
+    assert_eq!(
+        sentry.secret,
+        Some(crate::cfg::SecretRef::Env("SENTRY_ADMIN".into()))
+    );
+    assert_eq!(sentry.requests_per_minute, 12);
+    let sentdm = config.sources[1]
+        .remediate
+        .as_ref()
+        .expect("sentdm can remediate");
+    assert_eq!(sentdm.secret_key, "remediate_api_key_file");
+    assert_eq!(sentdm.requests_per_minute, 30, "the default pace");
+    let plain = ok(SENTRY);
+    let none = plain.sources[0]
+        .remediate
+        .as_ref()
+        .expect("sentry can remediate");
+    assert_eq!(none.secret, None, "runs need no write credential");
+}
+
+#[test]
+fn write_credentials_are_refused_where_they_are_wrong() {
+    use crate::config::test_support::{sentdm_source, sentry_source};
+    check_refused(&[
+        (
+            "both env and file",
+            concat!(
+                sentry_source!(),
+                "remediate_token_env = \"A\"\nremediate_token_file = \"/a\"\n"
+            ),
+            "sources[0].remediate_token_file",
+            6,
+            "not both",
+        ),
+        (
+            "pace out of range",
+            concat!(sentry_source!(), "remediate_requests_per_minute = 0\n"),
+            "sources[0].remediate_requests_per_minute",
+            5,
+            "from 1 to 600",
+        ),
+        (
+            "another source's write key",
+            concat!(sentdm_source!(), "remediate_token_env = \"A\"\n"),
+            "sources[0].remediate_token_env",
+            4,
+            "belongs to type = \"sentry\" sources",
+        ),
+    ]);
+}
