@@ -258,6 +258,21 @@ fn describe_source(out: &mut String, s: &SourceConfig) {
         spec.base_url
     );
     let _ = writeln!(out, "         credentials from {secret}");
+    if let Some(r) = &s.remediate {
+        // Only `remediate` reads it; a run never does, so it is named here, not resolved.
+        let _ = match &r.secret {
+            Some(w) => writeln!(
+                out,
+                "         write credential for `remediate` from {} (read only by remediate), {} changes/min",
+                w.describe(),
+                r.requests_per_minute
+            ),
+            None => writeln!(
+                out,
+                "         no write credential: `remediate` cannot change it"
+            ),
+        };
+    }
     for line in spec.settings.describe() {
         let _ = writeln!(out, "         {line}");
     }
