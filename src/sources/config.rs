@@ -368,8 +368,8 @@ fn check_keys(table: &SourceTable<'_>, source: &dyn Source) -> Result<(), Config
         .iter()
         .copied()
         .chain([secret.env, secret.file])
-        .chain(remediate)
         .chain(source.config_keys().iter().copied())
+        .chain(remediate)
         .chain(FETCH_KEYS.iter().copied())
         .collect();
     for (key, _) in table.entries() {

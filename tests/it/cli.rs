@@ -157,7 +157,8 @@ fn a_source_type_or_key_that_does_not_fit_is_named_with_its_line() {
     check(
         "[[sources]]\ntype = \"sentry\"\ntoken_env = \"T\"\norganizations = \"all\"\nregion = 1\n",
         "key `sources[0].region` (line 5): unknown field `region`, expected one of `type`, `name`, \
-         `base_url`, `token_env`, `token_file`, `organizations`, `projects`, `concurrency`",
+         `base_url`, `token_env`, `token_file`, `organizations`, `projects`, `remediate_token_env`, \
+         `remediate_token_file`, `remediate_requests_per_minute`, `concurrency`",
     );
 }
 
