@@ -125,6 +125,16 @@ pub(crate) fn as_answer(a: &MutationAnswer) -> Answer {
 /// `base` joined with `path` segments, each percent-encoded: an id from a report cannot add a
 /// path segment or a query of its own.
 pub(crate) fn url_with_segments(base: &Url, segments: &[&str]) -> Result<Url, String> {
+    // `.` and `..` would be dropped or climb (a DELETE could land on the list's URL); an empty
+    // segment anywhere but the end (a trailing slash) would do the same.
+    let last = segments.len().saturating_sub(1);
+    if let Some(bad) = segments
+        .iter()
+        .enumerate()
+        .find(|(i, s)| matches!(**s, "." | "..") || (s.is_empty() && *i != last))
+    {
+        return Err(format!("`{}` cannot be part of an API path", bad.1));
+    }
     let mut url = base.clone();
     {
         let mut path = url
@@ -136,4 +146,25 @@ pub(crate) fn url_with_segments(base: &Url, segments: &[&str]) -> Result<Url, St
         }
     }
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_segments;
+
+    #[test]
+    fn ids_are_one_path_segment_each() {
+        let base = url::Url::parse("https://sentry.example.com/sentry").unwrap();
+        let url = url_with_segments(&base, &["api", "0", "a/b?c#d", ""]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://sentry.example.com/sentry/api/0/a%2Fb%3Fc%23d/"
+        );
+        for bad in ["..", ".", ""] {
+            assert!(
+                url_with_segments(&base, &["api", bad, "x"]).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
 }
