@@ -594,13 +594,63 @@ fn verify_against(
     args: &RemediateVerifyArgs,
     review: &ReviewSettings,
 ) -> Result<ExitStatus, Error> {
-    let dir = args.run_dir.join(REMEDIATION_DIR);
+    verify_plan(&args.run_dir, &args.against, review)
+}
+
+/// After a run, with `[review]`: every plan in the ledger not yet verified in full is checked
+/// against this run (what `remediate verify RUN_DIR --against` does), so that the next run
+/// proves the changes. It never changes the run's exit status: a plan that cannot be checked
+/// is logged, and `remediate verify` says why.
+pub(crate) fn verify_open_plans(review: &ReviewSettings, this_run: &Path) {
+    let mut plans: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut verified: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let visit = |_: u64, r: &crate::ledger::Record| {
+        let plan_id = r.summary.get("plan_id").and_then(serde_json::Value::as_str);
+        let Some(plan_id) = plan_id else { return };
+        match r.kind {
+            crate::ledger::Kind::RemediationPlan => {
+                plans.insert(plan_id.to_string(), PathBuf::from(&r.run_dir));
+            }
+            crate::ledger::Kind::RemediationVerify => {
+                let left: u64 = ["not_verified", "unverifiable"]
+                    .iter()
+                    .filter_map(|k| r.summary.get(*k).and_then(serde_json::Value::as_u64))
+                    .sum();
+                if left == 0 {
+                    verified.insert(plan_id.to_string());
+                }
+            }
+            _ => {}
+        }
+    };
+    if let Err(e) = crate::ledger::verify(&review.ledger_dir, visit) {
+        tracing::debug!(error = %e, "no remediation plan to verify");
+        return;
+    }
+    for (plan_id, run_dir) in plans.into_iter().filter(|(id, _)| !verified.contains(id)) {
+        let current = plan::read(&run_dir.join(REMEDIATION_DIR).join(PLAN_JSON));
+        // A plan replaced by a newer one of the same run is the newer one's to verify.
+        if !current.as_ref().is_ok_and(|p| p.plan_id == plan_id) {
+            continue;
+        }
+        if let Err(e) = verify_plan(&run_dir, this_run, review) {
+            tracing::warn!(plan = %plan_id, error = %e, "the remediation plan could not be verified against this run");
+        }
+    }
+}
+
+fn verify_plan(
+    run_dir: &Path,
+    against: &Path,
+    review: &ReviewSettings,
+) -> Result<ExitStatus, Error> {
+    let dir = run_dir.join(REMEDIATION_DIR);
     let plan = plan::read(&dir.join(PLAN_JSON)).map_err(Error::Fatal)?;
     let log = ApplyLog::read(&dir.join(apply_log_name(&plan.plan_id))).map_err(Error::Fatal)?;
-    let (_, later) = super::review::read_report(&args.against)?;
+    let (_, later) = super::review::read_report(against)?;
     let accounts = later.accounts().map_err(Error::Fatal)?;
     let later_view = verify::Later {
-        dir: args.against.display().to_string(),
+        dir: against.display().to_string(),
         run_id: later.run.run_id.clone().unwrap_or_default(),
         as_of: later.as_of,
         scopes: &later.scopes,
@@ -619,8 +669,8 @@ fn verify_against(
         review,
         crate::ledger::Kind::RemediationVerify,
         &plan.run_id,
-        &args.run_dir,
-        vec![path.clone(), args.against.join(crate::report::REPORT_JSON)],
+        run_dir,
+        vec![path.clone(), against.join(crate::report::REPORT_JSON)],
         serde_json::json!({
             "plan_id": plan.plan_id,
             "review_id": plan.review.review_id,

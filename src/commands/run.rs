@@ -116,7 +116,11 @@ pub(crate) async fn run(
         report.people =
             crate::review::roster::people_view(roster, &report.accounts, &report.findings);
     }
-    finish(report, &run.settings, &stop, recorded_stop).await
+    let status = finish(report, &run.settings, &stop, recorded_stop).await?;
+    if let Some(review) = &run.config.review {
+        super::remediate::verify_open_plans(review, &run.settings.output_dir);
+    }
+    Ok(status)
 }
 
 /// A run before its first request: everything that can fail for the operator's reasons (the

@@ -167,10 +167,13 @@ fn fill_csv(path: &Path) {
 /// A run, reviewed and signed off.
 fn signed_off_run(config: &Path, dir: &Path) -> PathBuf {
     let run = dir.join("run");
+    let evidence = dir.join("evidence");
     let a = cmd(
         config,
         &[
             "run",
+            "--evidence",
+            evidence.to_str().unwrap(),
             "--out",
             run.to_str().unwrap(),
             "--format",
@@ -722,6 +725,33 @@ async fn plan_rehearse_apply_and_verify_with_every_refusal() {
         html.contains("Revocations (due within 7 days of sign-off)"),
         "{html}"
     );
+
+    // The next run checks the open plan by itself: replayed from the first run's evidence, it
+    // still lists everyone, so nothing is verified — and the ledger records that it looked.
+    let next = dir.path().join("next");
+    let replayed = cmd(
+        &config,
+        &[
+            "run",
+            "--replay",
+            dir.path().join("evidence").to_str().unwrap(),
+            "--out",
+            next.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        matches!(replayed.get_output().status.code(), Some(0 | 3)),
+        "{}",
+        out(&replayed)
+    );
+    let v = read_json(&run.join("remediation/verification.json"));
+    assert_eq!(v["against"], next.to_str().unwrap());
+    assert_eq!(v["verified"], 0, "{v}");
+    let ledger = std::fs::read_to_string(dir.path().join("ledger/ledger.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(last["kind"], "remediation_verify");
 }
 
 /// The run's report.json as a later run would show it: the removed accounts gone, the changed
