@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 endpoint: "sentry.members",
                 url: url.as_str(),
                 method: None,
-                request_body: None,
+                request: None,
             };
             recorder.record(
                 &key,
@@ -169,7 +169,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 endpoint: "sentdm.sender_profiles",
                 url: url.as_str(),
                 method: None,
-                request_body: None,
+                request: None,
             };
             recorder.record(
                 &key,
@@ -185,7 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             endpoint: "sentdm.users",
             url: users_url.as_str(),
             method: None,
-            request_body: None,
+            request: None,
         };
         recorder.record(
             &key,
@@ -205,7 +205,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 endpoint: "sentdm.users",
                 url: users_url.as_str(),
                 method: None,
-                request_body: None,
+                request: None,
             };
             recorder.record(
                 &key,

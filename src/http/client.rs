@@ -13,12 +13,23 @@ use super::body::header_str;
 const MAX_REDIRECTS: usize = 3;
 
 /// The client for one source, whose credentials go to `base`'s origin only.
-pub(super) fn source_client(timeout: Duration, base: &Url) -> Result<reqwest::Client, String> {
+/// `follow_redirects`: a read follows same-origin redirects; a change follows none (a 307
+/// would send it a second time, to an address nobody reviewed).
+pub(super) fn source_client(
+    timeout: Duration,
+    base: &Url,
+    follow_redirects: bool,
+) -> Result<reqwest::Client, String> {
+    let policy = if follow_redirects {
+        same_origin_redirects()
+    } else {
+        reqwest::redirect::Policy::none()
+    };
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("access-audit/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(same_origin_redirects());
+        .redirect(policy);
     if crate::cfg::values::is_loopback_host(base) {
         builder = builder.no_proxy();
     }

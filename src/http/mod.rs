@@ -158,7 +158,7 @@ impl SourceClient {
             value.set_sensitive(true);
         }
         let base = Url::parse(base_url).map_err(|e| format!("bad base URL {base_url}: {e}"))?;
-        let client = client::source_client(settings.request_timeout, &base)?;
+        let client = client::source_client(settings.request_timeout, &base, true)?;
         let limiter = settings
             .requests_per_minute
             .and_then(NonZeroU32::new)
@@ -175,6 +175,13 @@ impl SourceClient {
             backoff_base: BACKOFF_BASE,
             base,
         })
+    }
+
+    /// The same client, following no redirect at all: for changes (remediation), which must
+    /// reach the URL that was planned or nothing.
+    pub(crate) fn without_redirects(mut self) -> Result<SourceClient, String> {
+        self.client = client::source_client(self.settings.request_timeout, &self.base, false)?;
+        Ok(self)
     }
 
     /// Shorter backoff, for tests that exercise many retries.

@@ -58,7 +58,7 @@ impl Channel {
         })?;
         let mut auth = HeaderMap::new();
         auth.insert(name, value);
-        let client = SourceClient::new(settings, auth, &spec.base_url)?;
+        let client = SourceClient::new(settings, auth, &spec.base_url)?.without_redirects()?;
         let base = Url::parse(&spec.base_url)
             .map_err(|e| format!("source `{}`: bad base_url: {e}", spec.name))?;
         Ok(Channel {
@@ -81,14 +81,14 @@ impl Channel {
     ) -> Result<MutationAnswer, NotAnswered> {
         let result = self.client.send_once(req).await;
         if let Some(recorder) = &self.recorder {
-            let body = req.body.as_ref().map(ToString::to_string);
+            let body = request_text(req);
             let key = RecordKey {
                 source_name: &self.spec.name,
                 scope,
                 endpoint: req.endpoint,
                 url: req.url.as_str(),
                 method: Some(req.method.as_str()),
-                request_body: body.as_deref(),
+                request: body.as_deref(),
             };
             let answer = result.as_ref().map(crate::sources::remediate::as_answer);
             let answer = answer.as_ref().map_err(|e| e.message.as_str());
@@ -98,10 +98,18 @@ impl Channel {
                 self.lost_evidence.store(true, Ordering::Relaxed);
             }
         }
-        result.map_err(|mut e| {
-            e.message = crate::redact::redact(&e.message).into_owned();
-            e
-        })
+        // The archive keeps the bytes as received; what flows on — into the plan, the log,
+        // the ledger, the terminal — has every known secret masked (a server may echo one).
+        result
+            .map(|mut a| {
+                a.body = crate::redact::redact_bytes(a.body);
+                a.request_id = a.request_id.map(|r| crate::redact::redact(&r).into_owned());
+                a
+            })
+            .map_err(|mut e| {
+                e.message = crate::redact::redact(&e.message).into_owned();
+                e
+            })
     }
 
     /// Some answer could not be kept as evidence.
@@ -158,4 +166,22 @@ impl Channel {
             })?;
         self.send(scope, &req).await
     }
+}
+
+/// What the evidence keeps of a request besides its method and URL: its non-secret headers
+/// (`x-profile-id`, `Idempotency-Key`; the credential is never among them) and its body.
+fn request_text(req: &MutationRequest) -> Option<String> {
+    if req.headers.is_empty() && req.body.is_none() {
+        return None;
+    }
+    let headers: serde_json::Map<String, serde_json::Value> = req
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_string(), serde_json::Value::String(value))
+        })
+        .collect();
+    let text = serde_json::json!({ "headers": headers, "body": req.body });
+    Some(text.to_string())
 }

@@ -104,9 +104,9 @@ pub struct ResponseRecord {
     /// The request's method, for a request that is not a plain read (remediation's archive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// The request's JSON body, when it had one (remediation's changes).
+    /// The request's non-secret headers and JSON body, as `{"headers", "body"}` (remediation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_body: Option<String>,
+    pub request: Option<String>,
 }
 
 /// What a recorded request was, independent of how it was answered.
@@ -117,7 +117,7 @@ pub struct RecordKey<'a> {
     pub url: &'a str,
     /// `None` for the GETs of a run; remediation names every method.
     pub method: Option<&'a str>,
-    pub request_body: Option<&'a str>,
+    pub request: Option<&'a str>,
 }
 
 /// Writes bodies as they arrive and the manifest at the end.
@@ -199,7 +199,7 @@ impl EvidenceRecorder {
                     link: a.link.clone(),
                     error: None,
                     method: key.method.map(str::to_string),
-                    request_body: key.request_body.map(str::to_string),
+                    request: key.request.map(str::to_string),
                 }
             }
             Err(message) => ResponseRecord {
@@ -216,7 +216,7 @@ impl EvidenceRecorder {
                 link: None,
                 error: Some(message.to_string()),
                 method: key.method.map(str::to_string),
-                request_body: key.request_body.map(str::to_string),
+                request: key.request.map(str::to_string),
             },
         };
         let mut state = self

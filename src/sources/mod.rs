@@ -216,7 +216,7 @@ impl Fetcher {
                         endpoint: req.endpoint.as_str(),
                         url: req.url.as_str(),
                         method: None,
-                        request_body: None,
+                        request: None,
                     };
                     let fetched_at = result
                         .as_ref()
