@@ -316,6 +316,9 @@ pub struct RemediatePlanArgs {
     /// The run's output folder, with its signed-off review
     #[arg(value_name = "RUN_DIR")]
     pub run_dir: PathBuf,
+    /// Replace a plan whose changes were already sent (it is kept as plan-<id>.json)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, Args)]

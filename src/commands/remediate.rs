@@ -22,7 +22,7 @@ use crate::remediation::channel::Channel;
 use crate::remediation::plan::{self, Change, Plan, ReviewRef};
 use crate::remediation::{
     EVIDENCE_DIR, PLAN_HTML, PLAN_JSON, REMEDIATION_DIR, VERIFICATION_JSON, apply_log_name, html,
-    verify,
+    trust, verify,
 };
 use crate::sources::evidence::EvidenceRecorder;
 use crate::sources::remediate::Identity;
@@ -50,7 +50,7 @@ struct Signed {
     accounts: Vec<Account>,
 }
 
-fn signed_review(run_dir: &Path) -> Result<Signed, Error> {
+fn signed_review(run_dir: &Path, recorded: &trust::Recorded) -> Result<Signed, Error> {
     let state = state::read(run_dir).map_err(Error::Fatal)?;
     let Some(sign_off) = state.signed_off.clone() else {
         return Err(Error::Fatal(format!(
@@ -81,6 +81,9 @@ fn signed_review(run_dir: &Path) -> Result<Signed, Error> {
             sign_off.decisions_sha256
         )));
     }
+    recorded
+        .check_sign_off(&state.review_id, &state::state_path(run_dir))
+        .map_err(Error::Fatal)?;
     let accounts = report.accounts().map_err(Error::Fatal)?;
     Ok(Signed {
         state,
@@ -187,7 +190,9 @@ async fn make_plan(
 ) -> Result<ExitStatus, Error> {
     let run_dir = &args.run_dir;
     let _lock = crate::output::lock_dir(run_dir).map_err(Error::Fatal)?;
-    let signed = signed_review(run_dir)?;
+    let recorded = trust::recorded(&review.ledger_dir).map_err(Error::Fatal)?;
+    let signed = signed_review(run_dir, &recorded)?;
+    keep_earlier_plan(run_dir, args.replace)?;
     let (candidates, missing) = build::candidates(&signed.state, &signed.accounts);
     if !missing.is_empty() {
         return Err(Error::Fatal(format!(
@@ -261,6 +266,36 @@ async fn make_plan(
     })
 }
 
+/// A plan whose changes were sent is not replaced silently: its log would no longer be
+/// verified. With `--replace` the earlier plan is kept as `plan-<id>.json` beside its log.
+fn keep_earlier_plan(run_dir: &Path, replace: bool) -> Result<(), Error> {
+    let dir = run_dir.join(REMEDIATION_DIR);
+    let Ok(earlier) = plan::read(&dir.join(PLAN_JSON)) else {
+        return Ok(());
+    };
+    let log = ApplyLog::read(&dir.join(apply_log_name(&earlier.plan_id))).map_err(Error::Fatal)?;
+    let sent = log.is_some_and(|l| l.attempts.iter().any(|a| !a.dry_run));
+    if !sent {
+        return Ok(());
+    }
+    if !replace {
+        return Err(Error::Fatal(format!(
+            "plan {} of {} has changes that were already sent: a new plan would replace it and its record. \
+             Verify it first (`remediate verify`), or pass --replace to keep it as plan-{}.json and make a new one",
+            earlier.plan_id,
+            run_dir.display(),
+            earlier.plan_id
+        )));
+    }
+    let kept = dir.join(format!("plan-{}.json", earlier.plan_id));
+    std::fs::rename(dir.join(PLAN_JSON), &kept).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot keep the earlier plan as {}: {e}",
+            kept.display()
+        ))
+    })
+}
+
 fn write_plan(dir: &Path, plan: &Plan, title: &str) -> Result<(), Error> {
     let json = plan::to_json(plan).map_err(Error::Fatal)?;
     let page = html::render(plan, title);
@@ -286,17 +321,19 @@ fn print_plan(plan: &Plan, dir: &Path) -> Result<(), Error> {
         plan.refused.len(),
         crate::report::plural(plan.refused.len()),
     );
+    let shown = |line: String| crate::text::escape_controls(&line).into_owned();
     for c in &plan.changes {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {} {}: {}",
             c.id,
             c.action.describe(&c.target),
             c.target.describe()
         );
+        let _ = writeln!(out, "{}", shown(line));
     }
     for r in &plan.refused {
-        let _ = writeln!(out, "  not acted on: {}: {}", r.target.describe(), r.reason);
+        let line = format!("  not acted on: {}: {}", r.target.describe(), r.reason);
+        let _ = writeln!(out, "{}", shown(line));
     }
     let plan_path = dir.join(PLAN_JSON);
     let _ = writeln!(
@@ -334,6 +371,13 @@ fn run_dir_of(plan_path: &Path) -> Result<PathBuf, Error> {
 /// review listed: a plan whose digest was recomputed after an edit still cannot act on
 /// anything nobody signed.
 fn check_against_review(plan: &Plan, signed: &Signed) -> Result<(), Error> {
+    let (candidates, _) = build::candidates(&signed.state, &signed.accounts);
+    trust::check_plan_shape(plan, &candidates).map_err(|e| {
+        Error::Fatal(format!(
+            "plan {} does not match review {}: {e}; nothing was sent. Make a new plan with `access-audit remediate plan`",
+            plan.plan_id, signed.state.review_id
+        ))
+    })?;
     if plan.review != review_ref(signed) {
         return Err(Error::Fatal(format!(
             "plan {} was made from review {} signed off at {}; the run folder now holds review {} signed off at {}: \
@@ -390,10 +434,14 @@ async fn apply(
     config: &Config,
     review: &ReviewSettings,
 ) -> Result<ExitStatus, Error> {
-    let plan = plan::read(&args.plan).map_err(Error::Fatal)?;
     let run_dir = run_dir_of(&args.plan)?;
     let _lock = crate::output::lock_dir(&run_dir).map_err(Error::Fatal)?;
-    let signed = signed_review(&run_dir)?;
+    let recorded = trust::recorded(&review.ledger_dir).map_err(Error::Fatal)?;
+    let plan = plan::read(&args.plan).map_err(Error::Fatal)?;
+    recorded
+        .check_plan(&plan.plan_id, &args.plan)
+        .map_err(Error::Fatal)?;
+    let signed = signed_review(&run_dir, &recorded)?;
     check_against_review(&plan, &signed)?;
     let log_path = run_dir
         .join(REMEDIATION_DIR)
@@ -405,6 +453,15 @@ async fn apply(
             plan_digest: plan.digest.clone(),
             attempts: Vec::new(),
         });
+    if log.plan_id != plan.plan_id || log.plan_digest != plan.digest {
+        return Err(Error::Fatal(format!(
+            "{} is not the log of plan {} (it names plan {} with SHA-256 {}): it was altered",
+            log_path.display(),
+            plan.plan_id,
+            log.plan_id,
+            log.plan_digest
+        )));
+    }
     let latest = log.latest();
     let pending: Vec<&Change> = plan
         .changes
@@ -453,48 +510,42 @@ async fn apply(
     let mut identities: BTreeMap<String, Result<Identity, String>> = BTreeMap::new();
     let mut status = ExitStatus::Clean;
     let mut out = String::new();
+    let mut halted: Option<String> = None;
     for change in pending {
-        if stop.is_stopped() {
-            let _ = writeln!(
-                out,
-                "  {}: not attempted: stopped ({})",
-                change.id,
-                stop.reason().unwrap_or_default()
-            );
+        let why_not = halted.clone().or_else(|| {
+            stop.is_stopped()
+                .then(|| format!("stopped ({})", stop.reason().unwrap_or_default()))
+        });
+        if let Some(why) = why_not {
+            let _ = writeln!(out, "  {}: not attempted: {why}", change.id);
             status = worse(status, ExitStatus::Incomplete);
             continue;
         }
+        // Logged before anything is sent: a process killed mid-change leaves `in_flight`,
+        // which the next apply settles by reading the account.
+        if !args.dry_run {
+            log.attempts.push(in_flight(change));
+            log.write(&log_path).map_err(Error::Fatal)?;
+        }
         let attempt = attempt_change(change, &channels, &mut identities, args.dry_run).await;
-        let _ = writeln!(
-            out,
-            "  {} {} {}: {}{}",
-            change.id,
-            change.action.describe(&change.target),
-            change.target.describe(),
-            attempt.status.as_str(),
-            if attempt.message.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", attempt.message)
-            }
-        );
-        let ok = attempt.status.is_done()
-            || (args.dry_run
-                && matches!(
-                    attempt.status,
-                    crate::remediation::apply::Status::Rehearsed
-                        | crate::remediation::apply::Status::Checked
-                ));
-        if !ok {
+        let _ = writeln!(out, "{}", shown_attempt(change, &attempt));
+        if !attempt_ok(&attempt, args.dry_run) {
             status = worse(status, ExitStatus::Incomplete);
         }
         log.attempts.push(attempt.clone());
-        log.write(&log_path).map_err(Error::Fatal)?;
-        if !args.dry_run {
-            status = worse(
-                status,
-                record_change(review, &plan, change, &attempt, &run_dir, &log_path),
-            );
+        let logged = log.write(&log_path);
+        // A rehearsal that turned out real (no sandbox) is recorded like any change.
+        if !attempt.dry_run {
+            let ledgered = record_change(review, &plan, change, &attempt, &run_dir, &log_path);
+            if ledgered != ExitStatus::Clean {
+                status = worse(status, ledgered);
+                halted = Some("the ledger could not record the change before it".into());
+            }
+        }
+        if let Err(e) = logged {
+            tracing::error!(error = %e, "the apply log could not be written");
+            status = worse(status, ExitStatus::EmailFailed);
+            halted = Some(format!("the apply log could not be written: {e}"));
         }
     }
     if let Err(e) = finish_evidence(&recorder, &channels) {
@@ -512,6 +563,42 @@ async fn apply(
     };
     crate::output::to_stdout(format!("{head}\n{out}").as_bytes()).map_err(Error::Fatal)?;
     Ok(status)
+}
+
+/// Set before a change is attempted; replaced by its outcome.
+fn in_flight(change: &Change) -> Attempt {
+    Attempt {
+        change_id: change.id.clone(),
+        status: crate::remediation::apply::Status::InFlight,
+        at: Utc::now(),
+        message: "being applied: if this is the latest entry, the process ended before the answer was recorded".into(),
+        http_status: None,
+        request_id: None,
+        dry_run: false,
+    }
+}
+
+fn attempt_ok(attempt: &Attempt, dry_run: bool) -> bool {
+    use crate::remediation::apply::Status;
+    attempt.status.is_done()
+        || (dry_run && matches!(attempt.status, Status::Rehearsed | Status::Checked))
+}
+
+/// One line of the apply's output, with what came from outside escaped (one line stays one).
+fn shown_attempt(change: &Change, attempt: &Attempt) -> String {
+    let message = if attempt.message.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", attempt.message)
+    };
+    let line = format!(
+        "  {} {} {}: {}{message}",
+        change.id,
+        change.action.describe(&change.target),
+        change.target.describe(),
+        attempt.status.as_str()
+    );
+    crate::text::escape_controls(&line).into_owned()
 }
 
 /// One change through its source's channel (its write credential's identity asked once).
@@ -645,9 +732,33 @@ fn verify_plan(
     review: &ReviewSettings,
 ) -> Result<ExitStatus, Error> {
     let dir = run_dir.join(REMEDIATION_DIR);
-    let plan = plan::read(&dir.join(PLAN_JSON)).map_err(Error::Fatal)?;
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(run_dir, against) {
+        return Err(Error::Fatal(format!(
+            "--against {} is the reviewed run itself: verify against a later run",
+            against.display()
+        )));
+    }
+    let recorded = trust::recorded(&review.ledger_dir).map_err(Error::Fatal)?;
+    let plan_path = dir.join(PLAN_JSON);
+    let plan = plan::read(&plan_path).map_err(Error::Fatal)?;
+    recorded
+        .check_plan(&plan.plan_id, &plan_path)
+        .map_err(Error::Fatal)?;
     let log = ApplyLog::read(&dir.join(apply_log_name(&plan.plan_id))).map_err(Error::Fatal)?;
     let (_, later) = super::review::read_report(against)?;
+    if later.as_of <= plan.created_at {
+        return Err(Error::Fatal(format!(
+            "the run in {} is as of {}, not after plan {} was made ({}): it cannot show the plan's changes",
+            against.display(),
+            crate::model::format_human(&later.as_of),
+            plan.plan_id,
+            crate::model::format_human(&plan.created_at)
+        )));
+    }
     let accounts = later.accounts().map_err(Error::Fatal)?;
     let later_view = verify::Later {
         dir: against.display().to_string(),
@@ -715,8 +826,7 @@ fn print_verification(v: &verify::Verification, path: &Path) -> Result<(), Error
             ),
             _ => " (not made by access-audit)".to_string(),
         };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {} {} {}: {} — {}{timing}",
             r.change_id,
             r.action_describe(),
@@ -724,6 +834,7 @@ fn print_verification(v: &verify::Verification, path: &Path) -> Result<(), Error
             r.result.as_str(),
             r.detail
         );
+        let _ = writeln!(out, "{}", crate::text::escape_controls(&line));
     }
     let _ = writeln!(out, "Written to {}", path.display());
     crate::output::to_stdout(out.as_bytes()).map_err(Error::Fatal)

@@ -18,7 +18,7 @@ pub(crate) struct Revocations {
     pub(crate) made: usize,
     /// Made later than `revoke_within_days` after sign-off.
     pub(crate) late: usize,
-    /// Attempts that did not make the change (refused, failed, not confirmed).
+    /// Changes whose latest attempt did not make them (refused, failed, not confirmed).
     pub(crate) not_made: usize,
     pub(crate) changes: Vec<ChangeRow>,
     pub(crate) verifications: Vec<VerifyRow>,
@@ -35,6 +35,9 @@ pub(crate) struct ChangeRow {
     pub(crate) signed_off_at: Option<String>,
     pub(crate) days_after_sign_off: Option<i64>,
     pub(crate) within_deadline: Option<bool>,
+    /// From sign-off to the change, exactly (days are whole and would hide 23 hours).
+    #[serde(skip)]
+    elapsed: Option<chrono::TimeDelta>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,7 +65,7 @@ impl Revocations {
             .and_then(crate::timestamp::parse_timestamp);
         let status = text(s, "status");
         let made = matches!(status.as_str(), "applied" | "already_gone");
-        let days = signed.filter(|_| made).map(|t| (at - t).num_days());
+        let elapsed = signed.filter(|_| made).map(|t| at - t);
         let action = s
             .get("action")
             .and_then(|a| a.get("kind"))
@@ -75,8 +78,9 @@ impl Revocations {
             action: action.unwrap_or("?").to_string(),
             status,
             signed_off_at: signed.map(|t| crate::model::format_time(&t)),
-            days_after_sign_off: days,
+            days_after_sign_off: elapsed.map(|e| e.num_days()),
             within_deadline: None,
+            elapsed,
         });
     }
 
@@ -91,25 +95,26 @@ impl Revocations {
         });
     }
 
-    /// Judge every change against the deadline and count.
+    /// Judge every change against the deadline and count changes (not attempts): a change
+    /// counts by its latest record in the period.
     pub(crate) fn finish(mut self, revoke_within_days: u32) -> Revocations {
         self.revoke_within_days = revoke_within_days;
+        let limit = chrono::Duration::days(i64::from(revoke_within_days));
         for c in &mut self.changes {
-            c.within_deadline = c
-                .days_after_sign_off
-                .map(|d| d <= i64::from(revoke_within_days));
+            c.within_deadline = c.elapsed.map(|e| e <= limit);
         }
-        self.made = self
-            .changes
-            .iter()
-            .filter(|c| c.days_after_sign_off.is_some())
-            .count();
-        self.late = self
-            .changes
-            .iter()
+        let mut latest: std::collections::BTreeMap<(&str, &str), &ChangeRow> = Default::default();
+        for c in &self.changes {
+            latest.insert((c.plan_id.as_str(), c.change_id.as_str()), c);
+        }
+        let made = latest.values().filter(|c| c.elapsed.is_some()).count();
+        let late = latest
+            .values()
             .filter(|c| c.within_deadline == Some(false))
             .count();
-        self.not_made = self.changes.len() - self.made;
+        self.not_made = latest.len() - made;
+        self.made = made;
+        self.late = late;
         self
     }
 }
@@ -125,13 +130,10 @@ pub(super) fn html(h: &mut String, r: &Revocations) {
     } else {
         let _ = write!(
             h,
-            "<p>{} made, {} of them late; {} attempt{} that did not make the change.</p>\
+            "<p>{} made, {} of them late; {} not made (yet).</p>\
              <table><thead><tr><th>When</th><th>Account</th><th>Change</th><th>Result</th>\
              <th>Days after sign-off</th></tr></thead><tbody>",
-            r.made,
-            r.late,
-            r.not_made,
-            crate::report::plural(r.not_made)
+            r.made, r.late, r.not_made
         );
         for c in &r.changes {
             let days = match (c.days_after_sign_off, c.within_deadline) {

@@ -35,6 +35,9 @@ pub(crate) enum Status {
     Rehearsed,
     /// `--dry-run` on an API without a sandbox: the checks passed; nothing was sent.
     Checked,
+    /// Logged before a change is attempted; the latest entry only if the process ended before
+    /// its outcome was recorded (the next apply reads the account first).
+    InFlight,
 }
 
 impl Status {
@@ -52,6 +55,7 @@ impl Status {
             Status::NotConfirmed => "not confirmed",
             Status::Rehearsed => "rehearsed",
             Status::Checked => "checked",
+            Status::InFlight => "in flight",
         }
     }
 }
@@ -138,9 +142,8 @@ pub(crate) async fn apply_one(
 ) -> Attempt {
     let t = &change.target;
     let read = channel.read(&t.scope, &t.account_id, Utc::now()).await;
-    if matches!(read, Read::Gone) && change.action == ActionRecord::Remove {
-        let message = "the account was already gone when apply read it: nothing to remove".into();
-        return attempt(change, Status::AlreadyGone, message, dry_run);
+    if let Some(done) = already_done(change, &read, dry_run) {
+        return done;
     }
     if let Some(reason) = refusal_after_reading(t, &change.action, &read, identity) {
         return attempt(change, Status::Refused, reason, dry_run);
@@ -153,61 +156,24 @@ pub(crate) async fn apply_one(
         );
         return attempt(change, Status::Checked, message, true);
     }
+    // A rehearsal has a key of its own: an API that remembers a key's first answer must not
+    // answer the real change with the rehearsal's.
+    let key = if dry_run {
+        format!(
+            "{}-rehearsal-{}",
+            change.idempotency_key,
+            Utc::now().timestamp_millis()
+        )
+    } else {
+        change.idempotency_key.clone()
+    };
     let action = change.action.action();
     let sent = channel
-        .change(
-            &t.scope,
-            &t.account_id,
-            &action,
-            dry_run,
-            &change.idempotency_key,
-        )
+        .change(&t.scope, &t.account_id, &action, dry_run, &key)
         .await;
     match sent {
-        Ok(answer) if dry_run => rehearsal(change, &answer, channel),
-        Ok(answer) => match channel.remediator.outcome(&answer) {
-            Outcome::Applied => {
-                let replayed = if answer.replayed {
-                    " (the API had already applied it: idempotent replay)"
-                } else {
-                    ""
-                };
-                answered(
-                    attempt(change, Status::Applied, format!("applied{replayed}"), false),
-                    &answer,
-                )
-            }
-            Outcome::Gone if change.action == ActionRecord::Remove => answered(
-                attempt(
-                    change,
-                    Status::AlreadyGone,
-                    "the API says the account is not there (any more)".into(),
-                    false,
-                ),
-                &answer,
-            ),
-            Outcome::Gone => answered(
-                attempt(
-                    change,
-                    Status::Failed,
-                    "the API says the account is not there: its role cannot be changed".into(),
-                    false,
-                ),
-                &answer,
-            ),
-            Outcome::Refused(why) => {
-                answered(attempt(change, Status::Refused, why, false), &answer)
-            }
-            Outcome::Uncertain(why) => {
-                let settled = settle(
-                    channel,
-                    change,
-                    &format!("the API answered with an error ({why})"),
-                )
-                .await;
-                answered(settled, &answer)
-            }
-        },
+        Ok(answer) if dry_run => rehearsal(channel, change, &answer).await,
+        Ok(answer) => made(channel, change, &answer).await,
         Err(e) if e.ambiguous => {
             settle(
                 channel,
@@ -225,23 +191,107 @@ pub(crate) async fn apply_one(
     }
 }
 
-/// A sandboxed change: accepted only when the server says it ran as a rehearsal.
-fn rehearsal(change: &Change, answer: &MutationAnswer, channel: &Channel) -> Attempt {
-    let status = match channel.remediator.outcome(answer) {
-        Outcome::Applied if answer.sandbox => {
-            (Status::Rehearsed, "the API's sandbox accepted the change; nothing was changed".to_string())
+/// The account already is as the review decided: gone, or holding the new role (a change an
+/// earlier apply made without a clear answer), and otherwise as reviewed.
+fn already_done(change: &Change, read: &Read, dry_run: bool) -> Option<Attempt> {
+    match (&change.action, read) {
+        (ActionRecord::Remove, Read::Gone) => Some(attempt(
+            change,
+            Status::AlreadyGone,
+            "the account was already gone when apply read it: nothing to remove".into(),
+            dry_run,
+        )),
+        (ActionRecord::ChangeRole { to_role }, Read::Found(current))
+            if current.account.role.as_deref() == Some(to_role.as_str()) =>
+        {
+            let mut as_reviewed = change.target.clone();
+            as_reviewed.role = Some(to_role.clone());
+            super::build::changed_since(&as_reviewed, &current.account)
+                .is_none()
+                .then(|| {
+                    attempt(
+                        change,
+                        Status::Applied,
+                        format!("the account already has role {to_role}: nothing to send"),
+                        dry_run,
+                    )
+                })
         }
-        Outcome::Applied => (
-            Status::Failed,
-            "the API accepted the rehearsal but did not say it ran in its sandbox (no `X-Sandbox: true`): \
-             check the account by hand"
-                .to_string(),
+        _ => None,
+    }
+}
+
+/// The answer to a real change.
+async fn made(channel: &Channel, change: &Change, answer: &MutationAnswer) -> Attempt {
+    let action = change.action.action();
+    let outcome = channel.remediator.outcome(answer, &action);
+    let settled = match outcome {
+        // Sent for real, answered as a rehearsal: nothing says the change was made.
+        Outcome::Applied if answer.sandbox => {
+            settle(
+                channel,
+                change,
+                "the API answered as its sandbox (X-Sandbox: true)",
+            )
+            .await
+        }
+        // An earlier attempt with this key was applied; reading says what holds now.
+        Outcome::Applied if answer.replayed => {
+            settle(
+                channel,
+                change,
+                "the API replayed an earlier answer to this change",
+            )
+            .await
+        }
+        Outcome::Applied => attempt(change, Status::Applied, "applied".into(), false),
+        Outcome::Gone if change.action == ActionRecord::Remove => attempt(
+            change,
+            Status::AlreadyGone,
+            "the API says the account is not there (any more)".into(),
+            false,
         ),
-        Outcome::Gone => (Status::AlreadyGone, "the API says the account is not there".to_string()),
+        Outcome::Gone => attempt(
+            change,
+            Status::Failed,
+            "the API says the account is not there: its role cannot be changed".into(),
+            false,
+        ),
+        Outcome::Refused(why) => attempt(change, Status::Refused, why, false),
+        Outcome::Uncertain(why) => {
+            settle(
+                channel,
+                change,
+                &format!("the answer leaves it unclear ({why})"),
+            )
+            .await
+        }
+    };
+    answered(settled, answer)
+}
+
+/// A sandboxed change: accepted only when the server says it ran as a rehearsal. One that
+/// was accepted without saying so may have been made: reading settles it, as a real attempt.
+async fn rehearsal(channel: &Channel, change: &Change, answer: &MutationAnswer) -> Attempt {
+    let action = change.action.action();
+    let (status, message) = match channel.remediator.outcome(answer, &action) {
+        Outcome::Applied if answer.sandbox => (
+            Status::Rehearsed,
+            "the API's sandbox accepted the change; nothing was changed".to_string(),
+        ),
+        Outcome::Applied => {
+            let why =
+                "the rehearsal was answered without `X-Sandbox: true`, so it may have been made";
+            return answered(settle(channel, change, why).await, answer);
+        }
+        Outcome::Gone => (
+            Status::AlreadyGone,
+            "the API says the account is not there".to_string(),
+        ),
         Outcome::Refused(why) => (Status::Refused, why),
         Outcome::Uncertain(why) => (Status::Failed, why),
     };
-    answered(attempt(change, status.0, status.1, true), answer)
+    answered(attempt(change, status, message, true), answer)
 }
 
 /// After an unclear answer: read the account and see whether the change was made.

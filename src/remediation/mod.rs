@@ -13,6 +13,7 @@ pub(crate) mod build;
 pub(crate) mod channel;
 pub(crate) mod html;
 pub(crate) mod plan;
+pub(crate) mod trust;
 pub(crate) mod verify;
 
 /// The folder of remediation inside a run folder.

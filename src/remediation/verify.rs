@@ -135,7 +135,15 @@ pub(crate) fn verify(
                 applied_at,
                 later.as_of,
             );
-            let days = applied_at.map(|at| (at - plan.review.signed_off_at).num_days());
+            let signed = plan.review.signed_off_at;
+            let deadline = signed + chrono::Duration::days(i64::from(revoke_within_days));
+            let days = applied_at.map(|at| (at - signed).num_days());
+            // Late: made after the deadline, or not made and the deadline has passed.
+            let within = match applied_at {
+                Some(at) => Some(at <= deadline),
+                None if later.as_of > deadline => Some(false),
+                None => None,
+            };
             Row {
                 change_id: c.id.clone(),
                 target: t.clone(),
@@ -148,7 +156,7 @@ pub(crate) fn verify(
                 apply_status: applied.map(|a| a.status.as_str().to_string()),
                 seen_at: later.as_of,
                 days_to_apply: days,
-                within_deadline: days.map(|d| d <= i64::from(revoke_within_days)),
+                within_deadline: within,
             }
         })
         .collect();

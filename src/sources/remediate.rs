@@ -106,8 +106,8 @@ pub(crate) trait Remediator: Sync {
         idempotency_key: &str,
     ) -> Result<MutationRequest, String>;
 
-    /// What the answer to a change means.
-    fn outcome(&self, answer: &MutationAnswer) -> Outcome;
+    /// What the answer to `action` means.
+    fn outcome(&self, answer: &MutationAnswer, action: &Action) -> Outcome;
 }
 
 /// A mutation's answer as the sources' error readers take a page's.

@@ -134,18 +134,33 @@ impl Remediator for SentdmRemediator {
         })
     }
 
-    fn outcome(&self, answer: &MutationAnswer) -> Outcome {
-        match open::<serde::de::IgnoredAny>(&as_answer(answer), "answer") {
-            Ok(_) => Outcome::Applied,
-            // A success envelope without data (DELETE answers none) is still a success.
-            Err(_) if (200..300).contains(&answer.status) && success_without_data(answer) => {
-                Outcome::Applied
+    fn outcome(&self, answer: &MutationAnswer, action: &Action) -> Outcome {
+        let ok = (200..300).contains(&answer.status);
+        match (
+            open::<serde_json::Value>(&as_answer(answer), "answer"),
+            action,
+        ) {
+            (Ok(data), Action::ChangeRole(role)) => {
+                let got = data.get("role").and_then(serde_json::Value::as_str);
+                match got.map(|r| r.trim().to_lowercase()) {
+                    Some(got) if got == *role => Outcome::Applied,
+                    got => Outcome::Uncertain(format!(
+                        "HTTP {} but the user's role in the answer is {}, not {role}",
+                        answer.status,
+                        got.as_deref().unwrap_or("missing")
+                    )),
+                }
             }
-            Err(e) if not_found(&e) => Outcome::Gone,
-            Err(e) => match answer.status {
-                500..=599 => Outcome::Uncertain(e.to_string()),
-                _ => Outcome::Refused(e.to_string()),
-            },
+            (Ok(_), Action::Remove) => Outcome::Applied,
+            // A success envelope without data (DELETE answers none) is still a success.
+            (Err(_), Action::Remove) if ok && success_without_data(answer) => Outcome::Applied,
+            // A 2xx that is no envelope (a proxy's page) says nothing about the change.
+            (Err(e), _) if ok => Outcome::Uncertain(e.to_string()),
+            (Err(e), _) if not_found(&e) => Outcome::Gone,
+            (Err(e), _) if matches!(answer.status, 408 | 500..=599) => {
+                Outcome::Uncertain(e.to_string())
+            }
+            (Err(e), _) => Outcome::Refused(e.to_string()),
         }
     }
 }
@@ -157,8 +172,8 @@ fn success_without_data(answer: &MutationAnswer) -> bool {
         .is_some_and(|v| v.get("success") == Some(&serde_json::Value::Bool(true)))
 }
 
-/// The user is not there: 404 `RESOURCE_006` (or a 404 without a code). A 404 with another
-/// code (an unknown profile) is an error, not an absent user.
+/// The user is not there: 404 `RESOURCE_006`. A 404 without it (an unknown profile, a proxy,
+/// a wrong base_url) is an error, not an absent user.
 fn not_found(e: &crate::model::ScopeError) -> bool {
-    e.http_status == Some(404) && e.code.as_deref().is_none_or(|c| c == "RESOURCE_006")
+    e.http_status == Some(404) && e.code.as_deref() == Some("RESOURCE_006")
 }

@@ -35,7 +35,18 @@ fn member_url(base: &Url, org: &str, member_id: &str) -> Result<Url, String> {
 struct AuthInfo {
     #[serde(default, deserialize_with = "opt_object")]
     user: Option<AuthUser>,
+    #[serde(default, deserialize_with = "opt_object")]
+    auth: Option<Auth>,
 }
+
+#[derive(Debug, Deserialize)]
+struct Auth {
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+/// The scope a change needs (CONTRACT 10).
+const WRITE_SCOPE: &str = "member:admin";
 
 #[derive(Debug, Deserialize)]
 struct AuthUser {
@@ -81,6 +92,16 @@ impl Remediator for SentryRemediator {
         }
         let info: AuthInfo = crate::http::from_json_lossy(&answer.body)
             .map_err(|e| format!("GET /api/0/ did not answer with the token's details: {e}"))?;
+        // Where Sentry lists the token's scopes, a token without member:admin is refused
+        // before anything is planned or rehearsed as possible.
+        if let Some(scopes) = info.auth.as_ref().and_then(|a| a.scopes.as_ref()) {
+            if !scopes.iter().any(|s| s == WRITE_SCOPE) {
+                return Err(format!(
+                    "the write token lacks the {WRITE_SCOPE} scope (it has: {})",
+                    scopes.join(", ")
+                ));
+            }
+        }
         Ok(info.user.map_or_else(Identity::default, |u| Identity {
             user_id: u.id,
             email: u.email,
@@ -117,7 +138,7 @@ impl Remediator for SentryRemediator {
                 })),
                 Err(e) => Read::Failed(e.to_string()),
             },
-            404 => Read::Gone,
+            404 if is_sentry_not_found(answer) => Read::Gone,
             _ => Read::Failed(error_from_answer(&as_answer(answer)).to_string()),
         }
     }
@@ -150,12 +171,20 @@ impl Remediator for SentryRemediator {
         })
     }
 
-    fn outcome(&self, answer: &MutationAnswer) -> Outcome {
+    fn outcome(&self, answer: &MutationAnswer, action: &Action) -> Outcome {
         let error = || refusal(answer);
-        match answer.status {
-            200..=299 => Outcome::Applied,
-            404 => Outcome::Gone,
-            500..=599 => Outcome::Uncertain(error()),
+        match (answer.status, action) {
+            (200..=299, Action::ChangeRole(role)) => match answered_role(answer) {
+                Some(got) if got == *role => Outcome::Applied,
+                got => Outcome::Uncertain(format!(
+                    "HTTP {} but the member's role in the answer is {}, not {role}",
+                    answer.status,
+                    got.as_deref().unwrap_or("missing")
+                )),
+            },
+            (200..=299, Action::Remove) => Outcome::Applied,
+            (404, _) if is_sentry_not_found(answer) => Outcome::Gone,
+            (408 | 500..=599, _) => Outcome::Uncertain(error()),
             _ => Outcome::Refused(error()),
         }
     }
@@ -183,4 +212,21 @@ fn refusal(answer: &MutationAnswer) -> String {
         request_id: answer.request_id.clone(),
     };
     error.to_string()
+}
+
+/// A 404 from Sentry's API (a JSON `detail`), not from a proxy or a wrong base_url: only
+/// that says the member is not there.
+fn is_sentry_not_found(answer: &MutationAnswer) -> bool {
+    crate::http::from_json_lossy::<serde_json::Value>(&answer.body)
+        .ok()
+        .is_some_and(|v| v.get("detail").is_some())
+}
+
+/// The org role in a member answer, lower-cased.
+fn answered_role(answer: &MutationAnswer) -> Option<String> {
+    let v = crate::http::from_json_lossy::<serde_json::Value>(&answer.body).ok()?;
+    v.get("orgRole")
+        .or_else(|| v.get("role"))
+        .and_then(serde_json::Value::as_str)
+        .map(|r| r.trim().to_lowercase())
 }
