@@ -104,14 +104,16 @@ fn review_ref(s: &Signed) -> ReviewRef {
     }
 }
 
-/// A write connection to every source named in `names` that has a write credential; the
-/// credentials are read (and registered for redaction) before any request.
+/// A write connection to every source named in `names` that has a write credential, and the
+/// evidence archive they record into. The credentials are read (and registered for redaction)
+/// before the archive is created, so that a missing secret leaves no empty archive behind.
 fn channels(
     config: &Config,
     names: &[&str],
-    recorder: Option<&Arc<EvidenceRecorder>>,
-) -> Result<BTreeMap<String, Channel>, Error> {
-    let mut out = BTreeMap::new();
+    run_dir: &Path,
+    what: &str,
+) -> Result<(Arc<EvidenceRecorder>, BTreeMap<String, Channel>), Error> {
+    let mut secrets = Vec::new();
     for source in config
         .sources
         .iter()
@@ -133,10 +135,23 @@ fn channels(
             use secrecy::ExposeSecret;
             crate::redact::register(value.expose_secret());
         }
-        let channel = Channel::open(source, &value, recorder.cloned()).map_err(Error::Fatal)?;
-        out.insert(source.spec.name.clone(), channel);
+        secrets.push((source, value));
     }
-    Ok(out)
+    let recorder = recorder(run_dir, what)?;
+    let mut out = BTreeMap::new();
+    for (source, value) in secrets {
+        match Channel::open(source, &value, Some(recorder.clone())) {
+            Ok(channel) => {
+                out.insert(source.spec.name.clone(), channel);
+            }
+            Err(e) => {
+                // The archive is closed with what it has (nothing), never left without a manifest.
+                let _ = finish_evidence(&recorder, &out);
+                return Err(Error::Fatal(e));
+            }
+        }
+    }
+    Ok((recorder, out))
 }
 
 /// `remediation/evidence/<what>-<UTC time>/`: one archive per command, never mixed.
@@ -205,8 +220,7 @@ async fn make_plan(
         .iter()
         .map(|c| c.target.source_name.as_str())
         .collect();
-    let recorder = recorder(run_dir, "plan")?;
-    let channels = channels(config, &names, Some(&recorder))?;
+    let (recorder, channels) = channels(config, &names, run_dir, "plan")?;
     let plan_id = format!("{:016x}", rand::random::<u64>());
     let now = Utc::now();
     let (changes, mut refused) =
@@ -230,6 +244,7 @@ async fn make_plan(
         created_at: now,
         run_id: signed.state.run_id.clone(),
         review: review_ref(&signed),
+        sources: source_refs(config, &changes),
         changes,
         refused,
         digest: String::new(),
@@ -264,6 +279,44 @@ async fn make_plan(
     } else {
         recorded
     })
+}
+
+fn source_refs(config: &Config, changes: &[Change]) -> Vec<plan::SourceRef> {
+    config
+        .sources
+        .iter()
+        .filter(|s| changes.iter().any(|c| c.target.source_name == s.spec.name))
+        .map(|s| plan::SourceRef {
+            name: s.spec.name.clone(),
+            source_type: s.spec.kind().as_str().to_string(),
+            base_url: s.spec.base_url.clone(),
+        })
+        .collect()
+}
+
+/// Every change goes where the plan said: the config's source of that name is still of the
+/// same type at the same base URL.
+fn check_destinations(plan: &Plan, config: &Config) -> Result<(), Error> {
+    let now = source_refs(config, &plan.changes);
+    for c in &plan.changes {
+        let planned = plan.sources.iter().find(|s| s.name == c.target.source_name);
+        let current = now.iter().find(|s| s.name == c.target.source_name);
+        if planned.is_none() || planned != current {
+            return Err(Error::Fatal(format!(
+                "plan {} sends change {} to source `{}` at {}; the config now has {}: nothing was sent. \
+                 Make a new plan with this config",
+                plan.plan_id,
+                c.id,
+                c.target.source_name,
+                planned.map_or("(no source)", |s| s.base_url.as_str()),
+                current.map_or_else(
+                    || "no such source".to_string(),
+                    |s| format!("{} at {}", s.source_type, s.base_url)
+                ),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A plan whose changes were sent is not replaced silently: its log would no longer be
@@ -443,6 +496,7 @@ async fn apply(
         .map_err(Error::Fatal)?;
     let signed = signed_review(&run_dir, &recorded)?;
     check_against_review(&plan, &signed)?;
+    check_destinations(&plan, config)?;
     let log_path = run_dir
         .join(REMEDIATION_DIR)
         .join(apply_log_name(&plan.plan_id));
@@ -503,8 +557,8 @@ async fn apply(
         .iter()
         .map(|c| c.target.source_name.as_str())
         .collect();
-    let recorder = recorder(&run_dir, if args.dry_run { "dry-run" } else { "apply" })?;
-    let channels = channels(config, &names, Some(&recorder))?;
+    let what = if args.dry_run { "dry-run" } else { "apply" };
+    let (recorder, channels) = channels(config, &names, &run_dir, what)?;
     let stop = StopSignal::new();
     let _armed = stop.arm(None);
     let mut identities: BTreeMap<String, Result<Identity, String>> = BTreeMap::new();
@@ -525,7 +579,18 @@ async fn apply(
         // which the next apply settles by reading the account.
         if !args.dry_run {
             log.attempts.push(in_flight(change));
-            log.write(&log_path).map_err(Error::Fatal)?;
+            if let Err(e) = log.write(&log_path) {
+                // Nothing is sent that could not be logged first.
+                tracing::error!(error = %e, "the apply log could not be written");
+                status = worse(status, ExitStatus::EmailFailed);
+                halted = Some(format!("the apply log could not be written: {e}"));
+                let _ = writeln!(
+                    out,
+                    "  {}: not attempted: the apply log could not be written",
+                    change.id
+                );
+                continue;
+            }
         }
         let attempt = attempt_change(change, &channels, &mut identities, args.dry_run).await;
         let _ = writeln!(out, "{}", shown_attempt(change, &attempt));

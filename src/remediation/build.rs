@@ -177,6 +177,12 @@ pub(crate) fn is_own(identity: &Identity, account: &Account) -> bool {
 /// it is a member or an invitation.
 pub(crate) fn changed_since(target: &Target, now: &Account) -> Option<String> {
     let mut differences = Vec::new();
+    if target.account_id != now.account_id || target.scope != now.scope {
+        differences.push(format!(
+            "the API answered for {}/{} instead of {}/{}",
+            now.scope, now.account_id, target.scope, target.account_id
+        ));
+    }
     if target.role != now.role {
         differences.push(format!(
             "role {} → {}",

@@ -29,6 +29,9 @@ pub(crate) struct Plan {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) run_id: String,
     pub(crate) review: ReviewRef,
+    /// Where the changes go: each source's type and base URL when the plan was made. `apply`
+    /// refuses a config that now sends them elsewhere.
+    pub(crate) sources: Vec<SourceRef>,
     pub(crate) changes: Vec<Change>,
     pub(crate) refused: Vec<Refused>,
     /// SHA-256 of the plan's compact JSON with this field empty.
@@ -45,6 +48,14 @@ pub(crate) struct ReviewRef {
     pub(crate) evidence_manifest_sha256: Option<String>,
     pub(crate) signed_off_by: String,
     pub(crate) signed_off_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SourceRef {
+    pub(crate) name: String,
+    pub(crate) source_type: String,
+    pub(crate) base_url: String,
 }
 
 /// The account a decision is about, as the review saw it.

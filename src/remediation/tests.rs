@@ -157,6 +157,7 @@ fn plan() -> Plan {
             signed_off_by: "Ada <ada@acme.example>".into(),
             signed_off_at: at,
         },
+        sources: Vec::new(),
         changes: vec![change(
             &account("2", "member", AccountStatus::Active),
             ActionRecord::Remove,
@@ -192,4 +193,62 @@ fn a_plan_is_sealed_by_its_digest_and_refused_once_edited() {
     )
     .unwrap();
     assert!(super::plan::read(&path).unwrap_err().contains("edited"));
+}
+
+fn candidate(a: &Account) -> super::build::Candidate {
+    super::build::Candidate {
+        target: target_of(&format!("sentry/acme/{}", a.account_id), a),
+        decision: Decision::Revoke,
+        new_role: None,
+        reviewer: "sec@acme.example".into(),
+        justification: None,
+        decided_at: Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap(),
+    }
+}
+
+#[test]
+fn a_plan_accounts_for_every_decision_once_under_its_own_ids() {
+    use super::trust::check_plan_shape;
+    let two = account("2", "member", AccountStatus::Active);
+    let three = account("3", "member", AccountStatus::Active);
+    let mut p = plan();
+    p.plan_id = "0123456789abcdef".into();
+    p.changes[0].id = "c0001".into();
+    p.changes[0].idempotency_key = "access-audit-0123456789abcdef-c0001".into();
+    let both = [candidate(&two), candidate(&three)];
+    // The decision on account 3 was dropped from the plan.
+    let said = check_plan_shape(&p, &both).unwrap_err();
+    assert!(
+        said.contains("sentry/acme/3") && said.contains("does not say so"),
+        "{said}"
+    );
+    // Listed as refused, it is accounted for.
+    p.refused.push(super::build::refused_change(
+        change(&three, ActionRecord::Remove),
+        "why".into(),
+    ));
+    check_plan_shape(&p, &both).unwrap();
+    // Listed twice, or not decided at all, or under an id or key of its own making: refused.
+    let mut twice = p.clone();
+    twice.refused.push(twice.refused[0].clone());
+    assert!(
+        check_plan_shape(&twice, &both)
+            .unwrap_err()
+            .contains("2 times")
+    );
+    assert!(
+        check_plan_shape(&p, &both[..1])
+            .unwrap_err()
+            .contains("did not decide")
+    );
+    let mut key = p.clone();
+    key.changes[0].idempotency_key = "access-audit-0123456789abcdef-c0002".into();
+    assert!(check_plan_shape(&key, &both).is_err());
+    let mut id = p.clone();
+    id.plan_id = "../../x".into();
+    assert!(
+        check_plan_shape(&id, &both)
+            .unwrap_err()
+            .contains("plan id")
+    );
 }

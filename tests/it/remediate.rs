@@ -718,7 +718,10 @@ async fn plan_rehearse_apply_and_verify_with_every_refusal() {
     assert_eq!(revocations["revoke_within_days"], 7);
     assert_eq!(revocations["made"], 5, "{revocations}");
     assert_eq!(revocations["late"], 0);
-    assert_eq!(revocations["not_made"], 2, "member 6 and 7, each tried twice");
+    assert_eq!(
+        revocations["not_made"], 2,
+        "member 6 and 7, each tried twice"
+    );
     assert_eq!(revocations["verifications"][0]["verified"], 5);
     let html = std::fs::read_to_string(pack.join("ledger-report.html")).unwrap();
     assert!(
@@ -803,6 +806,29 @@ fn a_review_not_signed_off_makes_no_plan() {
         out(&refused).contains("is not signed off"),
         "{}",
         out(&refused)
+    );
+    assert!(!run.join("remediation/plan.json").exists());
+
+    // A sign-off written into state.json by hand, with every digest right, is not one the
+    // ledger recorded: the ledger's record of the review state no longer matches, and nothing
+    // is planned on it.
+    use sha2::Digest;
+    let state_path = run.join("review/state.json");
+    let mut state = read_json(&state_path);
+    let report = std::fs::read(run.join("report.json")).unwrap();
+    let decisions = format!("{}\n", serde_json::to_string(&state["decisions"]).unwrap());
+    state["signed_off"] = json!({
+        "by": "Mallory <m@evil.example>",
+        "at": "2026-11-21T00:00:00Z",
+        "report_sha256": hex::encode(sha2::Sha256::digest(&report)),
+        "decisions_sha256": hex::encode(sha2::Sha256::digest(decisions.as_bytes())),
+    });
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let forged = cmd(&config, &["remediate", "plan", run.to_str().unwrap()]).code(1);
+    assert!(
+        out(&forged).contains("state.json was changed"),
+        "{}",
+        out(&forged)
     );
     assert!(!run.join("remediation/plan.json").exists());
 }
