@@ -94,13 +94,13 @@ impl Remediator for SentryRemediator {
             .map_err(|e| format!("GET /api/0/ did not answer with the token's details: {e}"))?;
         // Where Sentry lists the token's scopes, a token without member:admin is refused
         // before anything is planned or rehearsed as possible.
-        if let Some(scopes) = info.auth.as_ref().and_then(|a| a.scopes.as_ref()) {
-            if !scopes.iter().any(|s| s == WRITE_SCOPE) {
-                return Err(format!(
-                    "the write token lacks the {WRITE_SCOPE} scope (it has: {})",
-                    scopes.join(", ")
-                ));
-            }
+        if let Some(scopes) = info.auth.as_ref().and_then(|a| a.scopes.as_ref())
+            && !scopes.iter().any(|s| s == WRITE_SCOPE)
+        {
+            return Err(format!(
+                "the write token lacks the {WRITE_SCOPE} scope (it has: {})",
+                scopes.join(", ")
+            ));
         }
         Ok(info.user.map_or_else(Identity::default, |u| Identity {
             user_id: u.id,
