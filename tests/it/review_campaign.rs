@@ -369,6 +369,7 @@ fn signed_off_once(run: &Path, config: &Path, dir: &Path) {
         .args(["--config", config.to_str().unwrap(), "ledger", "verify"])
         .assert()
         .code(0);
+    period_pack_shows_the_review(config, dir);
 
     suppressions_load_in_the_next_run(run, dir);
 
@@ -603,4 +604,31 @@ fn review_needs_the_review_section() {
         "{}",
         stderr(&a)
     );
+}
+
+/// The period's evidence pack, the end of the walk: the review started, collected and signed
+/// off today, and the cadence met by that sign-off.
+fn period_pack_shows_the_review(config: &Path, dir: &Path) {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let pack = dir.join("pack");
+    bin()
+        .args(["--config", config.to_str().unwrap(), "ledger", "report"])
+        .args([
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--out",
+            pack.to_str().unwrap(),
+        ])
+        .assert()
+        .code(0);
+    let report = read_json(&pack.join("ledger-report.json"));
+    let review = &report["reviews"][0];
+    assert!(review["started"].is_string(), "{report}");
+    assert_eq!(review["collected"].as_array().unwrap().len(), 3, "{report}");
+    assert!(review["signed_off"].is_string(), "{report}");
+    assert_eq!(report["chain"]["ok"], true);
+    let html = std::fs::read_to_string(pack.join("ledger-report.html")).unwrap();
+    assert!(html.contains("Review cadence"), "{html}");
 }
