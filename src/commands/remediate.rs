@@ -35,10 +35,24 @@ pub(crate) async fn remediate(
 ) -> Result<ExitStatus, Error> {
     let config = Config::load(config_path.path())?;
     let review = super::review::settings(&config, config_path)?;
-    match command {
+    let run_dir = match command {
+        RemediateCommand::Plan(args) => args.run_dir.clone(),
+        RemediateCommand::Apply(args) => run_dir_of(&args.plan)?,
+        RemediateCommand::Verify(args) => args.run_dir.clone(),
+    };
+    // Mirrored to [store] with the review (connected before any work, as the review does).
+    let store = super::review_store::connect(&config, &run_dir)?;
+    let done = match command {
         RemediateCommand::Plan(args) => make_plan(args, &config, &review).await,
         RemediateCommand::Apply(args) => apply(args, &config, &review).await,
         RemediateCommand::Verify(args) => verify_against(args, &review),
+    }?;
+    match store {
+        Some(store) if done != ExitStatus::Usage => {
+            let stored = super::review_store::mirror(&store, &review, &run_dir).await;
+            Ok(worse(done, stored))
+        }
+        _ => Ok(done),
     }
 }
 

@@ -1,4 +1,5 @@
-//! A review mirrored to `[store]`: after each `review start`, `collect` and `sign-off` has
+//! A review mirrored to `[store]`: after each `review start`, `collect` and `sign-off` (and
+//! `remediate plan`, `apply`, `verify`, whose files under `remediation/` go with it) has
 //! recorded itself in the ledger, the ledger is uploaded to the run's stored folder as
 //! `ledger/ledger.jsonl` (where `finish.rs` stores it with the run), and the review's files under
 //! `review/` — so that the stored copy of the ledger, which `ledger verify`'s head is compared
@@ -103,6 +104,33 @@ fn files(settings: &ReviewSettings, run_dir: &Path) -> Result<Vec<RunFile>, Stri
     for rel in worksheets(run_dir)? {
         out.push(RunFile::same_path(run_dir, rel));
     }
+    for rel in remediation_files(run_dir)? {
+        out.push(RunFile::same_path(run_dir, rel));
+    }
+    Ok(out)
+}
+
+/// `remediation/`'s plan, page, logs and verification (not its evidence archives, which are
+/// folders of their own), relative to the run folder.
+fn remediation_files(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rel = Path::new(crate::remediation::REMEDIATION_DIR);
+    let dir = run_dir.join(rel);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries.take(MAX_WORKSHEETS) {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        let ours = text.ends_with(".json") || text == crate::remediation::PLAN_HTML;
+        if ours && is_file(&entry.path()) {
+            out.push(rel.join(&name));
+        }
+    }
+    out.sort();
     Ok(out)
 }
 
@@ -131,4 +159,39 @@ fn worksheets(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// A regular file, not a link (`files::open_inside` refuses links anyway).
 fn is_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_remediation_files_go_with_the_review_but_not_its_evidence_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let rem = dir.path().join("remediation");
+        std::fs::create_dir_all(rem.join("evidence/apply-1")).unwrap();
+        for name in [
+            "plan.json",
+            "plan.html",
+            "applied-0123456789abcdef.json",
+            "verification.json",
+            ".lock",
+        ] {
+            std::fs::write(rem.join(name), b"x").unwrap();
+        }
+        let listed = super::remediation_files(dir.path()).unwrap();
+        let names: Vec<String> = listed.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "remediation/applied-0123456789abcdef.json",
+                "remediation/plan.html",
+                "remediation/plan.json",
+                "remediation/verification.json"
+            ]
+        );
+        assert!(
+            super::remediation_files(&dir.path().join("none"))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
