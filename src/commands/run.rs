@@ -118,7 +118,7 @@ pub(crate) async fn run(
     }
     let status = finish(report, &run.settings, &stop, recorded_stop).await?;
     if let Some(review) = &run.config.review {
-        super::remediate::verify_open_plans(review, &run.settings.output_dir);
+        super::remediate_verify::verify_open_plans(review, &run.settings.output_dir);
     }
     Ok(status)
 }
