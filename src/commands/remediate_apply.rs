@@ -117,33 +117,11 @@ pub(super) async fn apply(
 ) -> Result<ExitStatus, Error> {
     let run_dir = run_dir_of(&args.plan)?;
     let _lock = crate::output::lock_dir(&run_dir).map_err(Error::Fatal)?;
-    let recorded = trust::recorded(&review.ledger_dir).map_err(Error::Fatal)?;
-    let plan = plan::read(&args.plan).map_err(Error::Fatal)?;
-    recorded
-        .check_plan(&plan.plan_id, &args.plan)
-        .map_err(Error::Fatal)?;
-    let signed = signed_review(&run_dir, &recorded)?;
-    check_against_review(&plan, &signed)?;
-    check_destinations(&plan, config)?;
+    let plan = checked_plan(args, config, review, &run_dir)?;
     let log_path = run_dir
         .join(REMEDIATION_DIR)
         .join(apply_log_name(&plan.plan_id));
-    let mut log = ApplyLog::read(&log_path)
-        .map_err(Error::Fatal)?
-        .unwrap_or_else(|| ApplyLog {
-            plan_id: plan.plan_id.clone(),
-            plan_digest: plan.digest.clone(),
-            attempts: Vec::new(),
-        });
-    if log.plan_id != plan.plan_id || log.plan_digest != plan.digest {
-        return Err(Error::Fatal(format!(
-            "{} is not the log of plan {} (it names plan {} with SHA-256 {}): it was altered",
-            log_path.display(),
-            plan.plan_id,
-            log.plan_id,
-            log.plan_digest
-        )));
-    }
+    let mut log = open_log(&log_path, &plan)?;
     let latest = log.latest();
     let pending: Vec<&Change> = plan
         .changes
@@ -154,22 +132,8 @@ pub(super) async fn apply(
                 .is_some_and(|a| a.status.is_done())
         })
         .collect();
-    let done = plan.changes.len() - pending.len();
     if !args.yes {
-        let what = if args.dry_run { "rehearse" } else { "make" };
-        crate::output::to_stdout(
-            format!(
-                "Nothing was sent. Plan {} has {} change{} to {what} ({done} already done). Read {} and, to go \
-                 ahead, run the same command with --yes.\n",
-                plan.plan_id,
-                pending.len(),
-                crate::report::plural(pending.len()),
-                run_dir.join(REMEDIATION_DIR).join(PLAN_HTML).display()
-            )
-            .as_bytes(),
-        )
-        .map_err(Error::Fatal)?;
-        return Ok(ExitStatus::Usage);
+        return unconfirmed(&plan, pending.len(), args.dry_run, &run_dir);
     }
     if pending.len() > args.max {
         return Err(Error::Fatal(format!(
@@ -187,60 +151,16 @@ pub(super) async fn apply(
         .collect();
     let what = if args.dry_run { "dry-run" } else { "apply" };
     let (recorder, channels) = channels(config, &names, &run_dir, what)?;
-    let stop = StopSignal::new();
-    let _armed = stop.arm(None);
-    let mut identities: BTreeMap<String, Result<Identity, String>> = BTreeMap::new();
-    let mut status = ExitStatus::Clean;
-    let mut out = String::new();
-    let mut halted: Option<String> = None;
-    for change in pending {
-        let why_not = halted.clone().or_else(|| {
-            stop.is_stopped()
-                .then(|| format!("stopped ({})", stop.reason().unwrap_or_default()))
-        });
-        if let Some(why) = why_not {
-            let _ = writeln!(out, "  {}: not attempted: {why}", change.id);
-            status = worse(status, ExitStatus::Incomplete);
-            continue;
-        }
-        // Logged before anything is sent: a process killed mid-change leaves `in_flight`,
-        // which the next apply settles by reading the account.
-        if !args.dry_run {
-            log.attempts.push(in_flight(change));
-            if let Err(e) = log.write(&log_path) {
-                // Nothing is sent that could not be logged first.
-                tracing::error!(error = %e, "the apply log could not be written");
-                status = worse(status, ExitStatus::EmailFailed);
-                halted = Some(format!("the apply log could not be written: {e}"));
-                let _ = writeln!(
-                    out,
-                    "  {}: not attempted: the apply log could not be written",
-                    change.id
-                );
-                continue;
-            }
-        }
-        let attempt = attempt_change(change, &channels, &mut identities, args.dry_run).await;
-        let _ = writeln!(out, "{}", shown_attempt(change, &attempt));
-        if !attempt_ok(&attempt, args.dry_run) {
-            status = worse(status, ExitStatus::Incomplete);
-        }
-        log.attempts.push(attempt.clone());
-        let logged = log.write(&log_path);
-        // A rehearsal that turned out real (no sandbox) is recorded like any change.
-        if !attempt.dry_run {
-            let ledgered = record_change(review, &plan, change, &attempt, &run_dir, &log_path);
-            if ledgered != ExitStatus::Clean {
-                status = worse(status, ledgered);
-                halted = Some("the ledger could not record the change before it".into());
-            }
-        }
-        if let Err(e) = logged {
-            tracing::error!(error = %e, "the apply log could not be written");
-            status = worse(status, ExitStatus::EmailFailed);
-            halted = Some(format!("the apply log could not be written: {e}"));
-        }
-    }
+    let mut session = Session {
+        review,
+        plan: &plan,
+        run_dir: &run_dir,
+        log_path: &log_path,
+        log: &mut log,
+        dry_run: args.dry_run,
+        identities: BTreeMap::new(),
+    };
+    let (mut status, out) = session.make_all(&pending, &channels).await;
     if let Err(e) = finish_evidence(&recorder, &channels) {
         tracing::error!(error = %e, "the requests could not be kept as evidence");
         status = worse(status, ExitStatus::EmailFailed);
@@ -256,6 +176,167 @@ pub(super) async fn apply(
     };
     crate::output::to_stdout(format!("{head}\n{out}").as_bytes()).map_err(Error::Fatal)?;
     Ok(status)
+}
+
+/// The plan at `args.plan`, once the ledger, the signed-off review and the config vouch for it.
+fn checked_plan(
+    args: &RemediateApplyArgs,
+    config: &Config,
+    review: &ReviewSettings,
+    run_dir: &Path,
+) -> Result<Plan, Error> {
+    let recorded = trust::recorded(&review.ledger_dir).map_err(Error::Fatal)?;
+    let plan = plan::read(&args.plan).map_err(Error::Fatal)?;
+    recorded
+        .check_plan(&plan.plan_id, &args.plan)
+        .map_err(Error::Fatal)?;
+    let signed = signed_review(run_dir, &recorded)?;
+    check_against_review(&plan, &signed)?;
+    check_destinations(&plan, config)?;
+    Ok(plan)
+}
+
+/// The plan's log, new or as earlier applies left it (it must be this plan's).
+fn open_log(log_path: &Path, plan: &Plan) -> Result<ApplyLog, Error> {
+    let log = ApplyLog::read(log_path)
+        .map_err(Error::Fatal)?
+        .unwrap_or_else(|| ApplyLog {
+            plan_id: plan.plan_id.clone(),
+            plan_digest: plan.digest.clone(),
+            attempts: Vec::new(),
+        });
+    if log.plan_id != plan.plan_id || log.plan_digest != plan.digest {
+        return Err(Error::Fatal(format!(
+            "{} is not the log of plan {} (it names plan {} with SHA-256 {}): it was altered",
+            log_path.display(),
+            plan.plan_id,
+            log.plan_id,
+            log.plan_digest
+        )));
+    }
+    Ok(log)
+}
+
+/// Without `--yes`: what would be done, and nothing sent (exit 2).
+fn unconfirmed(
+    plan: &Plan,
+    pending: usize,
+    dry_run: bool,
+    run_dir: &Path,
+) -> Result<ExitStatus, Error> {
+    let what = if dry_run { "rehearse" } else { "make" };
+    let done = plan.changes.len() - pending;
+    let text = format!(
+        "Nothing was sent. Plan {} has {pending} change{} to {what} ({done} already done). Read {} and, to go \
+         ahead, run the same command with --yes.\n",
+        plan.plan_id,
+        crate::report::plural(pending),
+        run_dir.join(REMEDIATION_DIR).join(PLAN_HTML).display()
+    );
+    crate::output::to_stdout(text.as_bytes()).map_err(Error::Fatal)?;
+    Ok(ExitStatus::Usage)
+}
+
+/// One `apply` under way: the plan, its log, where things are recorded.
+struct Session<'a> {
+    review: &'a ReviewSettings,
+    plan: &'a Plan,
+    run_dir: &'a Path,
+    log_path: &'a Path,
+    log: &'a mut ApplyLog,
+    dry_run: bool,
+    /// Each source's write credential's identity, asked once.
+    identities: BTreeMap<String, Result<Identity, String>>,
+}
+
+impl Session<'_> {
+    /// Every pending change in order, until a signal or a failure to record stops the rest.
+    async fn make_all(
+        &mut self,
+        pending: &[&Change],
+        channels: &BTreeMap<String, Channel>,
+    ) -> (ExitStatus, String) {
+        let stop = StopSignal::new();
+        let _armed = stop.arm(None);
+        let mut status = ExitStatus::Clean;
+        let mut out = String::new();
+        let mut halted: Option<String> = None;
+        for change in pending {
+            let why_not = halted.clone().or_else(|| {
+                stop.is_stopped()
+                    .then(|| format!("stopped ({})", stop.reason().unwrap_or_default()))
+            });
+            if let Some(why) = why_not {
+                let _ = writeln!(out, "  {}: not attempted: {why}", change.id);
+                status = worse(status, ExitStatus::Incomplete);
+                continue;
+            }
+            match self.make_one(change, channels).await {
+                Ok((attempt, ok)) => {
+                    let _ = writeln!(out, "{}", shown_attempt(change, &attempt));
+                    if !ok {
+                        status = worse(status, ExitStatus::Incomplete);
+                    }
+                }
+                Err((why, recorded)) => {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        recorded.map_or_else(
+                            || format!("  {}: not attempted: {why}", change.id),
+                            |a| shown_attempt(change, &a),
+                        )
+                    );
+                    status = worse(status, ExitStatus::EmailFailed);
+                    halted = Some(why);
+                }
+            }
+        }
+        (status, out)
+    }
+
+    /// One change: logged in flight before anything is sent, then made, logged and ledgered.
+    /// `Err`: the record could not be kept (and the attempt, if one was made) — the rest stop.
+    async fn make_one(
+        &mut self,
+        change: &Change,
+        channels: &BTreeMap<String, Channel>,
+    ) -> Result<(Attempt, bool), (String, Option<Attempt>)> {
+        if !self.dry_run {
+            self.log.attempts.push(in_flight(change));
+            // Nothing is sent that could not be logged first.
+            self.log
+                .write(self.log_path)
+                .map_err(|e| (format!("the apply log could not be written: {e}"), None))?;
+        }
+        let attempt = attempt_change(change, channels, &mut self.identities, self.dry_run).await;
+        let ok = attempt_ok(&attempt, self.dry_run);
+        self.log.attempts.push(attempt.clone());
+        let logged = self.log.write(self.log_path);
+        // A rehearsal that turned out real (no sandbox) is recorded like any change.
+        if !attempt.dry_run {
+            let ledgered = record_change(
+                self.review,
+                self.plan,
+                change,
+                &attempt,
+                self.run_dir,
+                self.log_path,
+            );
+            if ledgered != ExitStatus::Clean {
+                let why = "the ledger could not record the change before it".to_string();
+                return Err((why, Some(attempt)));
+            }
+        }
+        if let Err(e) = logged {
+            tracing::error!(error = %e, "the apply log could not be written");
+            return Err((
+                format!("the apply log could not be written: {e}"),
+                Some(attempt),
+            ));
+        }
+        Ok((attempt, ok))
+    }
 }
 
 /// Set before a change is attempted; replaced by its outcome.
