@@ -133,6 +133,18 @@ struct State {
     debt: usize,
     /// The highest limit reached, for the log.
     peak: usize,
+    /// Counts the cuts: a 429 to a request sent before the last cut is old news (one crowded
+    /// round answers several 429s at once, and should halve the limit once, not collapse it).
+    cuts: u64,
+}
+
+/// What a request knew when it was sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    /// Our requests in flight then, itself included.
+    pub with: usize,
+    /// The cuts made by then.
+    cuts: u64,
 }
 
 impl ConcurrencyLimit {
@@ -145,6 +157,7 @@ impl ConcurrencyLimit {
                 limit: start,
                 debt: 0,
                 peak: start,
+                cuts: 0,
             }),
             range: Range { start, ceiling },
             in_flight: AtomicUsize::new(0),
@@ -177,36 +190,35 @@ impl ConcurrencyLimit {
         }
     }
 
-    /// Count a request as in flight until the guard is dropped; the count includes it.
-    pub(crate) fn sending(&self) -> (InFlight<'_>, usize) {
-        let n = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        (InFlight(self), n)
+    /// Count a request as in flight until the guard is dropped.
+    pub(crate) fn sending(&self) -> (InFlight<'_>, Sent) {
+        let with = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let cuts = self.state.lock().map_or(0, |s| s.cuts);
+        (InFlight(self), Sent { with, cuts })
     }
 
-    /// Apply what one answer said (its status and headers).
-    pub(crate) fn observe(
-        &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        sent_with: usize,
-        paced: bool,
-    ) {
+    /// Apply what the answer to a request said (its status and headers).
+    pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap, sent: Sent, paced: bool) {
         let signal = if status == StatusCode::TOO_MANY_REQUESTS {
             Signal::RateLimited
         } else {
             Signal::Answered {
                 budget: Budget::from_headers(headers),
-                sent_with,
+                sent_with: sent.with,
                 paced,
             }
         };
-        self.apply(signal);
+        self.apply(signal, sent.cuts);
     }
 
-    fn apply(&self, signal: Signal) {
+    /// `sent_cuts`: the cuts made when the request answered was sent.
+    fn apply(&self, signal: Signal, sent_cuts: u64) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
+        if signal == Signal::RateLimited && sent_cuts < state.cuts {
+            return;
+        }
         let next = next_limit(state.limit, self.range, signal);
         if next == state.limit {
             return;
@@ -230,6 +242,7 @@ impl ConcurrencyLimit {
             add -= repaid;
             self.permits.add_permits(add);
         } else {
+            state.cuts += 1;
             let cut = state.limit - next;
             let taken = self.permits.forget_permits(cut);
             state.debt += cut - taken;

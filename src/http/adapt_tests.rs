@@ -144,6 +144,23 @@ fn a_429_halves_the_limit_but_never_below_one() {
     assert_eq!(next_limit(1, RANGE, Signal::RateLimited), 1);
 }
 
+#[test]
+fn a_crowded_round_of_429s_halves_the_limit_once() {
+    let limit = ConcurrencyLimit::new(16, 16);
+    let sent: Vec<Sent> = (0..3).map(|_| limit.sending().1).collect();
+    for s in sent {
+        limit.apply(Signal::RateLimited, s.cuts);
+    }
+    assert_eq!(
+        limit.current(),
+        8,
+        "the three were sent before the first cut"
+    );
+    let (_, after) = limit.sending();
+    limit.apply(Signal::RateLimited, after.cuts);
+    assert_eq!(limit.current(), 4, "one sent after it counts");
+}
+
 #[tokio::test]
 async fn permits_follow_the_limit_up_and_down() {
     let limit = Arc::new(ConcurrencyLimit::new(2, 8));
@@ -152,14 +169,14 @@ async fn permits_follow_the_limit_up_and_down() {
     let third = tokio::spawn(Arc::clone(&limit).acquire());
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!third.is_finished(), "a third scope waits at a limit of 2");
-    limit.apply(answered(Some((20, 25)), None, 2));
+    limit.apply(answered(Some((20, 25)), None, 2), 0);
     let c = tokio::time::timeout(Duration::from_secs(5), third)
         .await
         .expect("the raised limit lets it run")
         .expect("task");
     assert_eq!((limit.current(), limit.peak()), (3, 3));
     // Down to 1 while 3 run: the permits come out of circulation as the scopes finish.
-    limit.apply(Signal::RateLimited);
+    limit.apply(Signal::RateLimited, 0);
     assert_eq!(limit.current(), 1);
     drop((a, b));
     let fourth = tokio::spawn(Arc::clone(&limit).acquire());

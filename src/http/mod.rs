@@ -220,7 +220,7 @@ impl SourceClient {
             for (k, v) in extra {
                 req = req.header(k, v);
             }
-            let (in_flight, sent_with) = self.concurrency.sending();
+            let (in_flight, sent) = self.concurrency.sending();
             let outcome = self.attempt(req).await;
             drop(in_flight);
             let last = attempt >= max_attempts;
@@ -238,7 +238,7 @@ impl SourceClient {
                 }
                 Ok((status, headers, body)) => {
                     let paced = self.limiter.is_some();
-                    self.concurrency.observe(status, &headers, sent_with, paced);
+                    self.concurrency.observe(status, &headers, sent, paced);
                     self.note_rate_limit_headers(&headers).await;
                     let retry_reason = retry_reason(status, &body, expect_json);
                     if let (Some(reason), false) = (retry_reason, last) {
