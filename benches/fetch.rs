@@ -1,20 +1,24 @@
 //! Fetch benchmarks against a loopback mock (the real pipeline, in process):
 //!
 //! 1. Latency-bound: every answer takes 50 ms; 200 Sentry organizations of 3 pages, and a
-//!    Sent.dm organization with 100 profiles (pacing lifted). Wall time vs the ideal
-//!    `requests × 50 ms / concurrency`, and the speed-up over concurrency 1.
+//!    Sent.dm organization with 100 profiles (pacing lifted); no budget headers, so concurrency
+//!    stays as configured. Wall time vs the ideal: the discovery pages, then the scopes `c` at a
+//!    time, each scope's pages one after the other (cursors): `ceil(scopes / c) × pages × 50 ms`.
 //! 2. Rate-limit-bound: the mock enforces Sent.dm's shape (N requests/minute, burst N/4,
 //!    X-RateLimit-* headers, 429 BUSINESS_002 past it); 300 profiles. Wall time vs the budget's
 //!    minimum, and the share of 429s.
+//! 3. Sentry's limiter: 100 organizations of 3 pages at 50 ms, the mock enforcing a concurrent
+//!    limit and a fixed one-second window with Sentry's headers and 429s. Default settings
+//!    against a sequential client, the peak of requests in flight the server saw, the 429 share.
 //!
-//! cargo bench --bench fetch            (add `-- quick` for a smaller run)
+//! cargo bench --bench fetch            (add `-- quick` for a smaller run, `-- only=1,3` for some)
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex, query_param, query_param_is_missing};
+use wiremock::matchers::{method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -29,40 +33,52 @@ fn profile_id(i: usize) -> String {
     format!("20000000-0000-4000-8000-{i:012x}")
 }
 
-async fn mount_sentry(server: &MockServer, orgs: usize, delay: Duration) {
-    for p in 0..3usize {
-        let link = move |org: &str| {
-            let next = if p < 2 {
-                format!("100:{}:0", p + 1)
-            } else {
-                "end".into()
-            };
-            format!(
-                "<https://us.sentry.io/api/0/organizations/{org}/members/?&cursor={next}>; rel=\"next\"; results=\"{}\"; cursor=\"{next}\"",
-                p < 2
-            )
-        };
-        // One mock per page serves every organization: the body does not depend on the org.
-        let body = Value::Array((0..100).map(|i| member(p * 100 + i)).collect());
-        let m =
-            Mock::given(method("GET")).and(path_regex(r"^/api/0/organizations/[^/]+/members/$"));
-        let m = if p == 0 {
-            m.and(query_param_is_missing("cursor"))
-        } else {
-            m.and(query_param("cursor", format!("100:{p}:0")))
-        };
-        let body = body.clone();
-        m.respond_with(move |req: &Request| {
-            let org = req.url.path().split('/').nth(4).unwrap_or("x").to_string();
+/// The three member pages every organization has, serialized once: the mock's own JSON work
+/// would otherwise compete with the client for the machine's two cores.
+fn member_pages() -> Vec<Vec<u8>> {
+    (0..3usize)
+        .map(|p| {
+            let page = Value::Array((0..100).map(|i| member(p * 100 + i)).collect());
+            serde_json::to_vec(&page).expect("page")
+        })
+        .collect()
+}
+
+/// The page a members request asks for (its cursor), and the `Link` header that answers it.
+fn member_page(req: &Request) -> (usize, String) {
+    let org = req.url.path().split('/').nth(4).unwrap_or("x").to_string();
+    let page = req
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "cursor")
+        .and_then(|(_, c)| c.split(':').nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0usize)
+        .min(2);
+    let next = if page < 2 {
+        format!("100:{}:0", page + 1)
+    } else {
+        "end".into()
+    };
+    let link = format!(
+        "<https://us.sentry.io/api/0/organizations/{org}/members/?&cursor={next}>; rel=\"next\"; results=\"{}\"; cursor=\"{next}\"",
+        page < 2
+    );
+    (page, link)
+}
+
+async fn mount_sentry(server: &MockServer, delay: Duration) {
+    let pages = member_pages();
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/api/0/organizations/[^/]+/members/$"))
+        .respond_with(move |req: &Request| {
+            let (page, link) = member_page(req);
             ResponseTemplate::new(200)
-                .set_body_json(body.clone())
-                .insert_header("link", link(&org).as_str())
+                .set_body_raw(pages[page].clone(), "application/json")
+                .insert_header("link", link.as_str())
                 .set_delay(delay)
         })
         .mount(server)
         .await;
-    }
-    let _ = orgs;
 }
 
 async fn mount_sentdm(server: &MockServer, profiles: usize, delay: Duration) {
@@ -129,19 +145,24 @@ async fn latency_bound(orgs: usize, profiles: usize) {
         LATENCY.as_millis()
     );
     let server = MockServer::start().await;
-    mount_sentry(&server, orgs, LATENCY).await;
+    mount_sentry(&server, LATENCY).await;
     mount_sentdm(&server, profiles, LATENCY).await;
     let dir = tempfile::tempdir().expect("tmp");
     let token = token_dir(dir.path());
     let org_list: Vec<String> = (0..orgs).map(|i| format!("\"org-{i}\"")).collect();
-    println!("| source | requests | concurrency | wall | ideal | wall / ideal | speed-up vs 1 |");
+    println!(
+        "| source | requests | concurrency | wall | ideal (discovery + ceil(scopes / c) × pages, × 50 ms) | wall / ideal | speed-up vs 1 |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for (name, requests, sequential_prefix) in [
-        ("sentry", orgs * 3, 0usize),
+    // (source, requests, discovery pages, scopes, pages per scope)
+    for (name, requests, discovery, scopes, pages) in [
+        ("sentry", orgs * 3, 0usize, orgs, 3usize),
         (
             "sentdm",
             profiles + 1 + profiles.div_ceil(100),
             profiles.div_ceil(100),
+            profiles + 1,
+            1,
         ),
     ] {
         let mut base = None;
@@ -160,11 +181,11 @@ async fn latency_bound(orgs: usize, profiles: usize) {
             };
             let (wall, code) = run(&config, dir.path()).await;
             assert_eq!(code, 0, "bench run must be clean");
-            // Discovery pages are sequential; the scopes after them run `c` at a time. For Sentry
-            // the three pages of an organization are sequential, the organizations concurrent.
-            let ideal = LATENCY.mul_f64(
-                sequential_prefix as f64 + (requests - sequential_prefix) as f64 / c as f64,
-            );
+            // Discovery pages are sequential; then the scopes run `c` at a time, each holding its
+            // slot for all its pages (cursors are sequential): the critical path is
+            // ceil(scopes / c) rounds of `pages` answers.
+            let rounds = scopes.div_ceil(c) * pages;
+            let ideal = LATENCY * (discovery + rounds) as u32;
             let speedup = base.map_or(1.0, |b: Duration| b.as_secs_f64() / wall.as_secs_f64());
             base.get_or_insert(wall);
             println!(
@@ -293,14 +314,177 @@ async fn rate_limit_bound(profiles: usize, per_minute: u32) {
     );
 }
 
+/// Sentry's limiter, as its middleware applies it to one caller: at most `concurrent` requests
+/// in flight and `per_window` in each fixed one-second window, every answer carrying the
+/// `X-Sentry-Rate-Limit-*` headers, a 429 with a bare JSON string past either limit. A request
+/// is in flight from its arrival until its (delayed) answer leaves.
+struct SentryLimiter {
+    state: Arc<Mutex<SentryState>>,
+    concurrent: usize,
+    per_window: u64,
+    delay: Duration,
+    pages: Vec<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct SentryState {
+    /// When each request in flight will have been answered.
+    answered_at: Vec<Instant>,
+    window: u64,
+    used: u64,
+    peak: usize,
+    served: usize,
+    limited: usize,
+}
+
+impl Respond for SentryLimiter {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let now = Instant::now();
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut st = self.state.lock().expect("limiter");
+        st.answered_at.retain(|t| *t > now);
+        if st.window != epoch {
+            st.window = epoch;
+            st.used = 0;
+        }
+        let in_flight = st.answered_at.len() + 1;
+        let reset = (epoch + 1).to_string();
+        let limited = in_flight > self.concurrent || st.used >= self.per_window;
+        if !limited {
+            st.used += 1;
+            st.answered_at.push(now + self.delay);
+            st.peak = st.peak.max(in_flight);
+            st.served += 1;
+        } else {
+            st.limited += 1;
+        }
+        let concurrent_remaining = self.concurrent.saturating_sub(in_flight).to_string();
+        let remaining = self.per_window.saturating_sub(st.used).to_string();
+        let answer = if limited {
+            ResponseTemplate::new(429).set_body_raw(
+                format!("\"You are attempting to use this endpoint too frequently. Limit is {} requests in 1 seconds\"", self.per_window),
+                "text/html; charset=utf-8",
+            )
+        } else {
+            let (page, link) = member_page(req);
+            ResponseTemplate::new(200)
+                .set_body_raw(self.pages[page].clone(), "application/json")
+                .insert_header("link", link.as_str())
+                .set_delay(self.delay)
+        };
+        answer
+            .insert_header(
+                "x-sentry-rate-limit-limit",
+                self.per_window.to_string().as_str(),
+            )
+            .insert_header("x-sentry-rate-limit-remaining", remaining.as_str())
+            .insert_header("x-sentry-rate-limit-reset", reset.as_str())
+            .insert_header(
+                "x-sentry-rate-limit-concurrentlimit",
+                self.concurrent.to_string().as_str(),
+            )
+            .insert_header(
+                "x-sentry-rate-limit-concurrentremaining",
+                concurrent_remaining.as_str(),
+            )
+    }
+}
+
+/// One run against a fresh Sentry limiter: wall time, the peak in flight, 429s of all answers.
+async fn sentry_limited(
+    orgs: usize,
+    concurrent: usize,
+    per_window: u64,
+    keys: &str,
+) -> (Duration, usize, usize, usize) {
+    let server = MockServer::start().await;
+    let state = Arc::new(Mutex::new(SentryState::default()));
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/api/0/organizations/[^/]+/members/$"))
+        .respond_with(SentryLimiter {
+            state: Arc::clone(&state),
+            concurrent,
+            per_window,
+            delay: LATENCY,
+            pages: member_pages(),
+        })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let token = token_dir(dir.path());
+    let org_list: Vec<String> = (0..orgs).map(|i| format!("\"org-{i}\"")).collect();
+    let config = format!(
+        "[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_file = \"{token}\"\norganizations = [{}]\n{keys}",
+        server.uri(),
+        org_list.join(",")
+    );
+    let (wall, code) = run(&config, dir.path()).await;
+    assert_eq!(code, 0, "bench run must be clean");
+    let st = state.lock().expect("limiter");
+    (wall, st.peak, st.limited, st.served + st.limited)
+}
+
+async fn sentry_limiter(orgs: usize) {
+    println!(
+        "\n## 3. Sentry's limiter: {orgs} organizations of 3 pages, every answer after {} ms",
+        LATENCY.as_millis()
+    );
+    let requests = orgs * 3;
+    // A sequential client: one request at a time, as a script would.
+    let (sequential, ..) =
+        sentry_limited(orgs, 25, 1000, "concurrency = 1\nmax_concurrency = 1\n").await;
+    println!(
+        "sequential client (concurrency = 1, max_concurrency = 1): {:.2} s",
+        sequential.as_secs_f64()
+    );
+    println!(
+        "| server limits | settings | requests | wall | ideal at the ceiling | speed-up vs sequential | peak in flight | 429 answers |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (concurrent, per_window, keys, label) in [
+        (25usize, 1000u64, "", "defaults (4, up to 16)"),
+        (25, 1000, "max_concurrency = 64\n", "max_concurrency = 64"),
+        (6, 1000, "", "defaults (4, up to 16)"),
+        (25, 40, "", "defaults (4, up to 16)"),
+    ] {
+        let (wall, peak, limited, answers) =
+            sentry_limited(orgs, concurrent, per_window, keys).await;
+        // The best a client could do: the ceiling or the server's limit at once, whichever is
+        // lower, three sequential pages each; or the window's pace, whichever is slower.
+        let ceiling = if keys.is_empty() { 16 } else { 64 }.min(concurrent);
+        let rounds = LATENCY * (orgs.div_ceil(ceiling) * 3) as u32;
+        let paced = Duration::from_secs_f64((requests as f64 / per_window as f64 - 1.0).max(0.0));
+        let ideal = rounds.max(paced);
+        println!(
+            "| {concurrent} at once, {per_window}/s | {label} | {requests} | {:.2} s | {:.2} s | {:.1}× | {peak} | {limited} of {answers} ({:.2} %) |",
+            wall.as_secs_f64(),
+            ideal.as_secs_f64(),
+            sequential.as_secs_f64() / wall.as_secs_f64(),
+            100.0 * limited as f64 / answers as f64
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "quick");
-    let (orgs, profiles, rl_profiles, rpm) = if quick {
-        (40, 20, 100, 600)
+    let (orgs, profiles, rl_profiles, rpm, limited_orgs) = if quick {
+        (40, 20, 100, 600, 40)
     } else {
-        (200, 100, 300, 600)
+        (200, 100, 300, 600, 100)
     };
-    latency_bound(orgs, profiles).await;
-    rate_limit_bound(rl_profiles, rpm).await;
+    let only = std::env::args().find_map(|a| a.strip_prefix("only=").map(str::to_string));
+    let wanted = |n: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == n));
+    if wanted("1") {
+        latency_bound(orgs, profiles).await;
+    }
+    if wanted("2") {
+        rate_limit_bound(rl_profiles, rpm).await;
+    }
+    if wanted("3") {
+        sentry_limiter(limited_orgs).await;
+    }
 }

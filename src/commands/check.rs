@@ -281,10 +281,17 @@ fn describe_source(out: &mut String, s: &SourceConfig) {
         || "server headers only".to_string(),
         |r| format!("{r}/min, burst {}", f.burst),
     );
+    let at_once = if f.max_concurrency > f.concurrency {
+        format!(
+            "{} scopes at a time (up to {} while the server's budget headers allow)",
+            f.concurrency, f.max_concurrency
+        )
+    } else {
+        format!("{} scopes at a time", f.concurrency)
+    };
     let _ = writeln!(
         out,
-        "         {} scopes at a time, pacing {pace}, timeout {}s, {} attempts per request",
-        f.concurrency,
+        "         {at_once}, pacing {pace}, timeout {}s, {} attempts per request",
         f.request_timeout.as_secs(),
         f.max_attempts
     );

@@ -9,6 +9,7 @@
 //! clients and their redirect policy (delivery targets use it too), `retry.rs` decides when to
 //! try again and how long to wait, `body.rs` reads an answer within its cap.
 
+mod adapt;
 mod body;
 mod client;
 mod mutation;
@@ -27,6 +28,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
+pub(crate) use adapt::ConcurrencyLimit;
 pub(crate) use body::from_json_lossy;
 use body::{header_str, link_header, read_capped};
 pub(crate) use client::{delivery_client, delivery_client_builder};
@@ -37,8 +39,11 @@ pub(crate) use retry::{BACKOFF_BASE, server_requested_wait};
 /// How hard a source may be pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
-    /// Scopes fetched at once.
+    /// Scopes fetched at once to begin with, and throughout when the server sends no budget
+    /// headers.
     pub concurrency: usize,
+    /// The most scopes fetched at once, however much room the server's headers announce.
+    pub max_concurrency: usize,
     /// Client-side pacing; `None` = only what the server's headers ask for.
     pub requests_per_minute: Option<u32>,
     pub burst: u32,
@@ -56,11 +61,14 @@ pub struct FetchSettings {
 pub(crate) const DEFAULT_MAX_RESPONSE_MB: u32 = 32;
 
 /// What a source gets unless its API asks for something else (`Source::fetch_defaults`) or the
-/// config overrides it: a few scopes at a time, paced by what the server's headers say.
+/// config overrides it: a few scopes at a time, more while the server's budget headers say there
+/// is room (up to 16: Sentry's example concurrent limit is 25, and others share it), paced by
+/// what those headers say.
 impl Default for FetchSettings {
     fn default() -> FetchSettings {
         FetchSettings {
             concurrency: 4,
+            max_concurrency: 16,
             requests_per_minute: None,
             burst: 1,
             request_timeout: Duration::from_secs(30),
@@ -141,6 +149,8 @@ pub struct SourceClient {
     /// Set when a server says "no more until …" (rate-limit reset); every task of the source waits.
     paused_until: Arc<Mutex<Option<Instant>>>,
     backoff_base: Duration,
+    /// How many scopes run at once, adapted to what the server's headers say.
+    concurrency: Arc<ConcurrencyLimit>,
     /// The configured `base_url`: the one origin that receives the credentials.
     base: Url,
 }
@@ -166,8 +176,13 @@ impl SourceClient {
                 let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
                 RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst))
             });
+        let concurrency = Arc::new(ConcurrencyLimit::new(
+            settings.concurrency,
+            settings.max_concurrency,
+        ));
         Ok(SourceClient {
             client,
+            concurrency,
             settings,
             auth,
             limiter,
@@ -190,6 +205,11 @@ impl SourceClient {
         self
     }
 
+    /// The limit the source's scopes take turns under.
+    pub(crate) fn scope_limit(&self) -> Arc<ConcurrencyLimit> {
+        Arc::clone(&self.concurrency)
+    }
+
     /// GET `url`, retrying what is worth retrying. `expect_json`: a 2xx whose body is not JSON
     /// (truncated, an HTML error page from a proxy) is retried too.
     pub async fn get(
@@ -207,7 +227,9 @@ impl SourceClient {
             for (k, v) in extra {
                 req = req.header(k, v);
             }
+            let (in_flight, sent) = self.concurrency.sending();
             let outcome = self.attempt(req).await;
+            drop(in_flight);
             let last = attempt >= max_attempts;
             match outcome {
                 Err(failed) => {
@@ -222,6 +244,8 @@ impl SourceClient {
                     tokio::time::sleep(wait).await;
                 }
                 Ok((status, headers, body)) => {
+                    let paced = self.limiter.is_some();
+                    self.concurrency.observe(status, &headers, sent, paced);
                     self.note_rate_limit_headers(&headers).await;
                     let retry_reason = retry_reason(status, &body, expect_json);
                     if let (Some(reason), false) = (retry_reason, last) {

@@ -54,7 +54,7 @@ impl SourceClient {
         let Some(until_reset) = reset_wait(headers, Utc::now()) else {
             return;
         };
-        if let Some(wait) = slowdown(remaining, self.settings.concurrency, until_reset) {
+        if let Some(wait) = slowdown(remaining, self.concurrency.current(), until_reset) {
             self.pause_all(wait.min(self.settings.max_retry_wait)).await;
         }
     }

@@ -34,6 +34,7 @@ pub(crate) const MAX_RETRY_WAIT_RANGE: (Duration, Duration) =
 const LEADING_KEYS: &[&str] = &["type", "name", "base_url"];
 const FETCH_KEYS: &[&str] = &[
     "concurrency",
+    "max_concurrency",
     "requests_per_minute",
     "burst",
     "request_timeout",
@@ -55,6 +56,7 @@ struct SharedKeys {
     name: Option<String>,
     base_url: Option<BaseUrl>,
     concurrency: Option<u32>,
+    max_concurrency: Option<u32>,
     requests_per_minute: Option<u32>,
     burst: Option<u32>,
     request_timeout: Option<HumanDuration>,
@@ -407,15 +409,7 @@ fn fetch_settings(
     mut fetch: FetchSettings,
 ) -> Result<FetchSettings, ConfigError> {
     let at = |key: &str, message: String| table.error(Some(key), message);
-    if let Some(c) = s.concurrency {
-        if !(1..=64).contains(&c) {
-            return Err(at(
-                "concurrency",
-                format!("{c}: expected a number from 1 to 64"),
-            ));
-        }
-        fetch.concurrency = c as usize;
-    }
+    concurrency_settings(s, &mut fetch).map_err(|(key, message)| at(key, message))?;
     if let Some(rpm) = s.requests_per_minute {
         if rpm == 0 {
             return Err(at(
@@ -460,6 +454,44 @@ fn fetch_settings(
         fetch.max_attempts = m;
     }
     Ok(fetch)
+}
+
+/// Where fetching starts (`concurrency`) and how far the server's budget headers may take it
+/// (`max_concurrency`): each from 1 to 64, the ceiling no lower than the start. Unset, the
+/// ceiling is the default or the start, whichever is higher, so raising `concurrency` alone
+/// still means what it says. An error names its key.
+fn concurrency_settings(
+    s: &SharedKeys,
+    fetch: &mut FetchSettings,
+) -> Result<(), (&'static str, String)> {
+    let within = |key: &'static str, n: u32| {
+        if (1..=64).contains(&n) {
+            Ok(n as usize)
+        } else {
+            Err((key, format!("{n}: expected a number from 1 to 64")))
+        }
+    };
+    if let Some(c) = s.concurrency {
+        fetch.concurrency = within("concurrency", c)?;
+    }
+    match s.max_concurrency {
+        Some(m) => {
+            let m = within("max_concurrency", m)?;
+            if m < fetch.concurrency {
+                return Err((
+                    "max_concurrency",
+                    format!(
+                        "{m}: expected at least `concurrency` ({}): fetching starts at `concurrency` \
+                         and rises no higher than `max_concurrency`",
+                        fetch.concurrency
+                    ),
+                ));
+            }
+            fetch.max_concurrency = m;
+        }
+        None => fetch.max_concurrency = fetch.max_concurrency.max(fetch.concurrency),
+    }
+    Ok(())
 }
 
 /// The field names of a struct read from a table: what a source's own keys are, taken from the

@@ -60,12 +60,13 @@ fn source_names_default_to_the_type_and_can_be_set() {
 #[test]
 fn fetch_settings_can_be_overridden() {
     let config = ok(&with_source(
-        "concurrency = 8\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\nmax_retry_wait = \"5s\"\nmax_response_mb = 4\n",
+        "concurrency = 8\nmax_concurrency = 12\nrequests_per_minute = 60\nburst = 10\nrequest_timeout = \"2m\"\nmax_attempts = 3\nmax_retry_wait = \"5s\"\nmax_response_mb = 4\n",
     ));
     assert_eq!(
         config.sources[0].fetch,
         FetchSettings {
             concurrency: 8,
+            max_concurrency: 12,
             requests_per_minute: Some(60),
             burst: 10,
             request_timeout: Duration::from_secs(120),
@@ -74,6 +75,29 @@ fn fetch_settings_can_be_overridden() {
             max_response_bytes: 4 << 20,
         }
     );
+}
+
+#[test]
+fn the_concurrency_ceiling_defaults_to_sixteen_or_the_start() {
+    let config = ok(&with_source(""));
+    assert_eq!(
+        (
+            config.sources[0].fetch.concurrency,
+            config.sources[0].fetch.max_concurrency
+        ),
+        (4, 16)
+    );
+    // Raising the start alone raises the ceiling with it: the start is always allowed.
+    let config = ok(&with_source("concurrency = 32\n"));
+    assert_eq!(
+        (
+            config.sources[0].fetch.concurrency,
+            config.sources[0].fetch.max_concurrency
+        ),
+        (32, 32)
+    );
+    let config = ok(&with_source("concurrency = 2\nmax_concurrency = 2\n"));
+    assert_eq!(config.sources[0].fetch.max_concurrency, 2, "adaptation off");
 }
 
 /// Refused `[[sources]]` tables, each named by the test it was written as. Cases built on
@@ -312,6 +336,41 @@ const REFUSED: &[Refused] = &[
         "sources[0].concurrency",
         5,
         "invalid value: integer `-1`",
+    ),
+    (
+        "max_concurrency: 0",
+        concat!(sentry_source!(), "max_concurrency = 0\n"),
+        "sources[0].max_concurrency",
+        5,
+        "0: expected a number from 1 to 64",
+    ),
+    (
+        "max_concurrency: 65",
+        concat!(sentry_source!(), "max_concurrency = 65\n"),
+        "sources[0].max_concurrency",
+        5,
+        "65: expected a number from 1 to 64",
+    ),
+    (
+        "max_concurrency: below concurrency",
+        concat!(sentry_source!(), "concurrency = 8\nmax_concurrency = 6\n"),
+        "sources[0].max_concurrency",
+        6,
+        "6: expected at least `concurrency` (8)",
+    ),
+    (
+        "max_concurrency: below the default concurrency",
+        concat!(sentry_source!(), "max_concurrency = 2\n"),
+        "sources[0].max_concurrency",
+        5,
+        "2: expected at least `concurrency` (4)",
+    ),
+    (
+        "max_concurrency: a string",
+        concat!(sentry_source!(), "max_concurrency = \"many\"\n"),
+        "sources[0].max_concurrency",
+        5,
+        "invalid type: string",
     ),
     (
         "max_attempts_zero: 0",

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-use crate::http::{Answer, SourceClient};
+use crate::http::{Answer, ConcurrencyLimit, SourceClient};
 use crate::model::{PageRecord, Provenance, ScopeError, ScopeResult, Shard};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
@@ -281,8 +281,9 @@ impl SourceContext<'_> {
         selected
     }
 
-    /// Fetch `scopes`, up to `concurrency` at a time, and return their results in the order
-    /// given (reports must not depend on which answer came first).
+    /// Fetch `scopes`, as many at a time as the source's limit allows (live: adapted to the
+    /// server's budget headers; replayed: `concurrency`), and return their results in the
+    /// order given (reports must not depend on which answer came first).
     pub async fn fetch_scopes<'s, F, Fut>(
         &'s self,
         scopes: &'s [String],
@@ -293,24 +294,46 @@ impl SourceContext<'_> {
         Fut: std::future::Future<Output = ScopeResult>,
     {
         use futures::StreamExt;
+        let limit = self.scope_limit();
+        // Each scope holds a permit of the limit until its last page, so the scopes running
+        // never outnumber the limit; the stream holds up to the ceiling, waiting for permits.
         // By index: a closure taking `&String` makes the compiler fail to prove the whole fetch
         // `Send` (a known limit of its higher-ranked lifetimes), which `SourceSettings::fetch`
         // promises.
         let pending = (0..scopes.len()).map(|i| {
+            let turn = Arc::clone(&limit).acquire();
             let pending = fetch(&scopes[i]);
             async move {
+                let permit = turn.await;
                 let result = pending.await;
+                drop(permit);
                 self.progress
                     .scope_done(result.outcome.as_ref().map_or(0, Vec::len));
                 (i, result)
             }
         });
+        // The stream polls its futures first in the order it takes them, so they queue for
+        // their turn in the order given.
         let mut fetched: Vec<(usize, ScopeResult)> = futures::stream::iter(pending)
-            .buffer_unordered(self.concurrency.max(1))
+            .buffer_unordered(limit.ceiling())
             .collect()
             .await;
         fetched.sort_by_key(|(i, _)| *i);
+        if limit.peak() > self.concurrency {
+            tracing::info!(source = %self.spec.name, start = self.concurrency, peak = limit.peak(),
+                "the server's budget headers allowed more scopes at once than configured");
+        }
         fetched.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// The live client's adaptive limit, or a fixed one of `concurrency` for a replay.
+    fn scope_limit(&self) -> Arc<ConcurrencyLimit> {
+        match &self.fetcher.source {
+            PageSource::Live { client, .. } => client.scope_limit(),
+            PageSource::Replay(_) => {
+                Arc::new(ConcurrencyLimit::new(self.concurrency, self.concurrency))
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::common::*;
-use crate::support::faults::{Fault, FaultServer, Route, archive_routes};
+use crate::support::faults::{Concurrent, Fault, FaultServer, Route, archive_routes};
 use serde_json::Value;
 
 const MARKETING: &str = "3f2b8c1e-7a4d-4e59-9b1a-2c6d8e0f4a71";
@@ -357,4 +357,159 @@ async fn sigterm_writes_an_incomplete_report() {
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["complete"], false);
     assert_eq!(report["run"]["stopped"], "SIGTERM was received");
+}
+
+/// One Sentry organization's member list, a single page of one member who breaks no rule.
+fn organization(slug: &str) -> Route {
+    let member = serde_json::json!([{"id": "1", "email": format!("ada@{slug}.example"), "name": "Ada",
+        "user": {"id": "1", "has2fa": true, "lastLogin": "2026-11-01T00:00:00Z", "lastActive": null},
+        "orgRole": "member", "pending": false, "expired": false, "flags": {},
+        "dateCreated": "2025-01-01T00:00:00Z"}]);
+    Route {
+        path: format!("/api/0/organizations/{slug}/members/"),
+        query: vec![("per_page".into(), "100".into())],
+        profile: None,
+        status: 200,
+        body: member.to_string().into_bytes(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        faults: Default::default(),
+    }
+}
+
+/// Fetch `orgs` organizations from a server enforcing `concurrent`, with `keys` added to the
+/// source (debug logs on); the run's exit code and its stderr.
+async fn run_limited(server: &FaultServer, orgs: usize, keys: &str, dir: &Path) -> (i32, String) {
+    let list: Vec<String> = (0..orgs).map(|i| format!("\"org-{i}\"")).collect();
+    let cfg = dir.join("limited.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_env = \"SENTRY_AUTH_TOKEN\"\norganizations = [{}]\nrequest_timeout = \"5s\"\n{keys}",
+            server.uri,
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    tokio::task::spawn_blocking(move || {
+        let output = bin()
+            .env("RUST_LOG", "access_audit=debug")
+            .args([
+                "--log-format",
+                "json",
+                "--config",
+                cfg.to_str().unwrap(),
+                "run",
+                "--as-of",
+                "2026-11-20T00:00:00Z",
+            ])
+            .args(["--out", out.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn organizations(n: usize) -> Vec<Route> {
+    (0..n).map(|i| organization(&format!("org-{i}"))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_rises_with_the_servers_room_but_never_past_its_limit_or_the_ceiling() {
+    let delay = Duration::from_millis(100);
+    // The ceiling binds: the server would take 12.
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        FaultServer::start_limited(organizations(40), Concurrent::new(12, 12, delay)).await;
+    let (code, stderr) = run_limited(
+        &server,
+        40,
+        "concurrency = 2\nmax_concurrency = 6\n",
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let seen = server.concurrent().unwrap();
+    assert!(
+        (3..=6).contains(&seen.peak()),
+        "peak {} not above the start 2 and within the ceiling 6",
+        seen.peak()
+    );
+    assert_eq!(seen.limited(), 0, "no 429 needed");
+
+    // The server binds: it takes 5, the ceiling would allow 32.
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start_limited(organizations(40), Concurrent::new(5, 5, delay)).await;
+    let (code, stderr) = run_limited(
+        &server,
+        40,
+        "concurrency = 2\nmax_concurrency = 32\n",
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let seen = server.concurrent().unwrap();
+    assert!(
+        (3..=5).contains(&seen.peak()),
+        "peak {} not above the start 2 and within the server's 5",
+        seen.peak()
+    );
+    assert_eq!(seen.limited(), 0, "backed off before a 429: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_budget_headers_concurrency_stays_as_configured() {
+    // Self-hosted Sentry sends no rate-limit headers: the configured concurrency, no more.
+    let routes = organizations(24);
+    let server = FaultServer::start(routes).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_limited(
+        &server,
+        24,
+        "concurrency = 3\nmax_concurrency = 16\n",
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("concurrency limit changed"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_makes_concurrency_back_off() {
+    // The server announces room for 25 but enforces 4 (another caller holds the rest): the
+    // client climbs, meets 429s, halves, and every request is still answered.
+    let server = FaultServer::start_limited(
+        organizations(30),
+        Concurrent::new(4, 25, Duration::from_millis(100)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_limited(
+        &server,
+        30,
+        "concurrency = 2\nmax_attempts = 10\n",
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        server.concurrent().unwrap().limited() > 0,
+        "the client never went past 4"
+    );
+    let halved = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "concurrency limit changed")
+        .filter(|l| l["rate_limited"] == true)
+        .map(|l| (l["from"].as_u64().unwrap(), l["to"].as_u64().unwrap()))
+        .collect::<Vec<_>>();
+    assert!(!halved.is_empty(), "no back-off logged: {stderr}");
+    for (from, to) in halved {
+        assert_eq!(to, (from / 2).max(1), "a 429 halves the limit");
+    }
 }

@@ -41,9 +41,47 @@ pub struct Route {
     pub faults: VecDeque<Fault>,
 }
 
+/// Sentry's concurrent limit, enforced: a request that arrives while `enforced` are in flight is
+/// answered 429 at once; every other answer is delayed by `delay` and says `announced` in
+/// `X-Sentry-Rate-Limit-ConcurrentLimit` (a server may announce more than it enforces, as a
+/// shared limit does when another caller takes its share).
+#[derive(Debug)]
+pub struct Concurrent {
+    pub enforced: usize,
+    pub announced: usize,
+    pub delay: Duration,
+    in_flight: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+    limited: std::sync::atomic::AtomicUsize,
+}
+
+impl Concurrent {
+    pub fn new(enforced: usize, announced: usize, delay: Duration) -> Concurrent {
+        Concurrent {
+            enforced,
+            announced,
+            delay,
+            in_flight: Default::default(),
+            peak: Default::default(),
+            limited: Default::default(),
+        }
+    }
+
+    /// The most requests that were in flight at once (429s not counted).
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests answered 429 for exceeding the enforced limit.
+    pub fn limited(&self) -> usize {
+        self.limited.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 pub struct FaultServer {
     pub uri: String,
     routes: Arc<Mutex<Vec<Route>>>,
+    concurrent: Option<Arc<Concurrent>>,
     hits: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -56,6 +94,15 @@ impl Drop for FaultServer {
 
 impl FaultServer {
     pub async fn start(routes: Vec<Route>) -> FaultServer {
+        FaultServer::start_with(routes, None).await
+    }
+
+    /// A server that also enforces and announces a concurrent limit.
+    pub async fn start_limited(routes: Vec<Route>, concurrent: Concurrent) -> FaultServer {
+        FaultServer::start_with(routes, Some(Arc::new(concurrent))).await
+    }
+
+    async fn start_with(routes: Vec<Route>, concurrent: Option<Arc<Concurrent>>) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -64,21 +111,29 @@ impl FaultServer {
         let shared = Arc::clone(&routes);
         let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
+        let limit = concurrent.clone();
         let task = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let routes = Arc::clone(&shared);
+                let limit = limit.clone();
                 tokio::spawn(async move {
-                    let _ = handle(conn, routes).await;
+                    let _ = handle(conn, routes, limit).await;
                 });
             }
         });
         FaultServer {
             uri,
             routes,
+            concurrent,
             hits,
             task,
         }
+    }
+
+    /// The concurrent limit it enforces, if any, with what it saw.
+    pub fn concurrent(&self) -> Option<&Concurrent> {
+        self.concurrent.as_deref()
     }
 
     /// Connections accepted so far.
@@ -97,7 +152,11 @@ impl FaultServer {
     }
 }
 
-async fn handle(mut conn: TcpStream, routes: Arc<Mutex<Vec<Route>>>) -> std::io::Result<()> {
+async fn handle(
+    mut conn: TcpStream,
+    routes: Arc<Mutex<Vec<Route>>>,
+    limit: Option<Arc<Concurrent>>,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -153,6 +212,9 @@ async fn handle(mut conn: TcpStream, routes: Arc<Mutex<Vec<Route>>>) -> std::io:
         )
         .await;
     };
+    if let Some(limit) = limit {
+        return answer_within(&mut conn, &route, &limit).await;
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -223,6 +285,41 @@ async fn handle(mut conn: TcpStream, routes: Arc<Mutex<Vec<Route>>>) -> std::io:
             respond(&mut conn, route.status, &headers, &route.body).await
         }
     }
+}
+
+/// Answer `route` as a server enforcing `limit` does: 429 past it, else after the delay, with
+/// the concurrent headers either way. In flight from arrival until the answer is written.
+async fn answer_within(
+    conn: &mut TcpStream,
+    route: &Route,
+    limit: &Concurrent,
+) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let n = limit.in_flight.fetch_add(1, SeqCst) + 1;
+    let remaining = limit.announced.saturating_sub(n).to_string();
+    let announced = limit.announced.to_string();
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("x-sentry-rate-limit-concurrentlimit", &announced),
+        ("x-sentry-rate-limit-concurrentremaining", &remaining),
+    ];
+    let result = if n > limit.enforced {
+        limit.limited.fetch_add(1, SeqCst);
+        headers.push(("content-type", "text/html; charset=utf-8"));
+        respond(
+            conn,
+            429,
+            &headers,
+            b"\"You are attempting to use this endpoint too frequently\"",
+        )
+        .await
+    } else {
+        limit.peak.fetch_max(n, SeqCst);
+        tokio::time::sleep(limit.delay).await;
+        headers.extend(route.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        respond(conn, route.status, &headers, &route.body).await
+    };
+    limit.in_flight.fetch_sub(1, SeqCst);
+    result
 }
 
 async fn respond(
