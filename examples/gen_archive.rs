@@ -46,7 +46,11 @@ const USERS_PER_PROFILE_WORST: usize = 1_000;
 /// Whether an account last logged in 100–400 days ago (stale): three in four in the worst case,
 /// one in ten otherwise.
 fn stale(h: u64, worst: bool) -> bool {
-    if worst { h % 20 < 15 } else { matches!(h % 20, 1 | 2) }
+    if worst {
+        h % 20 < 15
+    } else {
+        matches!(h % 20, 1 | 2)
+    }
 }
 
 fn ts(days_ago: i64, salt: u64) -> String {
@@ -140,7 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while remaining > 0 {
         let org = format!("org-{:05}", orgs.len());
         let n = remaining.min(MEMBERS_PER_ORG);
-        let members: Vec<Value> = (0..n as u64).map(|i| member(next_id + i, args.worst_case)).collect();
+        let members: Vec<Value> = (0..n as u64)
+            .map(|i| member(next_id + i, args.worst_case))
+            .collect();
         next_id += n as u64;
         remaining -= n;
         let first = sentry::members_url(SENTRY_BASE, &org).map_err(|e| e.message)?;
@@ -217,7 +223,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for profile in &profiles {
             let n = left.min(per_profile);
             left -= n;
-            let users: Vec<Value> = (0..n as u64).map(|i| sentdm_user(next_id + i, args.worst_case)).collect();
+            let users: Vec<Value> = (0..n as u64)
+                .map(|i| sentdm_user(next_id + i, args.worst_case))
+                .collect();
             next_id += n as u64;
             let body = json!({"success": true, "data": {"users": users}, "error": null, "meta": {"request_id": "req_u"}});
             let key = RecordKey {

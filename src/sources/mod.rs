@@ -20,6 +20,7 @@ pub(crate) mod source;
 pub(crate) mod spec;
 #[cfg(test)]
 mod testapi;
+mod threads;
 
 use std::sync::Arc;
 
@@ -289,10 +290,15 @@ impl SourceContext<'_> {
         fetch: F,
     ) -> Vec<ScopeResult>
     where
-        F: Fn(&'s str) -> Fut,
+        F: Fn(&'s str) -> Fut + Sync,
         Fut: std::future::Future<Output = ScopeResult>,
     {
         use futures::StreamExt;
+        if self.parallel_replay(scopes.len()) {
+            let mut fetched = self.fetch_on_threads(scopes, &fetch);
+            fetched.sort_by_key(|(i, _)| *i);
+            return fetched.into_iter().map(|(_, r)| r).collect();
+        }
         // By index: a closure taking `&String` makes the compiler fail to prove the whole fetch
         // `Send` (a known limit of its higher-ranked lifetimes), which `SourceSettings::fetch`
         // promises.
