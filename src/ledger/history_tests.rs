@@ -71,7 +71,7 @@ fn pack(ledger: &Path, roster: Option<&crate::people::Roster>) -> PeriodReport {
     };
     let mut g = Gathered::default();
     let v = verify(ledger, |line, r| g.add(&range, line, r)).unwrap();
-    g.report(&range, 92, &v, roster)
+    g.report(&range, 92, 7, &v, roster)
 }
 
 fn roster(dir: &Path) -> crate::people::Roster {

@@ -288,7 +288,7 @@ fn the_period_report_lists_runs_reviews_and_calls_out_missed_cadence() {
     };
     let mut g = period::Gathered::default();
     let v = verify(&ledger, |line, r| g.add(&range, line, r)).unwrap();
-    let pack = g.report(&range, 92, &v, None);
+    let pack = g.report(&range, 92, 7, &v, None);
     assert!(pack.chain.ok);
     assert_eq!(pack.runs.len(), 1);
     assert_eq!(pack.runs[0].accounts, Some(7));
@@ -325,7 +325,7 @@ fn no_sign_off_in_the_period_is_called_out() {
     };
     let mut g = period::Gathered::default();
     let v = verify(&ledger, |line, r| g.add(&range, line, r)).unwrap();
-    let pack = g.report(&range, 92, &v, None);
+    let pack = g.report(&range, 92, 7, &v, None);
     assert!(pack.cadence.sign_offs_in_period.is_empty());
     assert!(!pack.cadence.met);
     let html = std::fs::read_to_string({

@@ -167,8 +167,7 @@ fn check_bodies(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String> 
             .collect();
         running
             .into_iter()
-            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Result<(), String>>()
+            .try_for_each(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     })
 }
 

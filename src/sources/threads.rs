@@ -55,7 +55,7 @@ impl SourceContext<'_> {
         // another thread meanwhile.
         tokio::task::block_in_place(|| {
             std::thread::scope(|s| {
-                let workers: Vec<_> = (0..threads).map(|_| s.spawn(&take_scopes)).collect();
+                let workers: Vec<_> = (0..threads).map(|_| s.spawn(take_scopes)).collect();
                 workers
                     .into_iter()
                     // A panic in a parser is a bug: it goes on as it would have on this thread.
