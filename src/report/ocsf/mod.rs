@@ -63,12 +63,10 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> Result<(), String> 
         logged_time: report.generated_at.timestamp_millis(),
     };
     let time = report.as_of.timestamp_millis();
-    // Static calls for serde_json's many small writes, as report.json does.
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     for finding in &report.findings {
         let rule = rules.iter().find(|r| r.id == finding.rule);
         let event = Event::of(finding, rule, time, &metadata);
-        serde_json::to_writer(&mut out, &event).map_err(|e| err(&e))?;
+        serde_json::to_writer(&mut *out, &event).map_err(|e| err(&e))?;
         out.write_all(b"\n").map_err(|e| err(&e))?;
     }
     out.flush().map_err(|e| err(&e))
