@@ -3,6 +3,10 @@
 //! of 100 users, mixed. The answers are written through the same evidence recorder a live run
 //! uses, so `run --replay` reads them exactly as it would a recorded run.
 //!
+//! `--worst-case` makes the harder mix of issue #16: Sent.dm profiles of 1,000 users in one page
+//! each, and most accounts carrying a finding (three in four last logged in 100–400 days ago), so
+//! findings, not accounts, dominate the reports.
+//!
 //! cargo run --release --example gen_archive -- --accounts 1000000 --out target/bench/archive-1m
 
 use std::path::PathBuf;
@@ -25,6 +29,9 @@ struct Args {
     /// Share of the accounts that come from Sent.dm, in percent
     #[arg(long, default_value_t = 20)]
     sentdm_percent: usize,
+    /// Issue #16's worst case: Sent.dm profiles of 1,000 users, most accounts with a finding
+    #[arg(long)]
+    worst_case: bool,
     /// Directory to create (must not exist or be empty)
     #[arg(long)]
     out: PathBuf,
@@ -34,6 +41,17 @@ const SENTRY_BASE: &str = "https://sentry.io";
 const SENTDM_BASE: &str = "https://api.sent.dm";
 const MEMBERS_PER_ORG: usize = 1_000;
 const USERS_PER_PROFILE: usize = 100;
+const USERS_PER_PROFILE_WORST: usize = 1_000;
+
+/// Whether an account last logged in 100–400 days ago (stale): three in four in the worst case,
+/// one in ten otherwise.
+fn stale(h: u64, worst: bool) -> bool {
+    if worst {
+        h % 20 < 15
+    } else {
+        matches!(h % 20, 1 | 2)
+    }
+}
 
 fn ts(days_ago: i64, salt: u64) -> String {
     let t = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap()
@@ -42,7 +60,7 @@ fn ts(days_ago: i64, salt: u64) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn member(id: u64) -> Value {
+fn member(id: u64, worst: bool) -> Value {
     let h = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let role = match h % 100 {
         0 => "owner",
@@ -58,7 +76,7 @@ fn member(id: u64) -> Value {
     }
     let last_login = match h % 20 {
         0 => Value::Null,
-        1 | 2 => json!(ts(100 + (h % 300) as i64, h)),
+        _ if stale(h, worst) => json!(ts(100 + (h % 300) as i64, h)),
         _ => json!(ts((h % 60) as i64, h)),
     };
     json!({
@@ -75,7 +93,7 @@ fn member(id: u64) -> Value {
     })
 }
 
-fn sentdm_user(id: u64) -> Value {
+fn sentdm_user(id: u64, worst: bool) -> Value {
     let h = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let (role, status) = match h % 20 {
         0 => ("admin", "active"),
@@ -85,6 +103,8 @@ fn sentdm_user(id: u64) -> Value {
     };
     let login = if h % 10 == 3 {
         Value::Null
+    } else if worst && stale(h, worst) {
+        json!(ts(100 + (h % 300) as i64, h).replace('Z', "0+00:00"))
     } else {
         json!(ts((h % 150) as i64, h).replace('Z', "0+00:00"))
     };
@@ -124,7 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while remaining > 0 {
         let org = format!("org-{:05}", orgs.len());
         let n = remaining.min(MEMBERS_PER_ORG);
-        let members: Vec<Value> = (0..n as u64).map(|i| member(next_id + i)).collect();
+        let members: Vec<Value> = (0..n as u64)
+            .map(|i| member(next_id + i, args.worst_case))
+            .collect();
         next_id += n as u64;
         remaining -= n;
         let first = sentry::members_url(SENTRY_BASE, &org).map_err(|e| e.message)?;
@@ -151,7 +173,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         orgs.push(org);
     }
 
-    let profiles: Vec<String> = (0..sentdm_accounts.div_ceil(USERS_PER_PROFILE))
+    let per_profile = if args.worst_case {
+        USERS_PER_PROFILE_WORST
+    } else {
+        USERS_PER_PROFILE
+    };
+    let profiles: Vec<String> = (0..sentdm_accounts.div_ceil(per_profile))
         .map(|i| format!("10000000-0000-4000-8000-{i:012x}"))
         .collect();
     if sentdm_accounts > 0 {
@@ -194,9 +221,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let mut left = sentdm_accounts;
         for profile in &profiles {
-            let n = left.min(USERS_PER_PROFILE);
+            let n = left.min(per_profile);
             left -= n;
-            let users: Vec<Value> = (0..n as u64).map(|i| sentdm_user(next_id + i)).collect();
+            let users: Vec<Value> = (0..n as u64)
+                .map(|i| sentdm_user(next_id + i, args.worst_case))
+                .collect();
             next_id += n as u64;
             let body = json!({"success": true, "data": {"users": users}, "error": null, "meta": {"request_id": "req_u"}});
             let key = RecordKey {

@@ -56,6 +56,9 @@ fn stage(
     Ok(tmp)
 }
 
+/// What writes one file of a [`FileSet::stage_all`]: sent to the thread that writes it.
+pub(crate) type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<(), String> + Send + 'a>;
+
 /// Files that replace their previous versions together or not at all: each is written in full
 /// to a temporary file in the same directory and flushed to disk; only when every one of them
 /// is complete are they renamed over the final names. A set dropped before [`FileSet::commit`]
@@ -87,6 +90,35 @@ impl FileSet {
         let path = self.dir.join(name);
         let tmp = stage(&self.dir, &path, fill)?;
         self.staged.push((tmp, path));
+        Ok(())
+    }
+
+    /// Write several files of the set at once, each on its own thread (a large report's files
+    /// take seconds each to render, and a machine has more than one core), under temporary
+    /// names as [`FileSet::stage`] does. If any fails, the first failure in `files`' order is
+    /// returned and every temporary of this call is removed; the set stays in `files`' order.
+    pub(crate) fn stage_all(&mut self, files: Vec<(&str, Fill<'_>)>) -> Result<(), String> {
+        let dir = self.dir.as_path();
+        let staged: Vec<Result<(tempfile::NamedTempFile, PathBuf), String>> =
+            std::thread::scope(|threads| {
+                let running: Vec<_> = files
+                    .into_iter()
+                    .map(|(name, fill)| {
+                        threads.spawn(move || {
+                            let path = dir.join(name);
+                            stage(dir, &path, fill).map(|tmp| (tmp, path))
+                        })
+                    })
+                    .collect();
+                running
+                    .into_iter()
+                    // A writer that panicked is a bug: it ends the program as it would have
+                    // on this thread.
+                    .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+        let staged: Vec<_> = staged.into_iter().collect::<Result<_, _>>()?;
+        self.staged.extend(staged);
         Ok(())
     }
 

@@ -346,9 +346,44 @@ async fn fetch_all(
 }
 
 /// The rules over every scope that was fetched, and how many accounts (or scopes) each rule
-/// evaluated over all of them.
+/// evaluated over all of them. The scopes are split into runs of about equal accounts, one per
+/// core, evaluated at once and put back together in the scopes' order.
 fn evaluate(results: &[ScopeResult], config: &Config, context: rules::Context) -> rules::Evaluated {
     let phase = std::time::Instant::now();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let parts: Vec<rules::Evaluated> = std::thread::scope(|s| {
+        let running: Vec<_> = split_by_accounts(results, cores)
+            .into_iter()
+            .map(|part| s.spawn(move || evaluate_part(part, config, context)))
+            .collect();
+        running
+            .into_iter()
+            // A panic in a rule is a bug: it goes on as it would have on this thread.
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut all = rules::Evaluated::default();
+    for part in parts {
+        if all.findings.is_empty() {
+            all.findings = part.findings;
+        } else {
+            all.findings.extend(part.findings);
+        }
+        all.evaluated.extend(part.evaluated);
+    }
+    tracing::debug!(
+        findings = all.findings.len(),
+        ms = phase.elapsed().as_millis() as u64,
+        "rules evaluated"
+    );
+    all
+}
+
+fn evaluate_part(
+    results: &[ScopeResult],
+    config: &Config,
+    context: rules::Context,
+) -> rules::Evaluated {
     let mut all = rules::Evaluated::default();
     for r in results {
         if let Ok(accounts) = &r.outcome {
@@ -357,12 +392,27 @@ fn evaluate(results: &[ScopeResult], config: &Config, context: rules::Context) -
             all.evaluated.extend(scope.evaluated);
         }
     }
-    tracing::debug!(
-        findings = all.findings.len(),
-        ms = phase.elapsed().as_millis() as u64,
-        "rules evaluated"
-    );
     all
+}
+
+/// `results` cut into at most `parts` consecutive runs of about the same number of accounts.
+fn split_by_accounts(results: &[ScopeResult], parts: usize) -> Vec<&[ScopeResult]> {
+    let size = |r: &ScopeResult| r.outcome.as_ref().map_or(0, Vec::len);
+    let total: usize = results.iter().map(size).sum();
+    let per_part = total.div_ceil(parts.max(1)).max(1);
+    let mut runs = Vec::with_capacity(parts);
+    let (mut start, mut filled) = (0, 0);
+    for (i, r) in results.iter().enumerate() {
+        filled += size(r);
+        if filled >= per_part {
+            runs.push(&results[start..=i]);
+            (start, filled) = (i + 1, 0);
+        }
+    }
+    if start < results.len() {
+        runs.push(&results[start..]);
+    }
+    runs
 }
 
 /// The instant the rules judge at: `--as-of`; without it, now, or for a replay the moment the

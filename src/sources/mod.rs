@@ -20,6 +20,7 @@ pub(crate) mod source;
 pub(crate) mod spec;
 #[cfg(test)]
 mod testapi;
+mod threads;
 
 use std::sync::Arc;
 
@@ -290,10 +291,15 @@ impl SourceContext<'_> {
         fetch: F,
     ) -> Vec<ScopeResult>
     where
-        F: Fn(&'s str) -> Fut,
+        F: Fn(&'s str) -> Fut + Sync,
         Fut: std::future::Future<Output = ScopeResult>,
     {
         use futures::StreamExt;
+        if self.parallel_replay(scopes.len()) {
+            let mut fetched = self.fetch_on_threads(scopes, &fetch);
+            fetched.sort_by_key(|(i, _)| *i);
+            return fetched.into_iter().map(|(_, r)| r).collect();
+        }
         let limit = self.scope_limit();
         // Each scope holds a permit of the limit until its last page, so the scopes running
         // never outnumber the limit; the stream holds up to the ceiling, waiting for permits.

@@ -62,18 +62,9 @@ impl ReplayArchive {
         }
         check_names(&manifest)
             .map_err(|e| format!("evidence manifest {}: {e}", manifest_path.display()))?;
+        check_bodies(dir, &manifest.responses)?;
         let mut by_scope: HashMap<(String, String), Vec<(ResponseRecord, bool)>> = HashMap::new();
-        for (i, r) in manifest.responses.iter().enumerate() {
-            if let Some(file) = &r.file {
-                read_body(dir, file, r).map_err(|e| {
-                    format!("evidence archive {}: responses[{i}]: {e}", dir.display())
-                })?;
-            } else if r.error.is_none() {
-                return Err(format!(
-                    "evidence archive {}: responses[{i}] has neither a file nor an error",
-                    dir.display()
-                ));
-            }
+        for r in &manifest.responses {
             by_scope
                 .entry((r.source_name.clone(), r.scope.clone()))
                 .or_default()
@@ -144,6 +135,42 @@ impl ReplayArchive {
 
 /// Source and scope names from a hostile manifest: each must be what a recording run could have
 /// written, one safe path component.
+/// Every response's body read and checked against the manifest before anything is replayed,
+/// so that an altered archive fails whole. Reading and hashing the bodies of a large archive
+/// takes seconds; the responses are shared among the cores, and the first failure in the
+/// manifest's order is the one reported.
+fn check_bodies(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String> {
+    let check = |i: usize, r: &ResponseRecord| match &r.file {
+        Some(file) => read_body(dir, file, r)
+            .map(drop)
+            .map_err(|e| format!("evidence archive {}: responses[{i}]: {e}", dir.display())),
+        None if r.error.is_none() => Err(format!(
+            "evidence archive {}: responses[{i}] has neither a file nor an error",
+            dir.display()
+        )),
+        None => Ok(()),
+    };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_thread = responses.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        let running: Vec<_> = responses
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(n, chunk)| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .try_for_each(|(i, r)| check(n * per_thread + i, r))
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .try_for_each(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
+
 fn check_names(manifest: &Manifest) -> Result<(), String> {
     for (i, s) in manifest.sources.iter().enumerate() {
         if let Some(problem) = source_name_problem(&s.name) {
