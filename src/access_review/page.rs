@@ -31,21 +31,7 @@ pub(crate) struct RunHead {
     pub(crate) run_dir: String,
 }
 
-/// Text for HTML element content and attribute values.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use crate::text::escape_html as esc;
 
 /// One account under review with its reviewer and decision.
 struct Item<'a> {

@@ -110,10 +110,33 @@ fn files(settings: &ReviewSettings, run_dir: &Path) -> Result<Vec<RunFile>, Stri
     Ok(out)
 }
 
+/// `review/worksheets/*.xlsx` and `*.csv`, relative to the run folder.
+fn worksheets(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rel = Path::new(REVIEW_DIR).join(WORKSHEETS_DIR);
+    files_in(run_dir, &rel, |name| {
+        Path::new(name)
+            .extension()
+            .is_some_and(|e| e == "xlsx" || e == "csv")
+    })
+}
+
 /// `remediation/`'s plan, page, logs and verification (not its evidence archives, which are
 /// folders of their own), relative to the run folder.
 fn remediation_files(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
     let rel = Path::new(crate::remediation::REMEDIATION_DIR);
+    files_in(run_dir, rel, |name| {
+        name.ends_with(".json") || name == crate::remediation::PLAN_HTML
+    })
+}
+
+/// The regular files of `run_dir/rel` whose names `keep` takes (at most
+/// [`MAX_WORKSHEETS`]), relative to the run folder, sorted; a folder that does not exist has
+/// none.
+fn files_in(
+    run_dir: &Path,
+    rel: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, String> {
     let dir = run_dir.join(rel);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -124,32 +147,8 @@ fn remediation_files(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
     for entry in entries.take(MAX_WORKSHEETS) {
         let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
         let name = entry.file_name();
-        let text = name.to_string_lossy();
-        let ours = text.ends_with(".json") || text == crate::remediation::PLAN_HTML;
-        if ours && is_file(&entry.path()) {
+        if keep(&name.to_string_lossy()) && is_file(&entry.path()) {
             out.push(rel.join(&name));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// `review/worksheets/*.xlsx` and `*.csv`, relative to the run folder.
-fn worksheets(run_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let rel = Path::new(REVIEW_DIR).join(WORKSHEETS_DIR);
-    let dir = run_dir.join(&rel);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
-    };
-    let mut out = Vec::new();
-    for entry in entries.take(MAX_WORKSHEETS) {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        let path = entry.path();
-        let worksheet = path.extension().is_some_and(|e| e == "xlsx" || e == "csv");
-        if worksheet && is_file(&path) {
-            out.push(rel.join(entry.file_name()));
         }
     }
     out.sort();

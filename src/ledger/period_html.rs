@@ -11,21 +11,7 @@ th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top
 th{background:#eee}.bad{color:#a00;font-weight:bold}.ok{color:#060;font-weight:bold}\
 code{font-size:12px;word-break:break-all}@media print{body{margin:0}}";
 
-/// Text for HTML element content and attribute values.
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(super) use crate::text::escape_html as esc;
 
 /// An RFC 3339 instant as people read it (`2026-11-20 06:00:02 UTC`), escaped; anything else
 /// escaped as it is.
