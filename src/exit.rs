@@ -35,11 +35,44 @@ impl ExitStatus {
             ExitStatus::Clean
         }
     }
+
+    /// The one of two outcomes that wins when both apply: 1, then 5, 4, 3, 0 (a usage refusal,
+    /// 2, only over a clean outcome).
+    pub(crate) fn worse(self, other: ExitStatus) -> ExitStatus {
+        let rank = |s: ExitStatus| match s {
+            ExitStatus::Fatal => 4,
+            ExitStatus::EmailFailed => 3,
+            ExitStatus::Incomplete => 2,
+            ExitStatus::Failing => 1,
+            ExitStatus::Clean | ExitStatus::Usage => 0,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worse_of_two_follows_the_contracts_order() {
+        use ExitStatus::*;
+        for (a, b, worse) in [
+            (Clean, EmailFailed, EmailFailed),
+            (Incomplete, EmailFailed, EmailFailed),
+            (EmailFailed, Incomplete, EmailFailed),
+            (Failing, Incomplete, Incomplete),
+            (Clean, Failing, Failing),
+            (Fatal, EmailFailed, Fatal),
+            (Usage, Clean, Usage),
+        ] {
+            assert_eq!(a.worse(b), worse, "{a:?} and {b:?}");
+        }
+    }
 
     #[test]
     fn precedence_is_5_4_3_0() {

@@ -48,7 +48,7 @@ pub(crate) async fn remediate(
     match store {
         Some(store) if done != ExitStatus::Usage => {
             let stored = super::review_store::mirror(&store, &review, &run_dir).await;
-            Ok(worse(done, stored))
+            Ok(done.worse(stored))
         }
         _ => Ok(done),
     }
@@ -228,16 +228,4 @@ pub(super) fn run_dir_of(plan_path: &Path) -> Result<PathBuf, Error> {
             plan_path.display()
         ))),
     }
-}
-
-/// The worse of two outcomes in the contract's order (5 over 4 over 0).
-pub(super) fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
-    let rank = |s: ExitStatus| match s {
-        ExitStatus::Fatal => 4,
-        ExitStatus::EmailFailed => 3,
-        ExitStatus::Incomplete => 2,
-        ExitStatus::Failing => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
 }

@@ -163,10 +163,10 @@ pub(super) async fn apply(
     let (mut status, out) = session.make_all(&pending, &channels).await;
     if let Err(e) = finish_evidence(&recorder, &channels) {
         tracing::error!(error = %e, "the requests could not be kept as evidence");
-        status = worse(status, ExitStatus::EmailFailed);
+        status = status.worse(ExitStatus::EmailFailed);
     }
     if channels.values().any(Channel::lost_evidence) {
-        status = worse(status, ExitStatus::EmailFailed);
+        status = status.worse(ExitStatus::EmailFailed);
     }
     let head = if args.dry_run {
         "Rehearsal (--dry-run): nothing was changed. Sent.dm changes went to its sandbox; Sentry has none, so its \
@@ -268,14 +268,14 @@ impl Session<'_> {
             });
             if let Some(why) = why_not {
                 let _ = writeln!(out, "  {}: not attempted: {why}", change.id);
-                status = worse(status, ExitStatus::Incomplete);
+                status = status.worse(ExitStatus::Incomplete);
                 continue;
             }
             match self.make_one(change, channels).await {
                 Ok((attempt, ok)) => {
                     let _ = writeln!(out, "{}", shown_attempt(change, &attempt));
                     if !ok {
-                        status = worse(status, ExitStatus::Incomplete);
+                        status = status.worse(ExitStatus::Incomplete);
                     }
                 }
                 Err((why, recorded)) => {
@@ -287,7 +287,7 @@ impl Session<'_> {
                             |a| shown_attempt(change, &a),
                         )
                     );
-                    status = worse(status, ExitStatus::EmailFailed);
+                    status = status.worse(ExitStatus::EmailFailed);
                     halted = Some(why);
                 }
             }

@@ -134,14 +134,12 @@ fn verify_plan(
     );
     print_verification(&result, &path)?;
     let all = result.verified == result.rows.len();
-    Ok(worse(
-        if all {
-            ExitStatus::Clean
-        } else {
-            ExitStatus::Incomplete
-        },
-        recorded,
-    ))
+    Ok(if all {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Incomplete
+    }
+    .worse(recorded))
 }
 
 fn print_verification(v: &verify::Verification, path: &Path) -> Result<(), Error> {

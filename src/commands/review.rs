@@ -53,7 +53,7 @@ pub(crate) async fn review(
     match (store, recorded_in) {
         (Some(store), Some(run_dir)) => {
             let stored = super::review_store::mirror(&store, &settings, run_dir).await;
-            Ok(worse(done, stored))
+            Ok(done.worse(stored))
         }
         _ => Ok(done),
     }
@@ -123,7 +123,7 @@ async fn start_and_email(
     let mailed = mailer
         .send_all(&args.run_dir, &state, &reviewers, Kind::Worksheet)
         .await?;
-    Ok(worse(started, mailed))
+    Ok(started.worse(mailed))
 }
 
 /// `review status`, then (`--remind`) a reminder to each reviewer with rows outstanding. The
@@ -146,16 +146,7 @@ async fn status_and_remind(args: &ReviewStatusArgs, config: &Config) -> Result<E
     let mailed = mailer
         .send_all(&args.run_dir, &state, &reviewers, kind)
         .await?;
-    Ok(worse(shown, mailed))
-}
-
-/// A failed delivery (5) over what the command itself found.
-fn worse(found: ExitStatus, mailed: ExitStatus) -> ExitStatus {
-    if mailed == ExitStatus::EmailFailed {
-        mailed
-    } else {
-        found
-    }
+    Ok(shown.worse(mailed))
 }
 
 fn start(args: &ReviewStartArgs, settings: &ReviewSettings) -> Result<ExitStatus, Error> {
