@@ -197,7 +197,8 @@ impl Prepared {
         }
     }
 
-    /// The digest of the evidence manifest: the one just recorded, or the one replayed.
+    /// The digest of the evidence manifest: the one just recorded, or the one replayed once every
+    /// body in it is known to be as recorded.
     fn finish_evidence(&self) -> Result<Option<String>, Error> {
         Ok(match (&self.recorder, &self.archive) {
             (Some(rec), _) => Some(
@@ -206,7 +207,12 @@ impl Prepared {
                         Error::Fatal(format!("cannot finish the evidence archive: {e}"))
                     })?,
             ),
-            (None, Some(a)) => Some(a.manifest_sha256.clone()),
+            (None, Some(a)) => {
+                // Every body replayed was checked as it was read; the rest are checked now,
+                // and an altered one fails the run before a report is written.
+                a.verify_unreplayed().map_err(Error::Fatal)?;
+                Some(a.manifest_sha256.clone())
+            }
             (None, None) => None,
         })
     }

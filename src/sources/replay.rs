@@ -21,8 +21,11 @@ pub struct ReplayArchive {
     /// SHA-256 of `manifest.json`, for the report's run metadata.
     pub manifest_sha256: String,
     dir: PathBuf,
-    /// Per (source name, scope): the recorded answers in request order, and which are used.
-    by_scope: HashMap<ScopeKey, Mutex<Vec<(ResponseRecord, bool)>>>,
+    /// Per (source name, scope): the indexes of its recorded answers in `manifest.responses`,
+    /// in request order, and which are used.
+    by_scope: HashMap<ScopeKey, Mutex<Vec<(usize, bool)>>>,
+    /// Bodies found altered as they were replayed, by index in `manifest.responses`.
+    altered: Mutex<Vec<(usize, String)>>,
 }
 
 /// (source name, scope)
@@ -39,10 +42,14 @@ pub enum Replayed {
 }
 
 impl ReplayArchive {
-    /// Read `DIR/manifest.json` and check every body against its recorded size and SHA-256.
-    /// A file that does not match is a fatal error: evidence that was altered proves nothing.
+    /// Read `DIR/manifest.json` and check that every body is there with its recorded size.
     /// The archive is untrusted input: names must be safe path components, files regular and
     /// bounded, and no path inside the archive may pass through a symbolic link.
+    ///
+    /// Each body's SHA-256 is checked once, as it is replayed, and the bodies no request asked
+    /// for by [`verify_unreplayed`](Self::verify_unreplayed) after the replay: a file that does not
+    /// match is a fatal error either way, since evidence that was altered proves nothing.
+    /// Hashing every body here and again as it is used read and hashed a large archive twice.
     pub fn load(dir: &Path) -> Result<ReplayArchive, String> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let bytes = files::read_bounded(&manifest_path, EVIDENCE_MANIFEST, Symlinks::Refuse)
@@ -62,13 +69,13 @@ impl ReplayArchive {
         }
         check_names(&manifest)
             .map_err(|e| format!("evidence manifest {}: {e}", manifest_path.display()))?;
-        check_bodies(dir, &manifest.responses)?;
-        let mut by_scope: HashMap<(String, String), Vec<(ResponseRecord, bool)>> = HashMap::new();
-        for r in &manifest.responses {
+        check_present(dir, &manifest.responses)?;
+        let mut by_scope: HashMap<(String, String), Vec<(usize, bool)>> = HashMap::new();
+        for (i, r) in manifest.responses.iter().enumerate() {
             by_scope
                 .entry((r.source_name.clone(), r.scope.clone()))
                 .or_default()
-                .push((r.clone(), false));
+                .push((i, false));
         }
         Ok(ReplayArchive {
             manifest_sha256: hex::encode(Sha256::digest(&bytes)),
@@ -78,7 +85,33 @@ impl ReplayArchive {
                 .into_iter()
                 .map(|(k, v)| (k, Mutex::new(v)))
                 .collect(),
+            altered: Mutex::new(Vec::new()),
         })
+    }
+
+    /// After the replay: every body no request asked for checked against its SHA-256, and the
+    /// first altered body in the manifest's order — found now or as it was replayed — reported.
+    pub fn verify_unreplayed(&self) -> Result<(), String> {
+        let mut unused = Vec::new();
+        for entries in self.by_scope.values() {
+            let entries = entries.lock().unwrap_or_else(|p| p.into_inner());
+            unused.extend(entries.iter().filter(|(_, used)| !used).map(|(i, _)| *i));
+        }
+        unused.sort_unstable();
+        let mut first = check_bodies(&self.dir, &self.manifest.responses, &unused).err();
+        let altered = self.altered.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((i, e)) = altered.iter().min_by_key(|(i, _)| *i)
+            && first.as_ref().is_none_or(|(j, _)| i < j)
+        {
+            first = Some((*i, e.clone()));
+        }
+        match first {
+            None => Ok(()),
+            Some((i, e)) => Err(format!(
+                "evidence archive {}: responses[{i}]: {e}",
+                self.dir.display()
+            )),
+        }
     }
 
     /// The recorded answer to the first not-yet-replayed request of this scope with this
@@ -98,72 +131,93 @@ impl ReplayArchive {
         let Ok(mut entries) = entries.lock() else {
             return missing();
         };
-        let Some((record, used)) = entries
-            .iter_mut()
-            .find(|(r, used)| !*used && r.endpoint == endpoint && r.url == url)
-        else {
+        let responses = &self.manifest.responses;
+        let Some((index, used)) = entries.iter_mut().find(|(i, used)| {
+            !*used && responses[*i].endpoint == endpoint && responses[*i].url == url
+        }) else {
             return missing();
         };
         *used = true;
-        let record = record.clone();
+        let index = *index;
         drop(entries);
+        let record = &responses[index];
         let Some(file) = &record.file else {
             return Replayed::NoAnswer(
                 record
                     .error
+                    .clone()
                     .unwrap_or_else(|| "no answer was recorded".into()),
             );
         };
-        // Checked again as it is used: the file may have changed since `load`.
-        let body = match read_body(&self.dir, file, &record) {
+        // Checked as it is used, the one time it is read.
+        let body = match read_body(&self.dir, file, record) {
             Ok(b) => Bytes::from(b),
-            Err(e) => return Replayed::Missing(e),
+            Err(e) => {
+                self.altered
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, e.clone()));
+                return Replayed::Missing(e);
+            }
         };
         Replayed::Answer(
             Answer {
                 status: record.status.unwrap_or(0),
                 body,
-                link: record.link,
-                request_id: record.request_id,
+                link: record.link.clone(),
+                request_id: record.request_id.clone(),
                 fetched_at: parse_timestamp(&record.fetched_at).unwrap_or_default(),
                 retries: 0,
             },
-            record.sha256,
+            record.sha256.clone(),
         )
     }
 }
 
-/// Source and scope names from a hostile manifest: each must be what a recording run could have
-/// written, one safe path component.
-/// Every response's body read and checked against the manifest before anything is replayed,
-/// so that an altered archive fails whole. Reading and hashing the bodies of a large archive
-/// takes seconds; the responses are shared among the cores, and the first failure in the
-/// manifest's order is the one reported.
-fn check_bodies(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String> {
-    let check = |i: usize, r: &ResponseRecord| match &r.file {
-        Some(file) => read_body(dir, file, r)
+/// Every body that is to be replayed is there, a regular file inside the archive of the size
+/// the manifest says, before anything is replayed: the cheap part of the check, so that a
+/// missing or truncated file fails the run at once.
+fn check_present(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String> {
+    for (i, r) in responses.iter().enumerate() {
+        let fail = |e: String| format!("evidence archive {}: responses[{i}]: {e}", dir.display());
+        match &r.file {
+            Some(file) => {
+                check_size(r.bytes, file)
+                    .and_then(|()| {
+                        let opened = files::open_inside(dir, file, EVIDENCE_BODY)
+                            .map_err(|e| e.to_string())?;
+                        same_size(opened.len(), r.bytes, file)
+                    })
+                    .map_err(fail)?;
+            }
+            None if r.error.is_none() => {
+                return Err(fail("has neither a file nor an error".into()));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The bodies at `indexes` read and checked against the manifest, shared among the cores;
+/// the first failure in the manifest's order, with its index.
+fn check_bodies(
+    dir: &Path,
+    responses: &[ResponseRecord],
+    indexes: &[usize],
+) -> Result<(), (usize, String)> {
+    let check = |&i: &usize| match &responses[i].file {
+        Some(file) => read_body(dir, file, &responses[i])
             .map(drop)
-            .map_err(|e| format!("evidence archive {}: responses[{i}]: {e}", dir.display())),
-        None if r.error.is_none() => Err(format!(
-            "evidence archive {}: responses[{i}] has neither a file nor an error",
-            dir.display()
-        )),
+            .map_err(|e| (i, e)),
         None => Ok(()),
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let per_thread = responses.len().div_ceil(cores).max(1);
+    let per_thread = indexes.len().div_ceil(cores).max(1);
     std::thread::scope(|s| {
-        let running: Vec<_> = responses
+        let running: Vec<_> = indexes
             .chunks(per_thread)
-            .enumerate()
-            .map(|(n, chunk)| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .enumerate()
-                        .try_for_each(|(i, r)| check(n * per_thread + i, r))
-                })
-            })
+            .map(|chunk| s.spawn(move || chunk.iter().try_for_each(check)))
             .collect();
         running
             .into_iter()
@@ -171,6 +225,8 @@ fn check_bodies(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String> 
     })
 }
 
+/// Source and scope names from a hostile manifest: each must be what a recording run could have
+/// written, one safe path component.
 fn check_names(manifest: &Manifest) -> Result<(), String> {
     for (i, s) in manifest.sources.iter().enumerate() {
         if let Some(problem) = source_name_problem(&s.name) {
@@ -188,33 +244,34 @@ fn check_names(manifest: &Manifest) -> Result<(), String> {
     Ok(())
 }
 
-/// One recorded body, if it is what the manifest says: size checked against the cap and against
-/// the file's size before a byte is read, then the SHA-256.
-fn read_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<Vec<u8>, String> {
-    if r.bytes > EVIDENCE_BODY.limit {
+fn check_size(bytes: u64, file: &str) -> Result<(), String> {
+    if bytes > EVIDENCE_BODY.limit {
         return Err(format!(
-            "the manifest says {file} has {} bytes, over the {} limit for an {}",
-            r.bytes,
+            "the manifest says {file} has {bytes} bytes, over the {} limit for an {}",
             EVIDENCE_BODY.limit_text(),
             EVIDENCE_BODY.what
         ));
     }
+    Ok(())
+}
+
+fn same_size(actual: u64, expected: u64, file: &str) -> Result<(), String> {
+    if actual != expected {
+        return Err(format!(
+            "{file} has {actual} bytes, the manifest says {expected}: the archive was altered"
+        ));
+    }
+    Ok(())
+}
+
+/// One recorded body, if it is what the manifest says: size checked against the cap and against
+/// the file's size before a byte is read, then the SHA-256.
+fn read_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<Vec<u8>, String> {
+    check_size(r.bytes, file)?;
     let opened = files::open_inside(dir, file, EVIDENCE_BODY).map_err(|e| e.to_string())?;
-    if opened.len() != r.bytes {
-        return Err(format!(
-            "{file} has {} bytes, the manifest says {}: the archive was altered",
-            opened.len(),
-            r.bytes
-        ));
-    }
+    same_size(opened.len(), r.bytes, file)?;
     let body = opened.read().map_err(|e| e.to_string())?;
-    if body.len() as u64 != r.bytes {
-        return Err(format!(
-            "{file} has {} bytes, the manifest says {}: the archive was altered",
-            body.len(),
-            r.bytes
-        ));
-    }
+    same_size(body.len() as u64, r.bytes, file)?;
     let actual = hex::encode(Sha256::digest(&body));
     match &r.sha256 {
         Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(body),

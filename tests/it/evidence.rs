@@ -222,6 +222,33 @@ fn tampered_archive_is_refused() {
     assert!(!dir.path().join("o/report.json").exists());
 }
 
+/// Bodies are hashed once, as they are replayed, and the ones a run does not replay (other
+/// shards' scopes) after it: an altered body fails every shard, whether or not it replays it.
+#[test]
+fn tampered_body_fails_every_shard_whether_replayed_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("archive");
+    copy_dir(&demo(), &copy);
+    let victim = copy.join("sentry/acme/0002.json");
+    let text = std::fs::read_to_string(&victim).unwrap().replacen(
+        "\"orgRole\":\"member\"",
+        "\"orgRole\":\"owner\"",
+        1,
+    );
+    std::fs::write(&victim, text).unwrap();
+    for shard in ["1/3", "2/3", "3/3"] {
+        let out = dir.path().join(format!("o{}", &shard[..1]));
+        bin()
+            .args(["run", "--replay", copy.to_str().unwrap(), "--shard", shard])
+            .args(["--as-of", DEMO_AS_OF, "--out", out.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("sentry/acme/0002.json"))
+            .stderr(predicates::str::contains("the archive was altered"));
+        assert!(!out.join("report.json").exists(), "shard {shard}");
+    }
+}
+
 #[test]
 fn demo_archive_replays_with_every_rule_and_a_failed_scope() {
     let dir = tempfile::tempdir().unwrap();
