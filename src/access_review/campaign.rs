@@ -158,7 +158,7 @@ fn row_of(a: &Account, key: String, findings: &[&FindingRecord]) -> Row {
             format!("{}{mark}: {}", f.rule, f.detail)
         })
         .collect();
-    let text = |v: &Option<String>| cell(v.as_deref().unwrap_or(""));
+    let text = |v: &Option<std::sync::Arc<str>>| cell(v.as_deref().unwrap_or(""));
     Row {
         key: cell(&key),
         name: text(&a.name),

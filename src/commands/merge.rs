@@ -230,7 +230,7 @@ fn combine(shards: Vec<(PathBuf, ReportFile)>) -> Result<Combined, Error> {
         }
         for a in accounts {
             accounts_by_scope
-                .entry((a.source_name.clone(), a.scope.clone()))
+                .entry((a.source_name.to_string(), a.scope.to_string()))
                 .or_default()
                 .push(a);
         }

@@ -307,7 +307,7 @@ impl<'a> Walk<'a> {
                 continue;
             };
             if p.status == PersonStatus::Left || p.end_date.is_some() {
-                let scope = (a.source_name.clone(), a.scope.clone());
+                let scope = (a.source_name.to_string(), a.scope.to_string());
                 now.entry(p.email.clone()).or_default().insert(scope);
             }
         }

@@ -1,6 +1,7 @@
 //! Accounts: every source's members and users, normalised to one model.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
@@ -9,17 +10,21 @@ use super::{SourceKind, serialize_time};
 
 /// One account with access to one scope, normalised from whichever API it came from: the same
 /// fields, with the same meaning, whatever the source (the README's account model table).
+///
+/// Text is held as `Arc<str>`: a run holds a million accounts, and their source name, scope and
+/// role are shared by every account of a scope (one allocation per scope, not per account),
+/// while findings and views share an account's text instead of copying it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub source: SourceKind,
-    pub source_name: String,
-    pub scope: String,
-    pub account_id: String,
-    pub user_id: Option<String>,
-    pub email: Option<String>,
-    pub name: Option<String>,
+    pub source_name: Arc<str>,
+    pub scope: Arc<str>,
+    pub account_id: Arc<str>,
+    pub user_id: Option<Arc<str>>,
+    pub email: Option<Arc<str>>,
+    pub name: Option<Arc<str>>,
     /// Lower-case role as the API names it; `None` when the API gave none.
-    pub role: Option<String>,
+    pub role: Option<Arc<str>>,
     pub privileged: bool,
     pub status: AccountStatus,
     pub mfa: Option<bool>,
@@ -35,7 +40,7 @@ pub struct Account {
     pub created_at: Option<DateTime<Utc>>,
     /// Sentry member flags that are set (`sso:invalid`, `member-limit:restricted`, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
+    pub flags: Vec<Arc<str>>,
 }
 
 /// Where an account stands with its scope. The statuses rules act on are variants; any other the

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
@@ -153,13 +154,14 @@ pub enum Subject {
     Scope,
 }
 
-/// The account a finding is about, as the report shows it.
+/// The account a finding is about, as the report shows it: its text shared with the account,
+/// not copied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountSubject {
-    pub account_id: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub role: Option<String>,
+    pub account_id: Arc<str>,
+    pub email: Option<Arc<str>>,
+    pub name: Option<Arc<str>>,
+    pub role: Option<Arc<str>>,
     pub status: AccountStatus,
     pub last_seen_at: Option<DateTime<Utc>>,
 }
@@ -251,8 +253,8 @@ pub struct Finding {
     pub severity: Severity,
     pub outcome: Outcome,
     pub source: SourceKind,
-    pub source_name: String,
-    pub scope: String,
+    pub source_name: Arc<str>,
+    pub scope: Arc<str>,
     #[serde(flatten)]
     pub subject: Subject,
     pub detail: String,

@@ -51,13 +51,13 @@ impl Candidate {
 pub(crate) fn target_of(key: &str, a: &Account) -> Target {
     Target {
         row_key: key.to_string(),
-        source_name: a.source_name.clone(),
+        source_name: a.source_name.to_string(),
         source_type: a.source.as_str().to_string(),
-        scope: a.scope.clone(),
-        account_id: a.account_id.clone(),
-        email: a.email.clone(),
-        name: a.name.clone(),
-        role: a.role.clone(),
+        scope: a.scope.to_string(),
+        account_id: a.account_id.to_string(),
+        email: a.email.as_deref().map(str::to_string),
+        name: a.name.as_deref().map(str::to_string),
+        role: a.role.as_deref().map(str::to_string),
         status: a.status.as_str().to_string(),
     }
 }
@@ -165,8 +165,9 @@ pub(crate) fn refusal_before_reading(
 
 /// The account is the write credential's own user.
 pub(crate) fn is_own(identity: &Identity, account: &Account) -> bool {
-    let same_id = identity.user_id.is_some() && identity.user_id == account.user_id;
-    let same_email = match (&identity.email, &account.email) {
+    let same_id =
+        identity.user_id.is_some() && identity.user_id.as_deref() == account.user_id.as_deref();
+    let same_email = match (identity.email.as_deref(), account.email.as_deref()) {
         (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
         _ => false,
     };
@@ -177,21 +178,21 @@ pub(crate) fn is_own(identity: &Identity, account: &Account) -> bool {
 /// it is a member or an invitation.
 pub(crate) fn changed_since(target: &Target, now: &Account) -> Option<String> {
     let mut differences = Vec::new();
-    if target.account_id != now.account_id || target.scope != now.scope {
+    if *target.account_id != *now.account_id || *target.scope != *now.scope {
         differences.push(format!(
             "the API answered for {}/{} instead of {}/{}",
             now.scope, now.account_id, target.scope, target.account_id
         ));
     }
-    if target.role != now.role {
+    if target.role.as_deref() != now.role.as_deref() {
         differences.push(format!(
             "role {} → {}",
             target.role.as_deref().unwrap_or("(none)"),
             now.role.as_deref().unwrap_or("(none)")
         ));
     }
-    let email = |e: &Option<String>| e.as_deref().map(|e| e.trim().to_lowercase());
-    if email(&target.email) != email(&now.email) {
+    let email = |e: Option<&str>| e.map(|e| e.trim().to_lowercase());
+    if email(target.email.as_deref()) != email(now.email.as_deref()) {
         differences.push(format!(
             "email {} → {}",
             target.email.as_deref().unwrap_or("(none)"),
@@ -254,7 +255,7 @@ pub(crate) fn keep_an_owner(
     for a in accounts.iter().filter(|a| a.status.grants_access()) {
         if owner_role(&a.source_name).is_some_and(|r| a.role.as_deref() == Some(r)) {
             *owners
-                .entry((a.source_name.clone(), a.scope.clone()))
+                .entry((a.source_name.to_string(), a.scope.to_string()))
                 .or_default() += 1;
         }
     }

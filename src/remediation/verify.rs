@@ -104,9 +104,9 @@ pub(crate) fn verify(
         .map(|a| {
             (
                 (
-                    a.source_name.as_str(),
-                    a.scope.as_str(),
-                    a.account_id.as_str(),
+                    &*a.source_name,
+                    &*a.scope,
+                    &*a.account_id,
                 ),
                 a,
             )

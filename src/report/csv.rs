@@ -75,8 +75,8 @@ fn is_skipped_lead(c: char) -> bool {
     c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
 }
 
-fn opt(s: &Option<String>) -> &str {
-    s.as_deref().unwrap_or("")
+fn opt(s: Option<&str>) -> &str {
+    s.unwrap_or("")
 }
 
 fn flag(b: bool) -> &'static str {
@@ -184,13 +184,13 @@ pub(super) fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Resul
             &a.source_name,
             &a.scope,
             &a.account_id,
-            opt(&a.user_id),
-            opt(&a.email),
-            opt(&a.name),
+            opt(a.user_id.as_deref()),
+            opt(a.email.as_deref()),
+            opt(a.name.as_deref()),
         ] {
             rows.cell(cell)?;
         }
-        rows.cell(opt(&a.role))?;
+        rows.cell(opt(a.role.as_deref()))?;
         rows.cell(flag(a.privileged))?;
         rows.cell(a.status.as_str())?;
         rows.cell(match a.mfa {

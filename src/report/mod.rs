@@ -692,8 +692,8 @@ mod sort_tests {
             Subject::Scope
         } else {
             Subject::Account(AccountSubject {
-                account_id: format!("{}", id % 3),
-                email: (email % 3 != 0).then(|| format!("u{}@example.com", email % 3)),
+                account_id: format!("{}", id % 3).into(),
+                email: (email % 3 != 0).then(|| format!("u{}@example.com", email % 3).into()),
                 name: None,
                 role: None,
                 status: "active".into(),

@@ -68,9 +68,9 @@ pub(crate) fn privileged_rows<'a>(
             last_seen: a.last_seen_at.map_or_else(|| "never".into(), date),
             failing: failing
                 .get(&(
-                    a.source_name.as_str(),
-                    a.scope.as_str(),
-                    a.account_id.as_str(),
+                    &*a.source_name,
+                    &*a.scope,
+                    &*a.account_id,
                 ))
                 .copied()
                 .unwrap_or(0),
@@ -88,9 +88,9 @@ pub(crate) fn failing_per_account(findings: &[Finding]) -> HashMap<(&str, &str, 
     {
         if let Some(a) = f.subject.account() {
             *out.entry((
-                f.source_name.as_str(),
-                f.scope.as_str(),
-                a.account_id.as_str(),
+                &*f.source_name,
+                &*f.scope,
+                &*a.account_id,
             ))
             .or_default() += 1;
         }

@@ -198,17 +198,17 @@ impl FindingRecord {
             severity: self.severity,
             outcome: self.outcome,
             source: self.source,
-            source_name: self.source_name,
-            scope: self.scope,
+            source_name: self.source_name.into(),
+            scope: self.scope.into(),
             // Schema 1 writes a whole-scope subject as an empty account id.
             subject: if self.account_id.is_empty() {
                 Subject::Scope
             } else {
                 Subject::Account(AccountSubject {
-                    account_id: self.account_id,
-                    email: self.email,
-                    name: self.name,
-                    role: self.role,
+                    account_id: self.account_id.into(),
+                    email: self.email.map(Into::into),
+                    name: self.name.map(Into::into),
+                    role: self.role.map(Into::into),
                     status: AccountStatus::parse(&self.status),
                     last_seen_at: self.last_seen_at,
                 })

@@ -58,7 +58,7 @@ pub(crate) fn people_view(
         let key = key_of(a.email.as_deref());
         let row = rows.entry(key.clone()).or_insert_with(|| PersonRow {
             email: key,
-            name: a.name.clone().unwrap_or_default(),
+            name: a.name.as_deref().unwrap_or_default().to_string(),
             status: "not in roster".into(),
             end_date: None,
             manager: String::new(),

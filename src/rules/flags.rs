@@ -25,7 +25,7 @@ pub(crate) const SEAT_RESTRICTED: RuleInfo = RuleInfo {
 
 /// An active member carrying `flag`.
 fn active_with_flag(account: &Account, flag: &str) -> bool {
-    account.status == AccountStatus::Active && account.flags.iter().any(|f| f == flag)
+    account.status == AccountStatus::Active && account.flags.iter().any(|f| **f == *flag)
 }
 
 macro_rules! flag_rule {
@@ -140,7 +140,7 @@ impl Rule for SsoNotLinked {
     }
     fn check(&self, account: &Account, _context: &Context) -> Option<Hit> {
         (active_with_flag(account, "org:auth-provider")
-            && !account.flags.iter().any(|f| f == "sso:linked"))
+            && !account.flags.iter().any(|f| &**f == "sso:linked"))
         .then(|| {
             Hit::fail(
                 "the organization uses SSO, but this member has not linked an SSO identity"

@@ -217,7 +217,7 @@ mod registry_walk {
                     for days in seen {
                         for flags in [&[][..], &["sso:invalid", "member-limit:restricted"][..]] {
                             let mut a = crate::rules::test_support::account();
-                            a.account_id = out.len().to_string();
+                            a.account_id = out.len().to_string().into();
                             a.status = (*status).into();
                             a.privileged = privileged;
                             a.mfa = mfa;
@@ -225,10 +225,10 @@ mod registry_walk {
                             a.last_seen_at = days.map(|d| as_of - TimeDelta::days(d));
                             a.invited_at = days.map(|d| as_of - TimeDelta::days(d));
                             a.created_at = Some(as_of - TimeDelta::days(400));
-                            a.flags = flags.iter().map(|f| f.to_string()).collect();
+                            a.flags = flags.iter().map(|f| (*f).into()).collect();
                             a.flags.push("org:auth-provider".into());
                             if i % 2 == 0 {
-                                a.email = Some(format!("{}@elsewhere.example", a.account_id));
+                                a.email = Some(format!("{}@elsewhere.example", a.account_id).into());
                             }
                             out.push(a);
                         }

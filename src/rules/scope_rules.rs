@@ -195,7 +195,7 @@ mod tests {
         (0..owners + members)
             .map(|i| {
                 let mut a = account();
-                a.account_id = i.to_string();
+                a.account_id = i.to_string().into();
                 if i < owners {
                     a.role = Some("owner".into());
                     a.privileged = true;

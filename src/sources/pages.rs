@@ -1,6 +1,7 @@
 //! What one paginated list, and one scope's accounts, may take: the caps that end a server's
 //! endless or oversized answers, and the identity rules that keep each account once.
 
+use std::sync::Arc;
 use super::local_error;
 use crate::http::Answer;
 use crate::model::{Account, ScopeError};
@@ -93,9 +94,43 @@ pub(crate) struct ScopeAccounts<'a> {
     source_name: &'a str,
     scope: &'a str,
     accounts: Vec<Account>,
-    ids: std::collections::HashSet<String>,
-    merged: Vec<String>,
+    ids: std::collections::HashSet<Arc<str>>,
+    merged: Vec<Arc<str>>,
     unidentified: usize,
+}
+
+/// The text every account of one scope shares — its source's name, the scope, each distinct
+/// role and flag — allocated once per scope rather than once per account.
+pub(crate) struct ScopeText {
+    pub(crate) source_name: Arc<str>,
+    pub(crate) scope: Arc<str>,
+    seen: Vec<Arc<str>>,
+}
+
+impl ScopeText {
+    /// A scope has a handful of roles and flags; past this many distinct ones (a hostile or
+    /// unusual answer) text is no longer looked up, so the search stays short.
+    const MAX_SHARED: usize = 32;
+
+    pub(crate) fn new(source_name: &str, scope: &str) -> ScopeText {
+        ScopeText {
+            source_name: source_name.into(),
+            scope: scope.into(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// `text`, sharing the allocation of an equal text seen before in this scope.
+    pub(crate) fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.seen.iter().find(|known| ***known == *text) {
+            return known.clone();
+        }
+        let new: Arc<str> = text.into();
+        if self.seen.len() < Self::MAX_SHARED {
+            self.seen.push(new.clone());
+        }
+        new
+    }
 }
 
 impl<'a> ScopeAccounts<'a> {
@@ -141,15 +176,15 @@ impl<'a> ScopeAccounts<'a> {
         let mut n = 1;
         while !self.ids.insert(account.account_id.clone()) {
             n += 1;
-            account.account_id = format!("{base}#{n}");
+            account.account_id = format!("{base}#{n}").into();
         }
-        account.flags.push(NO_API_ID.to_string());
+        account.flags.push(NO_API_ID.into());
         self.accounts.push(account);
     }
 
     pub(crate) fn finish(self) -> Vec<Account> {
         if !self.merged.is_empty() {
-            let shown: Vec<&str> = self.merged.iter().take(20).map(String::as_str).collect();
+            let shown: Vec<&str> = self.merged.iter().take(20).map(|id| &**id).collect();
             tracing::warn!(source = self.source_name, scope = self.scope, count = self.merged.len(),
                 ids = %shown.join(", "), "accounts listed twice with the same id were merged");
         }

@@ -323,14 +323,14 @@ mod tests {
         Account {
             source: SourceKind::Sentry,
             source_name: "sentry".into(),
-            scope: format!("org-{}", i % 50),
-            account_id: i.to_string(),
-            user_id: Some(i.to_string()),
-            email: Some(format!("user{i}@acme.example")),
+            scope: format!("org-{}", i % 50).into(),
+            account_id: i.to_string().into(),
+            user_id: Some(i.to_string().into()),
+            email: Some(format!("user{i}@acme.example").into()),
             name: Some(if i == 0 {
                 "<script>alert(1)</script>".into()
             } else {
-                format!("User {i}")
+                format!("User {i}").into()
             }),
             role: Some(if i.is_multiple_of(10) {
                 "owner".into()

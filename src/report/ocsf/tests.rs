@@ -15,7 +15,7 @@ fn account_subject(id: &str, email: Option<&str>) -> Subject {
     Subject::Account(AccountSubject {
         account_id: id.into(),
         email: email.map(Into::into),
-        name: Some(format!("User {id}")),
+        name: Some(format!("User {id}").into()),
         role: Some("owner".into()),
         status: "active".into(),
         last_seen_at: Some(Utc.with_ymd_and_hms(2026, 8, 11, 12, 3, 50).unwrap()),
@@ -355,8 +355,8 @@ fn one_line_per_finding_whatever_the_values_hold_and_the_same_bytes_every_time()
                 Severity::High,
                 Outcome::Fail,
                 Subject::Account(AccountSubject {
-                    account_id: format!("{i}/{hostile}"),
-                    email: Some(format!("{hostile}@x.example")),
+                    account_id: format!("{i}/{hostile}").into(),
+                    email: Some(format!("{hostile}@x.example").into()),
                     name: Some(hostile.into()),
                     role: Some(hostile.into()),
                     status: hostile.into(),

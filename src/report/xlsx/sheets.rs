@@ -497,11 +497,11 @@ pub(super) fn change_columns<'r>() -> Vec<Column<ChangeRow<'r>>> {
         },
         Column {
             header: "source_name",
-            cell: |c| Cell::text(c.pick(|f| &f.source_name, |b| &b.source_name)),
+            cell: |c| Cell::text(c.pick(|f| &*f.source_name, |b| &b.source_name)),
         },
         Column {
             header: "scope",
-            cell: |c| Cell::text(c.pick(|f| &f.scope, |b| &b.scope)),
+            cell: |c| Cell::text(c.pick(|f| &*f.scope, |b| &b.scope)),
         },
         Column {
             header: "account_id",

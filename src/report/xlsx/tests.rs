@@ -27,8 +27,8 @@ fn hostile_report() -> Report {
     let mut a = r.accounts[2].clone();
     a.account_id = "u-evil".into();
     a.name = Some(FORMULA.into());
-    a.email = Some(hostile_text());
-    a.role = Some("x".repeat(40_000));
+    a.email = Some(hostile_text().into());
+    a.role = Some("x".repeat(40_000).into());
     a.last_login_at =
         Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + TimeDelta::microseconds(678_901));
     r.accounts.push(a);
@@ -339,7 +339,7 @@ fn sheets_past_excels_rows_end_with_a_note_and_the_summary_says_so() {
     let base = r.accounts[0].clone();
     r.accounts = (0..10)
         .map(|i| Account {
-            account_id: format!("a{i}"),
+            account_id: format!("a{i}").into(),
             ..base.clone()
         })
         .collect();

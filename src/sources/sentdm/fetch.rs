@@ -14,6 +14,7 @@ use super::{DISCOVERY_SCOPE, PROFILES, SENDER_PROFILES, Settings, USERS};
 use crate::http::Answer;
 use crate::model::{Account, ScopeError, ScopeResult};
 use crate::sources::lenient::{opt_object, opt_string};
+use crate::sources::pages::ScopeText;
 use crate::sources::spec::Selection;
 use crate::sources::{
     Endpoint, MAX_DISCOVERY_PAGES, MAX_PAGES_PER_SCOPE, PageBudget, PageRequest, ScopeAccounts,
@@ -217,6 +218,7 @@ async fn fetch_users(
     let spec = ctx.spec;
     let profile = (scope != ORGANIZATION_SCOPE).then_some(scope);
     let mut collected = ScopeAccounts::new(&spec.name, scope);
+    let mut text = ScopeText::new(&spec.name, scope);
     let mut budget = PageBudget::new("user list", MAX_PAGES_PER_SCOPE);
     let mut page = 1u32;
     let mut total_count: Option<u64> = None;
@@ -238,7 +240,7 @@ async fn fetch_users(
         let empty = users.is_empty();
         let page_accounts = users
             .into_iter()
-            .map(|u| normalise(&spec.name, settings.invite_ttl_days, scope, u, ctx.as_of))
+            .map(|u| normalise(&mut text, settings.invite_ttl_days, u, ctx.as_of))
             .collect();
         collected.add_page(page as usize, page_accounts, "user list")?;
         if let Some(t) = data

@@ -16,6 +16,7 @@ use super::envelope::open;
 use super::users::{SentUser, normalise};
 use crate::http::{MutationAnswer, MutationRequest};
 use crate::sources::SecretKeys;
+use crate::sources::pages::ScopeText;
 use crate::sources::remediate::{
     Action, Current, Identity, Outcome, Read, Remediator, as_answer, url_with_segments,
 };
@@ -91,7 +92,7 @@ impl Remediator for SentdmRemediator {
             .map_or(super::DEFAULT_INVITE_TTL_DAYS, |s| s.invite_ttl_days);
         match open::<SentUser>(&as_answer(answer), "user") {
             Ok(user) => {
-                let (account, _) = normalise(&spec.name, ttl, scope, user, as_of);
+                let (account, _) = normalise(&mut ScopeText::new(&spec.name, scope), ttl, user, as_of);
                 Read::Found(Box::new(Current {
                     account,
                     only_owner: false,

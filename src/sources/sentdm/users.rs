@@ -8,6 +8,7 @@ use super::envelope::{Envelope, Pagination};
 use crate::http::Answer;
 use crate::model::{Account, AccountStatus, ScopeError, SourceKind};
 use crate::sources::lenient::{opt_object, opt_string};
+use crate::sources::pages::ScopeText;
 use crate::timestamp::{older_than_days, parse_timestamp};
 
 #[derive(Debug, Deserialize)]
@@ -76,9 +77,8 @@ fn time(raw: Option<&str>) -> Option<DateTime<Utc>> {
 /// The account, and whether its id is the user id the API gave.
 /// `invite_ttl_days`: after how long an invitation has expired, which the API does not say.
 pub(super) fn normalise(
-    source_name: &str,
+    text: &mut ScopeText,
     invite_ttl_days: u32,
-    scope: &str,
     u: SentUser,
     as_of: DateTime<Utc>,
 ) -> (Account, bool) {
@@ -118,13 +118,13 @@ pub(super) fn normalise(
     };
     let account = Account {
         source: SourceKind::Sentdm,
-        source_name: source_name.to_string(),
-        scope: scope.to_string(),
-        account_id,
-        user_id: u.id,
-        email: u.email,
-        name: u.name,
-        role,
+        source_name: text.source_name.clone(),
+        scope: text.scope.clone(),
+        account_id: account_id.into(),
+        user_id: u.id.map(Into::into),
+        email: u.email.map(Into::into),
+        name: u.name.map(Into::into),
+        role: role.map(|r| text.shared(&r)),
         privileged,
         status,
         mfa: None,
@@ -159,7 +159,7 @@ mod tests {
             .users
             .unwrap()
             .into_iter()
-            .map(|u| normalise("sentdm", 7, "organization", u, as_of).0)
+            .map(|u| normalise(&mut ScopeText::new("sentdm", "organization"), 7, u, as_of).0)
             .collect();
         assert_eq!(
             (
@@ -210,7 +210,7 @@ mod properties {
             let body = json!({"success": true, "data": {"users": [user]}}).to_string();
             let answer = Answer { status: 200, body: Bytes::from(body), link: None, request_id: None, fetched_at: Utc::now(), retries: 0 };
             let data: UsersData = open(&answer, "user list").unwrap();
-            let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise("s", 7, "organization", u, Utc::now()).0).collect();
+            let accounts: Vec<Account> = data.users.unwrap().into_iter().map(|u| normalise(&mut ScopeText::new("s", "organization"), 7, u, Utc::now()).0).collect();
             prop_assert_eq!(accounts.len(), 1);
         }
     }

@@ -250,8 +250,9 @@ async fn fetch_org(
     .await?;
     let mut accounts = parser.finish();
     if ctx.scope_details && fetch_uses_sso(ctx, org).await? {
+        let flag: std::sync::Arc<str> = ORG_AUTH_PROVIDER.into();
         for a in &mut accounts {
-            a.flags.push(ORG_AUTH_PROVIDER.to_string());
+            a.flags.push(flag.clone());
         }
     }
     tracing::info!(source = %spec.name, scope = org, pages, accounts = accounts.len(), retries,

@@ -9,6 +9,7 @@ use super::errors::malformed;
 use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, AccountStatus, ScopeError, SourceKind, later_of};
 use crate::sources::ScopeAccounts;
+use crate::sources::pages::ScopeText;
 use crate::sources::lenient::{opt_bool, opt_object, opt_string, true_keys};
 use crate::timestamp::parse_timestamp;
 
@@ -62,6 +63,7 @@ struct User {
 pub(super) struct MemberPages<'a> {
     source_name: &'a str,
     org: &'a str,
+    text: ScopeText,
     accounts: ScopeAccounts<'a>,
     bad_times: usize,
 }
@@ -71,6 +73,7 @@ impl<'a> MemberPages<'a> {
         MemberPages {
             source_name,
             org,
+            text: ScopeText::new(source_name, org),
             accounts: ScopeAccounts::new(source_name, org),
             bad_times: 0,
         }
@@ -81,7 +84,7 @@ impl<'a> MemberPages<'a> {
             from_json_lossy(&page.body).map_err(|e| malformed_members(page, index, &e))?;
         let accounts = members
             .into_iter()
-            .map(|m| normalise(self.source_name, self.org, m, &mut self.bad_times))
+            .map(|m| normalise(&mut self.text, m, &mut self.bad_times))
             .collect();
         self.accounts.add_page(index + 1, accounts, "member list")
     }
@@ -140,7 +143,8 @@ pub(super) fn one_member(
         .and_then(|v| v.get("isOnlyOwner").and_then(serde_json::Value::as_bool))
         .unwrap_or(false);
     let mut bad_times = 0;
-    let (account, _) = normalise(source_name, org, member, &mut bad_times);
+    let mut text = ScopeText::new(source_name, org);
+    let (account, _) = normalise(&mut text, member, &mut bad_times);
     Ok((account, only_owner))
 }
 
@@ -163,7 +167,7 @@ fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
 }
 
 /// The account, and whether its id is the member id the API gave.
-fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> (Account, bool) {
+fn normalise(text: &mut ScopeText, m: Member, bad_times: &mut usize) -> (Account, bool) {
     let user = m.user;
     let pending = m.pending.unwrap_or(user.is_none());
     let status = match (pending, m.expired.unwrap_or(false)) {
@@ -203,13 +207,13 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
     };
     let account = Account {
         source: SourceKind::Sentry,
-        source_name: source_name.to_string(),
-        scope: org.to_string(),
-        account_id,
-        user_id,
-        email,
-        name: m.name.filter(|n| !n.is_empty()).or(user_name),
-        role,
+        source_name: text.source_name.clone(),
+        scope: text.scope.clone(),
+        account_id: account_id.into(),
+        user_id: user_id.map(Into::into),
+        email: email.map(Into::into),
+        name: m.name.filter(|n| !n.is_empty()).or(user_name).map(Into::into),
+        role: role.map(|r| text.shared(&r)),
         privileged,
         status,
         mfa,
@@ -218,7 +222,7 @@ fn normalise(source_name: &str, org: &str, m: Member, bad_times: &mut usize) -> 
         last_seen_at: later_of(last_login_at, last_active_at),
         invited_at: if pending { created_at } else { None },
         created_at,
-        flags: m.flags,
+        flags: m.flags.iter().map(|f| text.shared(f)).collect(),
     };
     (account, identified)
 }

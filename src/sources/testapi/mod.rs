@@ -179,13 +179,13 @@ fn account(source_name: &str, team: &str, p: Person) -> Account {
     let privileged = p.role.as_deref() == Some("admin");
     Account {
         source: KIND,
-        source_name: source_name.to_string(),
-        scope: team.to_string(),
-        account_id: p.id.clone().unwrap_or_else(|| "unknown".into()),
-        user_id: p.id,
-        email: p.email,
+        source_name: source_name.into(),
+        scope: team.into(),
+        account_id: p.id.as_deref().unwrap_or("unknown").into(),
+        user_id: p.id.map(Into::into),
+        email: p.email.map(Into::into),
         name: None,
-        role: p.role,
+        role: p.role.map(Into::into),
         privileged,
         status: AccountStatus::Active,
         mfa: None,
@@ -275,7 +275,7 @@ mod tests {
             .map(|r| {
                 assert_eq!(r.source, SourceKind::new("testapi"));
                 let accounts = r.outcome.as_ref().map_err(|e| e.http_status);
-                let ids = accounts.map(|a| a.iter().map(|a| a.account_id.clone()).collect());
+                let ids = accounts.map(|a| a.iter().map(|a| a.account_id.to_string()).collect());
                 (r.scope.clone(), ids)
             })
             .collect()
