@@ -48,12 +48,71 @@ fn stage(
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
     let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, WriteBehind::new(tmp));
     fill(&mut out)?;
     out.flush().map_err(|e| err(&e))?;
-    let tmp = out.into_inner().map_err(|e| err(e.error()))?;
+    let tmp = out.into_inner().map_err(|e| err(e.error()))?.file;
     tmp.as_file().sync_all().map_err(|e| err(&e))?;
     Ok(tmp)
+}
+
+/// A file that asks the kernel to start writing its pages to disk as it grows, every
+/// [`WriteBehind::EVERY`] bytes, without waiting for them. A large report is hundreds of
+/// megabytes; left to the final `fsync`, all of it would go to disk only after the last byte was
+/// rendered, and the disk would idle while the cores render. The final `fsync` is still what
+/// makes the file durable, and what reports an error.
+struct WriteBehind {
+    file: tempfile::NamedTempFile,
+    /// Bytes written, and bytes whose writeback has been started.
+    written: u64,
+    started: u64,
+}
+
+impl WriteBehind {
+    const EVERY: u64 = 8 << 20;
+
+    fn new(file: tempfile::NamedTempFile) -> WriteBehind {
+        WriteBehind {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn start_writeback(&mut self) {
+        use std::os::fd::AsRawFd;
+        let (from, len) = (self.started, self.written - self.started);
+        // SAFETY: a valid, open descriptor and a range of it; the call only schedules writeback
+        // and does not touch memory. Its result is advisory and ignored: `sync_all` decides.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_file().as_raw_fd(),
+                from as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+        self.started = self.written;
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start_writeback(&mut self) {}
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= Self::EVERY {
+            self.start_writeback();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// What writes one file of a [`FileSet::stage_all`]: sent to the thread that writes it.

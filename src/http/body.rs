@@ -37,14 +37,13 @@ pub(super) async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result
 
 /// Parse JSON; if the bytes are not valid UTF-8 (a name mangled somewhere upstream), read them
 /// with invalid sequences replaced by U+FFFD rather than losing the whole page.
+///
+/// The body is checked as UTF-8 once, whole (borrowed as it is when valid), and parsed as text:
+/// parsing the bytes would check every string in them again, one at a time.
 pub(crate) fn from_json_lossy<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, serde_json::Error> {
-    match serde_json::from_slice(body) {
-        Ok(v) => Ok(v),
-        Err(e) if std::str::from_utf8(body).is_ok() => Err(e),
-        Err(_) => serde_json::from_str(&String::from_utf8_lossy(body)),
-    }
+    serde_json::from_str(&String::from_utf8_lossy(body))
 }
 
 /// Every `Link` header line, joined: RFC 9110 lets a server split one field over several lines,

@@ -101,16 +101,7 @@ pub(crate) fn verify(
     let accounts: HashMap<(&str, &str, &str), &Account> = later
         .accounts
         .iter()
-        .map(|a| {
-            (
-                (
-                    &*a.source_name,
-                    &*a.scope,
-                    &*a.account_id,
-                ),
-                a,
-            )
-        })
+        .map(|a| ((&*a.source_name, &*a.scope, &*a.account_id), a))
         .collect();
     let latest = log.map(ApplyLog::latest).unwrap_or_default();
     let rows: Vec<Row> = plan

@@ -55,6 +55,15 @@ pub(super) const ACCOUNTS_HEADER: [&str; 16] = [
 /// a cell is a formula after trimming leading blanks (and some ignore invisible characters), and
 /// some read the full-width `＝ ＋ － ＠` as their ASCII forms, so the guard looks past those too.
 pub(crate) fn neutralise(cell: &str) -> Cow<'_, str> {
+    // Nearly every cell starts with a printable ASCII character that cannot start a formula:
+    // such a cell is as it is, without looking further.
+    if cell
+        .as_bytes()
+        .first()
+        .is_none_or(|&b| b > b' ' && b < 0x7f && !matches!(b, b'=' | b'+' | b'-' | b'@'))
+    {
+        return Cow::Borrowed(cell);
+    }
     let starts_with_blank = cell.chars().next().is_some_and(is_skipped_lead);
     let first = cell.chars().find(|c| !is_skipped_lead(*c));
     let formula = matches!(

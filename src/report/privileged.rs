@@ -67,11 +67,7 @@ pub(crate) fn privileged_rows<'a>(
             mfa_off: a.mfa == Some(false),
             last_seen: a.last_seen_at.map_or_else(|| "never".into(), date),
             failing: failing
-                .get(&(
-                    &*a.source_name,
-                    &*a.scope,
-                    &*a.account_id,
-                ))
+                .get(&(&*a.source_name, &*a.scope, &*a.account_id))
                 .copied()
                 .unwrap_or(0),
         })
@@ -87,12 +83,8 @@ pub(crate) fn failing_per_account(findings: &[Finding]) -> HashMap<(&str, &str, 
         .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
     {
         if let Some(a) = f.subject.account() {
-            *out.entry((
-                &*f.source_name,
-                &*f.scope,
-                &*a.account_id,
-            ))
-            .or_default() += 1;
+            *out.entry((&*f.source_name, &*f.scope, &*a.account_id))
+                .or_default() += 1;
         }
     }
     out

@@ -228,7 +228,8 @@ mod registry_walk {
                             a.flags = flags.iter().map(|f| (*f).into()).collect();
                             a.flags.push("org:auth-provider".into());
                             if i % 2 == 0 {
-                                a.email = Some(format!("{}@elsewhere.example", a.account_id).into());
+                                a.email =
+                                    Some(format!("{}@elsewhere.example", a.account_id).into());
                             }
                             out.push(a);
                         }

@@ -1,10 +1,10 @@
 //! What one paginated list, and one scope's accounts, may take: the caps that end a server's
 //! endless or oversized answers, and the identity rules that keep each account once.
 
-use std::sync::Arc;
 use super::local_error;
 use crate::http::Answer;
 use crate::model::{Account, ScopeError};
+use std::sync::Arc;
 
 /// Pages one scope may take. A real organization stays far below (1,000 Sentry pages are
 /// 100,000 members); a server that never stops paginating is ended within minutes.

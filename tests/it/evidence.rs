@@ -236,7 +236,7 @@ fn tampered_body_fails_every_shard_whether_replayed_or_not() {
         1,
     );
     std::fs::write(&victim, text).unwrap();
-    for shard in ["1/3", "2/3", "3/3"] {
+    for shard in ["0/3", "1/3", "2/3"] {
         let out = dir.path().join(format!("o{}", &shard[..1]));
         bin()
             .args(["run", "--replay", copy.to_str().unwrap(), "--shard", shard])

@@ -99,9 +99,7 @@ pub(super) fn charts<'a>(report: &'a Report, names: &ScopeNames<'a>) -> Vec<Char
         .iter()
         .filter(|f| f.outcome == Outcome::Fail && !f.suppressed)
     {
-        *counts
-            .entry((&*f.source_name, &*f.scope))
-            .or_default() += 1;
+        *counts.entry((&*f.source_name, &*f.scope)).or_default() += 1;
     }
     let mut per_scope: Vec<(String, usize)> = report
         .scopes

@@ -92,7 +92,8 @@ impl Remediator for SentdmRemediator {
             .map_or(super::DEFAULT_INVITE_TTL_DAYS, |s| s.invite_ttl_days);
         match open::<SentUser>(&as_answer(answer), "user") {
             Ok(user) => {
-                let (account, _) = normalise(&mut ScopeText::new(&spec.name, scope), ttl, user, as_of);
+                let (account, _) =
+                    normalise(&mut ScopeText::new(&spec.name, scope), ttl, user, as_of);
                 Read::Found(Box::new(Current {
                     account,
                     only_owner: false,

@@ -1,6 +1,9 @@
 //! Member pages in, accounts out: Sentry's member objects read leniently, one page at a time,
 //! and normalised into the shared account model.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -9,54 +12,55 @@ use super::errors::malformed;
 use crate::http::{Answer, from_json_lossy};
 use crate::model::{Account, AccountStatus, ScopeError, SourceKind, later_of};
 use crate::sources::ScopeAccounts;
+use crate::sources::lenient::{opt_bool, opt_object, opt_text, true_keys};
 use crate::sources::pages::ScopeText;
-use crate::sources::lenient::{opt_bool, opt_object, opt_string, true_keys};
 use crate::timestamp::parse_timestamp;
 
 /// Marks the accounts of an organization that has an SSO auth provider (not a Sentry flag: ours).
 pub const ORG_AUTH_PROVIDER: &str = "org:auth-provider";
 
-/// A member as `/members/` and `/users/` return it. Every field is optional and lenient.
+/// A member as `/members/` and `/users/` return it. Every field is optional and lenient; text
+/// is borrowed from the page where it can be, and copied only into the account.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Member {
-    #[serde(default, deserialize_with = "opt_string")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    email: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "opt_object")]
-    user: Option<User>,
-    #[serde(default, deserialize_with = "opt_string")]
-    org_role: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    role: Option<String>,
+struct Member<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    email: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_object")]
+    user: Option<User<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    org_role: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    role: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_bool")]
     pending: Option<bool>,
     #[serde(default, deserialize_with = "opt_bool")]
     expired: Option<bool>,
-    #[serde(default, deserialize_with = "opt_string")]
-    date_created: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    date_created: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "true_keys")]
     flags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct User {
-    #[serde(default, deserialize_with = "opt_string")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    email: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    name: Option<String>,
+struct User<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    email: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    name: Option<Cow<'a, str>>,
     #[serde(default, rename = "has2fa", deserialize_with = "opt_bool")]
     has2fa: Option<bool>,
-    #[serde(default, deserialize_with = "opt_string")]
-    last_login: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    last_active: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    last_login: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    last_active: Option<Cow<'a, str>>,
 }
 
 /// Raw pages in, accounts out, one page at a time.
@@ -80,8 +84,9 @@ impl<'a> MemberPages<'a> {
     }
 
     pub(super) fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
+        let text = String::from_utf8_lossy(&page.body);
         let members: Vec<Member> =
-            from_json_lossy(&page.body).map_err(|e| malformed_members(page, index, &e))?;
+            serde_json::from_str(&text).map_err(|e| malformed_members(page, index, &e))?;
         let accounts = members
             .into_iter()
             .map(|m| normalise(&mut self.text, m, &mut self.bad_times))
@@ -136,8 +141,9 @@ pub(super) fn one_member(
     org: &str,
     answer: &Answer,
 ) -> Result<(Account, bool), ScopeError> {
+    let text = String::from_utf8_lossy(&answer.body);
     let member: Member =
-        from_json_lossy(&answer.body).map_err(|e| malformed(answer, 0, "member", &e))?;
+        serde_json::from_str(&text).map_err(|e| malformed(answer, 0, "member", &e))?;
     let only_owner = from_json_lossy::<serde_json::Value>(&answer.body)
         .ok()
         .and_then(|v| v.get("isOnlyOwner").and_then(serde_json::Value::as_bool))
@@ -155,6 +161,18 @@ fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Acc
         parser.add(i, page)?;
     }
     Ok(parser.finish())
+}
+
+/// `text` in lower case, copied only when it is not already.
+pub(crate) fn lower_case(text: &str) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
@@ -175,10 +193,10 @@ fn normalise(text: &mut ScopeText, m: Member, bad_times: &mut usize) -> (Account
         (true, false) => AccountStatus::Invited,
         (true, true) => AccountStatus::Expired,
     };
-    let role = m
-        .org_role
-        .or(m.role)
-        .map(|r| r.trim().to_lowercase())
+    let api_role = m.org_role.or(m.role);
+    let role = api_role
+        .as_deref()
+        .map(|r| lower_case(r.trim()))
         .filter(|r| !r.is_empty());
     let privileged = role
         .as_deref()
@@ -197,22 +215,27 @@ fn normalise(text: &mut ScopeText, m: Member, bad_times: &mut usize) -> (Account
     };
     let email = m.email.filter(|e| !e.is_empty()).or(user_email);
     let identified = m.id.as_deref().is_some_and(|id| !id.is_empty());
-    let account_id = match m.id {
-        Some(id) if identified => id,
+    let account_id: Arc<str> = match m.id {
+        Some(id) if identified => id.into(),
         _ => user_id
             .as_ref()
             .map(|u| format!("user:{u}"))
             .or_else(|| email.as_ref().map(|e| format!("email:{e}")))
-            .unwrap_or_else(|| "unknown".to_string()),
+            .unwrap_or_else(|| "unknown".to_string())
+            .into(),
     };
     let account = Account {
         source: SourceKind::Sentry,
         source_name: text.source_name.clone(),
         scope: text.scope.clone(),
-        account_id: account_id.into(),
+        account_id,
         user_id: user_id.map(Into::into),
         email: email.map(Into::into),
-        name: m.name.filter(|n| !n.is_empty()).or(user_name).map(Into::into),
+        name: m
+            .name
+            .filter(|n| !n.is_empty())
+            .or(user_name)
+            .map(Into::into),
         role: role.map(|r| text.shared(&r)),
         privileged,
         status,
