@@ -5,6 +5,7 @@
 //! accounts into [`Finding`]s, and the report stage renders all of it.
 
 mod account;
+mod accounts;
 mod finding;
 mod scope;
 mod shard;
@@ -12,6 +13,7 @@ mod source_kind;
 mod time;
 
 pub use account::{Account, AccountStatus, later_of};
+pub use accounts::Accounts;
 pub use finding::{
     AccountSubject, Change, FailOn, Finding, Outcome, RuleId, Severity, Subject, SuppressionNote,
     WHOLE_SCOPE_NAME,

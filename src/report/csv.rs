@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Account, Finding, TimeText};
+use crate::model::{Accounts, Finding, TimeText};
 
 pub(super) const FINDINGS_HEADER: [&str; 21] = [
     "id",
@@ -185,7 +185,7 @@ fn references(f: &Finding) -> String {
     crate::rules::rule_info(f.rule.as_str()).map_or_else(String::new, |i| i.references.join("; "))
 }
 
-pub(super) fn write_accounts(accounts: &[Account], out: &mut dyn Write) -> Result<(), String> {
+pub(super) fn write_accounts(accounts: &Accounts, out: &mut dyn Write) -> Result<(), String> {
     let mut rows = Rows::new(out, super::ACCOUNTS_CSV, &ACCOUNTS_HEADER)?;
     for a in accounts {
         for cell in [

@@ -20,7 +20,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{
-    Account, FailOn, Finding, Outcome, Provenance, RuleId, ScopeError, ScopeResult, ScopeStatus,
+    Accounts, FailOn, Finding, Outcome, Provenance, RuleId, ScopeError, ScopeResult, ScopeStatus,
     Severity, Shard, SourceKind, Tool, serialize_time_value,
 };
 use crate::output::{FileSet, Fill};
@@ -195,7 +195,7 @@ pub struct Report {
     pub summary: Summary,
     pub scopes: Vec<ScopeEntry>,
     pub findings: Vec<Finding>,
-    pub accounts: Vec<Account>,
+    pub accounts: Accounts,
     /// Every suppression entry and its state in this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressions: Vec<crate::review::suppressions::EntryStatus>,
@@ -349,19 +349,16 @@ impl RuleMeta {
     }
 }
 
-/// One entry per scope, in the order fetched, and every account of the scopes that succeeded.
-fn scope_entries(results: Vec<ScopeResult>) -> (Vec<ScopeEntry>, Vec<Account>) {
+/// One entry per scope, in the order fetched, and every account of the scopes that succeeded
+/// (their lists kept as they are, not copied into one).
+fn scope_entries(results: Vec<ScopeResult>) -> (Vec<ScopeEntry>, Accounts) {
     let mut scopes = Vec::with_capacity(results.len());
-    let total: usize = results
-        .iter()
-        .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
-        .sum();
-    let mut accounts = Vec::with_capacity(total);
+    let mut accounts = Accounts::default();
     for r in results {
         let (status, count, error) = match r.outcome {
             Ok(list) => {
                 let n = list.len();
-                accounts.extend(list);
+                accounts.append(list);
                 (ScopeStatus::Ok, n, None)
             }
             Err(e) => (ScopeStatus::Failed, 0, Some(e)),
@@ -476,7 +473,7 @@ fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
 
 fn summarise(
     scopes: &[ScopeEntry],
-    accounts: &[Account],
+    accounts: &Accounts,
     findings: &[Finding],
     rules: &[ActiveRule],
 ) -> Summary {

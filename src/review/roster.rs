@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Account, Finding};
+use crate::model::{Accounts, Finding};
 use crate::people::{PersonStatus, Roster};
 
 /// One row of the people view: a person (or an unmatched email) and every account they hold.
@@ -25,7 +25,7 @@ pub struct PersonRow {
 /// The people view: roster people with their accounts, then emails that match nobody.
 pub(crate) fn people_view(
     roster: &Roster,
-    accounts: &[Account],
+    accounts: &Accounts,
     findings: &[Finding],
 ) -> Vec<PersonRow> {
     let mut rows: BTreeMap<String, PersonRow> = BTreeMap::new();

@@ -133,9 +133,10 @@ fn build(report: &Report, opts: Options) -> Result<Workbook, XlsxError> {
         FINDING_COLUMNS,
         elsewhere(FINDINGS),
     )?;
-    book.table(
+    book.table_of(
         ACCOUNTS,
-        &report.accounts,
+        report.accounts.iter(),
+        report.accounts.len(),
         ACCOUNT_COLUMNS,
         elsewhere(ACCOUNTS),
     )?;
@@ -192,9 +193,21 @@ impl Book {
         columns: &[Column<T>],
         elsewhere: &str,
     ) -> Result<(), XlsxError> {
-        let mut ws = self.sheet(name, items.len())?;
+        self.table_of(name, items.iter(), items.len(), columns, elsewhere)
+    }
+
+    /// [`table`](Self::table) of `total` items read in order (the accounts, kept per scope).
+    fn table_of<'i, T: 'i>(
+        &mut self,
+        name: &'static str,
+        items: impl Iterator<Item = &'i T>,
+        total: usize,
+        columns: &[Column<T>],
+        elsewhere: &str,
+    ) -> Result<(), XlsxError> {
+        let mut ws = self.sheet(name, total)?;
         let mut sheet = Sheet::new(&mut ws, &self.formats, self.opts.limits);
-        sheet.table(items, columns, elsewhere)?;
+        sheet.table(items, total, columns, elsewhere)?;
         let last = sheet.last_row();
         self.bytes += sheet.finish(0, last, columns.len())?;
         self.book.push_worksheet(ws);

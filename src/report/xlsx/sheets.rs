@@ -4,7 +4,7 @@
 //! (times as Excel date-times, their headers marked `(UTC)`), then the columns the CSV leaves out.
 
 use super::table::{Cell, Column};
-use crate::model::{Account, Change, Finding};
+use crate::model::{Account, Accounts, Change, Finding};
 use crate::report::{RuleMeta, ScopeEntry};
 use crate::review::baseline::BaselineFinding;
 use crate::review::roster::PersonRow;
@@ -193,7 +193,7 @@ pub(super) struct Privileged<'r> {
 }
 
 pub(super) fn privileged_rows<'r>(
-    accounts: &'r [Account],
+    accounts: &'r Accounts,
     findings: &'r [Finding],
 ) -> Vec<Privileged<'r>> {
     let failing = crate::report::privileged::failing_per_account(findings);

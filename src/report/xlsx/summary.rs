@@ -123,6 +123,6 @@ pub(super) fn write(
         })
         .collect();
     let columns = rule_columns();
-    sheet.table(&rules, &columns, "report.json has")?;
+    sheet.table(rules.iter(), rules.len(), &columns, "report.json has")?;
     sheet.finish(0, last_item, 2)
 }

@@ -164,15 +164,16 @@ impl<'w> Sheet<'w> {
 
     /// A header row and then a row per item, as many as the sheet holds: past that, a note row
     /// that says how many are left out and where they are. Returns how many were written.
-    pub(super) fn table<T>(
+    pub(super) fn table<'i, T: 'i>(
         &mut self,
-        items: &[T],
+        items: impl Iterator<Item = &'i T>,
+        total: usize,
         columns: &[Column<T>],
         elsewhere: &str,
     ) -> Result<usize> {
         let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
         self.header(&headers)?;
-        self.rows(items.iter(), items.len(), columns, elsewhere)
+        self.rows(items, total, columns, elsewhere)
     }
 
     /// Rows for `total` items (the header already written), as many as the sheet holds.

@@ -24,7 +24,7 @@ fn hostile_text() -> String {
 /// email, a detail longer than a cell holds.
 fn hostile_report() -> Report {
     let mut r = report();
-    let mut a = r.accounts[2].clone();
+    let mut a = r.accounts.iter().nth(2).unwrap().clone();
     a.account_id = "u-evil".into();
     a.name = Some(FORMULA.into());
     a.email = Some(hostile_text().into());
@@ -336,7 +336,7 @@ fn every_sheet_has_a_bold_frozen_filtered_header() {
 #[test]
 fn sheets_past_excels_rows_end_with_a_note_and_the_summary_says_so() {
     let mut r = report();
-    let base = r.accounts[0].clone();
+    let base = r.accounts.iter().next().unwrap().clone();
     r.accounts = (0..10)
         .map(|i| Account {
             account_id: format!("a{i}").into(),
@@ -528,7 +528,7 @@ fn text_is_cut_to_the_cell_limit_at_a_character_boundary() {
 #[test]
 fn a_blank_time_is_an_empty_cell() {
     let mut r = report();
-    r.accounts[0].last_seen_at = None;
+    r.accounts.iter_mut().next().unwrap().last_seen_at = None;
     let mut book = open(&render(&r, Options::default()));
     let accounts = sheet(&mut book, "Accounts");
     assert_eq!(column(&accounts, "last_seen_at (UTC)")[0], &Data::Empty);
