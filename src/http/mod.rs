@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use url::Url;
 
 pub(crate) use adapt::ConcurrencyLimit;
-pub(crate) use body::from_json_lossy;
+pub(crate) use body::{from_json_lossy, text_lossy};
 use body::{header_str, link_header, read_capped};
 pub(crate) use client::{delivery_client, delivery_client_builder};
 pub(crate) use mutation::{MutationAnswer, MutationRequest, NotAnswered};

@@ -197,6 +197,10 @@ impl<'a> ScopeAccounts<'a> {
                 "accounts without an id were kept and flagged; they cannot be matched across runs"
             );
         }
-        self.accounts
+        // The list grew by doubling as pages came; a million accounts would otherwise keep a
+        // third again of their size in spare room until the run ends.
+        let mut accounts = self.accounts;
+        accounts.shrink_to_fit();
+        accounts
     }
 }

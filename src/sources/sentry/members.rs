@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::errors::malformed;
-use crate::http::{Answer, from_json_lossy};
+use crate::http::{Answer, from_json_lossy, text_lossy};
 use crate::model::{Account, AccountStatus, ScopeError, SourceKind, later_of};
 use crate::sources::ScopeAccounts;
 use crate::sources::lenient::{opt_bool, opt_object, opt_text, true_keys};
@@ -84,7 +84,7 @@ impl<'a> MemberPages<'a> {
     }
 
     pub(super) fn add(&mut self, index: usize, page: &Answer) -> Result<(), ScopeError> {
-        let text = String::from_utf8_lossy(&page.body);
+        let text = text_lossy(&page.body);
         let members: Vec<Member> =
             serde_json::from_str(&text).map_err(|e| malformed_members(page, index, &e))?;
         let accounts = members
@@ -141,7 +141,7 @@ pub(super) fn one_member(
     org: &str,
     answer: &Answer,
 ) -> Result<(Account, bool), ScopeError> {
-    let text = String::from_utf8_lossy(&answer.body);
+    let text = text_lossy(&answer.body);
     let member: Member =
         serde_json::from_str(&text).map_err(|e| malformed(answer, 0, "member", &e))?;
     let only_owner = from_json_lossy::<serde_json::Value>(&answer.body)
