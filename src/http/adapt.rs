@@ -174,6 +174,11 @@ impl ConcurrencyLimit {
         self.state.lock().map_or(self.range.start, |s| s.limit)
     }
 
+    /// Our requests in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// The highest limit reached so far.
     pub(crate) fn peak(&self) -> usize {
         self.state.lock().map_or(self.range.start, |s| s.peak)

@@ -54,7 +54,11 @@ impl SourceClient {
         let Some(until_reset) = reset_wait(headers, Utc::now()) else {
             return;
         };
-        if let Some(wait) = slowdown(remaining, self.concurrency.current(), until_reset) {
+        // Our requests still in flight will each spend one of what is left: the window's
+        // last requests were overshooting it because they were sent before its answers said
+        // it was spent.
+        let left = remaining.saturating_sub(self.concurrency.in_flight() as u64);
+        if let Some(wait) = slowdown(left, self.concurrency.current(), until_reset) {
             self.pause_all(wait.min(self.settings.max_retry_wait)).await;
         }
     }
