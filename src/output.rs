@@ -85,6 +85,8 @@ impl WriteBehind {
         let (from, len) = (self.started, self.written - self.started);
         // SAFETY: a valid, open descriptor and a range of it; the call only schedules writeback
         // and does not touch memory. Its result is advisory and ignored: `sync_all` decides.
+        // Only SYNC_FILE_RANGE_WRITE: with the WAIT flags the kernel would report (and clear)
+        // a writeback error here, where it is ignored, and the final fsync could then succeed.
         unsafe {
             libc::sync_file_range(
                 self.file.as_file().as_raw_fd(),

@@ -200,6 +200,11 @@ impl Prepared {
     /// The digest of the evidence manifest: the one just recorded, or the one replayed once every
     /// body in it is known to be as recorded.
     fn finish_evidence(&self) -> Result<Option<String>, Error> {
+        // Every body replayed was checked as it was read; the rest are checked now, and an
+        // altered one fails the run before a report is written (whatever else the run does).
+        if let Some(archive) = &self.archive {
+            archive.verify_unreplayed().map_err(Error::Fatal)?;
+        }
         Ok(match (&self.recorder, &self.archive) {
             (Some(rec), _) => Some(
                 rec.finish(self.sources.iter().map(|s| s.spec.clone()).collect())
@@ -207,12 +212,7 @@ impl Prepared {
                         Error::Fatal(format!("cannot finish the evidence archive: {e}"))
                     })?,
             ),
-            (None, Some(a)) => {
-                // Every body replayed was checked as it was read; the rest are checked now,
-                // and an altered one fails the run before a report is written.
-                a.verify_unreplayed().map_err(Error::Fatal)?;
-                Some(a.manifest_sha256.clone())
-            }
+            (None, Some(a)) => Some(a.manifest_sha256.clone()),
             (None, None) => None,
         })
     }

@@ -9,7 +9,7 @@
 //! so it can be tested without a server; [`ConcurrencyLimit`] applies it to a semaphore whose
 //! permits the scope tasks hold while they run.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
@@ -123,6 +123,10 @@ pub(crate) struct ConcurrencyLimit {
     state: Mutex<State>,
     range: Range,
     in_flight: AtomicUsize,
+    /// Our requests sent so far, and the numbers of those in flight: what tells which were
+    /// sent after a given one.
+    sent_total: AtomicU64,
+    in_flight_seqs: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 #[derive(Debug)]
@@ -143,6 +147,8 @@ struct State {
 pub(crate) struct Sent {
     /// Our requests in flight then, itself included.
     pub with: usize,
+    /// Its number among our requests (from 1).
+    seq: u64,
     /// The cuts made by then.
     cuts: u64,
 }
@@ -161,6 +167,8 @@ impl ConcurrencyLimit {
             }),
             range: Range { start, ceiling },
             in_flight: AtomicUsize::new(0),
+            sent_total: AtomicU64::new(0),
+            in_flight_seqs: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -174,9 +182,12 @@ impl ConcurrencyLimit {
         self.state.lock().map_or(self.range.start, |s| s.limit)
     }
 
-    /// Our requests in flight now.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+    /// Our requests still in flight that were sent after the one `sent` describes: the server
+    /// cannot have counted them in its answer to it.
+    pub(crate) fn sent_after(&self, sent: Sent) -> u64 {
+        self.in_flight_seqs
+            .lock()
+            .map_or(0, |seqs| seqs.range(sent.seq + 1..).count() as u64)
     }
 
     /// The highest limit reached so far.
@@ -198,8 +209,12 @@ impl ConcurrencyLimit {
     /// Count a request as in flight until the guard is dropped.
     pub(crate) fn sending(&self) -> (InFlight<'_>, Sent) {
         let with = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let seq = self.sent_total.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Ok(mut seqs) = self.in_flight_seqs.lock() {
+            seqs.insert(seq);
+        }
         let cuts = self.state.lock().map_or(0, |s| s.cuts);
-        (InFlight(self), Sent { with, cuts })
+        (InFlight(self, seq), Sent { with, seq, cuts })
     }
 
     /// Apply what the answer to a request said (its status and headers).
@@ -281,12 +296,15 @@ impl Drop for ScopePermit {
     }
 }
 
-/// One request of ours in flight.
-pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit);
+/// One request of ours in flight, and its number.
+pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit, u64);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(mut seqs) = self.0.in_flight_seqs.lock() {
+            seqs.remove(&self.1);
+        }
     }
 }
 

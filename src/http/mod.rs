@@ -246,7 +246,7 @@ impl SourceClient {
                 Ok((status, headers, body)) => {
                     let paced = self.limiter.is_some();
                     self.concurrency.observe(status, &headers, sent, paced);
-                    self.note_rate_limit_headers(&headers).await;
+                    self.note_rate_limit_headers(&headers, sent).await;
                     let retry_reason = retry_reason(status, &body, expect_json);
                     if let (Some(reason), false) = (retry_reason, last) {
                         let wait = server_requested_wait(status, &headers, Utc::now())

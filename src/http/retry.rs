@@ -10,6 +10,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use super::SourceClient;
+use super::adapt::Sent;
 use super::body::{from_json_lossy, header_str, header_u64};
 
 /// First backoff step; doubled on each retry.
@@ -40,7 +41,7 @@ impl SourceClient {
     }
 
     /// When a server says the window is (nearly) spent, hold every request until it resets.
-    pub(super) async fn note_rate_limit_headers(&self, headers: &HeaderMap) {
+    pub(super) async fn note_rate_limit_headers(&self, headers: &HeaderMap, sent: Sent) {
         // With client-side pacing (Sent.dm) the limiter already spends the budget evenly, and a
         // token bucket's Remaining sits near zero by design; 429s are handled on their own.
         if self.limiter.is_some() {
@@ -54,10 +55,10 @@ impl SourceClient {
         let Some(until_reset) = reset_wait(headers, Utc::now()) else {
             return;
         };
-        // Our requests still in flight will each spend one of what is left: the window's
-        // last requests were overshooting it because they were sent before its answers said
-        // it was spent.
-        let left = remaining.saturating_sub(self.concurrency.in_flight() as u64);
+        // Our requests sent after this one and still in flight will each spend one of what is
+        // left: the window's last requests were overshooting it, sent before the answers
+        // saying it was spent came back.
+        let left = remaining.saturating_sub(self.concurrency.sent_after(sent));
         if let Some(wait) = slowdown(left, self.concurrency.current(), until_reset) {
             self.pause_all(wait.min(self.settings.max_retry_wait)).await;
         }

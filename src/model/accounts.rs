@@ -9,8 +9,9 @@ use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 use super::Account;
 
-/// Accounts in order, in parts (one per scope that succeeded).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Accounts in order, in parts (as the sources produced them: one per scope that succeeded).
+/// Two are equal when they hold the same accounts in the same order, however they are split.
+#[derive(Debug, Clone, Default)]
 pub struct Accounts {
     parts: Vec<Vec<Account>>,
     len: usize,
@@ -25,6 +26,7 @@ impl Accounts {
         }
     }
 
+    /// One more account, at the end of the last part.
     pub fn push(&mut self, account: Account) {
         self.len += 1;
         match self.parts.last_mut() {
@@ -48,10 +50,11 @@ impl Accounts {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Account> {
         self.parts.iter_mut().flatten()
     }
+}
 
-    /// The parts, in order: for work shared among threads.
-    pub fn parts(&self) -> &[Vec<Account>] {
-        &self.parts
+impl PartialEq for Accounts {
+    fn eq(&self, other: &Accounts) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
     }
 }
 
@@ -102,6 +105,8 @@ mod tests {
         accounts.append(Vec::new());
         accounts.append(vec![account("3")]);
         accounts.push(account("4"));
+        let whole = Accounts::from(accounts.iter().cloned().collect::<Vec<_>>());
+        assert_eq!(accounts, whole, "equal however they are split");
         let ids: Vec<&str> = accounts.iter().map(|a| &*a.account_id).collect();
         assert_eq!(ids, ["1", "2", "3", "4"]);
         assert_eq!(accounts.len(), 4);

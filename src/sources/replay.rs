@@ -15,7 +15,9 @@ use crate::files::{self, EVIDENCE_BODY, EVIDENCE_MANIFEST, Symlinks};
 use crate::http::Answer;
 use crate::timestamp::parse_timestamp;
 
-/// A loaded, verified archive.
+/// A loaded archive: its manifest checked and every body present with its recorded size.
+/// Bodies are checked against their SHA-256 as they are replayed, and the rest by
+/// [`ReplayArchive::verify_unreplayed`] after the replay.
 pub struct ReplayArchive {
     pub manifest: Manifest,
     /// SHA-256 of `manifest.json`, for the report's run metadata.
