@@ -6,6 +6,7 @@ mod csv;
 pub(crate) use csv::neutralise;
 pub(crate) use xlsx::{excel_serial, fit};
 mod html;
+mod json_lists;
 mod ocsf;
 pub(crate) mod privileged;
 pub(crate) mod schema;

@@ -26,7 +26,7 @@ pub(crate) fn write_to(report: &Report, out: &mut dyn Write) -> Result<(), Strin
     // fifth of a large run). A buffer of our own makes those calls static and hands `out` whole
     // blocks.
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
-    serde_json::to_writer(&mut buffered, report).map_err(|e| err(&e))?;
+    super::json_lists::write(report, &mut buffered).map_err(|e| err(&e))?;
     buffered.write_all(b"\n").map_err(|e| err(&e))?;
     buffered.flush().map_err(|e| err(&e))
 }

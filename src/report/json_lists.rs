@@ -1,0 +1,160 @@
+//! `report.json` exactly as `serde_json` writes the [`Report`], with its two long lists — the
+//! findings and the accounts — rendered in blocks on every core and written in order.
+//!
+//! At a million accounts and as many findings, report.json is most of a gigabyte and its
+//! writer was the last to finish, on one core, while the other had nothing left to do. The
+//! report is written without its lists first (a small text), the places of the two empty lists
+//! are found in it, and the lists' elements go there, each rendered by `serde_json` as it would
+//! have been inside the whole: the bytes are the same (a test compares them).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Report;
+use crate::model::Accounts;
+
+/// Where the two lists are in the report written without them. Keys and structure are written
+/// as is, and every `"` inside a string is escaped, so this text can only be the report's own
+/// `findings` and `accounts`, next to each other as the struct declares them.
+const EMPTY_LISTS: &[u8] = br#""findings":[],"accounts":[]"#;
+
+/// Elements rendered per thread at a time: large enough that starting threads costs nothing
+/// next to rendering, small enough that the blocks held at once stay a few megabytes.
+const BLOCK: usize = 4096;
+
+pub(super) fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let shell = serde_json::to_vec(&without_lists(report))?;
+    let Some(at) = only_place(&shell) else {
+        // Not expected; the plain way is always right, only slower.
+        return serde_json::to_writer(&mut *out, report).map_err(io::Error::from);
+    };
+    let findings_open = at + br#""findings":["#.len();
+    out.write_all(&shell[..findings_open])?;
+    write_elements(report.findings.iter(), out)?;
+    out.write_all(br#"],"accounts":["#)?;
+    write_elements(report.accounts.iter(), out)?;
+    // From the `]` that closes the empty accounts list on.
+    out.write_all(&shell[at + EMPTY_LISTS.len() - 1..])
+}
+
+/// The report with empty lists; everything else as it is.
+fn without_lists(r: &Report) -> Report {
+    Report {
+        schema_version: r.schema_version,
+        tool: r.tool.clone(),
+        title: r.title.clone(),
+        generated_at: r.generated_at,
+        as_of: r.as_of,
+        complete: r.complete,
+        summary: r.summary.clone(),
+        scopes: r.scopes.clone(),
+        findings: Vec::new(),
+        accounts: Accounts::default(),
+        suppressions: r.suppressions.clone(),
+        changes: r.changes.clone(),
+        people: r.people.clone(),
+        run: r.run.clone(),
+    }
+}
+
+/// The one place of the empty lists, or `None` if there is not exactly one.
+fn only_place(shell: &[u8]) -> Option<usize> {
+    let mut found = shell
+        .windows(EMPTY_LISTS.len())
+        .enumerate()
+        .filter(|(_, w)| *w == EMPTY_LISTS)
+        .map(|(i, _)| i);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// `items` as the inside of a JSON array (`a,b,c`): rendered `BLOCK` at a time on each core,
+/// written in their order. Each thread keeps its buffer from one round to the next.
+fn write_elements<'a, T: Serialize + Sync + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); cores];
+    let mut items = items.peekable();
+    let mut first = true;
+    while items.peek().is_some() {
+        let batch: Vec<&T> = items.by_ref().take(BLOCK * cores).collect();
+        let per_thread = batch.len().div_ceil(cores).max(1);
+        let rendered: Vec<io::Result<()>> = std::thread::scope(|s| {
+            let running: Vec<_> = batch
+                .chunks(per_thread)
+                .zip(buffers.iter_mut())
+                .map(|(chunk, buf)| s.spawn(move || render(chunk, buf)))
+                .collect();
+            running
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let blocks = batch.len().div_ceil(per_thread);
+        for (done, buf) in rendered.into_iter().zip(&buffers).take(blocks) {
+            done?;
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            out.write_all(buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// Elements separated by commas, as `serde_json` writes them inside an array, into `buf`.
+fn render<T: Serialize>(chunk: &[&T], buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    for (i, item) in chunk.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        serde_json::to_writer(&mut *buf, item)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(report: &Report) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(report, &mut out).unwrap();
+        out
+    }
+
+    /// The sample report, with lists long enough to span blocks and threads, and hostile text
+    /// in them (quotes, backslashes, control characters, the very text searched for).
+    #[test]
+    fn the_same_bytes_as_serde_writes_the_whole_report() {
+        let mut report = crate::deliver::sample::report();
+        assert_eq!(written(&report), serde_json::to_vec(&report).unwrap());
+        let hostile = r#""findings":[],"accounts":[] \ "\u{1}"#;
+        let base = report.accounts.iter().next().unwrap().clone();
+        let finding = report.findings[0].clone();
+        for i in 0..(BLOCK * 3 + 7) {
+            let mut a = base.clone();
+            a.account_id = format!("{i}").into();
+            a.name = Some(format!("{hostile}{i}").into());
+            report.accounts.push(a);
+            let mut f = finding.clone();
+            f.detail = format!("{hostile}{i}");
+            report.findings.push(f);
+        }
+        report.title = hostile.into();
+        let shell = serde_json::to_vec(&without_lists(&report)).unwrap();
+        assert!(
+            only_place(&shell).is_some(),
+            "the lists are found, not written the plain way"
+        );
+        assert_eq!(written(&report), serde_json::to_vec(&report).unwrap());
+        report.findings.clear();
+        report.accounts = Accounts::default();
+        assert_eq!(written(&report), serde_json::to_vec(&report).unwrap());
+    }
+}
