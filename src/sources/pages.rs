@@ -120,6 +120,20 @@ impl ScopeText {
         }
     }
 
+    /// A role as the API sent it: trimmed, lower-case (copied only when it is not already),
+    /// `None` when blank; shared like any other text of the scope.
+    pub(crate) fn role(&mut self, raw: Option<&str>) -> Option<Arc<str>> {
+        let raw = raw?.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        if raw.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            Some(self.shared(&raw.to_lowercase()))
+        } else {
+            Some(self.shared(raw))
+        }
+    }
+
     /// `text`, sharing the allocation of an equal text seen before in this scope.
     pub(crate) fn shared(&mut self, text: &str) -> Arc<str> {
         if let Some(known) = self.seen.iter().find(|known| ***known == *text) {

@@ -82,10 +82,7 @@ pub(super) fn normalise(
     u: SentUser,
     as_of: DateTime<Utc>,
 ) -> (Account, bool) {
-    let role = u
-        .role
-        .map(|r| r.trim().to_lowercase())
-        .filter(|r| !r.is_empty());
+    let role = text.role(u.role.as_deref());
     let privileged = role
         .as_deref()
         .is_some_and(|r| matches!(r, "owner" | "admin"));
@@ -124,7 +121,7 @@ pub(super) fn normalise(
         user_id: u.id.map(Into::into),
         email: u.email.map(Into::into),
         name: u.name.map(Into::into),
-        role: role.map(|r| text.shared(&r)),
+        role,
         privileged,
         status,
         mfa: None,

@@ -163,18 +163,6 @@ fn parse_pages(source_name: &str, org: &str, pages: &[Answer]) -> Result<Vec<Acc
     Ok(parser.finish())
 }
 
-/// `text` in lower case, copied only when it is not already.
-pub(crate) fn lower_case(text: &str) -> Cow<'_, str> {
-    if text
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-    {
-        Cow::Owned(text.to_lowercase())
-    } else {
-        Cow::Borrowed(text)
-    }
-}
-
 fn time(raw: Option<&str>, bad: &mut usize) -> Option<DateTime<Utc>> {
     let raw = raw?;
     let t = parse_timestamp(raw);
@@ -193,11 +181,7 @@ fn normalise(text: &mut ScopeText, m: Member, bad_times: &mut usize) -> (Account
         (true, false) => AccountStatus::Invited,
         (true, true) => AccountStatus::Expired,
     };
-    let api_role = m.org_role.or(m.role);
-    let role = api_role
-        .as_deref()
-        .map(|r| lower_case(r.trim()))
-        .filter(|r| !r.is_empty());
+    let role = text.role(m.org_role.or(m.role).as_deref());
     let privileged = role
         .as_deref()
         .is_some_and(|r| matches!(r, "owner" | "manager" | "admin"));
@@ -236,7 +220,7 @@ fn normalise(text: &mut ScopeText, m: Member, bad_times: &mut usize) -> (Account
             .filter(|n| !n.is_empty())
             .or(user_name)
             .map(Into::into),
-        role: role.map(|r| text.shared(&r)),
+        role,
         privileged,
         status,
         mfa,
