@@ -184,13 +184,7 @@ fn check_present(dir: &Path, responses: &[ResponseRecord]) -> Result<(), String>
         let fail = |e: String| format!("evidence archive {}: responses[{i}]: {e}", dir.display());
         match &r.file {
             Some(file) => {
-                check_size(r.bytes, file)
-                    .and_then(|()| {
-                        let opened = files::open_inside(dir, file, EVIDENCE_BODY)
-                            .map_err(|e| e.to_string())?;
-                        same_size(opened.len(), r.bytes, file)
-                    })
-                    .map_err(fail)?;
+                open_body(dir, file, r).map_err(fail)?;
             }
             None if r.error.is_none() => {
                 return Err(fail("has neither a file nor an error".into()));
@@ -266,13 +260,19 @@ fn same_size(actual: u64, expected: u64, file: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One recorded body, if it is what the manifest says: size checked against the cap and against
-/// the file's size before a byte is read, then the SHA-256.
-fn read_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<Vec<u8>, String> {
+/// One recorded body opened, if it is a regular file inside the archive, within the cap, of the
+/// size the manifest says; nothing read yet.
+fn open_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<files::Opened, String> {
     check_size(r.bytes, file)?;
     let opened = files::open_inside(dir, file, EVIDENCE_BODY).map_err(|e| e.to_string())?;
     same_size(opened.len(), r.bytes, file)?;
-    let body = opened.read().map_err(|e| e.to_string())?;
+    Ok(opened)
+}
+
+/// One recorded body, if it is what the manifest says: size checked against the cap and against
+/// the file's size before a byte is read, then the SHA-256.
+fn read_body(dir: &Path, file: &str, r: &ResponseRecord) -> Result<Vec<u8>, String> {
+    let body = open_body(dir, file, r)?.read().map_err(|e| e.to_string())?;
     same_size(body.len() as u64, r.bytes, file)?;
     let actual = hex::encode(Sha256::digest(&body));
     match &r.sha256 {
