@@ -9,7 +9,6 @@
 //! so it can be tested without a server; [`ConcurrencyLimit`] applies it to a semaphore whose
 //! permits the scope tasks hold while they run.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
@@ -122,11 +121,15 @@ pub(crate) struct ConcurrencyLimit {
     permits: Arc<Semaphore>,
     state: Mutex<State>,
     range: Range,
-    in_flight: AtomicUsize,
-    /// Our requests sent so far, and the numbers of those in flight: what tells which were
-    /// sent after a given one.
-    sent_total: AtomicU64,
-    in_flight_seqs: Mutex<std::collections::BTreeSet<u64>>,
+    in_flight: Mutex<InFlightSet>,
+}
+
+/// Our requests: how many were sent, and the numbers of those in flight (how many, and which
+/// were sent after a given one).
+#[derive(Debug, Default)]
+struct InFlightSet {
+    sent: u64,
+    numbers: std::collections::BTreeSet<u64>,
 }
 
 #[derive(Debug)]
@@ -166,9 +169,7 @@ impl ConcurrencyLimit {
                 cuts: 0,
             }),
             range: Range { start, ceiling },
-            in_flight: AtomicUsize::new(0),
-            sent_total: AtomicU64::new(0),
-            in_flight_seqs: Mutex::new(std::collections::BTreeSet::new()),
+            in_flight: Mutex::new(InFlightSet::default()),
         }
     }
 
@@ -185,9 +186,7 @@ impl ConcurrencyLimit {
     /// Our requests still in flight that were sent after the one `sent` describes: the server
     /// cannot have counted them in its answer to it.
     pub(crate) fn sent_after(&self, sent: Sent) -> u64 {
-        self.in_flight_seqs
-            .lock()
-            .map_or(0, |seqs| seqs.range(sent.seq + 1..).count() as u64)
+        self.requests().numbers.range(sent.seq + 1..).count() as u64
     }
 
     /// The highest limit reached so far.
@@ -208,13 +207,20 @@ impl ConcurrencyLimit {
 
     /// Count a request as in flight until the guard is dropped.
     pub(crate) fn sending(&self) -> (InFlight<'_>, Sent) {
-        let with = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        let seq = self.sent_total.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Ok(mut seqs) = self.in_flight_seqs.lock() {
-            seqs.insert(seq);
-        }
+        let (with, seq) = {
+            let mut requests = self.requests();
+            requests.sent += 1;
+            let seq = requests.sent;
+            requests.numbers.insert(seq);
+            (requests.numbers.len(), seq)
+        };
         let cuts = self.state.lock().map_or(0, |s| s.cuts);
         (InFlight(self, seq), Sent { with, seq, cuts })
+    }
+
+    /// The count keeps going after a panic elsewhere: it is a set of numbers, whole at every step.
+    fn requests(&self) -> std::sync::MutexGuard<'_, InFlightSet> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Apply what the answer to a request said (its status and headers).
@@ -301,10 +307,7 @@ pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit, u64);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if let Ok(mut seqs) = self.0.in_flight_seqs.lock() {
-            seqs.remove(&self.1);
-        }
+        self.0.requests().numbers.remove(&self.1);
     }
 }
 
