@@ -93,8 +93,8 @@ fn write_elements<'a, T: Serialize + Sync + 'a>(
                 .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        let blocks = batch.len().div_ceil(per_thread);
-        for (done, buf) in rendered.into_iter().zip(&buffers).take(blocks) {
+        // One result per chunk, each with the buffer it was rendered into.
+        for (done, buf) in rendered.into_iter().zip(&buffers) {
             done?;
             if !first {
                 out.write_all(b",")?;

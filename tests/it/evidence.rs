@@ -195,10 +195,10 @@ fn evidence_directory_must_be_new_or_empty() {
         .stderr(predicates::str::contains("is not empty"));
 }
 
-#[test]
-fn tampered_archive_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("archive");
+/// A copy of the demo archive in `dir` with one body altered (`sentry/acme/0002.json`: a member
+/// made an owner), its manifest left as recorded.
+fn tampered_demo(dir: &std::path::Path) -> std::path::PathBuf {
+    let copy = dir.join("archive");
     copy_dir(&demo(), &copy);
     let victim = copy.join("sentry/acme/0002.json");
     let text = std::fs::read_to_string(&victim).unwrap().replacen(
@@ -207,6 +207,13 @@ fn tampered_archive_is_refused() {
         1,
     );
     std::fs::write(&victim, text).unwrap();
+    copy
+}
+
+#[test]
+fn tampered_archive_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = tampered_demo(dir.path());
     bin()
         .args([
             "run",
@@ -227,15 +234,7 @@ fn tampered_archive_is_refused() {
 #[test]
 fn tampered_body_fails_every_shard_whether_replayed_or_not() {
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("archive");
-    copy_dir(&demo(), &copy);
-    let victim = copy.join("sentry/acme/0002.json");
-    let text = std::fs::read_to_string(&victim).unwrap().replacen(
-        "\"orgRole\":\"member\"",
-        "\"orgRole\":\"owner\"",
-        1,
-    );
-    std::fs::write(&victim, text).unwrap();
+    let copy = tampered_demo(dir.path());
     for shard in ["0/3", "1/3", "2/3"] {
         let out = dir.path().join(format!("o{}", &shard[..1]));
         bin()
