@@ -9,6 +9,7 @@
 //! so it can be tested without a server; [`ConcurrencyLimit`] applies it to a semaphore whose
 //! permits the scope tasks hold while they run.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
@@ -121,15 +122,8 @@ pub(crate) struct ConcurrencyLimit {
     permits: Arc<Semaphore>,
     state: Mutex<State>,
     range: Range,
-    in_flight: Mutex<InFlightSet>,
-}
-
-/// Our requests: how many were sent, and the numbers of those in flight (how many, and which
-/// were sent after a given one).
-#[derive(Debug, Default)]
-struct InFlightSet {
-    sent: u64,
-    numbers: std::collections::BTreeSet<u64>,
+    /// Our requests in flight now.
+    in_flight: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -150,8 +144,6 @@ struct State {
 pub(crate) struct Sent {
     /// Our requests in flight then, itself included.
     pub with: usize,
-    /// Its number among our requests (from 1).
-    seq: u64,
     /// The cuts made by then.
     cuts: u64,
 }
@@ -169,7 +161,7 @@ impl ConcurrencyLimit {
                 cuts: 0,
             }),
             range: Range { start, ceiling },
-            in_flight: Mutex::new(InFlightSet::default()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -179,14 +171,9 @@ impl ConcurrencyLimit {
     }
 
     /// The limit now.
+    #[cfg(test)]
     pub(crate) fn current(&self) -> usize {
         self.state.lock().map_or(self.range.start, |s| s.limit)
-    }
-
-    /// Our requests still in flight that were sent after the one `sent` describes: the server
-    /// cannot have counted them in its answer to it.
-    pub(crate) fn sent_after(&self, sent: Sent) -> u64 {
-        self.requests().numbers.range(sent.seq + 1..).count() as u64
     }
 
     /// The highest limit reached so far.
@@ -207,20 +194,9 @@ impl ConcurrencyLimit {
 
     /// Count a request as in flight until the guard is dropped.
     pub(crate) fn sending(&self) -> (InFlight<'_>, Sent) {
-        let (with, seq) = {
-            let mut requests = self.requests();
-            requests.sent += 1;
-            let seq = requests.sent;
-            requests.numbers.insert(seq);
-            (requests.numbers.len(), seq)
-        };
+        let with = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let cuts = self.state.lock().map_or(0, |s| s.cuts);
-        (InFlight(self, seq), Sent { with, seq, cuts })
-    }
-
-    /// The count keeps going after a panic elsewhere: it is a set of numbers, whole at every step.
-    fn requests(&self) -> std::sync::MutexGuard<'_, InFlightSet> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+        (InFlight(self), Sent { with, cuts })
     }
 
     /// Apply what the answer to a request said (its status and headers).
@@ -302,12 +278,12 @@ impl Drop for ScopePermit {
     }
 }
 
-/// One request of ours in flight, and its number.
-pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit, u64);
+/// One request of ours in flight.
+pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.requests().numbers.remove(&self.1);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

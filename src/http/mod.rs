@@ -14,6 +14,7 @@ mod body;
 mod client;
 mod mutation;
 mod retry;
+mod window;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -151,6 +152,8 @@ pub struct SourceClient {
     backoff_base: Duration,
     /// How many scopes run at once, adapted to what the server's headers say.
     concurrency: Arc<ConcurrencyLimit>,
+    /// What the server's rate-limit window has left for us, and when it resets.
+    window: window::WindowBudget,
     /// The configured `base_url`: the one origin that receives the credentials.
     base: Url,
 }
@@ -180,12 +183,14 @@ impl SourceClient {
             settings.concurrency,
             settings.max_concurrency,
         ));
+        let max_retry_wait = settings.max_retry_wait;
         Ok(SourceClient {
             client,
             concurrency,
             settings,
             auth,
             limiter,
+            window: window::WindowBudget::new(max_retry_wait),
             paused_until: Arc::new(Mutex::new(None)),
             backoff_base: BACKOFF_BASE,
             base,
@@ -222,7 +227,7 @@ impl SourceClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.wait_turn().await;
+            let ticket = self.wait_turn().await;
             let mut req = self.client.get(url.clone()).headers(self.auth.clone());
             for (k, v) in extra {
                 req = req.header(k, v);
@@ -246,7 +251,7 @@ impl SourceClient {
                 Ok((status, headers, body)) => {
                     let paced = self.limiter.is_some();
                     self.concurrency.observe(status, &headers, sent, paced);
-                    self.note_rate_limit_headers(&headers, sent).await;
+                    self.note_rate_limit_headers(&headers, ticket);
                     let retry_reason = retry_reason(status, &body, expect_json);
                     if let (Some(reason), false) = (retry_reason, last) {
                         let wait = server_requested_wait(status, &headers, Utc::now())

@@ -1,6 +1,6 @@
 //! When to try again and how long to wait: exponential backoff with jitter, the wait a server
 //! asks for (`Retry-After`, rate-limit reset headers), client-side pacing, and holding every
-//! request of a source while its rate-limit window is spent.
+//! request of a source while its rate-limit window is spent (`window.rs` counts it).
 
 use std::time::Duration;
 
@@ -10,15 +10,16 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use super::SourceClient;
-use super::adapt::Sent;
 use super::body::{from_json_lossy, header_str, header_u64};
+use super::window::Ticket;
 
 /// First backoff step; doubled on each retry.
 pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(500);
 
 impl SourceClient {
-    /// Wait until the source may send: after a pause a server asked for, then for the pacing.
-    pub(super) async fn wait_turn(&self) {
+    /// Wait until the source may send: after a pause a server asked for, for the pacing, and
+    /// for room in the server's rate-limit window.
+    pub(super) async fn wait_turn(&self) -> Ticket {
         let until = *self.paused_until.lock().await;
         if let Some(until) = until {
             tokio::time::sleep_until(until).await;
@@ -26,6 +27,7 @@ impl SourceClient {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
+        self.window.take().await
     }
 
     /// Hold every request of the source for `wait` (never shortening a longer pause).
@@ -40,27 +42,12 @@ impl SourceClient {
         }
     }
 
-    /// When a server says the window is (nearly) spent, hold every request until it resets.
-    pub(super) async fn note_rate_limit_headers(&self, headers: &HeaderMap, sent: Sent) {
-        // With client-side pacing (Sent.dm) the limiter already spends the budget evenly, and a
-        // token bucket's Remaining sits near zero by design; 429s are handled on their own.
-        if self.limiter.is_some() {
-            return;
-        }
-        let Some(remaining) = header_u64(headers, "x-sentry-rate-limit-remaining")
-            .or_else(|| header_u64(headers, "x-ratelimit-remaining"))
-        else {
-            return;
-        };
-        let Some(until_reset) = reset_wait(headers, Utc::now()) else {
-            return;
-        };
-        // Our requests sent after this one and still in flight will each spend one of what is
-        // left: the window's last requests were overshooting it, sent before the answers
-        // saying it was spent came back.
-        let left = remaining.saturating_sub(self.concurrency.sent_after(sent));
-        if let Some(wait) = slowdown(left, self.concurrency.current(), until_reset) {
-            self.pause_all(wait.min(self.settings.max_retry_wait)).await;
+    /// Count what the answer says the server's window has left. With client-side pacing
+    /// (Sent.dm) the pacer already spends the budget evenly, and a token bucket's Remaining
+    /// sits near zero by design; 429s are handled on their own.
+    pub(super) fn note_rate_limit_headers(&self, headers: &HeaderMap, ticket: Ticket) {
+        if self.limiter.is_none() {
+            self.window.observe(headers, ticket);
         }
     }
 
@@ -71,17 +58,6 @@ impl SourceClient {
             .saturating_mul(1u32 << (attempt - 1).min(16));
         let jitter = rand::random_range(0.5..=1.0);
         exp.mul_f64(jitter).min(self.settings.max_retry_wait)
-    }
-}
-
-/// How long to hold a source's requests given what the window has left: nothing while plenty
-/// remains; the rest of the window when it is spent; and when fewer requests remain than run at
-/// once, the window's remaining time spread over them, so the budget lasts until the reset.
-fn slowdown(remaining: u64, concurrency: usize, until_reset: Duration) -> Option<Duration> {
-    match remaining {
-        0 => Some(until_reset),
-        r if r <= concurrency as u64 => Some(until_reset / (r as u32 + 1)),
-        _ => None,
     }
 }
 
@@ -199,16 +175,6 @@ mod tests {
             server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
             Some(Duration::from_millis(250))
         );
-    }
-
-    #[test]
-    fn slowdown_spreads_what_is_left_of_the_window() {
-        let w = Duration::from_secs(10);
-        assert_eq!(slowdown(100, 4, w), None);
-        assert_eq!(slowdown(5, 4, w), None);
-        assert_eq!(slowdown(4, 4, w), Some(Duration::from_secs(2)));
-        assert_eq!(slowdown(1, 4, w), Some(Duration::from_secs(5)));
-        assert_eq!(slowdown(0, 4, w), Some(w));
     }
 
     #[test]
