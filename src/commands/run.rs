@@ -391,9 +391,11 @@ fn evaluate_part(
     context: rules::Context,
 ) -> rules::Evaluated {
     let mut all = rules::Evaluated::default();
+    let mut details = rules::DetailText::default();
     for r in results {
         if let Ok(accounts) = &r.outcome {
-            let scope = rules::evaluate_scope(accounts, context, &config.rules);
+            let scope =
+                rules::evaluate_scope_sharing(accounts, context, &config.rules, &mut details);
             all.findings.extend(scope.findings);
             all.evaluated.extend(scope.evaluated);
         }

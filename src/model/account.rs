@@ -58,7 +58,7 @@ pub enum AccountStatus {
     /// A rejected invitation or membership, still listed.
     Rejected,
     /// Any other status, as the API spelt it (lower-case); `unknown` when it sent none.
-    Other(String),
+    Other(Arc<str>),
 }
 
 impl AccountStatus {
@@ -76,7 +76,7 @@ impl AccountStatus {
         known
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(text))
-            .unwrap_or_else(|| AccountStatus::Other(text.to_lowercase()))
+            .unwrap_or_else(|| AccountStatus::Other(text.to_lowercase().into()))
     }
 
     pub fn as_str(&self) -> &str {

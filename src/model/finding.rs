@@ -257,11 +257,13 @@ pub struct Finding {
     pub scope: Arc<str>,
     #[serde(flatten)]
     pub subject: Subject,
-    pub detail: String,
+    /// What the rule saw, in words. Shared: many findings say the same (one rule, one date).
+    pub detail: Arc<str>,
     pub suppressed: bool,
-    /// The accepted-risk entry that suppresses this finding.
+    /// The accepted-risk entry that suppresses this finding (boxed: most findings have none,
+    /// and a large run holds hundreds of thousands of findings).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppression: Option<SuppressionNote>,
+    pub suppression: Option<Box<SuppressionNote>>,
     /// Against a baseline (`--baseline`): `new` or `persisting`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,

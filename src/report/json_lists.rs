@@ -143,7 +143,7 @@ mod tests {
             a.name = Some(format!("{hostile}{i}").into());
             report.accounts.push(a);
             let mut f = finding.clone();
-            f.detail = format!("{hostile}{i}");
+            f.detail = format!("{hostile}{i}").into();
             report.findings.push(f);
         }
         report.title = hostile.into();

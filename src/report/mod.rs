@@ -715,7 +715,7 @@ mod sort_tests {
             source_name: ["sentry", "sentdm"][usize::from(place % 2)].into(),
             scope: ["acme", "labs"][usize::from(place / 2 % 2)].into(),
             subject,
-            detail: String::new(),
+            detail: "".into(),
             suppressed: false,
             suppression: None,
             change: None,

@@ -213,9 +213,9 @@ impl FindingRecord {
                     last_seen_at: self.last_seen_at,
                 })
             },
-            detail: self.detail,
+            detail: self.detail.into(),
             suppressed: self.suppressed,
-            suppression: self.suppression,
+            suppression: self.suppression.map(Box::new),
             change: self.change,
             first_seen: self.first_seen,
         })

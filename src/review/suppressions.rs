@@ -227,11 +227,11 @@ impl Suppressions {
             }
             if let Some(e) = suppressed_by {
                 f.suppressed = true;
-                f.suppression = Some(SuppressionNote {
+                f.suppression = Some(Box::new(SuppressionNote {
                     reason: e.reason.clone(),
                     owner: e.owner.clone(),
                     expires: e.expires.to_string(),
-                });
+                }));
             }
         }
         self.entries
@@ -326,7 +326,7 @@ mod tests {
                 status: AccountStatus::Active,
                 last_seen_at: None,
             }),
-            detail: String::new(),
+            detail: "".into(),
             suppressed: false,
             suppression: None,
             change: None,

@@ -8,6 +8,7 @@
 mod registry;
 
 pub(crate) mod admin_without_2fa;
+mod detail_text;
 pub(crate) mod expired_membership;
 pub(crate) mod flags;
 pub(crate) mod listing;
@@ -44,6 +45,7 @@ pub(crate) use registry::{ActiveRule, rule_info, rule_infos};
 
 use crate::model::{Account, AccountSubject, Finding, Outcome, RuleId, Severity, Subject};
 use crate::people::Roster;
+pub(crate) use detail_text::DetailText;
 
 /// What `access-audit rules` prints about a rule, and what reports cite.
 #[derive(Debug, Clone, Copy)]
@@ -284,6 +286,17 @@ pub fn evaluate_scope<'a>(
     context: impl Into<Context<'a>>,
     settings: &RuleSettings,
 ) -> Evaluated {
+    evaluate_scope_sharing(accounts, context, settings, &mut DetailText::default())
+}
+
+/// [`evaluate_scope`], the findings' details shared through `details` with those of the
+/// scopes evaluated before with it.
+pub(crate) fn evaluate_scope_sharing<'a>(
+    accounts: &[Account],
+    context: impl Into<Context<'a>>,
+    settings: &RuleSettings,
+    details: &mut DetailText,
+) -> Evaluated {
     let context = context.into();
     let rules: Vec<(&dyn Rule, Severity)> = settings
         .runnable(context.provides())
@@ -299,7 +312,14 @@ pub fn evaluate_scope<'a>(
                 *count += 1;
             }
             if let Some(hit) = rule.check(account, &context) {
-                findings.push(finding(rule.info().id, *severity, hit, account, false));
+                findings.push(finding(
+                    rule.info().id,
+                    *severity,
+                    hit,
+                    account,
+                    false,
+                    details,
+                ));
             }
         }
     }
@@ -311,7 +331,14 @@ pub fn evaluate_scope<'a>(
                 *count += 1;
             }
             if let Some(hit) = rule.check_scope(accounts, &context) {
-                findings.push(finding(rule.info().id, *severity, hit, first, true));
+                findings.push(finding(
+                    rule.info().id,
+                    *severity,
+                    hit,
+                    first,
+                    true,
+                    details,
+                ));
             }
         }
     }
@@ -332,6 +359,7 @@ fn finding(
     hit: Hit,
     account: &Account,
     whole_scope: bool,
+    details: &mut DetailText,
 ) -> Finding {
     let subject = if whole_scope {
         Subject::Scope
@@ -352,7 +380,7 @@ fn finding(
         source_name: account.source_name.clone(),
         scope: account.scope.clone(),
         subject,
-        detail: hit.detail,
+        detail: details.share(&hit.detail),
         suppressed: false,
         suppression: None,
         change: None,

@@ -342,7 +342,7 @@ impl<'a> Event<'a> {
                 outcome: f.outcome,
                 change: f.change,
                 first_seen: f.first_seen.as_deref(),
-                suppression: f.suppression.as_ref(),
+                suppression: f.suppression.as_deref(),
             },
         }
     }

@@ -33,7 +33,7 @@ fn finding(rule: &'static str, severity: Severity, outcome: Outcome, subject: Su
         source_name: "sentry".into(),
         scope: "acme".into(),
         subject,
-        detail: format!("{rule} fired"),
+        detail: format!("{rule} fired").into(),
         suppressed: false,
         suppression: None,
         change: None,
@@ -252,11 +252,11 @@ fn suppressed_and_manual_findings_keep_their_state() {
         account_subject("1", Some("a@acme.example")),
     );
     suppressed.suppressed = true;
-    suppressed.suppression = Some(SuppressionNote {
+    suppressed.suppression = Some(Box::new(SuppressionNote {
         reason: "break-glass account".into(),
         owner: "secops".into(),
         expires: "2027-01-01".into(),
-    });
+    }));
     let manual = finding(
         "admin_without_2fa",
         Severity::Critical,

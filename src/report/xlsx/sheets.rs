@@ -517,7 +517,7 @@ pub(super) fn change_columns<'r>() -> Vec<Column<ChangeRow<'r>>> {
         },
         Column {
             header: "detail",
-            cell: |c| Cell::text(c.pick(|f| &f.detail, |b| &b.detail)),
+            cell: |c| Cell::text(c.pick(|f| &*f.detail, |b| &b.detail)),
         },
         Column {
             header: "first_seen (UTC)",
