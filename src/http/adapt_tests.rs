@@ -220,7 +220,10 @@ async fn a_live_client_rises_on_room_and_halves_on_a_429() {
         crate::http::SourceClient::new(settings, HeaderMap::new(), &server.uri()).expect("client");
     let url = |p: &str| url::Url::parse(&format!("{}{p}", server.uri())).expect("url");
     for _ in 0..8 {
-        client.get(&url("/roomy"), &[], true).await.expect("answer");
+        client
+            .get("test", &url("/roomy"), &[], true)
+            .await
+            .expect("answer");
     }
     assert_eq!(
         client.scope_limit().current(),
@@ -228,7 +231,7 @@ async fn a_live_client_rises_on_room_and_halves_on_a_429() {
         "one more per answer with room"
     );
     let answer = client
-        .get(&url("/limited"), &[], true)
+        .get("test", &url("/limited"), &[], true)
         .await
         .expect("answer");
     assert_eq!(answer.status, 429);

@@ -7,7 +7,8 @@
 //! Here: what a source may ask of it ([`FetchSettings`]), what it gives ([`Answer`],
 //! [`NoAnswer`]) and the attempt loop ([`SourceClient::get`]). `client.rs` builds the `reqwest`
 //! clients and their redirect policy (delivery targets use it too), `retry.rs` decides when to
-//! try again and how long to wait, `body.rs` reads an answer within its cap.
+//! try again and how long to wait, `window.rs` counts the server's rate-limit windows,
+//! `adapt.rs` adapts the concurrency, `body.rs` reads an answer within its cap.
 
 mod adapt;
 mod body;
@@ -147,12 +148,12 @@ pub struct SourceClient {
     settings: FetchSettings,
     auth: HeaderMap,
     limiter: Option<DefaultDirectRateLimiter>,
-    /// Set when a server says "no more until …" (rate-limit reset); every task of the source waits.
+    /// Set when a server answers 429 ("no more until …"); every task of the source waits.
     paused_until: Arc<Mutex<Option<Instant>>>,
     backoff_base: Duration,
     /// How many scopes run at once, adapted to what the server's headers say.
     concurrency: Arc<ConcurrencyLimit>,
-    /// What the server's rate-limit window has left for us, and when it resets.
+    /// What the server's rate-limit windows have left for us, and when they reset.
     window: window::WindowBudget,
     /// The configured `base_url`: the one origin that receives the credentials.
     base: Url,
@@ -215,10 +216,12 @@ impl SourceClient {
         Arc::clone(&self.concurrency)
     }
 
-    /// GET `url`, retrying what is worth retrying. `expect_json`: a 2xx whose body is not JSON
-    /// (truncated, an HTML error page from a proxy) is retried too.
+    /// GET `url`, retrying what is worth retrying. `endpoint` names the API endpoint (the
+    /// server's rate-limit window may be per endpoint). `expect_json`: a 2xx whose body is not
+    /// JSON (truncated, an HTML error page from a proxy) is retried too.
     pub async fn get(
         &self,
+        endpoint: &'static str,
         url: &Url,
         extra: &[(HeaderName, HeaderValue)],
         expect_json: bool,
@@ -227,7 +230,7 @@ impl SourceClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let ticket = self.wait_turn().await;
+            let ticket = self.wait_turn(endpoint).await;
             let mut req = self.client.get(url.clone()).headers(self.auth.clone());
             for (k, v) in extra {
                 req = req.header(k, v);

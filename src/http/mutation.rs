@@ -61,7 +61,7 @@ impl SourceClient {
     ) -> Result<MutationAnswer, NotAnswered> {
         let mut limited = 0;
         loop {
-            self.wait_turn().await;
+            self.wait_turn("mutation").await;
             let mut builder = self
                 .client
                 .request(req.method.clone(), req.url.clone())

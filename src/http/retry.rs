@@ -19,15 +19,23 @@ pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(500);
 impl SourceClient {
     /// Wait until the source may send: after a pause a server asked for, for the pacing, and
     /// for room in the server's rate-limit window.
-    pub(super) async fn wait_turn(&self) -> Ticket {
+    /// `endpoint` names the window the request counts against (Sentry keeps one per endpoint).
+    pub(super) async fn wait_turn(&self, endpoint: &'static str) -> Ticket {
+        self.wait_for_pause().await;
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let ticket = self.window.take(endpoint).await;
+        // A 429 may have paused the source while this request waited for its window.
+        self.wait_for_pause().await;
+        ticket
+    }
+
+    async fn wait_for_pause(&self) {
         let until = *self.paused_until.lock().await;
         if let Some(until) = until {
             tokio::time::sleep_until(until).await;
         }
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
-        self.window.take().await
     }
 
     /// Hold every request of the source for `wait` (never shortening a longer pause).

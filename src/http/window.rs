@@ -1,18 +1,22 @@
-//! The server's rate-limit window, counted on our side: how many requests it has left for us
-//! and when it resets, so a source stops sending when the window is spent instead of learning
+//! The server's rate-limit windows, counted on our side: how many requests each has left for
+//! us and when it resets, so a source stops sending when a window is spent instead of learning
 //! it from 429s.
 //!
-//! Every answer says what the window had left when the server counted that request
+//! Every answer says what its window had left when the server counted that request
 //! (`X-Sentry-Rate-Limit-Remaining`, `X-RateLimit-Remaining`) and when it resets (`…-Reset`,
 //! epoch seconds). By the time the answer is read, our requests sent after it have spent more,
-//! so the estimate is what it said less every request we sent since — the server counts at
-//! arrival, and ours arrive before their answers. Each request then takes one from the
-//! estimate before it is sent; at none left, requests wait for the reset.
+//! so the estimate is what it said less every request we sent to that window since — the
+//! server counts at arrival, and ours arrive before their answers. Each request then takes one
+//! from the estimate before it is sent; at none left, requests wait for the reset.
 //!
-//! At the reset Sentry's fixed window is whole again (`X-Sentry-Rate-Limit-Limit`). Sent.dm's
-//! `X-RateLimit-Reset` belongs to a token bucket that refills gradually, so there one request
+//! Sentry keeps a window per endpoint (its rate-limit key is the caller and the endpoint), whole
+//! again at its reset (`X-Sentry-Rate-Limit-Limit`). Sent.dm's `X-RateLimit-*` describe one pool
+//! for the whole account, a token bucket that refills gradually: after its reset one request
 //! goes first and its answer tells the rest. A source with client-side pacing does not use
 //! this: its pacer spends the budget evenly already.
+//!
+//! No request waits here longer than `max_retry_wait` in all: past it, it is sent, and a 429
+//! is handled as any other.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,18 +36,28 @@ const RESET_MARGIN: Duration = Duration::from_millis(50);
 /// a server that stops sending the headers must not stop the run.
 const NEWS_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// One source's view of the server's window.
+/// The key of the window every endpoint of the source shares (Sent.dm's account pool).
+const WHOLE_SOURCE: &str = "";
+
+/// One source's view of the server's windows.
 #[derive(Debug)]
 pub(crate) struct WindowBudget {
     state: Mutex<State>,
     news: Notify,
-    /// The longest a server's reset may hold us (`max_retry_wait`).
+    /// The longest a request waits here (`max_retry_wait`).
     max_wait: Duration,
 }
 
+/// One counter per window key: the source's endpoints (Sentry), and the whole source (Sent.dm).
 #[derive(Debug, Default)]
 struct State {
-    /// Requests sent so far (their tickets).
+    counters: Vec<Counter>,
+}
+
+#[derive(Debug)]
+struct Counter {
+    key: &'static str,
+    /// Requests sent under this key so far (their tickets).
     taken: u64,
     window: Option<Window>,
 }
@@ -56,19 +70,29 @@ struct Window {
     /// When we may send again after it is spent; `None` once it has passed and the next
     /// window's reset is not known yet.
     reset_at: Option<Instant>,
+    /// The server's reset was further away than we wait (`max_retry_wait`): at our reset the
+    /// window is still spent, so one request goes to ask.
+    capped: bool,
     /// Requests it has left for us, at most.
     left: u64,
     /// What a new window holds before any answer says: Sentry's limit, or one request.
     refill: u64,
 }
 
-/// A request's place among those sent: the answer to it is compared with what was sent after.
+/// A request's place among those sent to its endpoint and to the whole source: the answer to it
+/// is compared with what was sent after.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ticket(u64);
+pub(crate) struct Ticket {
+    endpoint: &'static str,
+    own: u64,
+    whole: u64,
+}
 
-/// What one answer's headers say of the window.
+/// What one answer's headers say of its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Report {
+    /// Sentry's window is the endpoint's; Sent.dm's the whole source's.
+    per_endpoint: bool,
     remaining: u64,
     reset_epoch: u64,
     refill: u64,
@@ -82,12 +106,14 @@ impl Report {
         ) {
             let limit = header_u64(headers, "x-sentry-rate-limit-limit").unwrap_or(1);
             return Some(Report {
+                per_endpoint: true,
                 remaining,
                 reset_epoch,
                 refill: limit.max(1),
             });
         }
         Some(Report {
+            per_endpoint: false,
             remaining: header_u64(headers, "x-ratelimit-remaining")?,
             reset_epoch: header_u64(headers, "x-ratelimit-reset")?,
             refill: 1,
@@ -96,6 +122,7 @@ impl Report {
 }
 
 /// What a request must wait for before it may be sent.
+#[derive(Debug, PartialEq, Eq)]
 enum Wait {
     Until(Instant),
     News,
@@ -110,22 +137,33 @@ impl WindowBudget {
         }
     }
 
-    /// Wait until the window has room for one more request, and take it.
-    pub(crate) async fn take(&self) -> Ticket {
+    /// Wait until the windows `endpoint` counts against have room for one more request, and
+    /// take it; after `max_retry_wait` of waiting, take it anyway.
+    pub(crate) async fn take(&self, endpoint: &'static str) -> Ticket {
+        let deadline = Instant::now() + self.max_wait;
         loop {
             let (wait, news) = {
                 let mut state = self.lock();
-                match state.try_take(Instant::now()) {
+                let now = Instant::now();
+                match state.try_take(endpoint, now, now >= deadline) {
                     Ok(ticket) => return ticket,
                     // Registered before the lock is let go, so no answer is missed.
                     Err(wait) => (wait, self.news.notified()),
                 }
             };
             match wait {
-                Wait::Until(at) => tokio::time::sleep_until(at).await,
+                // A new answer may show the window open sooner (another caller's reset, a
+                // capped wait): look again at each.
+                Wait::Until(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at.min(deadline)) => {}
+                        () = news => {}
+                    }
+                }
                 Wait::News => {
-                    if tokio::time::timeout(NEWS_TIMEOUT, news).await.is_err() {
-                        self.lock().window = None;
+                    let until = (Instant::now() + NEWS_TIMEOUT).min(deadline);
+                    if tokio::time::timeout_at(until, news).await.is_err() {
+                        self.lock().forget_unanswered(endpoint);
                     }
                 }
             }
@@ -137,19 +175,23 @@ impl WindowBudget {
         let Some(report) = Report::from_headers(headers) else {
             return;
         };
-        let Some(reset_at) = self.reset_instant(report.reset_epoch) else {
+        let Some((reset_at, capped)) = self.reset_instant(report.reset_epoch) else {
             return;
         };
-        self.lock().learn(report, reset_at, ticket);
+        self.lock().learn(report, reset_at, capped, ticket);
         self.news.notify_waiters();
     }
 
-    /// When, on our clock, a window ending at `reset_epoch` (server time) will have reset;
-    /// `None` if it already has (the answer is about a window that is over).
-    fn reset_instant(&self, reset_epoch: u64) -> Option<Instant> {
+    /// When, on our clock, a window ending at `reset_epoch` (server time) will have reset, and
+    /// whether that was further than we wait; `None` if it already has (the answer is about a
+    /// window that is over).
+    fn reset_instant(&self, reset_epoch: u64) -> Option<(Instant, bool)> {
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).ok()?;
-        let until = Duration::from_millis(reset_epoch.checked_mul(1000)?.checked_sub(now_ms)?);
-        Some(Instant::now() + until.saturating_add(RESET_MARGIN).min(self.max_wait))
+        let reset_ms = reset_epoch.saturating_mul(1000);
+        let until =
+            Duration::from_millis(reset_ms.checked_sub(now_ms)?).saturating_add(RESET_MARGIN);
+        let capped = until > self.max_wait;
+        Some((Instant::now() + until.min(self.max_wait), capped))
     }
 
     /// The state stays whole whatever panicked while holding it: every step leaves it valid.
@@ -159,45 +201,110 @@ impl WindowBudget {
 }
 
 impl State {
-    fn try_take(&mut self, now: Instant) -> Result<Ticket, Wait> {
-        if let Some(window) = &mut self.window {
-            if window.reset_at.is_some_and(|at| now >= at) {
-                window.reset_at = None;
-                window.left = window.refill;
+    fn counter(&mut self, key: &'static str) -> &mut Counter {
+        let at = match self.counters.iter().position(|c| c.key == key) {
+            Some(at) => at,
+            None => {
+                self.counters.push(Counter {
+                    key,
+                    taken: 0,
+                    window: None,
+                });
+                self.counters.len() - 1
             }
-            match (window.left, window.reset_at) {
-                (0, Some(at)) => return Err(Wait::Until(at)),
-                (0, None) => return Err(Wait::News),
-                _ => window.left -= 1,
-            }
-        }
-        self.taken += 1;
-        Ok(Ticket(self.taken))
+        };
+        &mut self.counters[at]
     }
 
-    fn learn(&mut self, report: Report, reset_at: Instant, ticket: Ticket) {
+    /// Take a ticket if both windows the endpoint counts against have room (or `force`).
+    fn try_take(
+        &mut self,
+        endpoint: &'static str,
+        now: Instant,
+        force: bool,
+    ) -> Result<Ticket, Wait> {
+        if !force {
+            for key in [endpoint, WHOLE_SOURCE] {
+                if let Some(wait) = self.counter(key).wait(now) {
+                    return Err(wait);
+                }
+            }
+        }
+        Ok(Ticket {
+            endpoint,
+            own: self.counter(endpoint).take(),
+            whole: self.counter(WHOLE_SOURCE).take(),
+        })
+    }
+
+    fn learn(&mut self, report: Report, reset_at: Instant, capped: bool, ticket: Ticket) {
+        let (key, number) = if report.per_endpoint {
+            (ticket.endpoint, ticket.own)
+        } else {
+            (WHOLE_SOURCE, ticket.whole)
+        };
+        self.counter(key).learn(report, reset_at, capped, number);
+    }
+
+    /// No answer came to say what the new windows hold: stop counting them until one does.
+    fn forget_unanswered(&mut self, endpoint: &'static str) {
+        for key in [endpoint, WHOLE_SOURCE] {
+            let counter = self.counter(key);
+            if counter
+                .window
+                .is_some_and(|w| w.left == 0 && w.reset_at.is_none())
+            {
+                counter.window = None;
+            }
+        }
+    }
+}
+
+impl Counter {
+    /// What a request must wait for, or `None` if the window has room (or is not known).
+    fn wait(&mut self, now: Instant) -> Option<Wait> {
+        let window = self.window.as_mut()?;
+        if window.reset_at.is_some_and(|at| now >= at) {
+            window.reset_at = None;
+            window.left = if window.capped { 1 } else { window.refill };
+        }
+        match (window.left, window.reset_at) {
+            (0, Some(at)) => Some(Wait::Until(at)),
+            (0, None) => Some(Wait::News),
+            _ => None,
+        }
+    }
+
+    fn take(&mut self) -> u64 {
+        if let Some(window) = &mut self.window {
+            window.left = window.left.saturating_sub(1);
+        }
+        self.taken += 1;
+        self.taken
+    }
+
+    fn learn(&mut self, report: Report, reset_at: Instant, capped: bool, number: u64) {
         let estimate = report
             .remaining
-            .saturating_sub(self.taken.saturating_sub(ticket.0));
+            .saturating_sub(self.taken.saturating_sub(number));
         let fresh = Window {
             reset_epoch: report.reset_epoch,
             reset_at: Some(reset_at),
+            capped,
             left: estimate,
             refill: report.refill,
         };
         let window = match self.window {
             None => fresh,
-            // About a window before ours, or about the one we have seen reset: old news (its
-            // answers still arrive after the reset, and would make the new window look spent).
-            Some(w)
-                if report.reset_epoch < w.reset_epoch
-                    || (report.reset_epoch == w.reset_epoch && w.reset_at.is_none()) =>
-            {
-                return;
-            }
-            // The same window: both are upper bounds, the lower is nearer the truth.
+            // About a window before ours: old news.
+            Some(w) if report.reset_epoch < w.reset_epoch => return,
+            // The same window: both are upper bounds, the lower is nearer the truth. Its reset
+            // is still ahead (an answer about a window that is over never gets here), so if
+            // our wait for it was cut short, this one sets it again.
             Some(w) if report.reset_epoch == w.reset_epoch => Window {
                 left: w.left.min(estimate),
+                reset_at: Some(w.reset_at.map_or(reset_at, |at| at.max(reset_at))),
+                capped,
                 ..w
             },
             // The window after the one we saw reset: we have counted our requests in it since.
@@ -213,148 +320,5 @@ impl State {
 }
 
 #[cfg(test)]
-mod tests {
-    use reqwest::header::HeaderValue;
-
-    use super::*;
-
-    fn sentry(remaining: u64, reset_epoch: u64, limit: u64) -> Report {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("x-sentry-rate-limit-remaining", remaining),
-            ("x-sentry-rate-limit-reset", reset_epoch),
-            ("x-sentry-rate-limit-limit", limit),
-        ] {
-            h.insert(k, HeaderValue::from(v));
-        }
-        Report::from_headers(&h).expect("report")
-    }
-
-    fn takes(state: &mut State, now: Instant, n: usize) -> Vec<Ticket> {
-        (0..n)
-            .map(|_| state.try_take(now).ok().expect("room"))
-            .collect()
-    }
-
-    #[test]
-    fn headers_of_either_api() {
-        assert_eq!(
-            sentry(3, 100, 40),
-            Report {
-                remaining: 3,
-                reset_epoch: 100,
-                refill: 40
-            }
-        );
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", HeaderValue::from(5));
-        assert_eq!(Report::from_headers(&h), None, "no reset, no window");
-        h.insert("x-ratelimit-reset", HeaderValue::from(9));
-        h.insert("x-ratelimit-limit", HeaderValue::from(600));
-        assert_eq!(
-            Report::from_headers(&h),
-            Some(Report {
-                remaining: 5,
-                reset_epoch: 9,
-                refill: 1
-            }),
-            "a token bucket refills gradually: one request first after its reset"
-        );
-        h.insert("x-ratelimit-remaining", HeaderValue::from_static("lots"));
-        assert_eq!(Report::from_headers(&h), None);
-    }
-
-    #[test]
-    fn what_was_sent_since_an_answered_request_is_spent_already() {
-        let now = Instant::now();
-        let reset = now + Duration::from_secs(1);
-        let mut state = State::default();
-        let tickets = takes(&mut state, now, 8);
-        // The first answer: 10 left when the server counted it, and 7 of ours came after.
-        state.learn(sentry(10, 100, 40), reset, tickets[0]);
-        // An answer sent later that knows no better changes nothing; one that knows worse
-        // lowers it.
-        state.learn(sentry(9, 100, 40), reset, tickets[1]);
-        assert_eq!(state.window.map(|w| w.left), Some(3));
-        state.learn(sentry(6, 100, 40), reset, tickets[2]);
-        assert_eq!(state.window.map(|w| w.left), Some(1));
-        assert_eq!(takes(&mut state, now, 1).len(), 1);
-        assert!(matches!(state.try_take(now), Err(Wait::Until(at)) if at == reset));
-    }
-
-    #[test]
-    fn old_news_is_ignored_and_a_spent_window_is_whole_at_its_reset() {
-        let now = Instant::now();
-        let reset = now + Duration::from_secs(1);
-        let mut state = State::default();
-        let tickets = takes(&mut state, now, 2);
-        state.learn(sentry(0, 100, 40), reset, tickets[1]);
-        assert!(matches!(state.try_take(now), Err(Wait::Until(_))));
-        // An answer about the window before says nothing of this one.
-        state.learn(sentry(30, 99, 40), reset, tickets[0]);
-        assert!(state.try_take(now).is_err());
-        // At the reset Sentry's window holds its whole limit again.
-        let later = reset + Duration::from_millis(1);
-        assert_eq!(takes(&mut state, later, 10).len(), 10);
-        // The last answers about the window that reset arrive after it: they do not count
-        // against the new one.
-        state.learn(sentry(0, 100, 40), reset, tickets[1]);
-        assert_eq!(takes(&mut state, later, 30).len(), 30);
-        assert!(
-            matches!(state.try_take(later), Err(Wait::News)),
-            "the next window's end is not known until an answer says"
-        );
-        // The first answer of the new window: what it said less the 39 sent after it.
-        let next = later + Duration::from_secs(1);
-        state.learn(sentry(39, 101, 40), next, Ticket(3));
-        assert!(matches!(state.try_take(later), Err(Wait::Until(at)) if at == next));
-    }
-
-    #[test]
-    fn a_token_bucket_sends_one_request_after_its_reset() {
-        let now = Instant::now();
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", HeaderValue::from(0));
-        h.insert("x-ratelimit-reset", HeaderValue::from(100));
-        let report = Report::from_headers(&h).expect("report");
-        let mut state = State::default();
-        let ticket = takes(&mut state, now, 1)[0];
-        state.learn(report, now, ticket);
-        assert_eq!(takes(&mut state, now, 1).len(), 1);
-        assert!(matches!(state.try_take(now), Err(Wait::News)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn waiting_requests_go_at_the_reset_and_a_silent_server_does_not_stop_them() {
-        let budget = WindowBudget::new(Duration::from_secs(60));
-        let ticket = budget.take().await;
-        budget.lock().learn(
-            sentry(0, 100, 1),
-            Instant::now() + Duration::from_secs(2),
-            ticket,
-        );
-        let start = Instant::now();
-        budget.take().await;
-        assert_eq!(
-            start.elapsed(),
-            Duration::from_secs(2),
-            "held until the reset"
-        );
-        // The window's one request is spent and no answer comes: after a while, send anyway.
-        budget.take().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(2) + NEWS_TIMEOUT);
-    }
-
-    #[test]
-    fn a_reset_far_away_is_capped_and_one_gone_by_is_no_news() {
-        let budget = WindowBudget::new(Duration::from_secs(60));
-        let now_epoch = u64::try_from(Utc::now().timestamp()).expect("after 1970");
-        assert!(budget.reset_instant(now_epoch - 5).is_none());
-        let far = budget.reset_instant(u64::MAX / 2000).expect("capped");
-        assert!(far <= Instant::now() + Duration::from_secs(60));
-        assert!(
-            budget.reset_instant(u64::MAX).is_none(),
-            "overflows: ignored"
-        );
-    }
-}
+#[path = "window_tests.rs"]
+mod tests;

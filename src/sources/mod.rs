@@ -204,7 +204,9 @@ impl Fetcher {
         match &self.source {
             PageSource::Live { client, recorder } => {
                 let mut sha256 = None;
-                let result = client.get(&req.url, &req.headers, true).await;
+                let result = client
+                    .get(req.endpoint.as_str(), &req.url, &req.headers, true)
+                    .await;
                 self.retries.add(match &result {
                     Ok(answer) => answer.retries,
                     Err(failed) => failed.attempts.saturating_sub(1),
