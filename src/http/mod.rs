@@ -238,6 +238,11 @@ impl SourceClient {
             let (in_flight, sent) = self.concurrency.sending();
             let outcome = self.attempt(req).await;
             drop(in_flight);
+            if let Ok((_, headers, _)) = &outcome {
+                self.note_rate_limit_headers(headers, &ticket);
+            }
+            // Answered (or failed): it can spend no more of a window, whatever waits follow.
+            drop(ticket);
             let last = attempt >= max_attempts;
             match outcome {
                 Err(failed) => {
@@ -254,7 +259,6 @@ impl SourceClient {
                 Ok((status, headers, body)) => {
                     let paced = self.limiter.is_some();
                     self.concurrency.observe(status, &headers, sent, paced);
-                    self.note_rate_limit_headers(&headers, ticket);
                     let retry_reason = retry_reason(status, &body, expect_json);
                     if let (Some(reason), false) = (retry_reason, last) {
                         let wait = server_requested_wait(status, &headers, Utc::now())

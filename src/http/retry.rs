@@ -20,7 +20,7 @@ impl SourceClient {
     /// Wait until the source may send: after a pause a server asked for, for the pacing, and
     /// for room in the server's rate-limit window.
     /// `endpoint` names the window the request counts against (Sentry keeps one per endpoint).
-    pub(super) async fn wait_turn(&self, endpoint: &'static str) -> Ticket {
+    pub(super) async fn wait_turn(&self, endpoint: &'static str) -> Ticket<'_> {
         self.wait_for_pause().await;
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
@@ -53,7 +53,7 @@ impl SourceClient {
     /// Count what the answer says the server's window has left. With client-side pacing
     /// (Sent.dm) the pacer already spends the budget evenly, and a token bucket's Remaining
     /// sits near zero by design; 429s are handled on their own.
-    pub(super) fn note_rate_limit_headers(&self, headers: &HeaderMap, ticket: Ticket) {
+    pub(super) fn note_rate_limit_headers(&self, headers: &HeaderMap, ticket: &Ticket<'_>) {
         if self.limiter.is_none() {
             self.window.observe(headers, ticket);
         }

@@ -4,10 +4,11 @@
 //!
 //! Every answer says what its window had left when the server counted that request
 //! (`X-Sentry-Rate-Limit-Remaining`, `X-RateLimit-Remaining`) and when it resets (`…-Reset`,
-//! epoch seconds). By the time the answer is read, our requests sent after it have spent more,
-//! so the estimate is what it said less every request we sent to that window since — the
-//! server counts at arrival, and ours arrive before their answers. Each request then takes one
-//! from the estimate before it is sent; at none left, requests wait for the reset.
+//! epoch seconds). By the time the answer is read, our requests sent after it and not answered
+//! yet may have spent more, so the estimate is what it said less those. (Requests sent after it
+//! and answered already were counted before it — the server answers in about the order it
+//! counts — and subtracting them too left a tenth of every window unused.) Each request then
+//! takes one from the estimate before it is sent; at none left, requests wait for the reset.
 //!
 //! Sentry keeps a window per endpoint (its rate-limit key is the caller and the endpoint), whole
 //! again at its reset (`X-Sentry-Rate-Limit-Limit`). Sent.dm's `X-RateLimit-*` describe one pool
@@ -18,6 +19,7 @@
 //! No request waits here longer than `max_retry_wait` in all: past it, it is sent, and a 429
 //! is handled as any other.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,8 +59,10 @@ struct State {
 #[derive(Debug)]
 struct Counter {
     key: &'static str,
-    /// Requests sent under this key so far (their tickets).
+    /// Requests sent under this key so far (their numbers).
     taken: u64,
+    /// The numbers of those not answered yet.
+    unanswered: BTreeSet<u64>,
     window: Option<Window>,
 }
 
@@ -81,11 +85,23 @@ struct Window {
 
 /// A request's place among those sent to its endpoint and to the whole source: the answer to it
 /// is compared with what was sent after.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ticket {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Numbers {
     endpoint: &'static str,
     own: u64,
     whole: u64,
+}
+
+/// A request counted against its windows: unanswered until dropped.
+pub(crate) struct Ticket<'a> {
+    budget: &'a WindowBudget,
+    numbers: Numbers,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.budget.lock().answered(self.numbers);
+    }
 }
 
 /// What one answer's headers say of its window.
@@ -139,14 +155,19 @@ impl WindowBudget {
 
     /// Wait until the windows `endpoint` counts against have room for one more request, and
     /// take it; after `max_retry_wait` of waiting, take it anyway.
-    pub(crate) async fn take(&self, endpoint: &'static str) -> Ticket {
+    pub(crate) async fn take(&self, endpoint: &'static str) -> Ticket<'_> {
         let deadline = Instant::now() + self.max_wait;
         loop {
             let (wait, news) = {
                 let mut state = self.lock();
                 let now = Instant::now();
                 match state.try_take(endpoint, now, now >= deadline) {
-                    Ok(ticket) => return ticket,
+                    Ok(numbers) => {
+                        return Ticket {
+                            budget: self,
+                            numbers,
+                        };
+                    }
                     // Registered before the lock is let go, so no answer is missed.
                     Err(wait) => (wait, self.news.notified()),
                 }
@@ -171,14 +192,18 @@ impl WindowBudget {
     }
 
     /// Learn from the answer to the request `ticket` was taken for.
-    pub(crate) fn observe(&self, headers: &HeaderMap, ticket: Ticket) {
+    pub(crate) fn observe(&self, headers: &HeaderMap, ticket: &Ticket<'_>) {
+        self.observe_numbers(headers, ticket.numbers);
+    }
+
+    fn observe_numbers(&self, headers: &HeaderMap, numbers: Numbers) {
         let Some(report) = Report::from_headers(headers) else {
             return;
         };
         let Some((reset_at, capped)) = self.reset_instant(report.reset_epoch) else {
             return;
         };
-        self.lock().learn(report, reset_at, capped, ticket);
+        self.lock().learn(report, reset_at, capped, numbers);
         self.news.notify_waiters();
     }
 
@@ -208,6 +233,7 @@ impl State {
                 self.counters.push(Counter {
                     key,
                     taken: 0,
+                    unanswered: BTreeSet::new(),
                     window: None,
                 });
                 self.counters.len() - 1
@@ -222,7 +248,7 @@ impl State {
         endpoint: &'static str,
         now: Instant,
         force: bool,
-    ) -> Result<Ticket, Wait> {
+    ) -> Result<Numbers, Wait> {
         if !force {
             for key in [endpoint, WHOLE_SOURCE] {
                 if let Some(wait) = self.counter(key).wait(now) {
@@ -230,20 +256,28 @@ impl State {
                 }
             }
         }
-        Ok(Ticket {
+        Ok(Numbers {
             endpoint,
             own: self.counter(endpoint).take(),
             whole: self.counter(WHOLE_SOURCE).take(),
         })
     }
 
-    fn learn(&mut self, report: Report, reset_at: Instant, capped: bool, ticket: Ticket) {
+    fn learn(&mut self, report: Report, reset_at: Instant, capped: bool, numbers: Numbers) {
         let (key, number) = if report.per_endpoint {
-            (ticket.endpoint, ticket.own)
+            (numbers.endpoint, numbers.own)
         } else {
-            (WHOLE_SOURCE, ticket.whole)
+            (WHOLE_SOURCE, numbers.whole)
         };
         self.counter(key).learn(report, reset_at, capped, number);
+    }
+
+    /// The request is answered, or failed: no longer one that may yet spend a window.
+    fn answered(&mut self, numbers: Numbers) {
+        self.counter(numbers.endpoint)
+            .unanswered
+            .remove(&numbers.own);
+        self.counter(WHOLE_SOURCE).unanswered.remove(&numbers.whole);
     }
 
     /// No answer came to say what the new windows hold: stop counting them until one does.
@@ -280,13 +314,13 @@ impl Counter {
             window.left = window.left.saturating_sub(1);
         }
         self.taken += 1;
+        self.unanswered.insert(self.taken);
         self.taken
     }
 
     fn learn(&mut self, report: Report, reset_at: Instant, capped: bool, number: u64) {
-        let estimate = report
-            .remaining
-            .saturating_sub(self.taken.saturating_sub(number));
+        let sent_since = self.unanswered.range(number + 1..).count() as u64;
+        let estimate = report.remaining.saturating_sub(sent_since);
         let fresh = Window {
             reset_epoch: report.reset_epoch,
             reset_at: Some(reset_at),

@@ -28,7 +28,7 @@ fn bucket(remaining: u64, reset_epoch: u64) -> Report {
     Report::from_headers(&h).expect("report")
 }
 
-fn takes(state: &mut State, endpoint: &'static str, now: Instant, n: usize) -> Vec<Ticket> {
+fn takes(state: &mut State, endpoint: &'static str, now: Instant, n: usize) -> Vec<Numbers> {
     (0..n)
         .map(|_| state.try_take(endpoint, now, false).expect("room"))
         .collect()
@@ -99,6 +99,44 @@ fn what_was_sent_since_an_answered_request_is_spent_already() {
 }
 
 #[test]
+fn requests_answered_already_were_counted_before_a_late_answer() {
+    let now = Instant::now();
+    let reset = now + Duration::from_secs(1);
+    let mut state = State::default();
+    let tickets = takes(&mut state, MEMBERS, now, 5);
+    // Requests 2 and 3 were answered first: the server counted them before request 1.
+    state.answered(tickets[1]);
+    state.answered(tickets[2]);
+    // Request 1's answer: 10 left then, less requests 4 and 5, which may have arrived since.
+    state.learn(sentry(10, 100, 40), reset, false, tickets[0]);
+    assert_eq!(left(&mut state, MEMBERS), Some(8));
+}
+
+#[tokio::test]
+async fn a_ticket_is_unanswered_until_dropped() {
+    let budget = WindowBudget::new(Duration::from_secs(60));
+    let first = budget.take(MEMBERS).await;
+    let second = budget.take(MEMBERS).await;
+    let unanswered = |budget: &WindowBudget| -> Vec<u64> {
+        let mut state = budget.lock();
+        let own = state.counter(MEMBERS).unanswered.iter().copied().collect();
+        let whole: Vec<u64> = state
+            .counter(WHOLE_SOURCE)
+            .unanswered
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(own, whole);
+        own
+    };
+    assert_eq!(unanswered(&budget), [1, 2]);
+    drop(first);
+    assert_eq!(unanswered(&budget), [2]);
+    drop(second);
+    assert!(unanswered(&budget).is_empty());
+}
+
+#[test]
 fn sentry_counts_each_endpoint_and_sentdm_the_whole_source() {
     let now = Instant::now();
     let reset = now + Duration::from_secs(1);
@@ -144,7 +182,7 @@ fn old_news_is_ignored_and_a_spent_window_is_whole_at_its_reset() {
         sentry(39, 101, 40),
         next,
         false,
-        Ticket {
+        Numbers {
             own: 3,
             ..tickets[0]
         },
@@ -216,7 +254,7 @@ async fn waiting_requests_go_at_the_reset_and_a_silent_server_does_not_stop_them
         sentry(0, 100, 1),
         Instant::now() + Duration::from_secs(2),
         false,
-        ticket,
+        ticket.numbers,
     );
     let start = Instant::now();
     budget.take(MEMBERS).await;
@@ -233,17 +271,17 @@ async fn waiting_requests_go_at_the_reset_and_a_silent_server_does_not_stop_them
 #[tokio::test(start_paused = true)]
 async fn an_answer_from_the_server_releases_or_holds_waiting_requests() {
     let budget = std::sync::Arc::new(WindowBudget::new(Duration::from_secs(60)));
-    let ticket = budget.take(MEMBERS).await;
+    let ticket = budget.take(MEMBERS).await.numbers;
     // Real headers: spent, resetting in about two seconds.
-    budget.observe(&sentry_headers(0, epoch_now() + 2, 40), ticket);
+    budget.observe_numbers(&sentry_headers(0, epoch_now() + 2, 40), ticket);
     let waiting = tokio::spawn({
         let budget = std::sync::Arc::clone(&budget);
-        async move { budget.take(MEMBERS).await }
+        async move { budget.take(MEMBERS).await.numbers }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!waiting.is_finished(), "held: the window is spent");
     // A later answer says a newer window has begun with room: the request goes at once.
-    budget.observe(&sentry_headers(5, epoch_now() + 3, 40), ticket);
+    budget.observe_numbers(&sentry_headers(5, epoch_now() + 3, 40), ticket);
     tokio::time::timeout(Duration::from_millis(10), waiting)
         .await
         .expect("released by the answer")
@@ -254,12 +292,12 @@ async fn an_answer_from_the_server_releases_or_holds_waiting_requests() {
 async fn no_request_waits_longer_than_the_longest_wait_in_all() {
     let max_wait = Duration::from_secs(3);
     let budget = std::sync::Arc::new(WindowBudget::new(max_wait));
-    let ticket = budget.take(MEMBERS).await;
-    budget.observe(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
+    let ticket = budget.take(MEMBERS).await.numbers;
+    budget.observe_numbers(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
     let start = Instant::now();
     let waiting = tokio::spawn({
         let budget = std::sync::Arc::clone(&budget);
-        async move { budget.take(MEMBERS).await }
+        async move { budget.take(MEMBERS).await.numbers }
     });
     // A server that keeps saying "spent, an hour from now" re-arms the wait each time.
     let rearming = tokio::spawn({
@@ -267,7 +305,7 @@ async fn no_request_waits_longer_than_the_longest_wait_in_all() {
         async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                budget.observe(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
+                budget.observe_numbers(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
             }
         }
     });
