@@ -21,14 +21,25 @@ impl SourceClient {
     /// for room in the server's rate-limit window.
     /// `endpoint` names the window the request counts against (Sentry keeps one per endpoint).
     pub(super) async fn wait_turn(&self, endpoint: &'static str) -> Ticket<'_> {
-        self.wait_for_pause().await;
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+        loop {
+            self.wait_for_pause().await;
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
+            let ticket = self.window.take(endpoint).await;
+            // A 429 may have paused the source while this request waited for its window: it
+            // would be sent into a later window than the one it was counted in.
+            if !self.is_paused().await {
+                return ticket;
+            }
         }
-        let ticket = self.window.take(endpoint).await;
-        // A 429 may have paused the source while this request waited for its window.
-        self.wait_for_pause().await;
-        ticket
+    }
+
+    async fn is_paused(&self) -> bool {
+        self.paused_until
+            .lock()
+            .await
+            .is_some_and(|until| until > Instant::now())
     }
 
     async fn wait_for_pause(&self) {

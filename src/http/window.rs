@@ -5,10 +5,13 @@
 //! Every answer says what its window had left when the server counted that request
 //! (`X-Sentry-Rate-Limit-Remaining`, `X-RateLimit-Remaining`) and when it resets (`…-Reset`,
 //! epoch seconds). By the time the answer is read, our requests sent after it and not answered
-//! yet may have spent more, so the estimate is what it said less those. (Requests sent after it
-//! and answered already were counted before it — the server answers in about the order it
-//! counts — and subtracting them too left a tenth of every window unused.) Each request then
-//! takes one from the estimate before it is sent; at none left, requests wait for the reset.
+//! yet may have spent more, so the estimate is what it said less those. Requests sent after it
+//! and answered already are left out: most were counted before it (a server answers in about the
+//! order it counts), and subtracting them too left a tenth of every window unused. The rare one
+//! counted after it — or sent later than numbered, or never answered — can make the estimate
+//! too high by at most our requests in flight, until the next answers lower it again (the
+//! estimate keeps the lowest). Each request takes one from the estimate before it is sent; at
+//! none left, the window's requests wait for its reset.
 //!
 //! Sentry keeps a window per endpoint (its rate-limit key is the caller and the endpoint), whole
 //! again at its reset (`X-Sentry-Rate-Limit-Limit`). Sent.dm's `X-RateLimit-*` describe one pool
@@ -157,6 +160,8 @@ impl WindowBudget {
     /// take it; after `max_retry_wait` of waiting, take it anyway.
     pub(crate) async fn take(&self, endpoint: &'static str) -> Ticket<'_> {
         let deadline = Instant::now() + self.max_wait;
+        // Set once: answers that say nothing new must not keep extending it.
+        let mut news_deadline = None;
         loop {
             let (wait, news) = {
                 let mut state = self.lock();
@@ -182,7 +187,8 @@ impl WindowBudget {
                     }
                 }
                 Wait::News => {
-                    let until = (Instant::now() + NEWS_TIMEOUT).min(deadline);
+                    let until = *news_deadline
+                        .get_or_insert_with(|| (Instant::now() + NEWS_TIMEOUT).min(deadline));
                     if tokio::time::timeout_at(until, news).await.is_err() {
                         self.lock().forget_unanswered(endpoint);
                     }
@@ -249,11 +255,10 @@ impl State {
         now: Instant,
         force: bool,
     ) -> Result<Numbers, Wait> {
-        if !force {
-            for key in [endpoint, WHOLE_SOURCE] {
-                if let Some(wait) = self.counter(key).wait(now) {
-                    return Err(wait);
-                }
+        for key in [endpoint, WHOLE_SOURCE] {
+            // Looked at even when forced: a window whose reset has passed starts counting anew.
+            if let (Some(wait), false) = (self.counter(key).wait(now), force) {
+                return Err(wait);
             }
         }
         Ok(Numbers {
@@ -341,6 +346,9 @@ impl Counter {
                 capped,
                 ..w
             },
+            // The window after the one we saw reset, when the reset let one request ask: its
+            // answer tells what the window holds.
+            Some(w) if w.reset_at.is_none() && (w.capped || w.refill <= 1) => fresh,
             // The window after the one we saw reset: we have counted our requests in it since.
             Some(w) if w.reset_at.is_none() => Window {
                 left: w.left.min(estimate),

@@ -218,6 +218,16 @@ fn a_reset_beyond_the_longest_wait_is_asked_about_again_not_refilled() {
         state.try_take(MEMBERS, later, false).err(),
         Some(Wait::Until(again))
     );
+    // At the next capped reset the probe finds a new window with room: it is used at once.
+    let after = again + Duration::from_millis(1);
+    let probe = takes(&mut state, MEMBERS, after, 1)[0];
+    state.learn(
+        sentry(39, 101, 40),
+        after + Duration::from_secs(1),
+        false,
+        probe,
+    );
+    assert_eq!(left(&mut state, MEMBERS), Some(39));
 }
 
 #[test]
@@ -226,8 +236,29 @@ fn a_token_bucket_sends_one_request_after_its_reset() {
     let mut state = State::default();
     let ticket = takes(&mut state, MEMBERS, now, 1)[0];
     state.learn(bucket(0, 100), now, false, ticket);
-    assert_eq!(takes(&mut state, MEMBERS, now, 1).len(), 1);
+    let probe = takes(&mut state, MEMBERS, now, 1)[0];
     assert_eq!(state.try_take(ORGS, now, false).err(), Some(Wait::News));
+    // The probe's answer says what the bucket holds now: that many go.
+    state.answered(probe);
+    state.learn(bucket(5, 101), now + Duration::from_secs(1), false, probe);
+    assert_eq!(takes(&mut state, ORGS, now, 5).len(), 5);
+    assert!(state.try_take(ORGS, now, false).is_err());
+}
+
+#[test]
+fn a_forced_request_after_the_reset_counts_in_the_new_window() {
+    let now = Instant::now();
+    let reset = now + Duration::from_secs(1);
+    let mut state = State::default();
+    let ticket = takes(&mut state, MEMBERS, now, 1)[0];
+    state.learn(sentry(0, 100, 3), reset, false, ticket);
+    let later = reset + Duration::from_millis(1);
+    assert!(state.try_take(MEMBERS, later, true).is_ok());
+    assert_eq!(
+        left(&mut state, MEMBERS),
+        Some(2),
+        "refilled to 3, one taken"
+    );
 }
 
 #[test]
@@ -237,8 +268,11 @@ fn resets_are_read_in_seconds_with_the_margin_and_capped() {
     let (at, capped) = budget.reset_instant(epoch_now() + 2).expect("ahead");
     assert!(!capped);
     let wait = at - before;
+    // Two seconds from the start of this second, and the margin: 1.05–2.05 s from now.
+    let slack = Duration::from_millis(10);
     assert!(
-        wait > Duration::from_secs(1) && wait <= Duration::from_secs(2) + RESET_MARGIN,
+        wait + slack >= Duration::from_secs(1) + RESET_MARGIN
+            && wait <= Duration::from_secs(2) + RESET_MARGIN + slack,
         "{wait:?}"
     );
     let (far, capped) = budget.reset_instant(u64::MAX).expect("capped");
@@ -309,7 +343,10 @@ async fn no_request_waits_longer_than_the_longest_wait_in_all() {
             }
         }
     });
-    waiting.await.expect("task");
+    tokio::time::timeout(2 * max_wait, waiting)
+        .await
+        .expect("sent by the deadline")
+        .expect("task");
     rearming.abort();
     assert_eq!(start.elapsed(), max_wait);
 }
