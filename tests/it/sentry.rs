@@ -538,3 +538,112 @@ async fn sso_not_linked_reads_the_organization_settings() {
         report["findings"]
     );
 }
+
+/// Sentry's window as its middleware keeps it for one caller and endpoint: `limit` requests in
+/// each fixed one-second window, every answer carrying the `X-Sentry-Rate-Limit-*` headers, a
+/// 429 past it. One member per organization, answered after 50 ms.
+struct WindowLimited {
+    limit: u64,
+    state: std::sync::Arc<std::sync::Mutex<WindowSeen>>,
+}
+
+#[derive(Default)]
+struct WindowSeen {
+    epoch: u64,
+    used: u64,
+    served: u64,
+    refused: u64,
+}
+
+impl wiremock::Respond for WindowLimited {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut seen = self.state.lock().unwrap();
+        if seen.epoch != epoch {
+            (seen.epoch, seen.used) = (epoch, 0);
+        }
+        let refused = seen.used >= self.limit;
+        if refused {
+            seen.refused += 1;
+        } else {
+            seen.used += 1;
+            seen.served += 1;
+        }
+        let answer = if refused {
+            ResponseTemplate::new(429).set_body_raw(
+                "\"You are attempting to use this endpoint too frequently.\"",
+                "application/json",
+            )
+        } else {
+            let org = req.url.path().split('/').nth(4).unwrap_or("x").to_string();
+            ResponseTemplate::new(200)
+                .set_body_json(json!([sentry_member(
+                    1,
+                    "member",
+                    true,
+                    Some("2026-10-20T08:00:00Z")
+                )]))
+                .insert_header("link", sentry_link(&org, None).as_str())
+        };
+        answer
+            .set_delay(std::time::Duration::from_millis(50))
+            .insert_header("x-sentry-rate-limit-limit", self.limit.to_string().as_str())
+            .insert_header(
+                "x-sentry-rate-limit-remaining",
+                (self.limit - seen.used).to_string().as_str(),
+            )
+            .insert_header(
+                "x-sentry-rate-limit-reset",
+                (epoch + 1).to_string().as_str(),
+            )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_window_is_counted_and_waited_out_not_overrun() {
+    // 12 organizations, 5 requests a second: the run must wait for two resets rather than be
+    // refused. Two at a time, so the answers come back in the order the server counted them.
+    let server = MockServer::start().await;
+    let state = std::sync::Arc::default();
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/api/0/organizations/[^/]+/members/$",
+        ))
+        .respond_with(WindowLimited {
+            limit: 5,
+            state: std::sync::Arc::clone(&state),
+        })
+        .mount(&server)
+        .await;
+    let orgs: Vec<String> = (0..12).map(|i| format!("\"org-{i}\"")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &config(
+            &server.uri(),
+            &format!("[{}]", orgs.join(", ")),
+            "concurrency = 2\nmax_concurrency = 2\n",
+        ),
+    );
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    bin()
+        .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF])
+        .args(["--out", out.to_str().unwrap(), "--format", "json"])
+        .assert()
+        .code(0);
+    let elapsed = started.elapsed();
+    let seen = state.lock().unwrap();
+    assert_eq!(seen.refused, 0, "the window was overrun");
+    assert_eq!(seen.served, 12);
+    assert!(
+        elapsed >= std::time::Duration::from_secs(1),
+        "{elapsed:?}: no reset waited out?"
+    );
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["summary"]["accounts"], 12);
+    assert_eq!(report["summary"]["scopes_failed"], 0);
+}
