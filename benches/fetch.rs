@@ -10,6 +10,9 @@
 //! 3. Sentry's limiter: 100 organizations of 3 pages at 50 ms, the mock enforcing a concurrent
 //!    limit and a fixed one-second window with Sentry's headers and 429s. Default settings
 //!    against a sequential client, the peak of requests in flight the server saw, the 429 share.
+//! 4. Memory while fetching: the real binary, in its own process, fetches 100 and 400
+//!    organizations of 3 pages at concurrency 16, with and without keeping the evidence; its
+//!    peak RSS against the accounts it must hold and the bodies it read.
 //!
 //! cargo bench --bench fetch            (add `-- quick` for a smaller run, `-- only=1,3` for some)
 
@@ -505,6 +508,92 @@ async fn sentry_limiter(orgs: usize) {
     }
 }
 
+/// The binary's peak RSS (KiB) and exit code, run in its own process with `args`. It is reaped
+/// by `wait4`, which also gives its own resource usage (`Child::wait` gives no RSS).
+#[allow(clippy::zombie_processes)]
+fn child_peak_rss(args: &[&str]) -> (u64, i32) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_access-audit"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn access-audit");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: a plain rusage struct, zeroed, filled by wait4 for the child just spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for that one child; `status` and `usage` outlive the call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (u64::try_from(usage.ru_maxrss).unwrap_or(0), code)
+}
+
+async fn fetch_memory() {
+    println!(
+        "\n## 4. Memory while fetching: Sentry organizations of 3 pages of 100 members, concurrency 16"
+    );
+    let server = MockServer::start().await;
+    mount_sentry(&server, Duration::from_millis(5)).await;
+    let page_bytes: usize = member_pages().iter().map(Vec::len).sum();
+    println!(
+        "| organizations | accounts held | bodies read | evidence kept | peak RSS | peak RSS per 1,000 accounts |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for orgs in [100usize, 400] {
+        for keep in [false, true] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let token = token_dir(dir.path());
+            let org_list: Vec<String> = (0..orgs).map(|i| format!("\"org-{i}\"")).collect();
+            let cfg = dir.path().join("bench.toml");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "[[sources]]\ntype = \"sentry\"\nbase_url = \"{}\"\ntoken_file = \"{token}\"\norganizations = [{}]\nconcurrency = 16\n",
+                    server.uri(),
+                    org_list.join(",")
+                ),
+            )
+            .expect("config");
+            let out = dir.path().join("out").display().to_string();
+            let evidence = dir.path().join("evidence").display().to_string();
+            let cfg = cfg.display().to_string();
+            let mut args = vec![
+                "-qq",
+                "--config",
+                &cfg,
+                "run",
+                "--as-of",
+                "2026-11-20T00:00:00Z",
+            ];
+            args.extend(["--out", &out, "--format", "json"]);
+            if keep {
+                args.extend(["--evidence", &evidence]);
+            }
+            let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+            let (rss_kb, code) = tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                child_peak_rss(&args)
+            })
+            .await
+            .expect("child");
+            assert_eq!(code, 0, "bench run must be clean");
+            let accounts = orgs * 300;
+            println!(
+                "| {orgs} | {accounts} | {:.0} MB | {} | {:.0} MB | {:.2} MB |",
+                (orgs * page_bytes) as f64 / 1e6,
+                if keep { "yes" } else { "no" },
+                rss_kb as f64 / 1024.0,
+                rss_kb as f64 / 1024.0 / (accounts as f64 / 1000.0)
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     use tracing_subscriber::prelude::*;
@@ -527,5 +616,8 @@ async fn main() {
     }
     if wanted("3") {
         sentry_limiter(limited_orgs).await;
+    }
+    if wanted("4") {
+        fetch_memory().await;
     }
 }
