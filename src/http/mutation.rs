@@ -61,7 +61,9 @@ impl SourceClient {
     ) -> Result<MutationAnswer, NotAnswered> {
         let mut limited = 0;
         loop {
-            self.wait_turn("mutation").await;
+            // The ticket is let go at once: a change's answer is not read for rate-limit
+            // windows (remediation clients are paced by the API's documented rate instead).
+            drop(self.wait_turn("mutation").await);
             let mut builder = self
                 .client
                 .request(req.method.clone(), req.url.clone())
