@@ -194,7 +194,7 @@ impl ConcurrencyLimit {
 
     /// Count a request as in flight until the guard is dropped.
     pub(crate) fn sending(&self) -> (InFlight<'_>, Sent) {
-        let with = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let with = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let cuts = self.state.lock().map_or(0, |s| s.cuts);
         (InFlight(self), Sent { with, cuts })
     }
@@ -283,7 +283,7 @@ pub(crate) struct InFlight<'a>(&'a ConcurrencyLimit);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

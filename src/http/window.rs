@@ -190,7 +190,7 @@ impl WindowBudget {
                     let until = *news_deadline
                         .get_or_insert_with(|| (Instant::now() + NEWS_TIMEOUT).min(deadline));
                     if tokio::time::timeout_at(until, news).await.is_err() {
-                        self.lock().forget_unanswered(endpoint);
+                        self.lock().forget_unknown_windows(endpoint);
                     }
                 }
             }
@@ -286,7 +286,7 @@ impl State {
     }
 
     /// No answer came to say what the new windows hold: stop counting them until one does.
-    fn forget_unanswered(&mut self, endpoint: &'static str) {
+    fn forget_unknown_windows(&mut self, endpoint: &'static str) {
         for key in [endpoint, WHOLE_SOURCE] {
             let counter = self.counter(key);
             if counter
