@@ -106,14 +106,15 @@ fn write_elements<'a, T: Serialize + Sync + 'a>(
     Ok(())
 }
 
-/// Elements separated by commas, as `serde_json` writes them inside an array, into `buf`.
+/// Elements separated by commas, as `serde_json` writes them inside an array, into `buf`
+/// (through [`super::compact_json`], which writes the same bytes faster).
 fn render<T: Serialize>(chunk: &[&T], buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
     for (i, item) in chunk.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        serde_json::to_writer(&mut *buf, item)?;
+        super::compact_json::append(*item, buf)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The report model (what report.json holds) and the writers that render it: one file per format,
 //! each written atomically.
 
+mod compact_json;
 mod coverage;
 mod csv;
 pub(crate) use csv::neutralise;
