@@ -216,6 +216,11 @@ impl SourceClient {
         Arc::clone(&self.concurrency)
     }
 
+    /// How many requests waited for a spent rate-limit window, and how long in all.
+    pub(crate) fn window_waits(&self) -> (u64, Duration) {
+        self.window.waited()
+    }
+
     /// GET `url`, retrying what is worth retrying. `endpoint` names the API endpoint (the
     /// server's rate-limit window may be per endpoint). `expect_json`: a 2xx whose body is not
     /// JSON (truncated, an HTML error page from a proxy) is retried too.
@@ -238,8 +243,8 @@ impl SourceClient {
             let (in_flight, sent) = self.concurrency.sending();
             let outcome = self.attempt(req).await;
             drop(in_flight);
-            if let Ok((_, headers, _)) = &outcome {
-                self.note_rate_limit_headers(headers, &ticket);
+            if let Ok((status, headers, _)) = &outcome {
+                self.note_rate_limit_headers(*status, headers, &ticket);
             }
             // Answered (or failed): it can spend no more of a window, whatever waits follow.
             drop(ticket);

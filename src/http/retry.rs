@@ -64,9 +64,14 @@ impl SourceClient {
     /// Count what the answer says the server's window has left. With client-side pacing
     /// (Sent.dm) the pacer already spends the budget evenly, and a token bucket's Remaining
     /// sits near zero by design; 429s are handled on their own.
-    pub(super) fn note_rate_limit_headers(&self, headers: &HeaderMap, ticket: &Ticket<'_>) {
+    pub(super) fn note_rate_limit_headers(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        ticket: &Ticket<'_>,
+    ) {
         if self.limiter.is_none() {
-            self.window.observe(headers, ticket);
+            self.window.observe(status, headers, ticket);
         }
     }
 

@@ -24,9 +24,11 @@
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -51,6 +53,9 @@ pub(crate) struct WindowBudget {
     news: Notify,
     /// The longest a request waits here (`max_retry_wait`).
     max_wait: Duration,
+    /// Requests that waited for a window, and how long in all (milliseconds): for the log.
+    waits: AtomicU64,
+    waited_ms: AtomicU64,
 }
 
 /// One counter per window key: the source's endpoints (Sentry), and the whole source (Sent.dm).
@@ -147,13 +152,43 @@ enum Wait {
     News,
 }
 
+/// Say at debug level that a request waits for a spent window (once per request).
+fn log_wait(endpoint: &'static str, wait: &Wait) {
+    let window = if endpoint == WHOLE_SOURCE {
+        "the source's"
+    } else {
+        endpoint
+    };
+    match wait {
+        Wait::Until(at) => tracing::debug!(
+            window,
+            wait_ms = at.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "rate-limit window spent; the request waits for its reset"
+        ),
+        Wait::News => tracing::debug!(
+            window,
+            "rate-limit window reset; the request waits for an answer to say what the new one holds"
+        ),
+    }
+}
+
 impl WindowBudget {
     pub(crate) fn new(max_wait: Duration) -> WindowBudget {
         WindowBudget {
             state: Mutex::new(State::default()),
             news: Notify::new(),
             max_wait,
+            waits: AtomicU64::new(0),
+            waited_ms: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests waited for a window, and how long in all.
+    pub(crate) fn waited(&self) -> (u64, Duration) {
+        (
+            self.waits.load(Ordering::Relaxed),
+            Duration::from_millis(self.waited_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Wait until the windows `endpoint` counts against have room for one more request, and
@@ -162,12 +197,16 @@ impl WindowBudget {
         let deadline = Instant::now() + self.max_wait;
         // Set once: answers that say nothing new must not keep extending it.
         let mut news_deadline = None;
+        let mut waiting_since = None;
         loop {
             let (wait, news) = {
                 let mut state = self.lock();
                 let now = Instant::now();
                 match state.try_take(endpoint, now, now >= deadline) {
                     Ok(numbers) => {
+                        if let Some(since) = waiting_since {
+                            self.count_wait(now - since);
+                        }
                         return Ticket {
                             budget: self,
                             numbers,
@@ -177,6 +216,10 @@ impl WindowBudget {
                     Err(wait) => (wait, self.news.notified()),
                 }
             };
+            if waiting_since.is_none() {
+                waiting_since = Some(Instant::now());
+                log_wait(endpoint, &wait);
+            }
             match wait {
                 // A new answer may show the window open sooner (another caller's reset, a
                 // capped wait): look again at each.
@@ -197,15 +240,31 @@ impl WindowBudget {
         }
     }
 
-    /// Learn from the answer to the request `ticket` was taken for.
-    pub(crate) fn observe(&self, headers: &HeaderMap, ticket: &Ticket<'_>) {
-        self.observe_numbers(headers, ticket.numbers);
+    fn count_wait(&self, waited: Duration) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        self.waited_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
-    fn observe_numbers(&self, headers: &HeaderMap, numbers: Numbers) {
-        let Some(report) = Report::from_headers(headers) else {
+    /// Learn from the answer to the request `ticket` was taken for.
+    pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap, ticket: &Ticket<'_>) {
+        self.observe_numbers(
+            status == StatusCode::TOO_MANY_REQUESTS,
+            headers,
+            ticket.numbers,
+        );
+    }
+
+    /// `refused`: the answer is a 429.
+    fn observe_numbers(&self, refused: bool, headers: &HeaderMap, numbers: Numbers) {
+        let Some(mut report) = Report::from_headers(headers) else {
             return;
         };
+        // A refusal says the window is spent, whatever count it gives — unless Sentry says it
+        // refused for too many requests at once, which its concurrency limit handles.
+        if refused && header_u64(headers, "x-sentry-rate-limit-concurrentremaining") != Some(0) {
+            report.remaining = 0;
+        }
         let Some((reset_at, capped)) = self.reset_instant(report.reset_epoch) else {
             return;
         };

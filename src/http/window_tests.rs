@@ -313,6 +313,54 @@ async fn waiting_requests_go_at_the_reset_and_a_silent_server_does_not_stop_them
         "{:?}",
         start.elapsed()
     );
+    // Both waits are counted, for the log of the source.
+    let (waits, waited) = budget.waited();
+    assert_eq!(waits, 2);
+    assert!(
+        within(waited + Duration::from_millis(20), reset + NEWS_TIMEOUT),
+        "{waited:?}"
+    );
+}
+
+/// A 429 says the window is spent even when its count says otherwise, unless Sentry says it
+/// refused for too many requests at once (its concurrency limit, not the window).
+#[test]
+fn a_refusal_spends_the_window_unless_it_was_for_concurrency() {
+    let budget = WindowBudget::new(Duration::from_secs(60));
+    let reset = epoch_now() + 10;
+    let numbers = budget
+        .lock()
+        .try_take(MEMBERS, Instant::now(), false)
+        .expect("room");
+    budget.observe_numbers(false, &sentry_headers(5, reset, 40), numbers);
+    assert_eq!(
+        left(&mut budget.lock(), MEMBERS),
+        Some(5),
+        "an answer's count"
+    );
+    budget.observe_numbers(true, &sentry_headers(5, reset, 40), numbers);
+    assert_eq!(left(&mut budget.lock(), MEMBERS), Some(0), "refused: spent");
+    assert!(matches!(
+        budget.lock().try_take(MEMBERS, Instant::now(), false),
+        Err(Wait::Until(_))
+    ));
+
+    let budget = WindowBudget::new(Duration::from_secs(60));
+    let numbers = budget
+        .lock()
+        .try_take(MEMBERS, Instant::now(), false)
+        .expect("room");
+    let mut concurrent = sentry_headers(5, reset, 40);
+    concurrent.insert(
+        "x-sentry-rate-limit-concurrentremaining",
+        HeaderValue::from(0),
+    );
+    budget.observe_numbers(true, &concurrent, numbers);
+    assert_eq!(
+        left(&mut budget.lock(), MEMBERS),
+        Some(5),
+        "too many at once: the window holds"
+    );
 }
 
 #[tokio::test]
@@ -320,7 +368,7 @@ async fn an_answer_from_the_server_releases_or_holds_waiting_requests() {
     let budget = std::sync::Arc::new(WindowBudget::new(Duration::from_secs(60)));
     let ticket = budget.take(MEMBERS).await.numbers;
     // Real headers: spent, resetting in about ten seconds.
-    budget.observe_numbers(&sentry_headers(0, epoch_now() + 10, 40), ticket);
+    budget.observe_numbers(false, &sentry_headers(0, epoch_now() + 10, 40), ticket);
     let waiting = tokio::spawn({
         let budget = std::sync::Arc::clone(&budget);
         async move { budget.take(MEMBERS).await.numbers }
@@ -328,7 +376,7 @@ async fn an_answer_from_the_server_releases_or_holds_waiting_requests() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!waiting.is_finished(), "held: the window is spent");
     // A later answer says a newer window has begun with room: the request goes at once.
-    budget.observe_numbers(&sentry_headers(5, epoch_now() + 11, 40), ticket);
+    budget.observe_numbers(false, &sentry_headers(5, epoch_now() + 11, 40), ticket);
     tokio::time::timeout(SLACK, waiting)
         .await
         .expect("released by the answer, not the reset")
@@ -340,7 +388,7 @@ async fn no_request_waits_longer_than_the_longest_wait_in_all() {
     let max_wait = Duration::from_millis(400);
     let budget = std::sync::Arc::new(WindowBudget::new(max_wait));
     let ticket = budget.take(MEMBERS).await.numbers;
-    budget.observe_numbers(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
+    budget.observe_numbers(false, &sentry_headers(0, epoch_now() + 3600, 40), ticket);
     let start = Instant::now();
     let waiting = tokio::spawn({
         let budget = std::sync::Arc::clone(&budget);
@@ -352,7 +400,7 @@ async fn no_request_waits_longer_than_the_longest_wait_in_all() {
         async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                budget.observe_numbers(&sentry_headers(0, epoch_now() + 3600, 40), ticket);
+                budget.observe_numbers(false, &sentry_headers(0, epoch_now() + 3600, 40), ticket);
             }
         }
     });

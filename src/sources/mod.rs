@@ -380,12 +380,20 @@ pub(crate) async fn fetch_source(ctx: SourceContext<'_>) -> Vec<ScopeResult> {
         .map(|r| r.outcome.as_ref().map_or(0, Vec::len))
         .sum();
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
+    // Why a run was slower than its requests: requests held back until the server's rate-limit
+    // window reset.
+    let (window_waits, window_wait) = match &ctx.fetcher.source {
+        PageSource::Live { client, .. } => client.window_waits(),
+        PageSource::Replay(_) => (0, std::time::Duration::ZERO),
+    };
     tracing::info!(
         source = %ctx.spec.name,
         scopes = results.len(),
         failed,
         accounts,
         duration_ms = started.elapsed().as_millis() as u64,
+        window_waits,
+        window_wait_ms = window_wait.as_millis() as u64,
         "source fetched"
     );
     results

@@ -630,12 +630,21 @@ async fn a_rate_limit_window_is_counted_and_waited_out_not_overrun() {
     );
     let out = dir.path().join("out");
     let started = std::time::Instant::now();
-    bin()
+    let run = bin()
         .args(["--config", cfg.to_str().unwrap(), "run", "--as-of", AS_OF])
         .args(["--out", out.to_str().unwrap(), "--format", "json"])
         .assert()
         .code(0);
     let elapsed = started.elapsed();
+    // The log says why the run took longer than its requests.
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    let fetched: serde_json::Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "source fetched")
+        .unwrap_or_else(|| panic!("no `source fetched` line in {stderr}"));
+    assert!(fetched["window_waits"].as_u64() >= Some(1), "{fetched}");
+    assert!(fetched["window_wait_ms"].as_u64() >= Some(1), "{fetched}");
     let seen = state.lock().unwrap();
     assert_eq!(seen.refused, 0, "the window was overrun");
     assert_eq!(seen.served, 12);
