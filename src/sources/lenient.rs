@@ -219,16 +219,18 @@ mod tests {
 }
 
 /// The keys of an object whose values are `true` (Sentry's `flags`); anything else reads as none.
-pub(crate) fn true_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// The keys are borrowed from the input where they can be: a member carries half a dozen flags,
+/// nearly all false, and a million members would otherwise copy every key of them.
+pub(crate) fn true_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cow<'de, str>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
+        type Value = Vec<Cow<'de, str>>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an object of booleans")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut keys = Vec::new();
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(Key(key)) = map.next_key()? {
                 if map.next_value::<LenientBool>()?.0 == Some(true) {
                     keys.push(key);
                 }
@@ -269,6 +271,31 @@ pub(crate) fn true_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 
 struct LenientBool(Option<bool>);
 
+/// An object's key, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 impl<'de> de::Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         opt_bool(d).map(LenientBool)
@@ -279,16 +306,26 @@ impl<'de> de::Deserialize<'de> for LenientBool {
 mod flag_tests {
     use serde::Deserialize;
 
+    use std::borrow::Cow;
+
     #[derive(Deserialize)]
-    struct M {
-        #[serde(default, deserialize_with = "super::true_keys")]
-        flags: Vec<String>,
+    struct M<'a> {
+        #[serde(default, borrow, deserialize_with = "super::true_keys")]
+        flags: Vec<Cow<'a, str>>,
     }
 
     #[test]
     fn only_true_flags_are_kept() {
-        let m: M = serde_json::from_str(r#"{"flags": {"sso:linked": true, "sso:invalid": false, "x": "yes", "new:flag": true}}"#).unwrap();
-        assert_eq!(m.flags, vec!["sso:linked", "new:flag"]);
+        let m: M = serde_json::from_str(r#"{"flags": {"sso:linked": true, "sso:invalid": false, "x": "yes", "new:flag": true, "esc\u0061ped": true}}"#).unwrap();
+        assert_eq!(m.flags, vec!["sso:linked", "new:flag", "escaped"]);
+        assert!(
+            matches!(m.flags[0], Cow::Borrowed(_)),
+            "borrowed from the input"
+        );
+        assert!(
+            matches!(m.flags[2], Cow::Owned(_)),
+            "unescaped into its own text"
+        );
         for odd in [
             r#"{"flags": null}"#,
             r#"{"flags": [1]}"#,

@@ -42,8 +42,8 @@ struct Member<'a> {
     expired: Option<bool>,
     #[serde(default, borrow, deserialize_with = "opt_text")]
     date_created: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "true_keys")]
-    flags: Vec<String>,
+    #[serde(default, borrow, deserialize_with = "true_keys")]
+    flags: Vec<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
