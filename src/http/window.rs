@@ -33,7 +33,7 @@ use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::body::header_u64;
+use super::body::{header_str, header_u64};
 
 /// How long after the reset second we start sending again: clocks synchronised by NTP agree
 /// to a few milliseconds, and a request that arrives early is answered 429 and retried.
@@ -53,7 +53,8 @@ pub(crate) struct WindowBudget {
     news: Notify,
     /// The longest a request waits here (`max_retry_wait`).
     max_wait: Duration,
-    /// Requests that waited for a window, and how long in all (milliseconds): for the log.
+    /// Waits for a spent window, and how long in all (milliseconds): for the log. A request
+    /// may wait more than once (again after a pause, on each retry).
     waits: AtomicU64,
     waited_ms: AtomicU64,
 }
@@ -152,12 +153,33 @@ enum Wait {
     News,
 }
 
-/// Say at debug level that a request waits for a spent window (once per request).
-fn log_wait(endpoint: &'static str, wait: &Wait) {
-    let window = if endpoint == WHOLE_SOURCE {
+/// Whether Sentry says none of its concurrent requests was left (it counts below zero too).
+fn refused_for_concurrency(headers: &HeaderMap) -> bool {
+    header_str(headers, "x-sentry-rate-limit-concurrentremaining")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .is_some_and(|left| left <= 0)
+}
+
+/// A request's wait for a window, counted when it ends, however it ends.
+struct WaitClock<'a> {
+    budget: &'a WindowBudget,
+    since: Option<Instant>,
+}
+
+impl Drop for WaitClock<'_> {
+    fn drop(&mut self) {
+        if let Some(since) = self.since {
+            self.budget.count_wait(since.elapsed());
+        }
+    }
+}
+
+/// Say at debug level that a request waits for a spent window (once per wait).
+fn log_wait(key: &'static str, wait: &Wait) {
+    let window = if key == WHOLE_SOURCE {
         "the source's"
     } else {
-        endpoint
+        key
     };
     match wait {
         Wait::Until(at) => tracing::debug!(
@@ -183,7 +205,7 @@ impl WindowBudget {
         }
     }
 
-    /// How many requests waited for a window, and how long in all.
+    /// How many times a request waited for a window, and how long in all.
     pub(crate) fn waited(&self) -> (u64, Duration) {
         (
             self.waits.load(Ordering::Relaxed),
@@ -197,29 +219,32 @@ impl WindowBudget {
         let deadline = Instant::now() + self.max_wait;
         // Set once: answers that say nothing new must not keep extending it.
         let mut news_deadline = None;
-        let mut waiting_since = None;
+        // Counted when the wait ends, sent or given up.
+        let mut waiting = WaitClock {
+            budget: self,
+            since: None,
+        };
         loop {
             let (wait, news) = {
                 let mut state = self.lock();
                 let now = Instant::now();
                 match state.try_take(endpoint, now, now >= deadline) {
                     Ok(numbers) => {
-                        if let Some(since) = waiting_since {
-                            self.count_wait(now - since);
-                        }
                         return Ticket {
                             budget: self,
                             numbers,
                         };
                     }
-                    // Registered before the lock is let go, so no answer is missed.
-                    Err(wait) => (wait, self.news.notified()),
+                    Err(wait) => {
+                        if waiting.since.is_none() {
+                            waiting.since = Some(now);
+                            log_wait(state.spent_window(endpoint), &wait);
+                        }
+                        // Registered before the lock is let go, so no answer is missed.
+                        (wait, self.news.notified())
+                    }
                 }
             };
-            if waiting_since.is_none() {
-                waiting_since = Some(Instant::now());
-                log_wait(endpoint, &wait);
-            }
             match wait {
                 // A new answer may show the window open sooner (another caller's reset, a
                 // capped wait): look again at each.
@@ -243,7 +268,12 @@ impl WindowBudget {
     fn count_wait(&self, waited: Duration) {
         self.waits.fetch_add(1, Ordering::Relaxed);
         let ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
-        self.waited_ms.fetch_add(ms, Ordering::Relaxed);
+        // Saturating: a sum that wrapped would log a short wait for a long one.
+        let _ = self
+            .waited_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |sum| {
+                Some(sum.saturating_add(ms))
+            });
     }
 
     /// Learn from the answer to the request `ticket` was taken for.
@@ -262,7 +292,7 @@ impl WindowBudget {
         };
         // A refusal says the window is spent, whatever count it gives — unless Sentry says it
         // refused for too many requests at once, which its concurrency limit handles.
-        if refused && header_u64(headers, "x-sentry-rate-limit-concurrentremaining") != Some(0) {
+        if refused && !refused_for_concurrency(headers) {
             report.remaining = 0;
         }
         let Some((reset_at, capped)) = self.reset_instant(report.reset_epoch) else {
@@ -342,6 +372,14 @@ impl State {
             .unanswered
             .remove(&numbers.own);
         self.counter(WHOLE_SOURCE).unanswered.remove(&numbers.whole);
+    }
+
+    /// The window that holds a request for `endpoint` back: its own, or the whole source's.
+    fn spent_window(&mut self, endpoint: &'static str) -> &'static str {
+        [endpoint, WHOLE_SOURCE]
+            .into_iter()
+            .find(|key| self.counter(key).window.is_some_and(|w| w.left == 0))
+            .unwrap_or(endpoint)
     }
 
     /// No answer came to say what the new windows hold: stop counting them until one does.

@@ -6,11 +6,11 @@
 //! was the largest single cost of writing the reports. This serializer writes the same text
 //! but passes over eight bytes at a time while none of them needs an escape.
 //!
-//! It covers the shapes the report's types take (structs, maps with string keys, sequences,
-//! options, strings, booleans, unit variants); numbers are written by `serde_json` itself, so
-//! they cannot differ. Anything else (a map keyed by numbers, `serde_json`'s raw values, the
-//! rarer variants) is [`Unsupported`], and [`append`] then leaves the element to `serde_json`:
-//! the bytes are always `serde_json`'s, only the time differs.
+//! It covers every shape of serde's data model but a few: numbers are written by `serde_json`
+//! itself, so they cannot differ, and a map keyed by anything but text, `serde_json`'s raw
+//! values and bytes are [`Unsupported`]: [`append`] then renders the whole element again with
+//! `serde_json` (so a `Serialize` impl must give the same output when run twice, as every
+//! derived and report impl does). The bytes are always `serde_json`'s, only the time differs.
 
 use std::fmt::Display;
 
@@ -134,12 +134,21 @@ struct Writer<'b> {
     out: &'b mut Vec<u8>,
 }
 
-/// An array or object being written: whether its next element is the first.
+/// An array or object being written.
 pub(super) struct Compound<'s, 'b> {
     writer: &'s mut Writer<'b>,
-    first: bool,
+    state: State,
     /// What closes it: `]`, `}`, or `]}` / `}}` for a variant's contents.
     close: &'static [u8],
+}
+
+/// As `serde_json` keeps it: nothing written yet, something written, or closed at once
+/// because it was said to have no elements.
+#[derive(PartialEq, Eq)]
+enum State {
+    First,
+    Rest,
+    Empty,
 }
 
 impl<'s, 'b> Compound<'s, 'b> {
@@ -147,16 +156,33 @@ impl<'s, 'b> Compound<'s, 'b> {
         writer.out.extend_from_slice(open);
         Compound {
             writer,
-            first: true,
+            state: State::First,
             close,
         }
     }
 
+    /// An array or object of `len` elements. Told none, `serde_json` closes it at once; should
+    /// elements come all the same, it writes each after a comma and closes again at the end.
+    /// So does this.
+    fn open_sized(
+        writer: &'s mut Writer<'b>,
+        len: Option<usize>,
+        open: &[u8],
+        close: &'static [u8],
+    ) -> Self {
+        let mut compound = Compound::open(writer, open, close);
+        if len == Some(0) {
+            compound.writer.out.extend_from_slice(&close[..1]);
+            compound.state = State::Empty;
+        }
+        compound
+    }
+
     fn comma(&mut self) {
-        if !self.first {
+        if self.state != State::First {
             self.writer.out.push(b',');
         }
-        self.first = false;
+        self.state = State::Rest;
     }
 
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
@@ -172,7 +198,12 @@ impl<'s, 'b> Compound<'s, 'b> {
     }
 
     fn close(self) -> Result<(), Unsupported> {
-        self.writer.out.extend_from_slice(self.close);
+        // Closed at once already: what is left closes the variant around it, if any.
+        let close = match self.state {
+            State::Empty => &self.close[1..],
+            State::First | State::Rest => self.close,
+        };
+        self.writer.out.extend_from_slice(close);
         Ok(())
     }
 }
@@ -287,53 +318,53 @@ impl<'s, 'b> ser::Serializer for &'s mut Writer<'b> {
         self.out.push(b'}');
         Ok(())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'s, 'b>, Unsupported> {
-        Ok(Compound::open(self, b"[", b"]"))
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'s, 'b>, Unsupported> {
+        Ok(Compound::open_sized(self, len, b"[", b"]"))
     }
-    fn serialize_tuple(self, _: usize) -> Result<Compound<'s, 'b>, Unsupported> {
-        Ok(Compound::open(self, b"[", b"]"))
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'b>, Unsupported> {
+        Ok(Compound::open_sized(self, Some(len), b"[", b"]"))
     }
     fn serialize_tuple_struct(
         self,
         _: &'static str,
-        _: usize,
+        len: usize,
     ) -> Result<Compound<'s, 'b>, Unsupported> {
-        Ok(Compound::open(self, b"[", b"]"))
+        Ok(Compound::open_sized(self, Some(len), b"[", b"]"))
     }
     fn serialize_tuple_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
-        _: usize,
+        len: usize,
     ) -> Result<Compound<'s, 'b>, Unsupported> {
         variant_open(self.out, variant);
-        Ok(Compound::open(self, b"[", b"]}"))
+        Ok(Compound::open_sized(self, Some(len), b"[", b"]}"))
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'s, 'b>, Unsupported> {
-        Ok(Compound::open(self, b"{", b"}"))
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'s, 'b>, Unsupported> {
+        Ok(Compound::open_sized(self, len, b"{", b"}"))
     }
     fn serialize_struct(
         self,
         name: &'static str,
-        _: usize,
+        len: usize,
     ) -> Result<Compound<'s, 'b>, Unsupported> {
         // `serde_json`'s raw values and arbitrary-precision numbers are structs by these
         // private names, which its own serializer writes as their text.
         if name.starts_with("$serde_json::private::") {
             return Err(Unsupported);
         }
-        Ok(Compound::open(self, b"{", b"}"))
+        Ok(Compound::open_sized(self, Some(len), b"{", b"}"))
     }
     fn serialize_struct_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
-        _: usize,
+        len: usize,
     ) -> Result<Compound<'s, 'b>, Unsupported> {
         variant_open(self.out, variant);
-        Ok(Compound::open(self, b"{", b"}}"))
+        Ok(Compound::open_sized(self, Some(len), b"{", b"}}"))
     }
 }
 

@@ -52,7 +52,7 @@ proptest! {
     }
 
     #[test]
-    fn any_string_is_written_as_serde_writes_it(s in any::<String>()) {
+    fn any_string_is_written_as_serde_writes_it(s in any_text()) {
         prop_assert_eq!(compact(&s), by_serde(&s));
     }
 
@@ -69,6 +69,11 @@ proptest! {
     }
 }
 
+/// Any text, control characters included (`any::<String>()` leaves them out).
+fn any_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<char>(), 0..48).prop_map(String::from_iter)
+}
+
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::Value;
     let leaf = prop_oneof![
@@ -77,12 +82,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        any::<String>().prop_map(Value::String),
+        any_text().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map(any::<String>(), inner, 0..8)
+            prop::collection::btree_map(any_text(), inner, 0..8)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
@@ -216,4 +221,48 @@ fn an_error_is_serde_jsons_own() {
         err.to_string(),
         serde_json::to_vec(&map).unwrap_err().to_string()
     );
+}
+
+/// A `Serialize` that says it has no elements and then writes some: `serde_json` closes the
+/// array or object at once and writes them after it, with a comma; so does this writer.
+#[test]
+fn lengths_of_none_are_written_as_serde_writes_them() {
+    use serde::ser::{SerializeMap, SerializeSeq, SerializeStructVariant, SerializeTupleVariant};
+    struct Liar;
+    impl Serialize for Liar {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(0))?;
+            map.serialize_entry("k", &1)?;
+            map.serialize_entry("seq", &LiarSeq)?;
+            map.serialize_entry("struct", &LiarStructVariant)?;
+            map.serialize_entry("tuple", &LiarTupleVariant)?;
+            map.end()
+        }
+    }
+    struct LiarSeq;
+    impl Serialize for LiarSeq {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(0))?;
+            seq.serialize_element("a")?;
+            seq.end()
+        }
+    }
+    struct LiarStructVariant;
+    impl Serialize for LiarStructVariant {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut v = s.serialize_struct_variant("E", 0, "V", 0)?;
+            v.serialize_field("f", &true)?;
+            v.end()
+        }
+    }
+    struct LiarTupleVariant;
+    impl Serialize for LiarTupleVariant {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut v = s.serialize_tuple_variant("E", 1, "T", 0)?;
+            v.serialize_field(&2)?;
+            v.end()
+        }
+    }
+    assert!(written_fast(&Liar));
+    assert_eq!(compact(&Liar), by_serde(&Liar));
 }
