@@ -130,6 +130,54 @@ fn number<N: Serialize>(out: &mut Vec<u8>, n: N) -> Result<(), Unsupported> {
     serde_json::to_writer(out, &n).map_err(|_| Unsupported)
 }
 
+/// Text, written alike as a value and as a key.
+macro_rules! text {
+    () => {
+        fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+            string(self.out, v);
+            Ok(())
+        }
+        fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+            string(self.out, v.encode_utf8(&mut [0; 4]));
+            Ok(())
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> Result<(), Unsupported> {
+            string(self.out, variant);
+            Ok(())
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<(), Unsupported> {
+            value.serialize(self)
+        }
+    };
+}
+
+/// Numbers, each written by `serde_json` itself.
+macro_rules! numbers {
+    ($($method:ident: $kind:ty,)*) => {$(
+        fn $method(self, v: $kind) -> Result<(), Unsupported> {
+            number(self.out, v)
+        }
+    )*};
+}
+
+/// Values that are no text, and so no key here.
+macro_rules! refused {
+    ($($method:ident: $kind:ty,)*) => {$(
+        fn $method(self, _: $kind) -> Result<(), Unsupported> {
+            Err(Unsupported)
+        }
+    )*};
+}
+
 struct Writer<'b> {
     out: &'b mut Vec<u8>,
 }
@@ -231,50 +279,21 @@ impl<'s, 'b> ser::Serializer for &'s mut Writer<'b> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
-        number(self.out, v)
-    }
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        string(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        string(self.out, v);
-        Ok(())
-    }
+    numbers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+        serialize_f32: f32,
+        serialize_f64: f64,
+    );
+    text!();
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
         Err(Unsupported)
     }
@@ -290,21 +309,6 @@ impl<'s, 'b> ser::Serializer for &'s mut Writer<'b> {
     }
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
         self.serialize_none()
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -368,49 +372,50 @@ impl<'s, 'b> ser::Serializer for &'s mut Writer<'b> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
+/// The four kinds of array write their elements alike.
+macro_rules! array {
+    ($($kind:ident::$element:ident),*) => {$(
+        impl ser::$kind for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
+array!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+
+/// A struct and a struct variant write their fields alike.
+macro_rules! object {
+    ($($kind:ident),*) => {$(
+        impl ser::$kind for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Unsupported> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
+object!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -425,36 +430,6 @@ impl ser::SerializeMap for Compound<'_, '_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
         value.serialize(&mut *self.writer)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        self.field(key, value)
     }
     fn end(self) -> Result<(), Unsupported> {
         self.close()
@@ -478,66 +453,23 @@ impl ser::Serializer for KeyWriter<'_> {
     type SerializeStruct = ser::Impossible<(), Unsupported>;
     type SerializeStructVariant = ser::Impossible<(), Unsupported>;
 
-    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        string(self.out, v);
-        Ok(())
-    }
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        string(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
+    text!();
 
-    fn serialize_bool(self, _: bool) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_i8(self, _: i8) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_i16(self, _: i16) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_i32(self, _: i32) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_i64(self, _: i64) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_u8(self, _: u8) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_u16(self, _: u16) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_u32(self, _: u32) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_u64(self, _: u64) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
+    refused!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_f32: f32,
+        serialize_f64: f64,
+        serialize_bytes: &[u8],
+        serialize_unit_struct: &'static str,
+    );
     fn serialize_none(self) -> Result<(), Unsupported> {
         Err(Unsupported)
     }
@@ -545,9 +477,6 @@ impl ser::Serializer for KeyWriter<'_> {
         Err(Unsupported)
     }
     fn serialize_unit(self) -> Result<(), Unsupported> {
-        Err(Unsupported)
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
         Err(Unsupported)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
