@@ -170,6 +170,7 @@ impl<'a> ScopeAccounts<'a> {
         let received = accounts.len();
         let before = self.accounts.len();
         self.accounts.reserve(received);
+        self.ids.reserve(received);
         for (account, identified) in accounts {
             self.add(account, identified);
         }
