@@ -71,38 +71,52 @@ fn only_place(shell: &[u8]) -> Option<usize> {
 }
 
 /// `items` as the inside of a JSON array (`a,b,c`): rendered `BLOCK` at a time on each core,
-/// written in their order. Each thread keeps its buffer from one round to the next.
+/// written in their order. One batch is written out while the next is rendered, so the cores
+/// do not wait for the file; the two sets of buffers are kept from one batch to the next.
 fn write_elements<'a, T: Serialize + Sync + 'a>(
     items: impl Iterator<Item = &'a T>,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); cores];
+    let mut rendering: Vec<Vec<u8>> = vec![Vec::new(); cores];
+    let mut rendered: Vec<Vec<u8>> = vec![Vec::new(); cores];
+    // How many of `rendered` hold a chunk not written yet.
+    let mut ready = 0;
     let mut items = items.peekable();
     let mut first = true;
-    while items.peek().is_some() {
+    while ready > 0 || items.peek().is_some() {
         let batch: Vec<&T> = items.by_ref().take(BLOCK * cores).collect();
         let per_thread = batch.len().div_ceil(cores).max(1);
-        let rendered: Vec<io::Result<()>> = std::thread::scope(|s| {
+        let (results, written) = std::thread::scope(|s| {
             let running: Vec<_> = batch
                 .chunks(per_thread)
-                .zip(buffers.iter_mut())
+                .zip(rendering.iter_mut())
                 .map(|(chunk, buf)| s.spawn(move || render(chunk, buf)))
                 .collect();
-            running
+            let written = write_chunks(&rendered[..ready], &mut first, out);
+            let results: Vec<io::Result<()>> = running
                 .into_iter()
                 .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+                .collect();
+            (results, written)
         });
-        // One result per chunk, each with the buffer it was rendered into.
-        for (done, buf) in rendered.into_iter().zip(&buffers) {
-            done?;
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
-            out.write_all(buf)?;
+        written?;
+        // One result per chunk, in order, each rendered into the buffer of its place.
+        ready = results.len();
+        results.into_iter().collect::<io::Result<Vec<()>>>()?;
+        std::mem::swap(&mut rendering, &mut rendered);
+    }
+    Ok(())
+}
+
+/// Rendered chunks, each after a comma but the list's first.
+fn write_chunks(chunks: &[Vec<u8>], first: &mut bool, out: &mut impl Write) -> io::Result<()> {
+    for chunk in chunks {
+        if !*first {
+            out.write_all(b",")?;
         }
+        *first = false;
+        out.write_all(chunk)?;
     }
     Ok(())
 }
