@@ -21,7 +21,8 @@ use crate::model::Accounts;
 const EMPTY_LISTS: &[u8] = br#""findings":[],"accounts":[]"#;
 
 /// Elements rendered per thread at a time: large enough that starting threads costs nothing
-/// next to rendering, small enough that the blocks held at once stay a few megabytes.
+/// next to rendering, small enough that the blocks held at once (two sets: one being written,
+/// one being rendered) stay a few megabytes.
 const BLOCK: usize = 4096;
 
 pub(super) fn write(report: &Report, out: &mut impl Write) -> io::Result<()> {
@@ -78,6 +79,16 @@ fn write_elements<'a, T: Serialize + Sync + 'a>(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    write_in_batches(items, out, cores, BLOCK)
+}
+
+/// [`write_elements`] on `cores` threads, `block` elements per thread at a time.
+fn write_in_batches<'a, T: Serialize + Sync + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    out: &mut impl Write,
+    cores: usize,
+    block: usize,
+) -> io::Result<()> {
     let mut rendering: Vec<Vec<u8>> = vec![Vec::new(); cores];
     let mut rendered: Vec<Vec<u8>> = vec![Vec::new(); cores];
     // How many of `rendered` hold a chunk not written yet.
@@ -85,7 +96,7 @@ fn write_elements<'a, T: Serialize + Sync + 'a>(
     let mut items = items.peekable();
     let mut first = true;
     while ready > 0 || items.peek().is_some() {
-        let batch: Vec<&T> = items.by_ref().take(BLOCK * cores).collect();
+        let batch: Vec<&T> = items.by_ref().take(block * cores).collect();
         let per_thread = batch.len().div_ceil(cores).max(1);
         let (results, written) = std::thread::scope(|s| {
             let running: Vec<_> = batch
@@ -137,6 +148,63 @@ fn render<T: Serialize>(chunk: &[&T], buf: &mut Vec<u8>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any number of threads and block sizes, any length: the elements in order, each after a
+    /// comma but the first, as `serde_json` writes the inside of the array.
+    #[test]
+    fn batches_come_out_in_order_whatever_the_threads_and_blocks() {
+        for len in 0..=40 {
+            let items: Vec<String> = (0..len).map(|i| format!("item \"{i}\"")).collect();
+            let whole = serde_json::to_vec(&items).unwrap();
+            let inside = &whole[1..whole.len() - 1];
+            for cores in 1..=5 {
+                for block in 1..=4 {
+                    let mut out = Vec::new();
+                    write_in_batches(items.iter(), &mut out, cores, block).unwrap();
+                    assert_eq!(
+                        out, inside,
+                        "{len} items, {cores} threads, blocks of {block}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A file that stops taking bytes: the error comes back, and what was written before it
+    /// are whole elements.
+    #[test]
+    fn a_write_that_fails_stops_the_list_with_its_error() {
+        struct FailsAfter(Vec<u8>, usize);
+        impl Write for FailsAfter {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.0.len() + buf.len() > self.1 {
+                    return Err(io::Error::other("disk full"));
+                }
+                self.0.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let items: Vec<u32> = (0..100).collect();
+        let mut out = FailsAfter(Vec::new(), 50);
+        let err = write_in_batches(items.iter(), &mut out, 2, 3).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        let text = String::from_utf8(out.0).unwrap();
+        assert!(text.len() <= 50 && !text.is_empty(), "{text}");
+        // Whole elements (and perhaps the comma before the next), never part of one.
+        let whole = (0..100)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let elements = text.trim_end_matches(',');
+        assert!(whole.starts_with(elements), "{text}");
+        assert!(
+            whole[elements.len()..].starts_with(','),
+            "cut inside an element: {text}"
+        );
+    }
 
     fn written(report: &Report) -> Vec<u8> {
         let mut out = Vec::new();
