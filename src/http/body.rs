@@ -74,9 +74,19 @@ pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A count in a header: a fraction is cut off (a count of requests left is never rounded up).
 pub(super) fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    header_number(headers, name).map(|f| f as u64)
+}
+
+/// A reset time in epoch seconds: a fraction is rounded up, so that a wait for a reset at
+/// `…0.7` does not end seven tenths of a second early.
+pub(super) fn header_epoch(headers: &HeaderMap, name: &str) -> Option<u64> {
+    header_number(headers, name).map(|f| f.ceil() as u64)
+}
+
+fn header_number(headers: &HeaderMap, name: &str) -> Option<f64> {
     header_str(headers, name)
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|f| f.is_finite() && *f >= 0.0)
-        .map(|f| f as u64)
 }

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use super::SourceClient;
-use super::body::{from_json_lossy, header_str, header_u64};
+use super::body::{from_json_lossy, header_epoch, header_str};
 use super::window::Ticket;
 
 /// First backoff step; doubled on each retry.
@@ -135,8 +135,8 @@ pub(crate) fn server_requested_wait(
 /// Time until the rate-limit window resets, from `X-Sentry-Rate-Limit-Reset` or `X-RateLimit-Reset`
 /// (epoch seconds), plus a little so we arrive after the reset rather than on it.
 fn reset_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let reset = header_u64(headers, "x-sentry-rate-limit-reset")
-        .or_else(|| header_u64(headers, "x-ratelimit-reset"))?;
+    let reset = header_epoch(headers, "x-sentry-rate-limit-reset")
+        .or_else(|| header_epoch(headers, "x-ratelimit-reset"))?;
     let reset = DateTime::<Utc>::from_timestamp(i64::try_from(reset).ok()?, 0)?;
     let wait = (reset - now).to_std().unwrap_or(Duration::ZERO);
     Some(wait.saturating_add(Duration::from_millis(250)))
@@ -189,6 +189,12 @@ mod tests {
             None
         );
         let h = headers(&[("x-ratelimit-reset", &epoch.to_string())]);
+        assert_eq!(
+            server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
+            Some(Duration::from_millis(2250))
+        );
+        // A fractional reset is rounded up: the wait never ends before it.
+        let h = headers(&[("x-ratelimit-reset", &format!("{}.3", epoch - 1))]);
         assert_eq!(
             server_requested_wait(StatusCode::TOO_MANY_REQUESTS, &h, now),
             Some(Duration::from_millis(2250))

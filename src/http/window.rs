@@ -33,7 +33,7 @@ use reqwest::header::HeaderMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::body::{header_str, header_u64};
+use super::body::{header_epoch, header_str, header_u64};
 
 /// How long after the reset second we start sending again: clocks synchronised by NTP agree
 /// to a few milliseconds, and a request that arrives early is answered 429 and retried.
@@ -127,7 +127,7 @@ impl Report {
     fn from_headers(headers: &HeaderMap) -> Option<Report> {
         if let (Some(remaining), Some(reset_epoch)) = (
             header_u64(headers, "x-sentry-rate-limit-remaining"),
-            header_u64(headers, "x-sentry-rate-limit-reset"),
+            header_epoch(headers, "x-sentry-rate-limit-reset"),
         ) {
             let limit = header_u64(headers, "x-sentry-rate-limit-limit").unwrap_or(1);
             return Some(Report {
@@ -140,7 +140,7 @@ impl Report {
         Some(Report {
             per_endpoint: false,
             remaining: header_u64(headers, "x-ratelimit-remaining")?,
-            reset_epoch: header_u64(headers, "x-ratelimit-reset")?,
+            reset_epoch: header_epoch(headers, "x-ratelimit-reset")?,
             refill: 1,
         })
     }

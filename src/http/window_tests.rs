@@ -70,6 +70,16 @@ fn headers_of_either_api() {
     );
     h.insert("x-ratelimit-remaining", HeaderValue::from_static("lots"));
     assert_eq!(Report::from_headers(&h), None);
+    // A fraction: the count rounded down, the reset up (never a wait that ends early).
+    h.insert("x-ratelimit-remaining", HeaderValue::from_static("3.9"));
+    h.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from_static("1700000000.2"),
+    );
+    assert_eq!(
+        Report::from_headers(&h).map(|r| (r.remaining, r.reset_epoch)),
+        Some((3, 1_700_000_001))
+    );
 }
 
 #[test]
