@@ -351,6 +351,14 @@ mod tests {
         }
     }
 
+    /// Empty rows, each right after the rows before it were written out: each still `""`.
+    #[test]
+    fn an_empty_row_after_a_write_out_is_still_written_as_one() {
+        let rows = vec![Vec::new(), Vec::new(), Vec::new()];
+        assert_eq!(by_rows(&rows, 1), by_the_csv_crate(&rows));
+        assert_eq!(by_rows(&rows, 1), b"\"\"\r\n\"\"\r\n\"\"\r\n");
+    }
+
     #[test]
     fn rows_past_the_buffer_are_written_whole_and_in_order() {
         let rows: Vec<Vec<String>> = (0..20_000)
