@@ -351,6 +351,32 @@ mod tests {
         }
     }
 
+    /// A file that stops taking bytes: the error names the file, and nothing is written after it.
+    #[test]
+    fn a_failed_write_names_the_file() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("No space left on device"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut rows = Rows::new(Full, "accounts.csv", &["a"]).unwrap();
+        rows.write_at = 1;
+        rows.cell("x");
+        assert_eq!(
+            rows.end().unwrap_err(),
+            "cannot write accounts.csv: No space left on device"
+        );
+        let rows = Rows::new(Full, "findings.csv", &["a"]).unwrap();
+        assert_eq!(
+            rows.finish().unwrap_err(),
+            "cannot write findings.csv: No space left on device"
+        );
+    }
+
     /// Empty rows, each right after the rows before it were written out: each still `""`.
     #[test]
     fn an_empty_row_after_a_write_out_is_still_written_as_one() {
